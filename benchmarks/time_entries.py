@@ -1,0 +1,217 @@
+"""Time entries from the signed webhook to timesheets in Odoo, end to end, against the Odoo sandbox
+with 15 ms of latency injected per call, compared with the raw limit: the same rows written
+straight to the sandbox with one batched ``create`` per 1,000 rows.
+
+    python benchmarks/time_entries.py [--rows 2000] [--projects 20] [--latency-ms 15]
+                                      [--store sqlite|postgresql] [--modes batch,single]
+
+End to end = POST /webhooks/time (--request-size items per signed request, default 500) -> inbox -> ``time_entry`` flow ->
+account.analytic.line created with its external id -> binding in the store; the clock stops when
+every entry's run is done. Two modes of the flow:
+- ``single``: strictly one entry per run (HANDOFF_TIME_BATCH=0): ~6 Odoo calls per entry;
+- ``drain`` (default in the product): a run pushes every pending new approved entry of its project
+  in one ``load``; the runs of the drained entries then find them bound and only check the store.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psycopg
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from handoff.api.app import create_app, sign
+from handoff.billing.products import required_product_setup
+from handoff.canonical.crm import BillingModel
+from handoff.config import parse_settings
+from handoff.connectors.odoo import OdooAdapter, OdooClient
+from handoff.connectors.odoo.quote_to_cash import OrderLineIn, QuoteToCashAdapter, SaleOrderIn
+from handoff.engine import flows
+from handoff.engine.runtime import set_current_hub, start_hub
+from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from handoff.store.models import InboxEvent, InboxStatus
+
+PG = os.environ.get("HANDOFF_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+SECRET = "bench-secret"
+CONSULTANTS = 30
+
+
+@dataclass
+class Firm:
+    deals: list[str]
+    projects: list[int]
+    tasks: dict[int, int]
+    employees: list[int]
+
+
+def seed(box: RunningSandbox, projects: int) -> Firm:
+    odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
+    q2c = QuoteToCashAdapter(odoo)
+    product = odoo.create("product.product", {
+        "name": "Consulting hour", "default_code": "SVC-TM", "list_price": 150.0,
+        **required_product_setup(BillingModel.TIME_AND_MATERIALS)})
+    partner = odoo.create("res.partner", {"name": "Bench Client", "is_company": True})
+    employees = odoo.create_many("hr.employee", [
+        {"name": f"Consultant {i}", "work_email": f"c{i}@firm.example"} for i in range(CONSULTANTS)
+    ])
+    deals, project_ids, tasks = [], [], {}
+    for p in range(projects):
+        order = q2c.create_sale_order(SaleOrderIn(
+            reference=f"bench:{p}", partner_id=partner,
+            lines=[OrderLineIn(product_id=product, quantity=10000, price_unit=150)]))
+        deals.append(f"hubspot:deal:{p}")
+        project_ids.append(order.project_ids[0])
+        tasks[order.project_ids[0]] = order.task_ids[0]
+    return Firm(deals, project_ids, tasks, employees)
+
+
+def items(rows: int, firm: Firm) -> list[dict[str, Any]]:
+    return [
+        {"kind": "time", "source_id": f"T-{i}", "revision": "1",
+         "consultant": f"c{i % CONSULTANTS}@firm.example", "deal_ref": firm.deals[i % len(firm.deals)],
+         "date": f"2026-11-{1 + i % 28:02d}", "hours": 1 + (i % 8) / 4, "billable": True,
+         "approval": "approved", "description": f"Work item {i}"}
+        for i in range(rows)
+    ]
+
+
+def config(store_url: str, odoo_url: str) -> str:
+    return f"""
+version: 1
+store: {{url: "{store_url}"}}
+systems:
+  odoo: {{kind: odoo, url: "{odoo_url}", database: psa, username: admin,
+          credentials: {{password: "${{BENCH_ODOO_PASSWORD}}"}}}}
+  timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{BENCH_TIME_SECRET}}"}}
+"""
+
+
+def end_to_end(store_url: str, rows: int, projects: int, latency_ms: float, batch: bool,
+               request_size: int = 500) -> float:
+    from support_serving import serving
+
+    os.environ["HANDOFF_TIME_BATCH"] = "1" if batch else "0"
+    with running_odoo_sandbox() as box:
+        os.environ["BENCH_ODOO_PASSWORD"] = box.password
+        os.environ["BENCH_TIME_SECRET"] = SECRET
+        firm = seed(box, projects)
+        hub = start_hub(parse_settings(config(store_url, box.url)))
+        for deal, project in zip(firm.deals, firm.projects, strict=True):
+            hub.bindings.bind("odoo", "project.project", str(project), canonical_type="deal",
+                              canonical_id=deal)
+        hub.launch(executor_id=f"bench-{uuid.uuid4().hex[:6]}")
+        payload = items(rows, firm)
+        box.set_faults(latency_ms=latency_ms)
+        try:
+            with serving(create_app(hub)) as api, httpx.Client(timeout=120) as http:
+                started = time.perf_counter()
+                for start in range(0, rows, request_size):
+                    body = json.dumps(payload[start : start + request_size]).encode()
+                    response = http.post(f"{api}/webhooks/time", content=body, headers={
+                        "X-Handoff-Signature": sign(SECRET, body),
+                        "Content-Type": "application/json"})
+                    response.raise_for_status()
+                posted = time.perf_counter() - started
+                while True:
+                    with hub.store.session() as session:
+                        finished = session.scalar(select(func.count()).select_from(InboxEvent).where(
+                            InboxEvent.status.in_([InboxStatus.DONE, InboxStatus.FAILED])))
+                    if (finished or 0) >= rows:
+                        break
+                    time.sleep(0.05)
+                seconds = time.perf_counter() - started
+            box.set_faults(latency_ms=0)
+            odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
+            count = odoo.call("account.analytic.line", "search_count", [[["project_id", "!=", False]]])
+            failed = hub.exceptions.count_open()
+            assert count == rows and failed == 0, f"{count} timesheets, {failed} exceptions"
+            print(f"  ({'batch' if batch else 'single'}: webhook intake {posted:.2f} s of {seconds:.2f} s)")
+            return seconds
+        finally:
+            hub.shutdown()
+            flows.close_clients()
+            set_current_hub(None)
+
+
+def raw_limit(rows: int, projects: int, latency_ms: float) -> float:
+    with running_odoo_sandbox() as box:
+        firm = seed(box, projects)
+        odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password), batch_size=1000)
+        values = [
+            {"name": f"Work item {i}", "project_id": firm.projects[i % projects],
+             "task_id": firm.tasks[firm.projects[i % projects]],
+             "employee_id": firm.employees[i % CONSULTANTS], "date": f"2026-11-{1 + i % 28:02d}",
+             "unit_amount": 1 + (i % 8) / 4}
+            for i in range(rows)
+        ]
+        odoo.schema.schema("account.analytic.line")  # fields_get outside the clock, as warmed up
+        box.set_faults(latency_ms=latency_ms)
+        started = time.perf_counter()
+        odoo.create_many("account.analytic.line", values)
+        return time.perf_counter() - started
+
+
+def store(kind: str, folder: Path) -> tuple[str, Any]:
+    if kind == "sqlite":
+        # A folder per run: the durable engine keeps its own database next to the store's.
+        run = folder / uuid.uuid4().hex[:6]
+        run.mkdir()
+        return f"sqlite:///{run / 'h.db'}", lambda: None
+    name = f"handoff_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(PG, autocommit=True) as c:
+        c.execute(f'CREATE DATABASE "{name}"')
+
+    def drop() -> None:
+        with psycopg.connect(PG, autocommit=True) as c:
+            c.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    return make_url(PG).set(database=name).render_as_string(hide_password=False), drop
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rows", type=int, default=2000)
+    parser.add_argument("--projects", type=int, default=20)
+    parser.add_argument("--latency-ms", type=float, default=15.0)
+    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
+    parser.add_argument("--modes", default="batch,single")
+    parser.add_argument("--request-size", type=int, default=500, help="items per webhook call")
+    args = parser.parse_args()
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+    sys.modules.setdefault("support_serving", __import__("servers"))
+
+    raw = raw_limit(args.rows, args.projects, args.latency_ms)
+    print(f"{args.rows} time entries, {args.projects} projects, {args.latency_ms:g} ms per Odoo "
+          f"call, store {args.store}, {args.request_size} items per webhook call")
+    print(f"{'raw limit (create per 1,000 rows)':40}{args.rows / raw:>10.1f} rows/s  {raw:>7.2f} s")
+    folder = Path(tempfile.mkdtemp())
+    try:
+        for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+            url, drop = store(args.store, folder)
+            try:
+                seconds = end_to_end(url, args.rows, args.projects, args.latency_ms,
+                                     batch=mode == "batch", request_size=args.request_size)
+            finally:
+                drop()
+            rate = args.rows / seconds
+            print(f"{'webhook -> timesheets, ' + mode:40}{rate:>10.1f} rows/s  {seconds:>7.2f} s"
+                  f"   raw/end-to-end = {seconds / raw:.1f}x")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Billing: the Odoo product setup and billing plan per contract type (pure functions)."""

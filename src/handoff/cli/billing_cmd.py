@@ -1,0 +1,140 @@
+"""``handoff billing run|approve|proposals`` and ``handoff monitors``: thin shells over
+``handoff.invoicing`` (the scheduler and the API call the same functions)."""
+
+from __future__ import annotations
+
+import getpass
+from datetime import date
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from handoff.billing.engine import BillingPeriod
+from handoff.engine.runtime import Hub, start_hub
+from handoff.invoicing.proposals import ProposalDraft
+from handoff.invoicing.records import Proposals
+from handoff.invoicing.service import BillingError, approve, run_billing
+
+console = Console()
+billing_app = typer.Typer(help="Invoice runs: proposals, approval, invoices.", no_args_is_help=True)
+monitors_app = typer.Typer(help="Business monitors: unbilled work and billing anomalies.")
+
+
+def _hub() -> Hub:
+    return start_hub()
+
+
+def _period(label: str | None) -> BillingPeriod:
+    try:
+        return BillingPeriod.month(label or f"{date.today():%Y-%m}")
+    except ValueError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(2) from None
+
+
+def show_draft(draft: ProposalDraft) -> None:
+    table = Table(
+        title=f"{draft.order_name} (project {draft.project}, {draft.billing_model}) — {draft.period}"
+    )
+    for column in ("line", "basis", "from", "quantity", "rate", "amount"):
+        table.add_column(column, overflow="fold")
+    for line in draft.lines:
+        entries = ", ".join(
+            f"{s.key}" + (f" {s.hours}h {s.consultant} {s.date}" if s.hours is not None else "")
+            for s in line.sources[:10]
+        ) + (f" (+{len(line.sources) - 10} more)" if len(line.sources) > 10 else "")
+        table.add_row(
+            line.description,
+            line.basis,
+            entries,
+            f"{line.quantity:f}",
+            f"{line.unit_price:f}",
+            f"{line.amount:f} {draft.currency}",
+        )
+    table.add_row("total", "", "", "", "", f"{draft.total:f} {draft.currency}")
+    console.print(table)
+    for warning in draft.warnings:
+        console.print(f"  [yellow]warning:[/yellow] {warning}")
+
+
+@billing_app.command("run")
+def billing_run(
+    period: str | None = typer.Option(None, help="YYYY-MM; default: this month"),
+    dry_run: bool = typer.Option(False, "--dry-run", help="show the proposals, write nothing"),
+    require_approval: bool = typer.Option(
+        False,
+        "--require-approval",
+        envvar="HANDOFF_BILLING_REQUIRE_APPROVAL",
+        help="store proposals for `handoff billing approve` instead of invoicing them",
+    ),
+    post: bool = typer.Option(True, "--post/--no-post", envvar="HANDOFF_BILLING_POST"),
+) -> None:
+    result = run_billing(
+        _hub(), _period(period), dry_run=dry_run, require_approval=require_approval, post=post
+    )
+    for draft in result.drafts:
+        show_draft(draft)
+    for skipped in result.skipped:
+        console.print(f"[yellow]skipped:[/yellow] {skipped}")
+    if dry_run:
+        console.print(f"dry run: {len(result.drafts)} proposals, nothing written")
+        return
+    console.print(
+        f"{len(result.proposed)} proposals stored, {len(result.invoiced)} invoiced, "
+        f"{len(result.failed)} failed"
+    )
+    for proposal_id, error in result.failed.items():
+        console.print(f"[red]proposal {proposal_id} failed:[/red] {error}")
+    if result.failed:
+        raise typer.Exit(1)
+
+
+@billing_app.command("approve")
+def billing_approve(
+    proposal_id: int,
+    by: str = typer.Option(None, help="who approves (default: the current user)"),
+    post: bool = typer.Option(True, "--post/--no-post", envvar="HANDOFF_BILLING_POST"),
+) -> None:
+    try:
+        invoices = approve(_hub(), proposal_id, by=by or getpass.getuser(), post=post)
+    except BillingError as error:
+        console.print(f"[red]error:[/red] {error}")
+        raise typer.Exit(1) from None
+    console.print(f"proposal {proposal_id} invoiced: account.move {invoices}")
+
+
+@billing_app.command("proposals")
+def billing_proposals(
+    status: str | None = typer.Option(None, help="proposed, approved, invoiced, failed"),
+    limit: int = typer.Option(50, min=1, max=5000),
+) -> None:
+    table = Table(title="Billing proposals")
+    for column in ("id", "period", "project", "deal", "total", "status", "approved by", "invoices"):
+        table.add_column(column, overflow="fold")
+    for r in Proposals(_hub().store).list(status=status, limit=limit):
+        table.add_row(
+            str(r.id),
+            r.period,
+            r.project,
+            r.deal_key,
+            f"{r.total:.2f} {r.currency}",
+            r.status,
+            r.approved_by or "",
+            ",".join(map(str, r.invoice_ids)),
+        )
+    console.print(table)
+
+
+@monitors_app.callback(invoke_without_command=True)
+def monitors(
+    older_than_days: int = typer.Option(7, "--days", min=0, help="age of unbilled time"),
+) -> None:
+    """List what each monitor finds (and set its gauge)."""
+    from handoff.invoicing.monitors import run_monitors
+
+    report = run_monitors(_hub(), older_than_days=older_than_days)
+    for name, items in report.items.items():
+        console.print(f"[bold]{name}[/bold]: {len(items)}")
+        for item in items:
+            console.print(f"  {item.deal or ''} {item.record}: {item.detail}")

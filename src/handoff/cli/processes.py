@@ -1,0 +1,327 @@
+"""Long-running processes: `run` (API + workers + scheduler, the default), `worker`, `api`."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from handoff.engine import flows
+from handoff.engine.runtime import Hub, describe, start_hub
+from handoff.observability import logging as hub_logging
+
+console = Console(stderr=True)
+SWEEP_SECONDS = 5.0
+
+
+def _print_layout(hub: Hub, *, api: str | None, worker: str | None) -> None:
+    for label, value in describe(hub).items():
+        console.print(f"[bold]{label:>16}[/bold]  {value}")
+    if api:
+        console.print(f"[bold]{'api':>16}[/bold]  {api} (/healthz /readyz /metrics /webhooks/...)")
+    if worker:
+        queues = ", ".join(spec.name for spec in flows.queue_specs(hub.settings))
+        console.print(f"[bold]{'worker':>16}[/bold]  executor {worker}, queues: {queues}")
+        console.print(f"[bold]{'flows':>16}[/bold]  {', '.join(flows.registered()) or 'none'}")
+
+
+def _stop_on_signals(stop: threading.Event) -> None:
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def _sweep_inbox(hub: Hub, stop: threading.Event) -> None:
+    """Hand over events that were stored but never started (the API died in between)."""
+    while not stop.wait(SWEEP_SECONDS):
+        flows.dispatch_waiting(hub)
+
+
+def _poll(hub: Hub, system: str, interval: float, stop: threading.Event) -> None:
+    """Poll a CRM for changed deals every ``interval`` seconds (errors are logged, not fatal)."""
+    from handoff.flows.polling import POLLERS
+
+    log = hub_logging.get_logger("handoff.poll")
+    while not stop.wait(interval):
+        try:
+            POLLERS[system](hub)
+        except Exception:
+            log.exception("poll of %s failed; next try in %.0f s", system, interval)
+
+
+def _start_pollers(hub: Hub, stop: threading.Event) -> list[str]:
+    from handoff.flows.polling import POLLERS
+
+    started = []
+    for name, flow_config in hub.settings.flows.items():
+        poll = flow_config.trigger.poll
+        if not flow_config.enabled or poll is None:
+            continue
+        kind = hub.settings.system(poll.system).kind
+        if kind in POLLERS:
+            threading.Thread(
+                target=_poll, args=(hub, kind, poll.interval_seconds, stop), daemon=True
+            ).start()
+            started.append(f"{name}: poll {poll.system} every {poll.interval_seconds:g}s")
+    return started
+
+
+INVOICE_POLL_SECONDS = 20.0  # invoice and payment status reach the CRM within a minute
+MONITOR_SECONDS = 60.0
+
+
+def _every(hub: Hub, name: str, seconds: float, job: Any, stop: threading.Event) -> None:
+    log = hub_logging.get_logger("handoff.schedule")
+    while not stop.wait(seconds):
+        try:
+            job(hub)
+        except Exception:
+            log.exception("%s failed; next try in %.0f s", name, seconds)
+
+
+def _on_cron(hub: Hub, name: str, expression: str, job: Any, stop: threading.Event) -> None:
+    from datetime import UTC, datetime
+
+    from croniter import croniter
+
+    log = hub_logging.get_logger("handoff.schedule")
+    schedule = croniter(expression, datetime.now(UTC))
+    while True:
+        wait = (schedule.get_next(datetime) - datetime.now(UTC)).total_seconds()
+        if stop.wait(max(0.0, wait)):
+            return
+        try:
+            job(hub)
+        except Exception:
+            log.exception("%s failed at its scheduled time", name)
+
+
+def _start_schedules(hub: Hub, stop: threading.Event) -> list[str]:
+    """Invoice-status polling and monitors always; the invoice run on its cron when configured
+    (flows.billing_run.trigger.cron in handoff.yaml)."""
+    from handoff.flows.invoicing import poll_invoices
+    from handoff.invoicing.monitors import run_monitors
+    from handoff.invoicing.service import run_billing
+
+    kinds = {system.kind for system in hub.settings.systems.values()}
+    jobs: list[str] = []
+    if "odoo" in kinds:
+        threading.Thread(
+            target=_every,
+            args=(hub, "invoice poll", INVOICE_POLL_SECONDS, poll_invoices, stop),
+            daemon=True,
+        ).start()
+        threading.Thread(
+            target=_every, args=(hub, "monitors", MONITOR_SECONDS, run_monitors, stop), daemon=True
+        ).start()
+        jobs += [
+            f"invoice status poll every {INVOICE_POLL_SECONDS:g}s",
+            f"monitors every {MONITOR_SECONDS:g}s",
+        ]
+    billing = hub.settings.flows.get("billing_run")
+    if billing is not None and billing.enabled and billing.trigger.cron:
+
+        def monthly(h: Hub) -> None:
+            from datetime import UTC, datetime
+
+            run_billing(h, datetime.now(UTC).strftime("%Y-%m"))
+
+        threading.Thread(
+            target=_on_cron,
+            args=(hub, "billing run", billing.trigger.cron, monthly, stop),
+            daemon=True,
+        ).start()
+        jobs.append(f"billing run on cron {billing.trigger.cron}")
+    return jobs
+
+
+def _start_worker(hub: Hub, executor_id: str | None, stop: threading.Event) -> str:
+    from handoff.engine.runtime import default_executor_id
+
+    executor = executor_id or default_executor_id()
+    hub.launch(executor_id=executor)
+    flows.dispatch_waiting(hub)
+    threading.Thread(target=_sweep_inbox, args=(hub, stop), daemon=True).start()
+    for line in [*_start_pollers(hub, stop), *_start_schedules(hub, stop)]:
+        console.print(f"[bold]{'trigger':>16}[/bold]  {line}")
+    return executor
+
+
+def worker(
+    executor_id: str | None = typer.Option(
+        None,
+        "--executor-id",
+        envvar="HANDOFF_EXECUTOR_ID",
+        help="stable name of this worker; a restarted worker with the same name resumes its flows",
+    ),
+    log_level: str = typer.Option("INFO", "--log-level"),
+) -> None:
+    """Run flows from the queues until stopped (SIGTERM/Ctrl-C)."""
+    hub_logging.configure(log_level)
+    hub = start_hub()
+    stop = threading.Event()
+    _stop_on_signals(stop)
+    executor = _start_worker(hub, executor_id, stop)
+    _print_layout(hub, api=None, worker=executor)
+    stop.wait()
+    hub.shutdown()
+
+
+def api(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8080),
+    log_level: str = typer.Option("INFO", "--log-level"),
+) -> None:
+    """Serve webhooks, health and metrics; flows run in workers."""
+    import uvicorn
+
+    from handoff.api.app import create_app
+
+    hub_logging.configure(log_level)
+    hub = start_hub()
+    _print_layout(hub, api=f"http://{host}:{port}", worker=None)
+    uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
+    hub.shutdown()
+
+
+def run(
+    host: str = typer.Option("127.0.0.1"),
+    port: int = typer.Option(8080),
+    executor_id: str | None = typer.Option(None, "--executor-id", envvar="HANDOFF_EXECUTOR_ID"),
+    log_level: str = typer.Option("INFO", "--log-level"),
+) -> None:
+    """API, workers and scheduler in one process: the default way to run Handoff."""
+    import uvicorn
+
+    from handoff.api.app import create_app
+
+    hub_logging.configure(log_level)
+    hub = start_hub()
+    stop = threading.Event()
+    executor = _start_worker(hub, executor_id, stop)
+    _print_layout(hub, api=f"http://{host}:{port}", worker=executor)
+    try:
+        uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
+    finally:
+        stop.set()
+        hub.shutdown()
+
+
+def db_upgrade() -> None:
+    """Bring the store's schema to the latest migration (`run` does this by itself)."""
+    from handoff.store import migrate
+
+    hub = start_hub()
+    console.print(
+        f"store at revision {migrate.current_revision(hub.store)} ({describe(hub)['store']})"
+    )
+
+
+def demo(
+    port: int = typer.Option(8080, help="port of the hub's API (webhooks arrive there)"),
+    once: bool = typer.Option(False, "--once", help="stop after the summary instead of serving"),
+    folder: Path | None = typer.Option(None, help="where the demo keeps its data (default: new)"),
+    timeout: float = typer.Option(300.0, help="seconds to wait for the deals to be delivered"),
+) -> None:
+    """The quote-to-cash demo on the embedded default: start Odoo, HubSpot and Salesforce
+    sandboxes seeded with a services firm, run the hub (API, workers, scheduler) on SQLite, move
+    the open deals to won in both CRMs, and print what was created where."""
+    import tempfile
+    import time
+
+    import httpx
+    import uvicorn
+
+    from handoff.api.app import create_app
+    from handoff.sandbox.stack import running_stack
+
+    hub_logging.configure("WARNING")
+    where = folder or Path(tempfile.mkdtemp(prefix="handoff-demo-"))
+    console.print(f"Starting the sandboxes and seeding the demo firm in {where} ...")
+    with running_stack(where, hub_port=port) as stack:
+        hub = start_hub()  # the stack's handoff.yaml (HANDOFF_CONFIG) on SQLite in `where`
+        stop = threading.Event()
+        executor = _start_worker(hub, None, stop)
+        server = uvicorn.Server(
+            uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning")
+        )
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        try:
+            while not server.started:
+                stop.wait(0.05)
+            httpx.get(f"{stack.hub_url}/readyz", timeout=5).raise_for_status()
+            _print_layout(hub, api=stack.hub_url, worker=executor)
+            deals = stack.winnable_deals()
+            console.print(f"Moving {len(deals)} open deals to won in HubSpot and Salesforce ...")
+            stack.win(*(d.key for d in deals))
+            deadline = time.monotonic() + timeout
+            with Progress(console=console) as progress:
+                task = progress.add_task("delivering won deals", total=len(deals))
+                while time.monotonic() < deadline:
+                    settled = _settled_deals(hub)
+                    progress.update(task, completed=min(settled, len(deals)))
+                    if settled >= len(deals):
+                        break
+                    stop.wait(0.5)
+            _print_summary(hub, stack)
+            if not once:
+                console.print("Serving; Ctrl-C stops.")
+                _stop_on_signals(stop)
+                stop.wait()
+        finally:
+            stop.set()
+            server.should_exit = True
+            thread.join(10)
+            hub.shutdown()
+
+
+def _settled_deals(hub: Hub) -> int:
+    """Deals whose latest event has been handled (delivered, or an exception raised)."""
+    latest: dict[str, str] = {}
+    for event in reversed(hub.inbox.list(limit=5000)):
+        if ":deal:" in event.entity_key:
+            latest[event.entity_key] = event.status
+    return sum(status in ("done", "failed") for status in latest.values())
+
+
+def _print_summary(hub: Hub, stack: Any) -> None:
+    from rich.table import Table
+
+    orders = hub.bindings.all(model="sale.order")
+    table = Table(title=f"{len(orders)} won deals now confirmed sales orders in Odoo")
+    for column in ("deal", "Odoo sale.order id", "projects"):
+        table.add_column(column)
+    projects: dict[str, list[str]] = {}
+    for binding in hub.bindings.all(model="project.project"):
+        projects.setdefault(binding.canonical_id, []).append(binding.external_id)
+    for binding in orders:
+        table.add_row(
+            binding.canonical_id,
+            binding.external_id,
+            ", ".join(projects.get(binding.canonical_id, [])),
+        )
+    console.print(table)
+    exceptions = hub.exceptions.list(limit=100)
+    if exceptions:
+        problems = Table(title=f"{len(exceptions)} deals need a person (handoff exceptions list)")
+        for column in ("id", "deal", "rule", "what to do"):
+            problems.add_column(column, overflow="fold")
+        for record in exceptions:
+            problems.add_row(str(record.id), record.record, record.rule, record.suggested_fix or "")
+        console.print(problems)
+    for label, value in stack.where_to_look().items():
+        console.print(f"[bold]{label:>16}[/bold]  {value}")
+    console.print(
+        "Next: handoff flows list · handoff exceptions show ID · handoff audit search · "
+        "handoff billing run --dry-run   (with HANDOFF_CONFIG="
+        f"{stack.config_path})"
+    )

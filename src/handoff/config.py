@@ -1,0 +1,1119 @@
+"""Handoff's configuration: one `handoff.yaml`, validated into typed, immutable settings.
+
+Policy is configuration: which system owns which domain, how flows are triggered, where
+mappings live, retry / rate-limit / circuit-breaker policy and alerting. Every section is
+optional, so an empty file (or none at all) gives a working embedded default.
+
+Secrets are never written in the file: a credential is a `SecretRef` (`${ENV_VAR}` or
+`file:/path`) resolved only when a connector calls `.reveal()`. Validation is strict
+(unknown keys are typos, "30" is not a number) and reports every problem at once, each with
+its dotted path and YAML line, without ever echoing the offending value.
+"""
+
+from __future__ import annotations
+
+import difflib
+import itertools
+import os
+import re
+import types
+import typing
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from croniter import croniter
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetCoreSchemaHandler,
+    HttpUrl,
+    PrivateAttr,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError, core_schema
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+CONFIG_ENV_VAR = "HANDOFF_CONFIG"
+DATABASE_URL_ENV_VAR = "HANDOFF_DATABASE_URL"
+DEFAULT_CONFIG_FILE = Path("handoff.yaml")
+DEFAULT_STORE_URL = "sqlite:///data/handoff.db"
+SYSTEM_STORE_FILENAME = "handoff_system.db"
+DEFAULT_SYSTEM_STORE_URL = f"sqlite:///data/{SYSTEM_STORE_FILENAME}"
+
+SystemKind = Literal["odoo", "hubspot", "salesforce", "stripe", "docusign", "http", "files"]
+Domain = Literal[
+    "customer", "contact", "deal", "contract", "project", "time", "expense", "invoice", "payment"
+]
+DOMAINS: tuple[Domain, ...] = typing.get_args(Domain)
+Severity = Literal["info", "warning", "error", "critical"]
+TriggerKind = Literal["webhook", "poll", "cron"]
+
+
+# ── Secrets ──────────────────────────────────────────────────────────────────────────────
+
+
+class SecretUnavailableError(RuntimeError):
+    """A secret reference could not be resolved. The message names the reference, never a value."""
+
+
+_ENV_REFERENCE = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+class SecretRef:
+    """A reference to a secret (`${ENV_VAR}` or `file:/path`), resolved lazily by `reveal()`.
+
+    The value is read on every `reveal()` and never kept, so rotating a secret needs no
+    restart, and no repr, str, dump or error of this object can contain it.
+    """
+
+    __slots__ = ("_env_name", "_file", "reference")
+
+    def __init__(self, reference: str, *, base_dir: Path | None = None) -> None:
+        self.reference = reference
+        self._env_name: str | None = None
+        self._file: Path | None = None
+        if env := _ENV_REFERENCE.fullmatch(reference):
+            self._env_name = env["name"]
+        elif reference.startswith("file:") and reference[len("file:") :].strip():
+            file = Path(reference[len("file:") :]).expanduser()
+            self._file = file if file.is_absolute() else (base_dir or Path.cwd()) / file
+        elif reference.startswith("${"):
+            raise ValueError(
+                "malformed environment reference: write ${NAME} "
+                "(letters, digits and _, not starting with a digit)"
+            )
+        else:
+            raise ValueError(
+                "a literal secret is not allowed here: move the value to an environment "
+                "variable and write ${ENV_VAR} (or put it in a file and write file:/path)"
+            )
+
+    @classmethod
+    def env(cls, name: str) -> SecretRef:
+        return cls(f"${{{name}}}")
+
+    @classmethod
+    def file(cls, path: Path | str) -> SecretRef:
+        return cls(f"file:{path}")
+
+    @property
+    def source(self) -> str:
+        """Where the value comes from: `env:NAME` or the absolute file path."""
+        return f"env:{self._env_name}" if self._env_name else f"file:{self._file}"
+
+    def reveal(self) -> str:
+        """The secret's current value. Call it at the point of use; never log the result."""
+        if self._env_name is not None:
+            value = os.environ.get(self._env_name)
+            if not value:
+                state = "is empty" if value == "" else "is not set"
+                raise SecretUnavailableError(
+                    f"environment variable {self._env_name} {state} (referenced as {self.reference})"
+                )
+            return value
+        assert self._file is not None
+        try:
+            value = self._file.read_text(encoding="utf-8").rstrip("\r\n")
+        except OSError as error:
+            raise SecretUnavailableError(
+                f"cannot read secret file {self._file} (referenced as {self.reference}): "
+                f"{error.strerror or type(error).__name__}"
+            ) from None
+        if not value:
+            raise SecretUnavailableError(
+                f"secret file {self._file} is empty (referenced as {self.reference})"
+            )
+        return value
+
+    def is_available(self) -> bool:
+        try:
+            self.reveal()
+        except SecretUnavailableError:
+            return False
+        return True
+
+    def status(self) -> Literal["set", "missing"]:
+        return "set" if self.is_available() else "missing"
+
+    def __repr__(self) -> str:
+        return f"SecretRef({self.reference!r})"
+
+    def __str__(self) -> str:
+        return self.reference
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, SecretRef) and other.source == self.source
+
+    def __hash__(self) -> int:
+        return hash(self.source)
+
+    @classmethod
+    def __get_pydantic_core_schema__(
+        cls, source_type: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.with_info_plain_validator_function(
+            cls._validate,
+            json_schema_input_schema=core_schema.str_schema(),
+            serialization=core_schema.plain_serializer_function_ser_schema(
+                lambda ref: ref.reference, when_used="json"
+            ),
+        )
+
+    @classmethod
+    def _validate(cls, value: Any, info: ValidationInfo) -> SecretRef:
+        if isinstance(value, SecretRef):
+            return value
+        if not isinstance(value, str):
+            raise PydanticCustomError(
+                "secret_reference", "must be a secret reference: ${ENV_VAR} or file:/path"
+            )
+        try:
+            return cls(value, base_dir=_context(info).get("base_dir"))
+        except ValueError as error:
+            raise PydanticCustomError("secret_reference", str(error)) from None
+
+
+REDACTED = "***"
+_SENSITIVE_WORDS = frozenset(
+    {
+        "password",
+        "passwd",
+        "pwd",
+        "passphrase",
+        "secret",
+        "token",
+        "authorization",
+        "auth",
+        "cookie",
+        "credential",
+        "credentials",
+        "apikey",
+    }
+)
+_SENSITIVE_WORD_PAIRS = frozenset(
+    {("api", "key"), ("private", "key"), ("access", "key"), ("session", "id")}
+)
+_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@")
+
+
+def is_sensitive_key(key: object) -> bool:
+    """Whether a dict key names a secret (`password`, `X-Api-Key`, `accessToken`, ...)."""
+    spaced = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", str(key))
+    words = [word for word in re.split(r"[^a-z0-9]+", spaced.lower()) if word]
+    return bool(_SENSITIVE_WORDS.intersection(words)) or any(
+        pair in _SENSITIVE_WORD_PAIRS for pair in itertools.pairwise(words)
+    )
+
+
+def redact(obj: Any) -> Any:
+    """A copy of `obj` safe to log or audit: values under secret-looking keys become "***",
+    passwords inside URLs are masked and `SecretRef`s become their reference."""
+    if isinstance(obj, Mapping):
+        return {
+            key: REDACTED if is_sensitive_key(key) else redact(value) for key, value in obj.items()
+        }
+    if isinstance(obj, list | tuple | set | frozenset):
+        return [redact(item) for item in obj]
+    if isinstance(obj, SecretRef):
+        return obj.reference
+    if isinstance(obj, BaseModel):
+        return redact(obj.model_dump(mode="json"))
+    if isinstance(obj, str):
+        return _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", obj)
+    return obj
+
+
+# ── Validators shared by the models ──────────────────────────────────────────────────────
+
+
+def _context(info: ValidationInfo) -> dict[str, Any]:
+    return info.context if isinstance(info.context, dict) else {}
+
+
+def _known_system(name: str, info: ValidationInfo) -> str:
+    """Cross-check a reference to a system against the file's `systems` section."""
+    known = _context(info).get("system_names")
+    if known is not None and name not in known:
+        raise PydanticCustomError(
+            "unknown_system",
+            "unknown system '{name}' ({known})",
+            {"name": name, "known": _describe_systems(known)},
+        )
+    return name
+
+
+def _describe_systems(names: typing.Iterable[str]) -> str:
+    names = sorted(names)
+    return f"defined in systems: {', '.join(names)}" if names else "no systems are defined"
+
+
+def _valid_cron(expression: str) -> str:
+    fields = expression.split()
+    if len(fields) != 5:
+        raise ValueError(
+            f"invalid cron expression: expected 5 fields (minute hour day-of-month month "
+            f"day-of-week), got {len(fields)}"
+        )
+    if not croniter.is_valid(expression):
+        raise ValueError(f"invalid cron expression {expression!r}: a field is out of range")
+    return expression
+
+
+def _valid_field_group(key: str) -> str:
+    domain, _, group = key.partition(".")
+    if domain not in DOMAINS or not re.fullmatch(r"[a-z][a-z0-9_]*", group):
+        raise ValueError(
+            f"field group must be '<domain>.<group>' with domain one of {', '.join(DOMAINS)}"
+        )
+    return key
+
+
+def _existing_mapping_file(path: Path, info: ValidationInfo) -> Path:
+    resolved = path if path.is_absolute() else _context(info).get("base_dir", Path.cwd()) / path
+    if not resolved.is_file():
+        raise ValueError(f"mapping file not found: {path} (looked for {resolved})")
+    return resolved
+
+
+def _database_url(url: str, info: ValidationInfo) -> str:
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise ValueError("invalid SQLAlchemy database URL") from None
+    # In a file a password is an inlined secret; in code (tests, tools) the URL came from
+    # the environment already.
+    if parsed.password is not None and _context(info).get("from_file"):
+        raise ValueError(
+            f"a password is not allowed in the file: set the whole URL in the "
+            f"{DATABASE_URL_ENV_VAR} environment variable instead"
+        )
+    return url
+
+
+def _path_from_text(value: Any) -> Any:
+    return Path(value) if isinstance(value, str) else value
+
+
+SystemName = Annotated[str, AfterValidator(_known_system)]
+SystemKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
+FlowKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
+CronExpression = Annotated[str, AfterValidator(_valid_cron)]
+FieldGroup = Annotated[str, AfterValidator(_valid_field_group)]
+MappingFile = Annotated[
+    Path, BeforeValidator(_path_from_text), AfterValidator(_existing_mapping_file)
+]
+DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+
+
+# ── Sections ─────────────────────────────────────────────────────────────────────────────
+
+
+class Section(BaseModel):
+    """Base of every section: strict types, unknown keys rejected, immutable, inputs never
+    echoed in validation errors (they may be secrets)."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, hide_input_in_errors=True)
+
+
+class StoreConfig(Section):
+    """Where Handoff keeps its own tables (`url`) and the durable engine's state (`system_url`)."""
+
+    url: DatabaseUrl | None = None
+    system_url: DatabaseUrl | None = None
+
+
+class RateLimit(Section):
+    calls: int = Field(ge=1)
+    per_seconds: float = Field(gt=0)
+
+
+class BreakerPolicy(Section):
+    """Circuit breaker per target system: opens after `failure_threshold` consecutive
+    transient failures, stays open `cooldown_seconds`, then lets `half_open_max_calls` probe."""
+
+    failure_threshold: int = Field(default=5, ge=1)
+    cooldown_seconds: float = Field(default=30.0, gt=0)
+    half_open_max_calls: int = Field(default=1, ge=1)
+
+
+class SystemConfig(Section):
+    """One external system Handoff talks to."""
+
+    kind: SystemKind
+    url: HttpUrl | None = Field(default=None, validate_default=True)
+    database: str | None = Field(
+        default=None, validate_default=True
+    )  # Odoo only: the database name
+    username: str | None = None
+    credentials: dict[str, SecretRef] = {}
+    timeout_seconds: float = Field(default=30.0, gt=0)
+    concurrency: int = Field(default=8, ge=1)  # max flows in flight against this system
+    rate_limit: RateLimit | None = None
+    circuit_breaker: BreakerPolicy = BreakerPolicy()
+    webhook_secret: SecretRef | None = None
+    # A private CA to trust for this system's TLS (a sandbox's self-signed certificate).
+    tls_ca_file: Annotated[Path, BeforeValidator(_path_from_text)] | None = None
+    # Files only: the folder watched for drops (relative to the config file's folder).
+    path: Annotated[Path, BeforeValidator(_path_from_text)] | None = Field(
+        default=None, validate_default=True
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url_unless_files(cls, url: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
+        kind = info.data.get("kind")
+        if url is None and kind not in (None, "files"):
+            raise ValueError(f"required for kind '{kind}'")
+        return url
+
+    @field_validator("database")
+    @classmethod
+    def _database_for_odoo(cls, database: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind == "odoo" and not database:
+            raise ValueError("required for kind 'odoo' (the name of the Odoo database)")
+        if kind not in (None, "odoo") and database is not None:
+            raise ValueError("only used by kind 'odoo'")
+        return database
+
+    @field_validator("path")
+    @classmethod
+    def _path_for_files(cls, path: Path | None, info: ValidationInfo) -> Path | None:
+        kind = info.data.get("kind")
+        if path is None:
+            return None
+        if kind not in (None, "files"):
+            raise ValueError("only used by kind 'files'")
+        return path if path.is_absolute() else _context(info).get("base_dir", Path.cwd()) / path
+
+    @property
+    def base_url(self) -> str | None:
+        """`url` as text without the trailing slash pydantic adds, ready for `base_url + path`."""
+        return str(self.url).rstrip("/") if self.url is not None else None
+
+    def secret(self, name: str) -> SecretRef:
+        """The credential reference `name`, with an error that lists the ones configured."""
+        try:
+            return self.credentials[name]
+        except KeyError:
+            configured = ", ".join(sorted(self.credentials)) or "none"
+            raise LookupError(
+                f"no credential '{name}' in this system's credentials (configured: {configured})"
+            ) from None
+
+
+class OwnershipConfig(Section):
+    """The system of record per domain, and per field group where one domain is split."""
+
+    customer: SystemName | None = None
+    contact: SystemName | None = None
+    deal: SystemName | None = None
+    contract: SystemName | None = None
+    project: SystemName | None = None
+    time: SystemName | None = None
+    expense: SystemName | None = None
+    invoice: SystemName | None = None
+    payment: SystemName | None = None
+    field_groups: dict[FieldGroup, SystemName] = {}  # "<domain>.<group>" -> system
+
+    def owner_of(self, domain: Domain, group: str | None = None) -> str | None:
+        """The owning system of a domain, or of one of its field groups when that is set."""
+        if group is not None and (owner := self.field_groups.get(f"{domain}.{group}")):
+            return owner
+        return typing.cast(str | None, getattr(self, domain))
+
+
+class PollTrigger(Section):
+    system: SystemName
+    interval_seconds: float = Field(default=60.0, gt=0)
+
+
+class TriggerConfig(Section):
+    """Exactly one of: `webhook: <system>`, `poll: {system, interval_seconds}`, `cron: "..."`."""
+
+    webhook: SystemName | None = None
+    poll: PollTrigger | None = None
+    cron: CronExpression | None = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> TriggerConfig:
+        chosen = [name for name in typing.get_args(TriggerKind) if getattr(self, name) is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                "set exactly one of webhook, poll, cron"
+                + (f" (found {', '.join(chosen)})" if chosen else "")
+            )
+        return self
+
+    @property
+    def kind(self) -> TriggerKind:
+        return next(
+            name for name in typing.get_args(TriggerKind) if getattr(self, name) is not None
+        )
+
+
+class FlowConfig(Section):
+    enabled: bool = True
+    trigger: TriggerConfig
+    queue: SystemName | None = None  # the target system whose queue limits this flow's calls
+
+
+class RetryPolicy(Section):
+    """Exponential backoff with jitter for retryable errors, bounded in attempts."""
+
+    max_attempts: int = Field(default=6, ge=1)
+    initial_delay_seconds: float = Field(default=1.0, ge=0)
+    max_delay_seconds: float = Field(default=300.0, gt=0)
+    multiplier: float = Field(default=2.0, ge=1)
+    jitter: bool = True
+
+    @field_validator("max_delay_seconds")
+    @classmethod
+    def _not_below_initial(cls, max_delay: float, info: ValidationInfo) -> float:
+        initial = info.data.get("initial_delay_seconds")
+        if initial is not None and max_delay < initial:
+            raise ValueError("must be >= initial_delay_seconds")
+        return max_delay
+
+
+class AlertChannel(Section):
+    """Where alerts go. `target`: a webhook URL (or a `${ENV_VAR}` reference to one, since
+    chat webhook URLs embed a token), an email address, or an optional logger name."""
+
+    kind: Literal["log", "webhook", "email"]
+    target: str | None = Field(default=None, validate_default=True)
+    min_severity: Severity = "warning"
+
+    @field_validator("target")
+    @classmethod
+    def _target_fits_kind(cls, target: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind == "webhook":
+            if target is None:
+                raise ValueError("required for kind 'webhook'")
+            if not (re.match(r"https?://", target) or _is_secret_reference(target)):
+                raise ValueError("must be an http(s) URL or a ${ENV_VAR} / file:/path reference")
+        if kind == "email" and (target is None or not re.fullmatch(r"[^@\s]+@[^@\s]+", target)):
+            raise ValueError("must be an email address")
+        return target
+
+    def target_value(self) -> str | None:
+        """The target, with a secret reference resolved (call at the point of use)."""
+        if self.target is not None and _is_secret_reference(self.target):
+            return SecretRef(self.target).reveal()
+        return self.target
+
+
+def _is_secret_reference(text: str) -> bool:
+    return bool(_ENV_REFERENCE.fullmatch(text)) or text.startswith("file:")
+
+
+class AlertsConfig(Section):
+    channels: list[AlertChannel] = [AlertChannel(kind="log")]
+    open_exceptions_threshold: int = Field(
+        default=25, ge=1
+    )  # alert when this many exceptions are open
+
+
+# ── Delivery (deal to delivery: validation rules and the Odoo plan) ──────────────────────
+
+BillingModelName = Literal["time_materials", "fixed_fee", "milestone", "retainer"]
+Gate = Literal["signed_sow", "deposit_paid", "approval"]
+
+
+def _currency_code(code: str) -> str:
+    if not re.fullmatch(r"[A-Z]{3}", code):
+        raise ValueError(f"'{code}' is not an ISO 4217 currency code (three capitals: USD, EUR)")
+    return code
+
+
+CurrencyCode = Annotated[str, AfterValidator(_currency_code)]
+_PROJECT_NAME_FIELDS = frozenset({"deal", "customer", "reference", "order"})
+
+
+def _product_shorthand(value: Any) -> Any:
+    """`SKU: SVC-TM` is short for `SKU: {product: SVC-TM}`."""
+    return {"product": value} if isinstance(value, str) else value
+
+
+def _project_name_pattern(pattern: str) -> str:
+    import string
+
+    try:
+        names = {field for _, field, _, _ in string.Formatter().parse(pattern) if field is not None}
+    except ValueError as error:
+        raise ValueError(f"invalid name pattern: {error}") from None
+    unknown = sorted(names - _PROJECT_NAME_FIELDS)
+    if unknown:
+        raise ValueError(
+            f"unknown placeholder {{{unknown[0]}}} "
+            f"(allowed: {', '.join('{' + name + '}' for name in sorted(_PROJECT_NAME_FIELDS))})"
+        )
+    return pattern
+
+
+class CatalogEntry(Section):
+    """An Odoo product (its `default_code`) and, optionally, the rate-card role that prices a
+    line sold without a unit price."""
+
+    product: str = Field(min_length=1)
+    role: str | None = None
+
+
+CatalogTarget = Annotated[CatalogEntry, BeforeValidator(_product_shorthand)]
+
+
+class NamePatternEntry(Section):
+    """A deal line whose name matches `pattern` (shell-style, case-insensitive: `*audit*`)."""
+
+    pattern: str = Field(min_length=1)
+    product: str = Field(min_length=1)
+    role: str | None = None
+
+
+class ServiceCatalog(Section):
+    """CRM line -> Odoo service product. Tried in order: `by_sku`, `by_product_id` (the CRM's
+    product id), `by_name`; a line with no sku that matches none uses `by_billing_model`."""
+
+    by_sku: dict[str, CatalogTarget] = {}
+    by_product_id: dict[str, CatalogTarget] = {}
+    by_name: list[NamePatternEntry] = []
+    by_billing_model: dict[BillingModelName, CatalogTarget] = {}
+
+
+class ProjectTemplateConfig(Section):
+    """The project a won deal gets. `project_name` may use {deal}, {customer}, {reference} and
+    {order}; `odoo_project` names an existing Odoo project to copy (checked before writing)."""
+
+    project_name: Annotated[str, AfterValidator(_project_name_pattern)] = "{order} - {deal}"
+    tasks: list[str] = []
+    stages: list[str] = []
+    odoo_project: str | None = None
+
+
+class RateCardConfig(Section):
+    """Hourly rate per role and currency; which role each consultant bills as."""
+
+    roles: dict[str, dict[CurrencyCode, float]] = {}
+    consultants: dict[str, str] = {}  # consultant (e-mail or CRM user id) -> role
+
+    @field_validator("roles")
+    @classmethod
+    def _rates_not_negative(cls, roles: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for role, rates in roles.items():
+            for currency, rate in rates.items():
+                if rate < 0:
+                    raise ValueError(f"rate of '{role}' in {currency} must be >= 0")
+        return roles
+
+    @field_validator("consultants")
+    @classmethod
+    def _known_roles(cls, consultants: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        roles = info.data.get("roles")
+        if roles is not None:
+            for consultant, role in consultants.items():
+                if role not in roles:
+                    raise ValueError(
+                        f"'{consultant}' bills as unknown role '{role}' "
+                        f"(roles: {', '.join(sorted(roles)) or 'none'})"
+                    )
+        return consultants
+
+    def rate(self, role: str, currency: str) -> float | None:
+        return self.roles.get(role, {}).get(currency)
+
+
+def _catalog_entries(
+    catalog: ServiceCatalog,
+) -> Iterator[tuple[str, CatalogEntry | NamePatternEntry]]:
+    for key, entry in catalog.by_sku.items():
+        yield f"by_sku.{key}", entry
+    for key, entry in catalog.by_product_id.items():
+        yield f"by_product_id.{key}", entry
+    for index, named in enumerate(catalog.by_name):
+        yield f"by_name[{index}]", named
+    for model, entry in catalog.by_billing_model.items():
+        yield f"by_billing_model.{model}", entry
+
+
+class DeliveryDefaults(Section):
+    """Used when a deal leaves the field empty."""
+
+    legal_entity: str | None = None
+    payment_terms: str | None = None
+    tax_profile: str | None = None
+    project_template: str | None = None
+
+
+class DeliveryConfig(Section):
+    """What a won deal must satisfy before anything is written to Odoo, and how it maps there."""
+
+    # CRM system -> pipeline -> stage ids meaning won; a pipeline not listed uses the CRM's own
+    # won flag (HubSpot stage metadata, Salesforce IsWon).
+    won_stages: dict[SystemName, dict[str, list[str]]] = {}
+    gates: list[Gate] = []  # activation gates for every pipeline...
+    pipeline_gates: dict[str, list[Gate]] = {}  # ...unless the pipeline has its own list
+    legal_entities: dict[str, str] = {}  # deal legal entity -> Odoo res.company name
+    payment_terms: dict[str, str] = {}  # CRM billing terms -> Odoo account.payment.term name
+    tax_profiles: dict[str, list[str]] = {}  # profile -> Odoo sale account.tax names
+    rate_card: RateCardConfig = RateCardConfig()
+    service_catalog: ServiceCatalog = ServiceCatalog()
+    project_templates: dict[str, ProjectTemplateConfig] = {}
+    currencies: list[CurrencyCode] = []  # allowed; empty: any currency active in Odoo
+    amendments: Literal["order_lines", "exception"] = "exception"
+    require_account_owner: bool = True
+    defaults: DeliveryDefaults = DeliveryDefaults()
+
+    # Declared after what they refer to, so each check sees it and reports at its own path.
+    @field_validator("service_catalog")
+    @classmethod
+    def _catalog_roles_known(cls, catalog: ServiceCatalog, info: ValidationInfo) -> ServiceCatalog:
+        rate_card = info.data.get("rate_card")
+        if isinstance(rate_card, RateCardConfig):
+            unknown = [
+                f"{path} uses unknown rate-card role '{entry.role}'"
+                for path, entry in _catalog_entries(catalog)
+                if entry.role is not None and entry.role not in rate_card.roles
+            ]
+            if unknown:
+                known = ", ".join(sorted(rate_card.roles)) or "none"
+                raise ValueError("; ".join(unknown) + f" (rate_card.roles: {known})")
+        return catalog
+
+    @field_validator("defaults")
+    @classmethod
+    def _defaults_known(cls, defaults: DeliveryDefaults, info: ValidationInfo) -> DeliveryDefaults:
+        problems = []
+        for field, table_name in (
+            ("legal_entity", "legal_entities"),
+            ("payment_terms", "payment_terms"),
+            ("tax_profile", "tax_profiles"),
+            ("project_template", "project_templates"),
+        ):
+            value, table = getattr(defaults, field), info.data.get(table_name)
+            if value is not None and table and value not in table:
+                known = ", ".join(sorted(table))
+                problems.append(f"{field} '{value}' is not in {table_name} ({known})")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return defaults
+
+    def catalog_entries(self) -> Iterator[tuple[str, CatalogEntry | NamePatternEntry]]:
+        """Every catalog entry with its path under `service_catalog`."""
+        return _catalog_entries(self.service_catalog)
+
+    def odoo_product_codes(self) -> set[str]:
+        """The Odoo `default_code`s the catalog refers to."""
+        return {entry.product for _, entry in self.catalog_entries()}
+
+    def gates_for(self, pipeline: str | None) -> list[Gate]:
+        if pipeline is not None and pipeline in self.pipeline_gates:
+            return list(self.pipeline_gates[pipeline])
+        return list(self.gates)
+
+    def won_stage_ids(self, system: str, pipeline: str | None) -> list[str] | None:
+        """Stage ids that mean won in this pipeline, or None: use the CRM's own won flag."""
+        stages = self.won_stages.get(system, {}).get(pipeline or "")
+        return list(stages) if stages else None
+
+    def is_won(
+        self, system: str, pipeline: str | None, stage: str | None, crm_says_won: bool
+    ) -> bool:
+        """Whether a deal in `stage` is won: the configured stage ids, else the CRM's own flag."""
+        stages = self.won_stage_ids(system, pipeline)
+        return crm_says_won if stages is None else stage in stages
+
+
+class UnknownSystemError(LookupError):
+    pass
+
+
+class Settings(Section):
+    """The whole of `handoff.yaml`. Build it with `load_settings()`."""
+
+    version: Literal[1] = 1
+    store: StoreConfig = StoreConfig()
+    systems: dict[SystemKey, SystemConfig] = {}
+    ownership: OwnershipConfig = OwnershipConfig()
+    flows: dict[FlowKey, FlowConfig] = {}
+    mappings: dict[str, MappingFile] = {}  # name -> file, resolved against the config folder
+    retry: RetryPolicy = RetryPolicy()
+    alerts: AlertsConfig = AlertsConfig()
+    delivery: DeliveryConfig = DeliveryConfig()
+
+    _source: Path | None = PrivateAttr(None)
+
+    @model_validator(mode="after")
+    def _references_known_systems(self, info: ValidationInfo) -> Settings:
+        # Loading a file checks each reference in place (precise paths, every problem);
+        # this covers settings built in code, which have no such validation context.
+        if "system_names" in _context(info):
+            return self
+        unknown = [
+            f"{path}: unknown system '{name}'"
+            for path, name in self.system_references()
+            if name not in self.systems
+        ]
+        if unknown:
+            raise ValueError("; ".join(unknown) + f" ({_describe_systems(self.systems)})")
+        return self
+
+    def system_references(self) -> Iterator[tuple[str, str]]:
+        """Every (dotted path, system name) that refers to an entry of `systems`."""
+        for domain in DOMAINS:
+            if owner := getattr(self.ownership, domain):
+                yield f"ownership.{domain}", owner
+        for group, owner in self.ownership.field_groups.items():
+            yield f"ownership.field_groups.{group}", owner
+        for name, flow in self.flows.items():
+            if flow.trigger.webhook:
+                yield f"flows.{name}.trigger.webhook", flow.trigger.webhook
+            if flow.trigger.poll:
+                yield f"flows.{name}.trigger.poll.system", flow.trigger.poll.system
+            if flow.queue:
+                yield f"flows.{name}.queue", flow.queue
+
+    @property
+    def source(self) -> Path | None:
+        """The file these settings came from (None: the embedded defaults)."""
+        return self._source
+
+    def system(self, name: str) -> SystemConfig:
+        try:
+            return self.systems[name]
+        except KeyError:
+            raise UnknownSystemError(
+                f"no system named '{name}' in the configuration ({_describe_systems(self.systems)})"
+            ) from None
+
+    def store_url(self) -> str:
+        """Handoff's own database: `store.url`, else $HANDOFF_DATABASE_URL, else SQLite."""
+        return self.store.url or os.environ.get(DATABASE_URL_ENV_VAR) or DEFAULT_STORE_URL
+
+    def system_store_url(self) -> str:
+        """The durable engine's database: `store.system_url`, else the same PostgreSQL as the
+        store, else a `handoff_system.db` SQLite file next to the SQLite store."""
+        if self.store.system_url:
+            return self.store.system_url
+        store = make_url(self.store_url())
+        if store.get_backend_name() == "postgresql":
+            return store.render_as_string(hide_password=False)
+        if store.get_backend_name() == "sqlite" and store.database not in (None, "", ":memory:"):
+            system_file = Path(store.database).with_name(SYSTEM_STORE_FILENAME)
+            return store.set(database=str(system_file)).render_as_string(hide_password=False)
+        return DEFAULT_SYSTEM_STORE_URL
+
+
+# ── Loading and problem reporting ────────────────────────────────────────────────────────
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One thing wrong with a configuration file: where (dotted path, line) and what."""
+
+    path: str  # e.g. "systems.odoo.url"; "" for the document as a whole
+    message: str
+    line: int | None = None  # 1-based
+    column: int | None = None  # 1-based
+
+    def format(self, source: Path | str | None = None) -> str:
+        where = [str(source)] if source is not None else []
+        if self.line is not None:
+            where.append(str(self.line))
+            if self.column is not None:
+                where.append(str(self.column))
+        prefix = ":".join(where)
+        body = f"{self.path}: {self.message}" if self.path else self.message
+        return f"{prefix}: {body}" if prefix else body
+
+
+class ConfigError(Exception):
+    """The configuration is unusable; `problems` lists every reason."""
+
+    def __init__(self, problems: list[ConfigProblem], source: Path | None = None) -> None:
+        self.problems = problems
+        self.source = source
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        name = self.source or "configuration"
+        count = f"{len(self.problems)} problem{'s' if len(self.problems) != 1 else ''}"
+        lines = [problem.format(self.source) for problem in self.problems]
+        return f"{name}: {count}\n" + "\n".join(f"  {line}" for line in lines)
+
+
+def resolve_config_path(path: Path | None = None) -> Path | None:
+    """The file to load: `path`, else $HANDOFF_CONFIG, else ./handoff.yaml if present."""
+    if path is not None:
+        return path
+    if from_env := os.environ.get(CONFIG_ENV_VAR):
+        return Path(from_env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
+
+
+def load_settings(path: Path | None = None) -> Settings:
+    """Load and validate the configuration; embedded defaults when there is no file.
+
+    Raises ConfigError listing every problem (a missing named file is one).
+    """
+    source = resolve_config_path(path)
+    if source is None:
+        return Settings()
+    try:
+        text = source.read_text(encoding="utf-8")
+    except OSError as error:
+        problem = ConfigProblem("", f"cannot read the configuration file: {error.strerror}")
+        raise ConfigError([problem], source) from None
+    return parse_settings(text, base_dir=source.resolve().parent, source=source)
+
+
+def parse_settings(
+    text: str, *, base_dir: Path | None = None, source: Path | None = None
+) -> Settings:
+    """Validate YAML text. Relative paths (mappings, file: secrets) resolve against base_dir."""
+    root, data = _parse_yaml(text, source)
+    problems = list(_duplicate_keys(root))
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        problems.append(ConfigProblem("", "the file must be a YAML mapping of sections", 1))
+        raise ConfigError(problems, source)
+    systems = data.get("systems")
+    context = {
+        "from_file": True,
+        "base_dir": base_dir or Path.cwd(),
+        "system_names": frozenset(map(str, systems)) if isinstance(systems, dict) else frozenset(),
+    }
+    try:
+        settings = Settings.model_validate(data, context=context)
+    except ValidationError as error:
+        problems.extend(
+            _problem_from_error(detail, root) for detail in error.errors(include_input=False)
+        )
+    if problems:
+        problems.sort(key=lambda problem: (problem.line or 0, problem.column or 0))
+        raise ConfigError(problems, source)
+    settings._source = source
+    return settings
+
+
+def _parse_yaml(text: str, source: Path | None) -> tuple[yaml.Node | None, Any]:
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        return root, (loader.construct_document(root) if root is not None else None)
+    except yaml.MarkedYAMLError as error:
+        # Built from the parts, never str(error): PyYAML's message quotes the source line,
+        # which may hold a secret.
+        mark = error.problem_mark or error.context_mark
+        what = " ".join(part for part in (error.context, error.problem) if part)
+        problem = ConfigProblem(
+            "",
+            f"YAML syntax error: {what}",
+            mark.line + 1 if mark else None,
+            mark.column + 1 if mark else None,
+        )
+        raise ConfigError([problem], source) from None
+    except yaml.YAMLError as error:
+        raise ConfigError(
+            [ConfigProblem("", f"YAML error: {type(error).__name__}")], source
+        ) from None
+    finally:
+        loader.dispose()
+
+
+def _duplicate_keys(node: yaml.Node | None, path: tuple[str, ...] = ()) -> Iterator[ConfigProblem]:
+    """PyYAML keeps the last of two equal keys silently; a duplicate is almost always a mistake."""
+    if isinstance(node, yaml.MappingNode):
+        first_lines: dict[str, int] = {}
+        for key_node, value_node in node.value:
+            key = str(key_node.value)
+            if key in first_lines:
+                yield ConfigProblem(
+                    _dotted((*path, key)),
+                    f"duplicate key (first defined on line {first_lines[key]})",
+                    key_node.start_mark.line + 1,
+                    key_node.start_mark.column + 1,
+                )
+            first_lines.setdefault(key, key_node.start_mark.line + 1)
+            yield from _duplicate_keys(value_node, (*path, key))
+    elif isinstance(node, yaml.SequenceNode):
+        for index, item in enumerate(node.value):
+            yield from _duplicate_keys(item, (*path, f"[{index}]"))
+
+
+def _problem_from_error(detail: Any, root: yaml.Node | None) -> ConfigProblem:
+    loc = tuple(detail["loc"])
+    is_key_error = bool(loc) and loc[-1] == "[key]"
+    if is_key_error:
+        loc = loc[:-1]
+    message = _friendly_message(detail, loc)
+    if is_key_error:
+        message = f"invalid name: {message}"
+    mark = _locate(root, loc)
+    return ConfigProblem(
+        _dotted(loc), message, mark.line + 1 if mark else None, mark.column + 1 if mark else None
+    )
+
+
+def _dotted(loc: tuple[Any, ...]) -> str:
+    text = ""
+    for part in loc:
+        if isinstance(part, int) or (isinstance(part, str) and part.startswith("[")):
+            text += f"[{part}]" if isinstance(part, int) else part
+        else:
+            text += f".{part}" if text else str(part)
+    return text
+
+
+def _friendly_message(detail: Any, loc: tuple[Any, ...]) -> str:
+    kind, ctx, message = detail["type"], detail.get("ctx") or {}, detail["msg"]
+    if kind == "missing":
+        return "required"
+    if kind == "extra_forbidden":
+        allowed = _allowed_keys(loc[:-1])
+        close = difflib.get_close_matches(str(loc[-1]), allowed, n=1, cutoff=0.6)
+        if close:
+            return f"unknown key (did you mean '{close[0]}'?)"
+        return f"unknown key (allowed: {', '.join(allowed)})" if allowed else "unknown key"
+    if kind.startswith("url_"):
+        reason = ctx.get("error") or message
+        if kind == "url_scheme":
+            reason = f"scheme must be {ctx.get('expected_schemes', 'http or https')}"
+        return f"invalid URL: {reason}"
+    comparisons = {
+        "greater_than_equal": ">=",
+        "greater_than": ">",
+        "less_than_equal": "<=",
+        "less_than": "<",
+    }
+    if kind in comparisons:
+        bound = next(iter(ctx.values()), "")
+        return f"must be {comparisons[kind]} {bound}"
+    if kind == "literal_error":
+        expected = str(ctx.get("expected", ""))
+        return f"must be {expected}" if " or " not in expected else f"must be one of {expected}"
+    if kind == "string_pattern_mismatch":
+        return "must start with a letter and contain only letters, digits, _ and -"
+    if kind == "value_error":
+        return message.removeprefix("Value error, ")
+    return message.replace("Input should be", "must be")
+
+
+def _allowed_keys(loc: tuple[Any, ...]) -> list[str]:
+    """The keys a mapping at `loc` accepts, found by walking the model types."""
+    annotation: Any = Settings
+    for part in loc:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(str(part))
+            if field is None:
+                return []
+            annotation = field.annotation
+        elif typing.get_origin(annotation) is dict:
+            annotation = typing.get_args(annotation)[1]
+        elif typing.get_origin(annotation) is list:
+            annotation = typing.get_args(annotation)[0]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`X | None` and `Annotated[X, ...]` -> X."""
+    while True:
+        origin = typing.get_origin(annotation)
+        if origin is Annotated:
+            annotation = typing.get_args(annotation)[0]
+        elif origin in (typing.Union, types.UnionType):
+            members = [arg for arg in typing.get_args(annotation) if arg is not type(None)]
+            if len(members) != 1:
+                return annotation
+            annotation = members[0]
+        else:
+            return annotation
+
+
+def _locate(node: yaml.Node | None, loc: tuple[Any, ...]) -> yaml.Mark | None:
+    """The YAML position of `loc`: the deepest key (or list item) of it present in the file."""
+    mark = node.start_mark if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            entry = next(((k, v) for k, v in node.value if str(k.value) == str(part)), None)
+            if entry is None:
+                break
+            mark, node = entry[0].start_mark, entry[1]
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
+            node = node.value[part]
+            mark = node.start_mark
+        else:
+            break
+    return mark
+
+
+# ── Starter file ─────────────────────────────────────────────────────────────────────────
+
+
+def starter_config_text() -> str:
+    """The commented `handoff.yaml` written by `handoff init`."""
+    return resources.files("handoff").joinpath("templates/handoff.yaml").read_text(encoding="utf-8")
+
+
+def secret_references(settings: Settings) -> Iterator[tuple[str, SecretRef]]:
+    """Every (dotted path, reference) in the settings, e.g. to report which are missing."""
+    for name, system in settings.systems.items():
+        for key, ref in system.credentials.items():
+            yield f"systems.{name}.credentials.{key}", ref
+        if system.webhook_secret is not None:
+            yield f"systems.{name}.webhook_secret", system.webhook_secret
+    for index, channel in enumerate(settings.alerts.channels):
+        if channel.target is not None and _is_secret_reference(channel.target):
+            yield f"alerts.channels[{index}].target", SecretRef(channel.target)
+
+
+def _public_view(value: Any) -> Any:
+    """Plain data for display: secret references shown with their status, never a value."""
+    if isinstance(value, SecretRef):
+        return f"{value.reference} ({value.status()})"
+    if isinstance(value, BaseModel):
+        return {name: _public_view(getattr(value, name)) for name in type(value).model_fields}
+    if isinstance(value, dict):
+        return {str(key): _public_view(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_public_view(item) for item in value]
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    return str(value)
+
+
+def effective_config(settings: Settings) -> dict[str, Any]:
+    """The effective configuration (defaults filled in) as plain data safe to print: secrets
+    as `${NAME} (set)` / `(missing)`, database URLs with any password masked."""
+    view = _public_view(settings)
+    for flow in view["flows"].values():  # show only the trigger that is set
+        flow["trigger"] = {kind: how for kind, how in flow["trigger"].items() if how is not None}
+    view["store"] = {
+        "url": make_url(settings.store_url()).render_as_string(hide_password=True),
+        "system_url": make_url(settings.system_store_url()).render_as_string(hide_password=True),
+    }
+    for index, channel in enumerate(settings.alerts.channels):
+        if channel.target is not None and _is_secret_reference(channel.target):
+            target = SecretRef(channel.target)
+            view["alerts"]["channels"][index]["target"] = f"{target.reference} ({target.status()})"
+    return view

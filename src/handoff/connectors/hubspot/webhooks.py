@@ -1,0 +1,299 @@
+"""HubSpot webhooks: signature checks (pure functions) and the `POST /webhooks/hubspot` router.
+
+Signatures (HubSpot developer docs, test vectors in shared/crm-apis.md):
+- v1 `X-HubSpot-Signature` = hex(SHA-256(secret + body))
+- v2 `X-HubSpot-Signature` = hex(SHA-256(secret + method + uri + body))
+- v3 `X-HubSpot-Signature-v3` = base64(HMAC-SHA256(secret, method + uri + body + timestamp)),
+  timestamp in ms from `X-HubSpot-Request-Timestamp`, refused when older than 5 minutes.
+Only v3 is accepted unless v1/v2 are switched on: they carry no timestamp, so a captured request
+could be replayed forever.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import inspect
+import json
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+from urllib.parse import unquote
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from handoff.api.bodies import MAX_BODY_BYTES, read_limited_body
+from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
+from handoff.store.inbox import AcceptResult, IncomingEvent
+
+log = logging.getLogger(__name__)
+
+SOURCE = "hubspot"
+MAX_TIMESTAMP_AGE_SECONDS = 300.0
+KNOWN_OBJECTS = frozenset({"contact", "company", "deal", "line_item", "product", "ticket"})
+ACCEPTED_OBJECTS = frozenset({"contact", "company", "deal", "line_item", "product"})
+KNOWN_ACTIONS = frozenset(
+    {
+        "creation",
+        "deletion",
+        "propertyChange",
+        "associationChange",
+        "restore",
+        "merge",
+        "privacyDeletion",
+    }
+)
+
+
+
+
+# -- signatures (pure) -------------------------------------------------------------------------
+def sign_v1(secret: str, body: bytes) -> str:
+    return hashlib.sha256(secret.encode() + body).hexdigest()
+
+
+def sign_v2(secret: str, method: str, uri: str, body: bytes) -> str:
+    return hashlib.sha256(
+        secret.encode() + method.upper().encode() + uri.encode() + body
+    ).hexdigest()
+
+
+# HubSpot decodes these percent-escapes in the URI before signing v3.
+_V3_DECODED = ("%3A", "%2F", "%3F", "%40", "%21", "%24", "%27", "%28", "%29", "%2A", "%2C", "%3B")
+
+
+def v3_uri(uri: str) -> str:
+    decoded = uri
+    for escape in _V3_DECODED:
+        decoded = decoded.replace(escape, unquote(escape)).replace(escape.lower(), unquote(escape))
+    return decoded
+
+
+def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> str:
+    message = method.upper().encode() + v3_uri(uri).encode() + body + timestamp.encode()
+    digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class SignatureError(Exception):
+    """Why a request's signature was refused; `reason` is the metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def verify_signature(
+    *,
+    secret: str,
+    method: str,
+    uri: str,
+    body: bytes,
+    headers: dict[str, str],
+    now: float | None = None,
+    accepted_versions: Sequence[str] = ("v3",),
+    max_age_seconds: float = MAX_TIMESTAMP_AGE_SECONDS,
+) -> str:
+    """Answer the signature version that matched, or raise SignatureError. `headers` lower-case."""
+    if not secret:
+        raise SignatureError("no_secret", "No webhook secret is configured for HubSpot.")
+    moment = time.time() if now is None else now
+    v3 = headers.get("x-hubspot-signature-v3")
+    if v3 is not None and "v3" in accepted_versions:
+        raw_timestamp = headers.get("x-hubspot-request-timestamp", "")
+        if not raw_timestamp.isdigit():
+            raise SignatureError(
+                "missing_timestamp",
+                "X-HubSpot-Request-Timestamp is missing or not epoch milliseconds.",
+            )
+        age = moment - int(raw_timestamp) / 1000
+        if age > max_age_seconds:
+            raise SignatureError(
+                "stale_timestamp",
+                f"Request timestamp is {age:.0f} s old; the limit is {max_age_seconds:.0f} s.",
+            )
+        if age < -max_age_seconds:
+            raise SignatureError(
+                "stale_timestamp", "Request timestamp is in the future beyond the allowed skew."
+            )
+        expected = sign_v3(secret, method, uri, body, raw_timestamp)
+        if hmac.compare_digest(expected.encode(), v3.encode()):
+            return "v3"
+        raise SignatureError("bad_signature", "X-HubSpot-Signature-v3 does not match the request.")
+    legacy = headers.get("x-hubspot-signature")
+    version = headers.get("x-hubspot-signature-version", "v1").lower()
+    if legacy is not None and version in accepted_versions:
+        expected = sign_v1(secret, body) if version == "v1" else sign_v2(secret, method, uri, body)
+        if hmac.compare_digest(expected.encode(), legacy.lower().encode()):
+            return version
+        raise SignatureError(
+            "bad_signature", f"X-HubSpot-Signature ({version}) does not match the request."
+        )
+    accepted = ", ".join(accepted_versions)
+    raise SignatureError(
+        "missing_signature", f"No HubSpot signature of an accepted version ({accepted}) was sent."
+    )
+
+
+# -- events ------------------------------------------------------------------------------------
+class EventError(ValueError):
+    def __init__(self, reason: str, detail: str, status_code: int = 400) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.status_code = status_code
+
+
+def parse_events(body: bytes) -> list[IncomingEvent]:
+    """The inbox events a HubSpot webhook body stands for, or EventError naming the bad part."""
+    try:
+        decoded = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EventError("malformed_json", f"Body is not valid JSON: {error}") from None
+    if not isinstance(decoded, list):
+        raise EventError(
+            "not_an_array", f"Body must be a JSON array of events, got {type(decoded).__name__}."
+        )
+    events: list[IncomingEvent] = []
+    for index, raw in enumerate(decoded):
+        events.append(_incoming(index, raw))
+    return events
+
+
+def _incoming(index: int, raw: Any) -> IncomingEvent:
+    where = f"event [{index}]"
+    if not isinstance(raw, dict):
+        raise EventError("invalid_event", f"{where} is not an object.")
+    for required in ("eventId", "subscriptionType", "occurredAt"):
+        if required not in raw:
+            raise EventError("invalid_event", f"{where} has no {required}.")
+    subscription = raw["subscriptionType"]
+    if not isinstance(subscription, str) or "." not in subscription:
+        raise EventError(
+            "invalid_event", f"{where} subscriptionType {subscription!r} is not <object>.<action>."
+        )
+    object_name, action = subscription.split(".", 1)
+    if object_name not in ACCEPTED_OBJECTS:
+        raise EventError(
+            "unknown_object_type",
+            f"{where} is about object type {object_name!r}; this hub accepts {sorted(ACCEPTED_OBJECTS)}.",
+            422,
+        )
+    if action not in KNOWN_ACTIONS:
+        raise EventError(
+            "unknown_subscription_type",
+            f"{where} subscriptionType {subscription!r} is not one HubSpot sends.",
+            422,
+        )
+    occurred = raw["occurredAt"]
+    if not isinstance(occurred, int) or isinstance(occurred, bool):
+        raise EventError("invalid_event", f"{where} occurredAt must be epoch milliseconds.")
+    object_id = raw.get("objectId", raw.get("fromObjectId"))
+    if object_id is None:
+        raise EventError("invalid_event", f"{where} has no objectId.")
+    return IncomingEvent(
+        source_event_id=str(raw["eventId"]),
+        entity_key=f"{SOURCE}:{object_name}:{object_id}",
+        kind=subscription,
+        occurred_at=datetime.fromtimestamp(occurred / 1000, tz=UTC),
+        payload=raw,
+    )
+
+
+# -- router ------------------------------------------------------------------------------------
+class EventInbox(Protocol):
+    def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]: ...
+
+
+@dataclass(frozen=True)
+class WebhookSettings:
+    accepted_versions: tuple[str, ...] = ("v3",)
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_age_seconds: float = MAX_TIMESTAMP_AGE_SECONDS
+    # The URL HubSpot calls, when a proxy changes scheme/host; it is part of the signed text.
+    public_base_url: str | None = None
+
+
+def _reject(reason: str, detail: str, status_code: int) -> JSONResponse:
+    WEBHOOK_REJECTED.labels(source=SOURCE, reason=reason).inc()
+    return JSONResponse({"error": reason, "detail": detail}, status_code=status_code)
+
+
+def hubspot_webhook_router(
+    secret_provider: Callable[[], str | None] | str,
+    inbox: EventInbox,
+    settings: WebhookSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+    flow_for: Callable[[IncomingEvent], str | None] | None = None,
+) -> APIRouter:
+    """`POST /webhooks/hubspot`: verify, parse, store in the inbox, answer fast.
+
+    Any refusal is a 4xx `{error, detail}` and nothing reaches the inbox; an event already in the
+    inbox (HubSpot redelivers) is answered 200 and marked `duplicate`. `flow_for` names the flow
+    an event starts (e.g. deal.propertyChange of dealstage -> "deal_won"), or None to only store.
+    """
+    config = settings or WebhookSettings()
+    router = APIRouter()
+
+    def current_secret() -> str | None:
+        return secret_provider() if callable(secret_provider) else secret_provider
+
+    @router.post("/webhooks/hubspot")
+    async def receive_hubspot_webhook(request: Request) -> JSONResponse:
+        body = await read_limited_body(request, config.max_body_bytes)
+        if body is None:
+            return _reject("too_large", f"Body exceeds {config.max_body_bytes} bytes.", 413)
+        uri = str(request.url)
+        if config.public_base_url:
+            uri = config.public_base_url.rstrip("/") + request.url.path
+            if request.url.query:
+                uri += "?" + request.url.query
+        headers = {k.lower(): v for k, v in request.headers.items()}
+        try:
+            verify_signature(
+                secret=current_secret() or "",
+                method=request.method,
+                uri=uri,
+                body=body,
+                headers=headers,
+                now=clock(),
+                accepted_versions=config.accepted_versions,
+                max_age_seconds=config.max_age_seconds,
+            )
+        except SignatureError as error:
+            status = 500 if error.reason == "no_secret" else 401
+            return _reject(error.reason, error.detail, status)
+        try:
+            events = parse_events(body)
+        except EventError as error:
+            return _reject(error.reason, error.detail, error.status_code)
+        if flow_for is not None:
+            for incoming in events:
+                incoming.flow = flow_for(incoming)
+        outcome = inbox.accept_many
+        if inspect.iscoroutinefunction(outcome):
+            results = await outcome(SOURCE, events)
+        else:
+            results = await run_in_threadpool(outcome, SOURCE, events)
+        fresh = sum(1 for r in results if not r.duplicate)
+        WEBHOOK_EVENTS.labels(source=SOURCE).inc(fresh)
+        return JSONResponse(
+            {
+                "accepted": fresh,
+                "duplicates": len(results) - fresh,
+                "results": [
+                    {"eventId": e.source_event_id, "inbox_id": r.inbox_id, "duplicate": r.duplicate}
+                    for e, r in zip(events, results, strict=True)
+                ],
+            }
+        )
+
+    return router

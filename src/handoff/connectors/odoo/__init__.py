@@ -1,0 +1,63 @@
+"""Odoo connector: HTTP client (JSON-RPC / JSON-2), schema checks and batch-first adapters."""
+
+from .adapter import ChangePage, OdooAdapter, UpsertResult, WriteDateCursor, external_id_name
+from .client import AsyncOdooClient, OdooCall, OdooClient, OdooSettings, OdooVersion
+from .errors import (
+    AccessDenied,
+    AccessError,
+    InvalidField,
+    InvalidMethod,
+    InvalidModel,
+    InvalidValue,
+    MissingError,
+    OdooConcurrencyError,
+    OdooConnectionError,
+    OdooError,
+    OdooPermanentError,
+    OdooProtocolError,
+    OdooServerError,
+    OdooTimeout,
+    OdooTransientError,
+    OdooUnavailable,
+    UnknownDatabase,
+    UserError,
+    ValidationError,
+)
+from .schema import SchemaRegistry, SchemaViolation, Violation
+from .wire import WireProtocol
+
+__all__ = [
+    "AccessDenied",
+    "AccessError",
+    "AsyncOdooClient",
+    "ChangePage",
+    "InvalidField",
+    "InvalidMethod",
+    "InvalidModel",
+    "InvalidValue",
+    "MissingError",
+    "OdooAdapter",
+    "OdooCall",
+    "OdooClient",
+    "OdooConcurrencyError",
+    "OdooConnectionError",
+    "OdooError",
+    "OdooPermanentError",
+    "OdooProtocolError",
+    "OdooServerError",
+    "OdooSettings",
+    "OdooTimeout",
+    "OdooTransientError",
+    "OdooUnavailable",
+    "OdooVersion",
+    "SchemaRegistry",
+    "SchemaViolation",
+    "UnknownDatabase",
+    "UpsertResult",
+    "UserError",
+    "ValidationError",
+    "Violation",
+    "WireProtocol",
+    "WriteDateCursor",
+    "external_id_name",
+]

@@ -1,0 +1,558 @@
+"""Batch-first CRUD on Odoo models (the OCA "BackendAdapter" role).
+
+- ``create_many``: one ``create`` call per batch of rows (Odoo's ``create`` takes a list; recorded
+  cost: 1,000 timesheets in one call 0.9 s vs 27-30 s one by one, limits.json).
+- ``write_many``: one ``write`` call per distinct values dict.
+- ``search_read_all`` / ``poll_changes``: keyset paging on ``id`` and incremental polling on the
+  ``(write_date, id)`` cursor, so records sharing a ``write_date`` second are never lost.
+- ``upsert_many``: idempotent by external identity, through Odoo's own external ids
+  (``ir.model.data``, module ``handoff``) and ``load``, which creates the record *and* its external
+  id in one server transaction: a crash after the call returned cannot leave an unbound record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .client import OdooClient
+from .errors import ValidationError
+from .schema import FIELDS_GET_ATTRIBUTES, ModelSchema, SchemaRegistry, SchemaViolation, Violation
+from .wire import ODOO_DATETIME_FORMAT
+
+EXTERNAL_ID_MODULE = "handoff"
+DEFAULT_BATCH_SIZE = 1000
+DEFAULT_PAGE_SIZE = 500
+_XMLID_SAFE = re.compile(r"[^a-z0-9_]+")
+
+Values = Mapping[str, Any]
+
+
+def as_values(row: Values | BaseModel) -> dict[str, Any]:
+    """A pydantic model (fields named as Odoo fields) or a mapping, as a plain values dict."""
+    if isinstance(row, BaseModel):
+        return row.model_dump(exclude_none=True)
+    return dict(row)
+
+
+class WriteDateCursor(BaseModel):
+    """Where incremental polling resumes: strictly after ``(write_date, id)``."""
+
+    model_config = ConfigDict(frozen=True)
+
+    write_date: str
+    id: int
+
+    def domain(self) -> list[Any]:
+        return [
+            "|",
+            ["write_date", ">", self.write_date],
+            "&",
+            ["write_date", "=", self.write_date],
+            ["id", ">", self.id],
+        ]
+
+
+class ChangePage(BaseModel):
+    """One poll: records changed after the previous cursor, and the cursor to resume from."""
+
+    records: list[dict[str, Any]]
+    cursor: WriteDateCursor | None
+    more: bool = Field(description="True when the page was full: poll again right away.")
+
+
+class UpsertResult(BaseModel):
+    external_id: str
+    xmlid: str
+    id: int
+    created: bool
+    updated_fields: list[str] = Field(default_factory=list)
+
+
+def external_id_name(system: str, model: str, external_id: str) -> str:
+    """Deterministic ``ir.model.data`` name: ``<system>__<model>__<external id>``.
+
+    Only ``[a-z0-9_]`` survive; when cleaning changed the external id (or it is very long) a short
+    hash of the original is appended so two different ids can never share a name.
+    """
+    cleaned = _XMLID_SAFE.sub("_", external_id.lower()).strip("_")
+    base = f"{_XMLID_SAFE.sub('_', system.lower())}__{model.replace('.', '_')}__{cleaned}"
+    if cleaned != external_id or len(base) > 120:
+        digest = hashlib.sha1(f"{system}\0{model}\0{external_id}".encode()).hexdigest()[:10]
+        base = f"{base[:110]}_{digest}"
+    return base
+
+
+class OdooAdapter:
+    """Generic batch operations on one Odoo server, every write checked against its schema."""
+
+    def __init__(
+        self,
+        client: OdooClient,
+        *,
+        batch_size: int = DEFAULT_BATCH_SIZE,
+        page_size: int = DEFAULT_PAGE_SIZE,
+        schema: SchemaRegistry | None = None,
+        check_schema: bool = True,
+    ) -> None:
+        if batch_size < 1 or page_size < 1:
+            raise ValueError("batch_size and page_size must be at least 1")
+        self.client = client
+        self.batch_size = batch_size
+        self.page_size = page_size
+        self.check_schema = check_schema
+        self.schema = schema or SchemaRegistry(client.server_key, self._fields_get)
+
+    def _fields_get(self, model: str) -> Mapping[str, Mapping[str, Any]]:
+        return self.client.execute_kw(
+            model, "fields_get", [], {"attributes": FIELDS_GET_ATTRIBUTES}
+        )
+
+    def call(
+        self, model: str, method: str, args: Sequence[Any] = (), kwargs: Values | None = None
+    ) -> Any:
+        return self.client.execute_kw(model, method, args, kwargs)
+
+    @staticmethod
+    def _with_context(kwargs: dict[str, Any], context: Values | None) -> dict[str, Any]:
+        if context:
+            kwargs["context"] = dict(context)
+        return kwargs
+
+    # -- create / write ----------------------------------------------------------------------
+
+    def create_many(
+        self,
+        model: str,
+        rows: Sequence[Values | BaseModel],
+        *,
+        batch_size: int | None = None,
+        context: Values | None = None,
+    ) -> list[int]:
+        """Create ``rows``; one ``create`` call per batch; ids come back in input order.
+
+        All rows are checked before the first call, so a bad row sends nothing at all.
+        """
+        values = [as_values(row) for row in rows]
+        if self.check_schema:
+            self.schema.check_create(model, values)
+        size = batch_size or self.batch_size
+        ids: list[int] = []
+        for start in range(0, len(values), size):
+            chunk = values[start : start + size]
+            created = self.client.execute_kw(
+                model, "create", [chunk], self._with_context({}, context)
+            )
+            ids.extend(created if isinstance(created, list) else [created])
+        return ids
+
+    def create(self, model: str, row: Values | BaseModel, *, context: Values | None = None) -> int:
+        return self.create_many(model, [row], context=context)[0]
+
+    def write(
+        self,
+        model: str,
+        ids: Sequence[int],
+        values: Values | BaseModel,
+        *,
+        context: Values | None = None,
+    ) -> None:
+        vals = as_values(values)
+        if self.check_schema:
+            self.schema.check_write(model, vals)
+        if ids:
+            self.client.execute_kw(
+                model, "write", [list(ids), vals], self._with_context({}, context)
+            )
+
+    def write_many(
+        self,
+        model: str,
+        updates: Mapping[int, Values] | Sequence[tuple[int, Values]],
+        *,
+        context: Values | None = None,
+    ) -> int:
+        """Apply per-record values with one ``write`` per distinct values dict; returns calls made."""
+        pairs = list(updates.items()) if isinstance(updates, Mapping) else list(updates)
+        groups: dict[str, tuple[dict[str, Any], list[int]]] = {}
+        for record_id, values in pairs:
+            vals = as_values(values)
+            key = json.dumps(vals, sort_keys=True, default=str)
+            groups.setdefault(key, (vals, []))[1].append(record_id)
+        if self.check_schema:
+            problems: list[Violation] = []
+            for vals, _ids in groups.values():
+                problems += self.schema.violations(model, vals, creating=False)
+            if problems:
+                raise SchemaViolation(model, problems)
+        for vals, ids in groups.values():
+            self.client.execute_kw(model, "write", [ids, vals], self._with_context({}, context))
+        return len(groups)
+
+    # -- read --------------------------------------------------------------------------------
+
+    def read(
+        self, model: str, ids: Sequence[int], fields: Sequence[str], *, context: Values | None = None
+    ) -> list[dict[str, Any]]:
+        if not ids:
+            return []
+        return self.client.execute_kw(
+            model, "read", [list(ids), list(fields)], self._with_context({}, context)
+        )
+
+    def search_read(
+        self,
+        model: str,
+        domain: Sequence[Any],
+        fields: Sequence[str],
+        *,
+        order: str | None = None,
+        limit: int | None = None,
+        offset: int = 0,
+        context: Values | None = None,
+    ) -> list[dict[str, Any]]:
+        kwargs: dict[str, Any] = {"fields": list(fields)}
+        if order:
+            kwargs["order"] = order
+        if limit is not None:
+            kwargs["limit"] = limit
+        if offset:
+            kwargs["offset"] = offset
+        return self.client.execute_kw(
+            model, "search_read", [list(domain)], self._with_context(kwargs, context)
+        )
+
+    def search_read_pages(
+        self,
+        model: str,
+        domain: Sequence[Any],
+        fields: Sequence[str],
+        *,
+        page_size: int | None = None,
+        context: Values | None = None,
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every matching record, page by page, keyed on ``id`` (stable under concurrent inserts)."""
+        size = page_size or self.page_size
+        wanted = list(dict.fromkeys(["id", *fields]))
+        last_id = 0
+        while True:
+            page = self.search_read(
+                model,
+                [*domain, ["id", ">", last_id]],
+                wanted,
+                order="id asc",
+                limit=size,
+                context=context,
+            )
+            if page:
+                yield page
+            if len(page) < size:
+                return
+            last_id = page[-1]["id"]
+
+    def search_read_all(
+        self,
+        model: str,
+        domain: Sequence[Any],
+        fields: Sequence[str],
+        *,
+        page_size: int | None = None,
+        context: Values | None = None,
+    ) -> list[dict[str, Any]]:
+        records: list[dict[str, Any]] = []
+        for page in self.search_read_pages(
+            model, domain, fields, page_size=page_size, context=context
+        ):
+            records.extend(page)
+        return records
+
+    def poll_changes(
+        self,
+        model: str,
+        fields: Sequence[str],
+        *,
+        cursor: WriteDateCursor | None = None,
+        domain: Sequence[Any] = (),
+        page_size: int | None = None,
+        settle_seconds: float = 0.0,
+        context: Values | None = None,
+    ) -> ChangePage:
+        """Records written after ``cursor`` in ``(write_date, id)`` order, at most one page.
+
+        ``write_date`` has one-second resolution, so the cursor carries the id too: records that
+        share the last second are resumed after the last id instead of being skipped or repeated.
+        Odoo stamps ``write_date`` at transaction start, so a record committed late can carry a
+        time the cursor already passed; ``settle_seconds`` > 0 leaves out records newer than
+        (now - settle_seconds, UTC) until a later poll, closing that window.
+        """
+        size = page_size or self.page_size
+        wanted = list(dict.fromkeys(["id", "write_date", *fields]))
+        full_domain = [*(cursor.domain() if cursor else []), *domain]
+        if settle_seconds > 0:
+            cutoff = datetime.now(UTC) - timedelta(seconds=settle_seconds)
+            full_domain.append(["write_date", "<", cutoff.strftime(ODOO_DATETIME_FORMAT)])
+        records = self.search_read(
+            model, full_domain, wanted, order="write_date asc, id asc", limit=size, context=context
+        )
+        next_cursor = cursor
+        if records:
+            last = records[-1]
+            next_cursor = WriteDateCursor(write_date=_odoo_datetime(last["write_date"]), id=last["id"])
+        return ChangePage(records=records, cursor=next_cursor, more=len(records) == size)
+
+    def read_group(
+        self,
+        model: str,
+        domain: Sequence[Any],
+        fields: Sequence[str],
+        groupby: Sequence[str],
+        *,
+        lazy: bool = False,
+        orderby: str | None = None,
+        limit: int | None = None,
+        context: Values | None = None,
+    ) -> list[dict[str, Any]]:
+        """``read_group`` (Odoo 18 has no ``formatted_read_group``; read_group.json #4)."""
+        kwargs: dict[str, Any] = {"lazy": lazy}
+        if orderby:
+            kwargs["orderby"] = orderby
+        if limit is not None:
+            kwargs["limit"] = limit
+        return self.client.execute_kw(
+            model,
+            "read_group",
+            [list(domain), list(fields), list(groupby)],
+            self._with_context(kwargs, context),
+        )
+
+    # -- external identity -------------------------------------------------------------------
+
+    def find_external_ids(
+        self, system: str, model: str, external_ids: Sequence[str]
+    ) -> dict[str, int]:
+        """external id → record id, for those already bound in ``ir.model.data``."""
+        names = {external_id_name(system, model, ext): ext for ext in external_ids}
+        if not names:
+            return {}
+        rows = self.search_read(
+            "ir.model.data",
+            [["module", "=", EXTERNAL_ID_MODULE], ["model", "=", model], ["name", "in", list(names)]],
+            ["name", "res_id"],
+        )
+        return {names[row["name"]]: row["res_id"] for row in rows if row["name"] in names}
+
+    def upsert(
+        self,
+        model: str,
+        system: str,
+        external_id: str,
+        values: Values | BaseModel,
+        *,
+        context: Values | None = None,
+    ) -> UpsertResult:
+        return self.upsert_many(model, system, [(external_id, values)], context=context)[0]
+
+    def upsert_many(
+        self,
+        model: str,
+        system: str,
+        rows: Sequence[tuple[str, Values | BaseModel]],
+        *,
+        context: Values | None = None,
+    ) -> list[UpsertResult]:
+        """Create or update each ``(external_id, values)``; safe to re-run after a crash.
+
+        1. one ``search_read`` on ``ir.model.data`` finds records already bound;
+        2. one ``read`` of their current values checks they still exist (a deleted record's
+           stale binding is dropped);
+        3. one ``load`` creates every missing record together with its external id, atomically;
+        4. existing records get only the fields whose value differs, one ``write`` per distinct
+           change.
+        """
+        prepared = [(ext, as_values(vals)) for ext, vals in rows]
+        if len({ext for ext, _ in prepared}) != len(prepared):
+            raise ValueError(f"duplicate external ids in one upsert on {model}")
+        if self.check_schema:
+            problems: list[Violation] = []
+            for index, (_ext, vals) in enumerate(prepared):
+                problems += self.schema.violations(model, vals, creating=True, row=index)
+            if problems:
+                raise SchemaViolation(model, problems)
+        fields = sorted({name for _ext, vals in prepared for name in vals})
+        bound, current = self._live_bindings(system, model, [ext for ext, _ in prepared], fields)
+        results: dict[str, UpsertResult] = {}
+        missing = [(ext, vals) for ext, vals in prepared if ext not in bound]
+        if missing:
+            for (ext, _vals), new_id in zip(missing, self._load(model, system, missing, context),
+                                            strict=True):
+                results[ext] = UpsertResult(
+                    external_id=ext,
+                    xmlid=f"{EXTERNAL_ID_MODULE}.{external_id_name(system, model, ext)}",
+                    id=new_id,
+                    created=True,
+                )
+        existing = [(ext, vals) for ext, vals in prepared if ext in bound]
+        if existing:
+            changes = self._changed_values(
+                model, [(bound[ext], vals) for ext, vals in existing], current
+            )
+            self.write_many(
+                model, [(rid, diff) for rid, diff in changes.items() if diff], context=context
+            )
+            for ext, _vals in existing:
+                rid = bound[ext]
+                results[ext] = UpsertResult(
+                    external_id=ext,
+                    xmlid=f"{EXTERNAL_ID_MODULE}.{external_id_name(system, model, ext)}",
+                    id=rid,
+                    created=False,
+                    updated_fields=sorted(changes.get(rid, {})),
+                )
+        return [results[ext] for ext, _ in prepared]
+
+    def _live_bindings(
+        self, system: str, model: str, external_ids: Sequence[str], fields: Sequence[str]
+    ) -> tuple[dict[str, int], dict[int, dict[str, Any]]]:
+        """Bindings whose record still exists, and those records' current ``fields``."""
+        bound = self.find_external_ids(system, model, external_ids)
+        if not bound:
+            return bound, {}
+        current = {row["id"]: row for row in self.read(model, list(bound.values()), fields)}
+        alive = set(current)
+        stale = [external_id_name(system, model, ext) for ext, rid in bound.items() if rid not in alive]
+        if stale:
+            # The record was deleted in Odoo (read drops missing ids, missing_error.json #1):
+            # drop the dangling external id so load can create a fresh record.
+            stale_ids = self.client.execute_kw(
+                "ir.model.data",
+                "search",
+                [[["module", "=", EXTERNAL_ID_MODULE], ["name", "in", stale]]],
+            )
+            if stale_ids:
+                self.client.execute_kw("ir.model.data", "unlink", [stale_ids])
+        return {ext: rid for ext, rid in bound.items() if rid in alive}, current
+
+    def _load(
+        self,
+        model: str,
+        system: str,
+        rows: Sequence[tuple[str, dict[str, Any]]],
+        context: Values | None,
+    ) -> list[int]:
+        """``model.load`` grouped by column set (a blank cell would *clear* a defaulted field)."""
+        schema = self.schema.schema(model)
+        groups: dict[tuple[str, ...], list[int]] = {}
+        for index, (_ext, vals) in enumerate(rows):
+            groups.setdefault(tuple(sorted(vals)), []).append(index)
+        ids: list[int | None] = [None] * len(rows)
+        for columns, indexes in groups.items():
+            header = ["id", *(load_column(schema, name) for name in columns)]
+            data = [
+                [
+                    f"{EXTERNAL_ID_MODULE}.{external_id_name(system, model, rows[i][0])}",
+                    *(load_cell(schema, name, rows[i][1][name]) for name in columns),
+                ]
+                for i in indexes
+            ]
+            answer = self.client.execute_kw(
+                model, "load", [header, data], self._with_context({}, context)
+            )
+            errors = [m for m in answer.get("messages") or [] if m.get("type") == "error"]
+            loaded = answer.get("ids") or []
+            if errors or len(loaded) != len(indexes):
+                raise ValidationError(
+                    f"{model}.load refused {len(errors) or len(indexes)} row(s): "
+                    + "; ".join(str(m.get("message")) for m in errors),
+                    server_name="load",
+                    arguments=errors,
+                    model=model,
+                    method="load",
+                    rule="odoo_load",
+                )
+            for i, new_id in zip(indexes, loaded, strict=True):
+                ids[i] = new_id
+        return [i for i in ids if i is not None]
+
+    def _changed_values(
+        self,
+        model: str,
+        pairs: Sequence[tuple[int, dict[str, Any]]],
+        current: Mapping[int, Mapping[str, Any]],
+    ) -> dict[int, dict[str, Any]]:
+        """Per record, only the values that differ from what Odoo holds (skip when up to date)."""
+        schema = self.schema.schema(model)
+        changes: dict[int, dict[str, Any]] = {}
+        for rid, vals in pairs:
+            held = current.get(rid, {})
+            changes[rid] = {
+                name: value
+                for name, value in vals.items()
+                if not _same_value(schema, name, held.get(name), value)
+            }
+        return changes
+
+
+def load_column(schema: ModelSchema, name: str) -> str:
+    spec = schema.fields[name]
+    if spec.type in ("many2one", "many2many"):
+        # Database ids, not external ids. Odoo normalises "field.id" to "field/.id"
+        # (fix_import_export_id_paths); the short form is what every importer accepts.
+        return f"{name}.id"
+    if spec.type == "one2many":
+        raise SchemaViolation(
+            schema.model,
+            [Violation(model=schema.model, field=name, problem="one2many cannot be upserted by "
+                       "load; upsert the parent, then create the lines with create_many")],
+        )
+    return name
+
+
+def load_cell(schema: ModelSchema, name: str, value: Any) -> str:
+    """A value as ``load`` (Odoo's import) expects it: always text, blank for empty."""
+    spec = schema.fields[name]
+    if value is None or (value is False and spec.type != "boolean"):
+        return ""
+    if spec.type == "boolean":
+        return "1" if value else "0"
+    if spec.type == "many2many":
+        ids = value
+        if ids and isinstance(ids[0], list | tuple):  # [[6, 0, ids]]
+            ids = [i for command in ids if command[0] == 6 for i in command[2]]
+        return ",".join(str(i) for i in ids)
+    if isinstance(value, datetime):
+        return value.strftime(ODOO_DATETIME_FORMAT)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+def _odoo_datetime(value: Any) -> str:
+    return value.strftime(ODOO_DATETIME_FORMAT) if isinstance(value, datetime) else str(value)
+
+
+def _same_value(schema: ModelSchema, name: str, held: Any, wanted: Any) -> bool:
+    spec = schema.fields.get(name)
+    kind = spec.type if spec else None
+    if kind == "many2one":
+        held = held[0] if isinstance(held, list | tuple) and held else held
+        return (held or False) == (wanted or False)
+    if kind in ("float", "monetary") and isinstance(held, int | float) and isinstance(
+        wanted, int | float
+    ):
+        return abs(float(held) - float(wanted)) < 1e-9
+    if kind == "many2many":
+        wanted_ids = wanted
+        if wanted and isinstance(wanted[0], list | tuple):
+            wanted_ids = [i for command in wanted if command[0] == 6 for i in command[2]]
+        return sorted(held or []) == sorted(wanted_ids or [])
+    if isinstance(wanted, date | datetime):
+        wanted = _odoo_datetime(wanted) if isinstance(wanted, datetime) else wanted.isoformat()
+    if wanted is None:
+        wanted = False
+    return held == wanted

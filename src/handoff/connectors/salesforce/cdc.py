@@ -1,0 +1,181 @@
+"""``POST /webhooks/salesforce/cdc``: Change Data Capture events forwarded by a relay.
+
+Salesforce delivers CDC over the gRPC Pub/Sub API, which a web endpoint cannot receive; a relay
+(a subscriber process, or the sandbox) forwards each batch of decoded events here.
+
+Relay contract (decided by Handoff, documented in connectors/salesforce/README.md):
+- body: a JSON array of events (or one event object), at most 10 MB; each event is
+  ``{"payload": {"ChangeEventHeader": {...}, ...changed fields}, "event": {"replayId": n}}``
+  (``channel`` and ``schema`` optional), i.e. the decoded Pub/Sub / CometD event;
+- header ``X-Handoff-Relay-Signature: sha256=<hex HMAC-SHA256(shared secret, raw body)>``,
+  compared in constant time.
+
+Each record id in an event's ``recordIds`` becomes one inbox event keyed
+``{entityName}:{transactionKey}:{sequenceNumber}:{recordId}`` (``replay:{replayId}:{recordId}``
+when the header lacks a transaction key), so a replayed event is stored once and answered as a
+duplicate. Every refusal is a 4xx ``{"error", "detail"}`` and stores nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+
+from handoff.api.bodies import MAX_BODY_BYTES, read_limited_body
+from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
+from handoff.store.inbox import AcceptResult, IncomingEvent
+
+SOURCE = "salesforce"
+SIGNATURE_HEADER = "X-Handoff-Relay-Signature"
+KNOWN_ENTITIES = frozenset(
+    {"Account", "Contact", "Opportunity", "OpportunityLineItem", "Product2", "PricebookEntry"}
+)
+CHANGE_TYPES = frozenset(
+    {
+        "CREATE", "UPDATE", "DELETE", "UNDELETE",
+        "GAP_CREATE", "GAP_UPDATE", "GAP_DELETE", "GAP_UNDELETE", "GAP_OVERFLOW",
+    }
+)  # fmt: skip
+
+
+class EventInbox(Protocol):
+    def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]: ...
+
+
+class CdcRejected(Exception):
+    def __init__(self, reason: str, detail: str, status_code: int = 400) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.status_code = status_code
+
+
+def sign_relay_body(secret: str, body: bytes) -> str:
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def verify_relay_signature(secret: str | None, body: bytes, header: str | None) -> None:
+    if not secret:
+        raise CdcRejected(
+            "not_configured", "No relay secret is configured for Salesforce CDC.", 503
+        )
+    if not header:
+        raise CdcRejected("missing_signature", f"Header {SIGNATURE_HEADER} is required.", 401)
+    if not hmac.compare_digest(sign_relay_body(secret, body).encode(), header.strip().encode()):
+        raise CdcRejected("bad_signature", f"{SIGNATURE_HEADER} does not match the body.", 401)
+
+
+def parse_cdc_events(body: bytes) -> list[IncomingEvent]:
+    """Inbox events from a relay body; raises CdcRejected on anything malformed."""
+    try:
+        data = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise CdcRejected("malformed_json", f"Body is not valid JSON: {error}") from None
+    raw_events = data if isinstance(data, list) else [data]
+    if not raw_events:
+        raise CdcRejected("empty", "The body holds no events.")
+    events: list[IncomingEvent] = []
+    for index, raw in enumerate(raw_events):
+        events.extend(_events_of(index, raw))
+    return events
+
+
+def _events_of(index: int, raw: Any) -> list[IncomingEvent]:
+    where = f"event[{index}]"
+    if not isinstance(raw, dict):
+        raise CdcRejected("bad_event", f"{where} is not a JSON object.")
+    payload = raw.get("payload")
+    header = payload.get("ChangeEventHeader") if isinstance(payload, dict) else None
+    if not isinstance(payload, dict) or not isinstance(header, dict):
+        raise CdcRejected("bad_event", f"{where} has no payload.ChangeEventHeader.")
+    entity = header.get("entityName")
+    if entity not in KNOWN_ENTITIES:
+        raise CdcRejected(
+            "unknown_entity",
+            f"{where}: entityName {entity!r} is not one Handoff follows "
+            f"({', '.join(sorted(KNOWN_ENTITIES))}).",
+            422,
+        )
+    change_type = header.get("changeType")
+    if change_type not in CHANGE_TYPES:
+        raise CdcRejected(
+            "bad_event", f"{where}: changeType {change_type!r} is not a CDC change type."
+        )
+    record_ids = header.get("recordIds")
+    if (
+        not isinstance(record_ids, list)
+        or not record_ids
+        or not all(isinstance(i, str) and i for i in record_ids)
+    ):
+        raise CdcRejected("bad_event", f"{where}: recordIds must be a non-empty list of ids.")
+    replay = raw.get("event", {}).get("replayId") if isinstance(raw.get("event"), dict) else None
+    transaction_key = header.get("transactionKey")
+    sequence = header.get("sequenceNumber")
+    if transaction_key and sequence is not None:
+        identity = f"{entity}:{transaction_key}:{sequence}"
+    elif replay is not None:
+        identity = f"replay:{replay}"
+    else:
+        raise CdcRejected(
+            "bad_event",
+            f"{where}: needs ChangeEventHeader.transactionKey+sequenceNumber or event.replayId.",
+        )
+    occurred_at = None
+    commit = header.get("commitTimestamp")
+    if isinstance(commit, int | float) and not isinstance(commit, bool):
+        occurred_at = datetime.fromtimestamp(commit / 1000, UTC)
+    return [
+        IncomingEvent(
+            source_event_id=f"{identity}:{record_id}",
+            entity_key=f"salesforce:{entity}:{record_id}",
+            kind=f"{entity}.{change_type}",
+            occurred_at=occurred_at,
+            payload={"record_id": record_id, "replay_id": replay, **payload},
+        )
+        for record_id in record_ids
+    ]
+
+
+def salesforce_cdc_router(
+    secret_provider: Callable[[], str | None],
+    inbox: EventInbox,
+    *,
+    max_body_bytes: int = MAX_BODY_BYTES,
+) -> APIRouter:
+    router = APIRouter()
+
+    def reject(reason: str, detail: str, status_code: int) -> JSONResponse:
+        WEBHOOK_REJECTED.labels(source=SOURCE, reason=reason).inc()
+        return JSONResponse({"error": reason, "detail": detail}, status_code=status_code)
+
+    @router.post("/webhooks/salesforce/cdc")
+    async def receive_salesforce_cdc(request: Request) -> JSONResponse:
+        body = await read_limited_body(request, max_body_bytes)
+        if body is None:
+            return reject("too_large", f"Body exceeds {max_body_bytes} bytes.", 413)
+        try:
+            verify_relay_signature(secret_provider(), body, request.headers.get(SIGNATURE_HEADER))
+            events = parse_cdc_events(body)
+        except CdcRejected as error:
+            return reject(error.reason, error.detail, error.status_code)
+        # The inbox writes to the database: keep that off the event loop.
+        results = await run_in_threadpool(inbox.accept_many, SOURCE, events)
+        accepted = sum(1 for r in results if not r.duplicate)
+        WEBHOOK_EVENTS.labels(source=SOURCE).inc(accepted)
+        return JSONResponse(
+            {
+                "accepted": accepted,
+                "duplicates": len(results) - accepted,
+                "inbox_ids": [r.inbox_id for r in results],
+            }
+        )
+
+    return router

@@ -1,0 +1,243 @@
+"""Stripe webhooks: `Stripe-Signature` verification (pure) and the `POST /webhooks/stripe` router.
+
+`Stripe-Signature: t=<unix s>,v1=<hex>[,v1=...]`, v1 = hex(HMAC-SHA256(endpoint secret,
+f"{t}.{raw body}")); any v1 that matches counts (Stripe sends several while a secret is rolled);
+other schemes (v0) are ignored; the timestamp must be within 300 s. Stripe's own library only
+refuses old timestamps; we also refuse ones more than the tolerance in the future (a skewed or
+forged clock), which Stripe never sends.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import inspect
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+from prometheus_client import Counter
+
+from handoff.api.bodies import MAX_BODY_BYTES, read_limited_body
+from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
+from handoff.store.inbox import AcceptResult, IncomingEvent
+
+from .payments import EVENTS_OF_INTEREST, PaymentParseError, normalise_reference, payment_from_event
+
+SOURCE = "stripe"
+FLOW = "stripe_payment"
+SIGNATURE_HEADER = "Stripe-Signature"
+TOLERANCE_SECONDS = 300
+# Stripe events are single objects of a few KB; a megabyte is generous and bounds the work.
+MAX_STRIPE_BODY_BYTES = 1024 * 1024
+
+STRIPE_IGNORED = Counter(
+    "handoff_stripe_events_ignored_total",
+    "Verified Stripe events acknowledged but not acted on, by event type",
+    ["type"],
+)
+
+
+# -- signatures (pure) -------------------------------------------------------------------------
+def sign(secret: str, timestamp: int, body: bytes) -> str:
+    return hmac.new(
+        secret.encode(), str(timestamp).encode() + b"." + body, hashlib.sha256
+    ).hexdigest()
+
+
+def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> str:
+    """A `Stripe-Signature` value, for the sandbox and for tests."""
+    moment = int(time.time()) if timestamp is None else timestamp
+    return f"t={moment},v1={sign(secret, moment, body)}"
+
+
+class SignatureError(Exception):
+    """Why a request's signature was refused; ``reason`` is the metric label."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def parse_signature_header(header: str) -> tuple[int, list[str]]:
+    """(timestamp, v1 signatures) from a `Stripe-Signature` value, or SignatureError."""
+    timestamp: int | None = None
+    signatures: list[str] = []
+    for item in header.split(","):
+        key, sep, value = item.strip().partition("=")
+        if not sep:
+            continue
+        if key == "t":
+            if not value.isdigit():
+                raise SignatureError("bad_signature_header", f"t={value!r} is not unix seconds.")
+            timestamp = int(value)
+        elif key == "v1":
+            signatures.append(value.lower())
+    if timestamp is None:
+        raise SignatureError("bad_signature_header", f"{SIGNATURE_HEADER} has no t=<timestamp>.")
+    if not signatures:
+        raise SignatureError("missing_signature", f"{SIGNATURE_HEADER} has no v1 signature.")
+    return timestamp, signatures
+
+
+def verify_signature(
+    secret: str,
+    body: bytes,
+    header: str | None,
+    *,
+    now: float | None = None,
+    tolerance: float = TOLERANCE_SECONDS,
+) -> int:
+    """The signed timestamp when one v1 signature matches within the tolerance; SignatureError else."""
+    if not secret:
+        raise SignatureError("no_secret", "No Stripe endpoint secret is configured.")
+    if not header:
+        raise SignatureError("missing_signature", f"No {SIGNATURE_HEADER} header was sent.")
+    timestamp, signatures = parse_signature_header(header)
+    age = (time.time() if now is None else now) - timestamp
+    if age > tolerance:
+        raise SignatureError(
+            "stale_timestamp", f"Signed {age:.0f} s ago; the tolerance is {tolerance:.0f} s."
+        )
+    if age < -tolerance:
+        raise SignatureError(
+            "stale_timestamp",
+            f"Signed {-age:.0f} s in the future; the tolerance is {tolerance:.0f} s.",
+        )
+    expected = sign(secret, timestamp, body).encode()
+    # Compare against every v1 (constant time each, and no early exit that reveals which matched).
+    matched = [hmac.compare_digest(expected, given.encode()) for given in signatures]
+    if not any(matched):
+        raise SignatureError("bad_signature", f"No v1 signature in {SIGNATURE_HEADER} matches.")
+    return timestamp
+
+
+# -- events ------------------------------------------------------------------------------------
+class EventError(ValueError):
+    def __init__(self, reason: str, detail: str, status_code: int = 400) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.status_code = status_code
+
+
+def parse_event(body: bytes) -> dict[str, Any]:
+    """The Stripe event object, checked for what every event has (`id`, `type`, `data.object`)."""
+    try:
+        event = json.loads(body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise EventError("malformed_json", f"Body is not valid JSON: {error}") from None
+    if not isinstance(event, dict):
+        raise EventError(
+            "invalid_event", f"Body must be an event object, got {type(event).__name__}."
+        )
+    if not isinstance(event.get("id"), str) or not event["id"]:
+        raise EventError("invalid_event", "The event has no id.")
+    if not isinstance(event.get("type"), str) or not event["type"]:
+        raise EventError("invalid_event", f"Event {event['id']} has no type.")
+    data = event.get("data")
+    if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
+        raise EventError("invalid_event", f"Event {event['id']} has no data.object.")
+    return event
+
+
+def incoming_event(event: dict[str, Any]) -> IncomingEvent:
+    """The inbox row for an event of interest; 422 EventError when it is not a usable payment."""
+    try:
+        payment = payment_from_event(event)
+    except PaymentParseError as error:
+        raise EventError("invalid_payment", f"Event {event['id']}: {error}.", 422) from None
+    if payment.invoice_reference:
+        entity = f"{SOURCE}:invoice:{normalise_reference(payment.invoice_reference)}"
+    elif payment.customer_id:
+        entity = f"{SOURCE}:customer:{payment.customer_id}"
+    else:
+        entity = f"{SOURCE}:payment:{payment.stripe_id}"
+    created = event.get("created")
+    return IncomingEvent(
+        source_event_id=event["id"],
+        entity_key=entity[:255],
+        kind=event["type"],
+        occurred_at=datetime.fromtimestamp(created, tz=UTC) if isinstance(created, int) else None,
+        payload=event,
+        flow=FLOW,
+    )
+
+
+# -- router ------------------------------------------------------------------------------------
+class EventInbox(Protocol):
+    def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]: ...
+
+
+@dataclass(frozen=True)
+class StripeWebhookSettings:
+    tolerance_seconds: float = TOLERANCE_SECONDS
+    max_body_bytes: int = MAX_STRIPE_BODY_BYTES
+
+
+def _reject(reason: str, detail: str, status_code: int) -> JSONResponse:
+    WEBHOOK_REJECTED.labels(source=SOURCE, reason=reason).inc()
+    return JSONResponse({"error": reason, "detail": detail}, status_code=status_code)
+
+
+def stripe_webhook_router(
+    secret_provider: Callable[[], str | None],
+    inbox: EventInbox,
+    settings: StripeWebhookSettings | None = None,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> APIRouter:
+    """`POST /webhooks/stripe`: verify, parse, store payments in the inbox for `stripe_payment`.
+
+    Refusals are 4xx `{error, detail}` (500 when no secret is configured), counted, and store
+    nothing; other event types are answered 200 `{"ignored": type}` and counted; an event already
+    in the inbox (Stripe redelivers) is answered 200 with `duplicate: true`.
+    """
+    config = settings or StripeWebhookSettings()
+    if config.max_body_bytes > MAX_BODY_BYTES:
+        raise ValueError(f"max_body_bytes may not exceed the hub's {MAX_BODY_BYTES}")
+    router = APIRouter()
+
+    @router.post("/webhooks/stripe")
+    async def receive_stripe_webhook(request: Request) -> JSONResponse:
+        body = await read_limited_body(request, config.max_body_bytes)
+        if body is None:
+            return _reject("too_large", f"Body exceeds {config.max_body_bytes} bytes.", 413)
+        try:
+            verify_signature(
+                secret_provider() or "",
+                body,
+                request.headers.get(SIGNATURE_HEADER),
+                now=clock(),
+                tolerance=config.tolerance_seconds,
+            )
+        except SignatureError as error:
+            return _reject(error.reason, error.detail, 500 if error.reason == "no_secret" else 400)
+        try:
+            event = parse_event(body)
+            if event["type"] not in EVENTS_OF_INTEREST:
+                STRIPE_IGNORED.labels(type=event["type"][:64]).inc()
+                return JSONResponse({"id": event["id"], "ignored": event["type"]})
+            incoming = incoming_event(event)
+        except EventError as error:
+            return _reject(error.reason, error.detail, error.status_code)
+        accept = inbox.accept_many
+        if inspect.iscoroutinefunction(accept):
+            results = await accept(SOURCE, [incoming])
+        else:
+            results = await run_in_threadpool(accept, SOURCE, [incoming])
+        [result] = results
+        if not result.duplicate:
+            WEBHOOK_EVENTS.labels(source=SOURCE).inc()
+        return JSONResponse(
+            {"id": event["id"], "inbox_id": result.inbox_id, "duplicate": result.duplicate}
+        )
+
+    return router

@@ -1,0 +1,297 @@
+"""Flows are durable workflows that only sequence roles; this module registers them, routes inbox
+events to them, and turns every failure into an exception record a person can act on."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from dbos import DBOS, EnqueueOptions
+from dbos._queue import QueueRateLimit
+from pydantic import BaseModel
+
+from handoff.engine.errors import HandoffError, classify_exception
+from handoff.engine.runtime import APP_VERSION, DEFAULT_QUEUE, Hub, current_hub
+from handoff.observability.logging import bound_context, get_logger
+from handoff.observability.metrics import FLOWS_FAILED, FLOWS_STARTED, FLOWS_SUCCEEDED
+from handoff.store.inbox import AcceptResult, IncomingEvent
+from handoff.store.models import InboxStatus
+
+if TYPE_CHECKING:
+    from handoff.config import Settings
+
+log = get_logger("handoff.flows")
+
+# Modules whose import registers the product's flows; tests and plugins add their own through
+# HANDOFF_FLOW_MODULES (comma-separated) so worker processes know them too.
+BUILTIN_FLOW_MODULES: tuple[str, ...] = (
+    "handoff.flows.deal_to_delivery",
+    "handoff.flows.time_entries",
+    "handoff.flows.invoicing",
+    "handoff.flows.payments",
+)
+
+
+class FlowEvent(BaseModel):
+    """What a flow receives: the inbox event it was started for."""
+
+    inbox_id: int
+    source: str
+    kind: str
+    entity_key: str
+    correlation_id: str
+    payload: dict[str, Any]
+
+
+FlowFunction = Callable[[FlowEvent], Any]
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    name: str
+    queue: str
+    record: Callable[[FlowEvent], str]
+    workflow: Callable[[dict[str, Any]], Any]
+
+
+@dataclass(frozen=True)
+class QueueSpec:
+    name: str
+    concurrency: int | None
+    limiter: QueueRateLimit | None
+    polling_interval_sec: float = 0.05
+
+
+_FLOWS: dict[str, FlowSpec] = {}
+
+
+def flow(
+    name: str, *, queue: str = DEFAULT_QUEUE, record: Callable[[FlowEvent], str] | None = None
+) -> Callable[[FlowFunction], FlowFunction]:
+    """Register ``fn`` as the durable flow ``name`` run on the queue of system ``queue``."""
+
+    def register(fn: FlowFunction) -> FlowFunction:
+        describe = record or (lambda event: f"{event.source}:{event.entity_key}")
+
+        def run(event_data: dict[str, Any]) -> Any:
+            event = FlowEvent.model_validate(event_data)
+            workflow_id = DBOS.workflow_id or ""
+            with bound_context(
+                correlation_id=event.correlation_id, flow=name, workflow_id=workflow_id
+            ):
+                DBOS.run_step({"name": "flow.start"}, _started, name, event.inbox_id, workflow_id)
+                try:
+                    result = fn(event)
+                except Exception as raw:
+                    error = classify_exception(raw, system=name)
+                    step = _failed_step(workflow_id)
+                    DBOS.run_step(
+                        {"name": "flow.exception"},
+                        _record_failure,
+                        name,
+                        describe(event),
+                        event.model_dump(mode="json"),
+                        workflow_id,
+                        step,
+                        error,
+                    )
+                    raise error from None
+                DBOS.run_step(
+                    {"name": "flow.finish"},
+                    _finished,
+                    name,
+                    event.inbox_id,
+                    workflow_id,
+                    describe(event),
+                )
+                return result
+
+        run.__name__ = run.__qualname__ = f"flow_{name}"
+        workflow = DBOS.workflow(name=name)(run)
+        _FLOWS[name] = FlowSpec(name=name, queue=queue, record=describe, workflow=workflow)
+        return fn
+
+    return register
+
+
+def registered() -> dict[str, FlowSpec]:
+    return dict(_FLOWS)
+
+
+def load_flow_modules(settings: Settings | None = None) -> None:
+    import os
+
+    extra = [m for m in os.environ.get("HANDOFF_FLOW_MODULES", "").split(",") if m.strip()]
+    for module in (*BUILTIN_FLOW_MODULES, *extra):
+        importlib.import_module(module.strip())
+
+
+def queue_specs(settings: Settings) -> list[QueueSpec]:
+    """One queue per target system, with that system's concurrency and rate limit."""
+    names = {queue_of(spec, settings) for spec in _FLOWS.values()} | {DEFAULT_QUEUE}
+    specs = []
+    for name in sorted(names):
+        system = settings.systems.get(name)
+        limiter: QueueRateLimit | None = None
+        concurrency: int | None = None
+        if system is not None:
+            concurrency = system.concurrency
+            if system.rate_limit is not None:
+                limiter = {
+                    "limit": system.rate_limit.calls,
+                    "period": system.rate_limit.per_seconds,
+                }
+        specs.append(QueueSpec(name=name, concurrency=concurrency, limiter=limiter))
+    return specs
+
+
+def queue_of(spec: FlowSpec, settings: Settings) -> str:
+    """The flow's queue: `flows.<name>.queue` from handoff.yaml, else the one it declares."""
+    configured = settings.flows.get(spec.name)
+    return configured.queue if configured is not None and configured.queue else spec.queue
+
+
+def workflow_id_for(inbox_id: int, flow_name: str) -> str:
+    # Zero-padded inbox id first: DBOS breaks created-at ties by workflow id, so events of one
+    # entity enqueued in the same millisecond still start in arrival order.
+    return f"{inbox_id:012d}-{flow_name}"
+
+
+def submit(hub: Hub, source: str, events: Sequence[IncomingEvent]) -> list[AcceptResult]:
+    """Store events durably, then start the flow of every new one. Duplicates start nothing."""
+    for event in events:
+        if event.flow is not None and event.flow not in _FLOWS:
+            raise ValueError(f"event {event.source_event_id}: unknown flow {event.flow!r}")
+    results = hub.inbox.accept_many(source, events)
+    from handoff.observability.metrics import EVENTS_RECEIVED
+
+    to_start = []
+    for event, result in zip(events, results, strict=True):
+        EVENTS_RECEIVED.labels(source, str(result.duplicate).lower()).inc()
+        if not result.duplicate and event.flow is not None:
+            to_start.append((result.inbox_id, event, result.correlation_id))
+    _enqueue(hub, source, to_start)
+    return results
+
+
+def dispatch_waiting(hub: Hub) -> int:
+    """Start flows for events stored but never handed over (a crash between store and enqueue)."""
+    waiting = hub.inbox.waiting()
+    _enqueue(
+        hub,
+        None,
+        [
+            (
+                row.id,
+                IncomingEvent(
+                    source_event_id=row.source_event_id,
+                    entity_key=row.entity_key,
+                    kind=row.kind,
+                    payload=row.payload,
+                    flow=row.flow,
+                ),
+                row.correlation_id,
+            )
+            for row in waiting
+        ],
+        sources={row.id: row.source for row in waiting},
+    )
+    return len(waiting)
+
+
+def _enqueue(
+    hub: Hub,
+    source: str | None,
+    items: Iterable[tuple[int, IncomingEvent, str]],
+    sources: dict[int, str] | None = None,
+) -> None:
+    client = _client(hub)
+    for inbox_id, event, correlation_id in items:
+        assert event.flow is not None
+        spec = _FLOWS[event.flow]
+        workflow_id = workflow_id_for(inbox_id, spec.name)
+        options: EnqueueOptions = {
+            "workflow_name": spec.name,
+            "queue_name": queue_of(spec, hub.settings),
+            "workflow_id": workflow_id,
+            "queue_partition_key": event.entity_key,
+            "app_version": APP_VERSION,
+        }
+        flow_event = FlowEvent(
+            inbox_id=inbox_id,
+            source=source or (sources or {})[inbox_id],
+            kind=event.kind,
+            entity_key=event.entity_key,
+            correlation_id=correlation_id,
+            payload=event.payload,
+        )
+        client.enqueue(options, flow_event.model_dump(mode="json"))
+        hub.inbox.mark(inbox_id, InboxStatus.QUEUED, workflow_id)
+
+
+_clients: dict[str, Any] = {}
+
+
+def _client(hub: Hub) -> Any:
+    url = hub.system_database_url()
+    if url not in _clients:
+        _clients[url] = hub.client()
+    return _clients[url]
+
+
+def close_clients() -> None:
+    for client in _clients.values():
+        client.destroy()
+    _clients.clear()
+
+
+def _failed_step(workflow_id: str) -> int:
+    """The durable step to replay from: the one that failed, else the next one to run."""
+    steps = DBOS.list_workflow_steps(workflow_id)
+    own = [s for s in steps if not str(s["function_name"]).startswith("DBOS.")]
+    for step in reversed(own):
+        if step.get("error") is not None:
+            return int(step["function_id"])
+    return int(steps[-1]["function_id"]) + 1 if steps else 0
+
+
+def _started(flow_name: str, inbox_id: int, workflow_id: str) -> None:
+    FLOWS_STARTED.labels(flow_name).inc()
+    log.info("flow started", extra={"inbox_id": inbox_id})
+
+
+def _finished(flow_name: str, inbox_id: int, workflow_id: str, record: str) -> None:
+    hub = current_hub()
+    hub.inbox.mark(inbox_id, InboxStatus.DONE)
+    hub.exceptions.resolve_workflow(workflow_id, by="handoff", flow=flow_name, record=record)
+    FLOWS_SUCCEEDED.labels(flow_name).inc()
+    log.info("flow finished", extra={"inbox_id": inbox_id})
+
+
+def _record_failure(
+    flow_name: str,
+    record: str,
+    event: dict[str, Any],
+    workflow_id: str,
+    step: int,
+    error: HandoffError,
+) -> int:
+    hub = current_hub()
+    exception_id = hub.exceptions.raise_for(
+        error,
+        flow=flow_name,
+        record=record,
+        workflow_id=workflow_id,
+        step=step,
+        correlation_id=event["correlation_id"],
+    )
+    hub.inbox.mark(event["inbox_id"], InboxStatus.FAILED)
+    FLOWS_FAILED.labels(flow_name, error.kind.value).inc()
+    log.warning(
+        "flow failed: %s",
+        error.message,
+        extra={"exception_id": exception_id, "rule": error.rule, "kind": error.kind.value},
+    )
+    return exception_id

@@ -1,0 +1,179 @@
+"""The hub as one object per process: settings, store, repositories, breakers, durable engine.
+
+DBOS Transact runs the flows: workflows and their steps are checkpointed in the system database
+(SQLite file by default, the same PostgreSQL as the store in production), queues carry per-system
+concurrency and rate limits and are partitioned by entity so one deal's events run in order.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from dbos import DBOS, DBOSClient, DBOSConfig
+
+from handoff import __version__
+from handoff.engine.breaker import BreakerPolicy, CircuitBreakers
+from handoff.engine.retry import Backoff
+from handoff.store.db import Store
+from handoff.store.inbox import Inbox
+from handoff.store.repositories import AuditTrail, Bindings, Cursors, ExceptionQueue, Gates
+
+if TYPE_CHECKING:
+    from handoff.config import Settings
+
+APP_NAME = "handoff"
+# Every process that enqueues or runs flows must agree on this, or workers would ignore work
+# enqueued by a process whose code hash differs (the CLI, the API, a test driver).
+APP_VERSION = f"handoff-{__version__}"
+DEFAULT_QUEUE = "default"
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    store: Store
+    backoff: Backoff
+    breakers: CircuitBreakers
+    inbox: Inbox = field(init=False)
+    exceptions: ExceptionQueue = field(init=False)
+    audit: AuditTrail = field(init=False)
+    bindings: Bindings = field(init=False)
+    cursors: Cursors = field(init=False)
+    gates: Gates = field(init=False)
+    launched: bool = False
+
+    def __post_init__(self) -> None:
+        self.inbox = Inbox(self.store)
+        self.exceptions = ExceptionQueue(self.store)
+        self.audit = AuditTrail(self.store)
+        self.bindings = Bindings(self.store)
+        self.cursors = Cursors(self.store)
+        self.gates = Gates(self.store)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Hub:
+        retry = settings.retry
+        store = Store(settings.store_url())
+        return cls(
+            settings=settings,
+            store=store,
+            backoff=Backoff(
+                max_attempts=retry.max_attempts,
+                initial_delay_seconds=retry.initial_delay_seconds,
+                max_delay_seconds=retry.max_delay_seconds,
+                multiplier=retry.multiplier,
+                jitter=retry.jitter,
+            ),
+            breakers=CircuitBreakers(
+                store,
+                {
+                    name: BreakerPolicy(
+                        failure_threshold=system.circuit_breaker.failure_threshold,
+                        cooldown_seconds=system.circuit_breaker.cooldown_seconds,
+                    )
+                    for name, system in settings.systems.items()
+                },
+            ),
+        )
+
+    def system_database_url(self) -> str:
+        return dbos_url(self.settings.system_store_url())
+
+    def client(self) -> DBOSClient:
+        """Talk to the durable engine without running workflows (CLI, API, test drivers)."""
+        return DBOSClient(system_database_url=self.system_database_url())
+
+    def launch(self, *, executor_id: str | None = None, run_queues: bool = True) -> None:
+        """Start the durable engine in this process: recover this executor's pending flows and,
+        with ``run_queues``, take work from every flow queue."""
+        from handoff.engine import flows  # registers the flow workflows before launch
+
+        flows.load_flow_modules(self.settings)
+        config: DBOSConfig = {
+            "name": APP_NAME,
+            "system_database_url": self.system_database_url(),
+            "application_version": APP_VERSION,
+            "executor_id": executor_id or default_executor_id(),
+            "log_level": os.environ.get("HANDOFF_ENGINE_LOG_LEVEL", "WARNING"),
+            "notification_listener_polling_interval_sec": 0.1,
+            "scheduler_polling_interval_sec": 5.0,
+        }
+        if not run_queues:
+            config["max_executor_threads"] = 8
+        DBOS(config=config)
+        DBOS.launch()
+        for spec in flows.queue_specs(self.settings):
+            DBOS.register_queue(
+                spec.name,
+                global_concurrency=spec.concurrency,
+                worker_concurrency=spec.concurrency,
+                partition_concurrency=1,
+                limiter=spec.limiter,
+                polling_interval_sec=spec.polling_interval_sec,
+                on_conflict="always_update",
+            )
+        self.launched = True
+
+    def shutdown(self) -> None:
+        from handoff.observability.metrics import unregister_state_collector
+
+        unregister_state_collector(self)
+        if self.launched:
+            DBOS.destroy(destroy_registry=False)
+            self.launched = False
+        self.store.dispose()
+
+
+_current: Hub | None = None
+
+
+def set_current_hub(hub: Hub | None) -> None:
+    global _current
+    _current = hub
+
+
+def current_hub() -> Hub:
+    if _current is None:
+        raise RuntimeError("no hub in this process: call handoff.engine.runtime.start_hub() first")
+    return _current
+
+
+def start_hub(settings: Settings | None = None) -> Hub:
+    """Build this process's hub from settings (default: handoff.yaml or the embedded default)
+    and bring its store schema up to date."""
+    from handoff.config import load_settings
+    from handoff.store import migrate
+
+    hub = Hub.from_settings(settings or load_settings())
+    migrate.upgrade(hub.store)
+    # The durable engine's own tables too: an API process enqueues flows before any worker ran.
+    DBOS.migrate(hub.system_database_url())
+    set_current_hub(hub)
+    return hub
+
+
+def default_executor_id() -> str:
+    """Stable per host and slot, so a restarted worker recovers exactly the flows it left."""
+    return os.environ.get("HANDOFF_EXECUTOR_ID") or f"{socket.gethostname()}-worker"
+
+
+def dbos_url(url: str) -> str:
+    # DBOS opens PostgreSQL with psycopg 3 itself and wants the plain scheme.
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def describe(hub: Hub) -> dict[str, Any]:
+    return {
+        "store": _mask_url(hub.store.url),
+        "durable engine": _mask_url(hub.system_database_url()),
+        "version": APP_VERSION,
+    }
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)

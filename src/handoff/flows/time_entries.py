@@ -1,0 +1,110 @@
+"""Time entries and expenses -> Odoo timesheets and re-invoiced expenses, ordered per project.
+Only approved, billable entries are pushed; an entry edited or rejected after it was pushed is
+corrected in Odoo while not invoiced, and becomes an exception naming the invoice once it is.
+
+One run per entry; when intake handed a run the other new entries of its project delivered with
+it (``handoff.timesheets.intake``), the run pushes those that are new, approved and billable in
+one ``load`` and gives every other one a run of its own. The flow only sequences roles
+(``handoff.timesheets.push``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dbos import DBOS
+from pydantic import BaseModel
+
+from handoff.engine.flows import FlowEvent, flow
+from handoff.engine.steps import call
+from handoff.timesheets import push
+from handoff.timesheets.records import FLOW, DeliveryRecord, record_of
+
+
+class EntryOutcome(BaseModel):
+    entry: str
+    # pushed | recorded | up_to_date | stale | corrected | withdrawn
+    outcome: str
+    odoo_id: int | None = None
+    batch: int = 1  # entries this run pushed to Odoo together
+
+
+def _entry_key(event: FlowEvent) -> str:
+    record = event.payload.get("record") or {}
+    prefix = "time" if event.payload.get("kind") == "time" else "expense"
+    return f"{prefix}:{record.get('source')}:{record.get('source_id')}"
+
+
+@flow(FLOW, queue="odoo", record=_entry_key)
+def time_entry(event: FlowEvent) -> dict[str, Any]:
+    record = record_of(event.payload)
+    assigned: list[push.Assigned] = []
+    if DBOS.workflow_id:
+        assigned = DBOS.run_step(
+            {"name": "time.assigned"}, push.assigned_to, DBOS.workflow_id, event.inbox_id
+        )
+    if assigned:
+        return _batch(record, assigned)
+    return _one(record)
+
+
+def _outcome(record: DeliveryRecord, name: str, odoo_id: int | None = None,
+             batch: int = 1) -> dict[str, Any]:
+    return EntryOutcome(entry=record.key, outcome=name, odoo_id=odoo_id, batch=batch).model_dump()
+
+
+def _batch(record: DeliveryRecord, assigned: list[push.Assigned]) -> dict[str, Any]:
+    records = [record, *(a.record for a in assigned)]
+    fits = DBOS.run_step({"name": "time.batchable"}, push.batchable, records)
+    candidates = [i for i, ok in enumerate(fits) if ok]
+    pushed_ids: dict[int, int] = {}
+    if candidates:
+        batch = [records[i] for i in candidates]
+        chosen, values = call("odoo", "plan_push", push.plan_push, batch, first_must_resolve=False)
+        if chosen:
+            ids = call("odoo", "upsert", push.upsert, [batch[i] for i in chosen], values)
+            DBOS.run_step({"name": "time.bind"}, push.bind, [batch[i] for i in chosen], ids)
+            pushed_ids = {candidates[i]: rid for i, rid in zip(chosen, ids, strict=True)}
+    followers = range(1, len(records))
+    DBOS.run_step(
+        {"name": "time.finish_assigned"},
+        push.finish_assigned,
+        [assigned[i - 1].inbox_id for i in followers if i in pushed_ids],
+        [assigned[i - 1].inbox_id for i in followers if i not in pushed_ids],
+    )
+    if 0 in pushed_ids:
+        return _outcome(record, "pushed", pushed_ids[0], batch=len(pushed_ids))
+    return _one(record)
+
+
+def _one(record: DeliveryRecord) -> dict[str, Any]:
+    pushed = DBOS.run_step({"name": "time.pushed_before"}, push.pushed_before, record)
+    if pushed is not None and push.is_stale(record, pushed):
+        return _outcome(record, "stale", pushed.record_id)
+    if pushed is not None and push.unchanged(record, pushed):
+        return _outcome(record, "up_to_date", pushed.record_id)
+
+    if pushed is None or pushed.withdrawn:
+        if not record.billable_now:
+            reason = "not billable" if not record.billable else f"not approved ({record.approval})"
+            DBOS.run_step({"name": "time.record"}, push.record_not_pushed, record, reason)
+            return _outcome(record, "recorded")
+        _, values = call("odoo", "plan_push", push.plan_push, [record])
+        [odoo_id] = call("odoo", "upsert", push.upsert, [record], values)
+        DBOS.run_step({"name": "time.bind"}, push.bind, [record], [odoo_id])
+        return _outcome(record, "pushed", odoo_id)
+
+    # Pushed before, and the entry changed since.
+    invoice = call("odoo", "invoice_of", push.invoice_of, pushed)
+    correction = push.correction_for(record, pushed, invoice)
+    if correction is None:  # bookkeeping only (revision, timestamps)
+        DBOS.run_step({"name": "time.rebind"}, push.bind, [record], [pushed.record_id])
+        return _outcome(record, "up_to_date", pushed.record_id)
+    if invoice is not None:
+        raise correction.to_error()
+    if correction.action is push.CorrectionAction.WITHDRAW:
+        call("odoo", "withdraw", push.withdraw, record, pushed, correction.reason)
+        return _outcome(record, "withdrawn", pushed.record_id)
+    target = call("odoo", "resolve_target", push.resolve_target, record)
+    call("odoo", "correct", push.correct, record, pushed, target, correction.reason)
+    DBOS.run_step({"name": "time.rebind"}, push.bind, [record], [pushed.record_id])
+    return _outcome(record, "corrected", pushed.record_id)

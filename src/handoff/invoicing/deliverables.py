@@ -1,0 +1,178 @@
+"""What Odoo says is deliverable for one bound order: its lines with Odoo's delivered / invoiced /
+to-invoice quantities, the timesheets logged on them, the project's milestones. Read-only."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from handoff.connectors.odoo.adapter import OdooAdapter
+
+LINE_FIELDS = [
+    "name",
+    "product_id",
+    "product_uom_qty",
+    "price_unit",
+    "discount",
+    "qty_delivered",
+    "qty_invoiced",
+    "qty_to_invoice",
+    "qty_delivered_method",
+    "is_downpayment",
+    "display_type",
+]
+TIMESHEET_FIELDS = ["date", "unit_amount", "employee_id", "name", "so_line", "project_id"]
+MILESTONE_FIELDS = ["name", "is_reached", "reached_date", "sale_line_id", "quantity_percentage"]
+
+
+def decimal(value: Any) -> Decimal:
+    # Odoo answers floats; their shortest repr is the stored value.
+    return Decimal(repr(float(value or 0)))
+
+
+def m2o(value: Any) -> tuple[int | None, str | None]:
+    if isinstance(value, list | tuple) and value:
+        return int(value[0]), str(value[1]) if len(value) > 1 else None
+    return None, None
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class OrderLine(_Model):
+    id: int
+    name: str
+    product_id: int | None
+    quantity: Decimal
+    price_unit: Decimal
+    discount: Decimal
+    delivered: Decimal
+    invoiced: Decimal
+    to_invoice: Decimal
+    method: str  # qty_delivered_method: timesheet / milestones / manual
+
+    @property
+    def net_price(self) -> Decimal:
+        return self.price_unit * (100 - self.discount) / 100
+
+
+class Timesheet(_Model):
+    id: int
+    date: date
+    hours: Decimal
+    consultant: str
+    description: str
+    line_id: int | None
+
+    @property
+    def key(self) -> str:
+        return f"time:odoo:{self.id}"
+
+
+class ProjectMilestone(_Model):
+    id: int
+    name: str
+    reached: bool
+    reached_on: date | None
+    line_id: int | None
+    share: Decimal
+
+
+class OrderDeliverables(_Model):
+    order_id: int
+    order_name: str
+    state: str
+    partner_id: int | None
+    currency: str
+    invoice_ids: list[int]
+    project_ids: list[int]
+    lines: list[OrderLine]
+    timesheets: list[Timesheet] = Field(default_factory=list)
+    milestones: list[ProjectMilestone] = Field(default_factory=list)
+
+    def line(self, line_id: int) -> OrderLine | None:
+        return next((line for line in self.lines if line.id == line_id), None)
+
+
+def _date(value: Any) -> date | None:
+    return date.fromisoformat(str(value)[:10]) if value else None
+
+
+def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
+    [order] = odoo.read(
+        "sale.order",
+        [order_id],
+        ["name", "state", "partner_id", "currency_id", "invoice_ids", "order_line"],
+    )
+    rows = odoo.read("sale.order.line", list(order["order_line"]), LINE_FIELDS)
+    lines = [
+        OrderLine(
+            id=row["id"],
+            name=row["name"] or "",
+            product_id=m2o(row["product_id"])[0],
+            quantity=decimal(row["product_uom_qty"]),
+            price_unit=decimal(row["price_unit"]),
+            discount=decimal(row.get("discount")),
+            delivered=decimal(row["qty_delivered"]),
+            invoiced=decimal(row["qty_invoiced"]),
+            to_invoice=decimal(row["qty_to_invoice"]),
+            method=row.get("qty_delivered_method") or "manual",
+        )
+        for row in rows
+        if not row.get("is_downpayment") and not row.get("display_type")
+    ]
+    projects = odoo.search_read(
+        "project.project", [["sale_order_id", "=", order_id]], ["id"], order="id asc"
+    )
+    project_ids = [row["id"] for row in projects]
+    timesheets: list[Timesheet] = []
+    milestones: list[ProjectMilestone] = []
+    if project_ids:
+        for row in odoo.search_read(
+            "account.analytic.line",
+            [["project_id", "in", project_ids]],
+            TIMESHEET_FIELDS,
+            order="date asc, id asc",
+        ):
+            timesheets.append(
+                Timesheet(
+                    id=row["id"],
+                    date=_date(row["date"]) or date.min,
+                    hours=decimal(row["unit_amount"]),
+                    consultant=m2o(row["employee_id"])[1] or "unknown",
+                    description=row.get("name") or "",
+                    line_id=m2o(row["so_line"])[0],
+                )
+            )
+        for row in odoo.search_read(
+            "project.milestone",
+            [["project_id", "in", project_ids]],
+            MILESTONE_FIELDS,
+            order="id asc",
+        ):
+            milestones.append(
+                ProjectMilestone(
+                    id=row["id"],
+                    name=row["name"],
+                    reached=bool(row["is_reached"]),
+                    reached_on=_date(row.get("reached_date")),
+                    line_id=m2o(row["sale_line_id"])[0],
+                    share=decimal(row.get("quantity_percentage")),
+                )
+            )
+    return OrderDeliverables(
+        order_id=order_id,
+        order_name=order["name"],
+        state=order["state"],
+        partner_id=m2o(order["partner_id"])[0],
+        currency=(m2o(order["currency_id"])[1] or "USD").upper(),
+        invoice_ids=list(order["invoice_ids"]),
+        project_ids=project_ids,
+        lines=lines,
+        timesheets=timesheets,
+        milestones=milestones,
+    )

@@ -1,0 +1,326 @@
+"""The invoice run: proposals per bound project, approval, invoices in Odoo through the sale order,
+and every billed source key bound to its invoice so nothing is billed twice.
+
+Shared by the CLI (``handoff billing``) and the scheduler; ``hub`` carries the store and settings.
+
+Crash safety of invoicing one approved proposal (each step can be re-run):
+1. write the delivered quantities the engine decided (absolute values; extra lines found by name);
+2. record the order's invoice ids in the proposal (``invoices_before``), once;
+3. the order's invoice ids not in ``invoices_before`` are this proposal's invoice: only when there
+   are none does the ``sale.advance.payment.inv`` wizard run;
+4. post (only drafts are posted), bind each source key to the invoice, mark the proposal invoiced.
+A re-run after a crash anywhere finds the invoice at step 3 instead of creating a second one.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+
+from handoff.billing.engine import BillingPeriod
+from handoff.billing.plan import DeliveryPlan
+from handoff.connectors.odoo.quote_to_cash import InvoiceRequest, QuoteToCashAdapter
+from handoff.connectors.registry import connectors_for
+from handoff.engine.runtime import Hub
+from handoff.store.models import Binding
+
+from .deliverables import read_deliverables
+from .proposals import ProposalDraft, ProposalLine
+from .records import ProposalRecord, Proposals, ProposalStatus
+
+BILLED_SOURCE = "billed_source"
+INVOICE_MODEL = "account.move"
+ORDER_MODEL = "sale.order"
+REQUIRE_APPROVAL_ENV = "HANDOFF_BILLING_REQUIRE_APPROVAL"
+POST_ENV = "HANDOFF_BILLING_POST"
+
+
+class BillingError(Exception):
+    """An operator request that cannot be carried out (unknown proposal, wrong status)."""
+
+
+@dataclass(frozen=True)
+class BoundOrder:
+    deal_key: str
+    order_id: int
+    plan: DeliveryPlan | None
+
+
+@dataclass
+class RunResult:
+    period: str
+    drafts: list[ProposalDraft] = field(default_factory=list)
+    proposed: list[int] = field(default_factory=list)
+    invoiced: dict[int, list[int]] = field(default_factory=dict)
+    failed: dict[int, str] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def _flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def bound_orders(hub: Hub) -> list[BoundOrder]:
+    """Every deal delivered as an Odoo order, with the delivery plan recorded at delivery."""
+    query = select(Binding).where(
+        Binding.system == "odoo",
+        Binding.model == ORDER_MODEL,
+        Binding.canonical_type == "deal",
+    )
+    with hub.store.session() as session:
+        rows = list(session.scalars(query.order_by(Binding.id)))
+    return [
+        BoundOrder(
+            deal_key=row.canonical_id,
+            order_id=int(row.external_id),
+            plan=DeliveryPlan.model_validate(row.snapshot) if row.snapshot else None,
+        )
+        for row in rows
+    ]
+
+
+def billed_keys(hub: Hub, keys: Iterable[str] | None = None) -> dict[str, int]:
+    """Source key -> the invoice (account.move id) that bills it."""
+    query = select(Binding.canonical_id, Binding.external_id).where(
+        Binding.canonical_type == BILLED_SOURCE, Binding.model == INVOICE_MODEL
+    )
+    wanted = None if keys is None else list(keys)
+    if wanted is not None:
+        if not wanted:
+            return {}
+        query = query.where(Binding.canonical_id.in_(wanted))
+    with hub.store.session() as session:
+        return {key: int(external.split("/", 1)[0]) for key, external in session.execute(query)}
+
+
+def bind_billed(hub: Hub, invoice_id: int, keys: Iterable[str]) -> None:
+    # Bindings are unique per (system, model, external_id): one row per (invoice, key).
+    for key in keys:
+        hub.bindings.bind(
+            "odoo",
+            INVOICE_MODEL,
+            f"{invoice_id}/{key}",
+            canonical_type=BILLED_SOURCE,
+            canonical_id=key,
+        )
+
+
+def _odoo(hub: Hub) -> QuoteToCashAdapter:
+    return connectors_for(hub.settings).odoo()
+
+
+def propose_all(hub: Hub, period: BillingPeriod) -> tuple[list[ProposalDraft], list[str]]:
+    """Drafts for every bound project with something to invoice; and the deals skipped (no plan)."""
+    from .proposals import build_draft
+
+    q2c = _odoo(hub)
+    drafts: list[ProposalDraft] = []
+    skipped: list[str] = []
+    for bound in bound_orders(hub):
+        if bound.plan is None:
+            skipped.append(f"{bound.deal_key}: no billing plan recorded")
+            continue
+        found = read_deliverables(q2c.odoo, bound.order_id)
+        candidate_keys = [f"time:odoo:{t.id}" for t in found.timesheets]
+        billed = set(billed_keys(hub, candidate_keys))
+        billed |= set(billed_keys(hub, _contract_keys(hub, bound.deal_key)))
+        draft = build_draft(bound.deal_key, bound.plan, found, period, billed)
+        if not draft.is_empty:
+            drafts.append(draft)
+    return drafts, skipped
+
+
+def _contract_keys(hub: Hub, deal_key: str) -> list[str]:
+    """Billed keys of the contract's fees, milestones and retainer months."""
+    query = select(Binding.canonical_id).where(
+        Binding.canonical_type == BILLED_SOURCE,
+        Binding.canonical_id.like(f"%:{deal_key}:%"),
+    )
+    with hub.store.session() as session:
+        return list(session.scalars(query))
+
+
+def run_billing(
+    hub: Hub,
+    period: BillingPeriod,
+    *,
+    dry_run: bool = False,
+    require_approval: bool | None = None,
+    post: bool | None = None,
+    approved_by: str = "auto",
+) -> RunResult:
+    """Propose for every bound project; store and (unless approval is required) invoice.
+
+    ``dry_run`` computes and returns the drafts and writes nothing anywhere. ``require_approval``
+    and ``post`` default to $HANDOFF_BILLING_REQUIRE_APPROVAL / $HANDOFF_BILLING_POST (posting on
+    unless set to a false value) until handoff.yaml has a billing section.
+    """
+    if require_approval is None:
+        require_approval = _flag(REQUIRE_APPROVAL_ENV)
+    drafts, skipped = propose_all(hub, period)
+    result = RunResult(period=period.label, drafts=drafts, skipped=skipped)
+    if dry_run:
+        return result
+    proposals = Proposals(hub.store)
+    for draft in drafts:
+        if proposals.open_for(draft.project) is not None:
+            continue  # waiting for approval or a retry: never two open proposals for a project
+        status = ProposalStatus.PROPOSED if require_approval else ProposalStatus.APPROVED
+        record = proposals.add(_record(draft, status, None if require_approval else approved_by))
+        result.proposed.append(record.id)
+    for record in proposals.list(status=ProposalStatus.APPROVED) + proposals.list(
+        status=ProposalStatus.FAILED
+    ):
+        if record.approved_by is None:
+            continue
+        try:
+            result.invoiced[record.id] = invoice_proposal(hub, record.id, post=post)
+        except Exception as error:  # recorded on the proposal; the run goes on with the others
+            proposals.update(record.id, status=ProposalStatus.FAILED, error=str(error)[:2000])
+            result.failed[record.id] = str(error)
+    return result
+
+
+def _record(
+    draft: ProposalDraft, status: ProposalStatus, approved_by: str | None
+) -> ProposalRecord:
+    return ProposalRecord(
+        period=draft.period,
+        project=draft.project,
+        order_id=draft.order_id,
+        deal_key=draft.deal_key,
+        basis=draft.basis,
+        lines=[line.model_dump(mode="json") for line in draft.lines],
+        details=draft.details(),
+        total=draft.total,
+        currency=draft.currency,
+        status=status,
+        approved_by=approved_by,
+        invoice_ids=[],
+    )
+
+
+def approve(hub: Hub, proposal_id: int, *, by: str, post: bool | None = None) -> list[int]:
+    """Approve a proposed proposal and invoice it now; returns its invoice ids."""
+    proposals = Proposals(hub.store)
+    try:
+        record = proposals.get(proposal_id)
+    except LookupError as error:
+        raise BillingError(str(error)) from None
+    if record.status == ProposalStatus.INVOICED:
+        raise BillingError(f"proposal {proposal_id} is already invoiced ({record.invoice_ids})")
+    if record.status == ProposalStatus.PROPOSED:
+        proposals.update(proposal_id, status=ProposalStatus.APPROVED, approved_by=by)
+    return invoice_proposal(hub, proposal_id, post=post)
+
+
+def invoice_proposal(hub: Hub, proposal_id: int, *, post: bool | None = None) -> list[int]:
+    """Invoice one approved proposal through its sale order; safe to run again (see module doc)."""
+    proposals = Proposals(hub.store)
+    record = proposals.get(proposal_id)
+    if record.status == ProposalStatus.INVOICED:
+        return list(record.invoice_ids)
+    if record.approved_by is None:
+        raise BillingError(f"proposal {proposal_id} is not approved")
+    if post is None:
+        post = os.environ.get(POST_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+    q2c = _odoo(hub)
+    lines = [ProposalLine.model_validate(line) for line in record.lines]
+    _set_delivered(q2c, record.order_id, lines)
+    current = _order_invoices(q2c, record.order_id)
+    if record.invoices_before is None:
+        record = proposals.update(proposal_id, invoices_before=sorted(current))
+    ours = sorted(current - set(record.invoices_before or []))
+    if not ours:
+        ours = q2c.invoice_orders([record.order_id], InvoiceRequest(method="delivered", post=False))
+    if post:
+        q2c.post_invoices(ours)
+    keys = [key for line in lines for key in line.source_keys]
+    late = _delivered_since(hub, q2c, record.deal_key, record.order_id, set(keys))
+    bind_billed(hub, ours[0], [*keys, *late])
+    hub.audit.record(
+        actor=record.approved_by or "handoff",
+        action="invoice",
+        system="odoo",
+        model=INVOICE_MODEL,
+        record_id=",".join(map(str, ours)),
+        canonical_id=record.deal_key,
+        after={
+            "proposal": proposal_id,
+            "total": str(record.total),
+            "keys": len(keys),
+            "delivered_since_proposal": late,
+        },
+    )
+    proposals.update(proposal_id, status=ProposalStatus.INVOICED, invoice_ids=ours, error=None)
+    return ours
+
+
+def _delivered_since(
+    hub: Hub, q2c: QuoteToCashAdapter, deal_key: str, order_id: int, proposed: set[str]
+) -> list[str]:
+    """Timesheets and reached milestones Odoo's invoice took in although they came after the
+    proposal (the wizard invoices everything delivered on the order): bound too, so they are never
+    proposed again nor reported as unbilled."""
+    from handoff.billing.keys import milestone_key
+
+    found = read_deliverables(q2c.odoo, order_id)
+    invoiced_lines = {line.id for line in found.lines if line.to_invoice == 0}
+    candidates = [
+        t.key
+        for t in found.timesheets
+        if t.line_id in invoiced_lines
+        and (line := found.line(t.line_id)) is not None
+        and line.method == "timesheet"
+    ] + [
+        milestone_key(deal_key, str(m.id))
+        for m in found.milestones
+        if m.reached and m.line_id in invoiced_lines
+    ]
+    unknown = [key for key in candidates if key not in proposed]
+    billed = billed_keys(hub, unknown)
+    return [key for key in unknown if key not in billed]
+
+
+def _order_invoices(q2c: QuoteToCashAdapter, order_id: int) -> set[int]:
+    [row] = q2c.odoo.read(ORDER_MODEL, [order_id], ["invoice_ids"])
+    return set(row["invoice_ids"])
+
+
+def _set_delivered(q2c: QuoteToCashAdapter, order_id: int, lines: list[ProposalLine]) -> None:
+    """Write the delivered quantities the engine decided (absolute, so a rerun writes the same)."""
+    for line in lines:
+        if line.set_delivered is None:
+            continue
+        line_id = line.order_line_id
+        if line.extra_line is not None:
+            existing = q2c.odoo.search_read(
+                "sale.order.line",
+                [["order_id", "=", order_id], ["name", "=", line.extra_line.name]],
+                ["id"],
+                limit=1,
+            )
+            if existing:
+                line_id = existing[0]["id"]
+            else:
+                values: dict[str, Any] = {
+                    "order_id": order_id,
+                    "product_id": line.extra_line.product_id,
+                    "name": line.extra_line.name,
+                    "product_uom_qty": float(line.quantity),
+                    "price_unit": float(line.extra_line.price_unit),
+                }
+                line_id = q2c.odoo.create("sale.order.line", values)
+        if line_id is not None:
+            q2c.odoo.write(
+                "sale.order.line", [line_id], {"qty_delivered": float(line.set_delivered)}
+            )
+
+
+def total_of(lines: Iterable[dict[str, Any]]) -> Decimal:
+    return sum((Decimal(str(line["amount"])) for line in lines), Decimal(0))

@@ -1,0 +1,79 @@
+"""The one way records enter the hub, shared by the webhook and the file drop: every entry's
+event stored in one statement (nothing half-imported), then flows started.
+
+Batching: the new entries of one project delivered together are handed to one run (the first
+entry's, the project's *leader*), which pushes them to Odoo in one ``load``: intake marks the
+other events queued for the leader's workflow id *before* starting it, so a crash in between
+leaves the leader stored and waiting (the worker starts it, under the same workflow id) and
+nothing is lost. HANDOFF_TIME_BATCH=0 starts one run per entry instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from sqlalchemy import update
+
+from handoff.engine import flows
+from handoff.engine.runtime import Hub
+from handoff.store.inbox import AcceptResult, IncomingEvent
+from handoff.store.models import InboxEvent, InboxStatus
+from handoff.timesheets.push import BATCH_LIMIT, batching_enabled
+from handoff.timesheets.records import FLOW, TIMETRACKER_SYSTEM, DeliveryRecord, to_events
+
+
+def submit_records(
+    hub: Hub,
+    records: Sequence[DeliveryRecord],
+    *,
+    source: str = TIMETRACKER_SYSTEM,
+    on_started: Callable[[int], None] | None = None,
+) -> list[AcceptResult]:
+    """Store every record's event atomically, then start the runs of the new ones; duplicates
+    (same entry and revision) start nothing. ``on_started(n)`` reports events handed over."""
+    import handoff.flows.time_entries  # noqa: F401  (registers the flow)
+
+    events = to_events(records)
+    results = hub.inbox.accept_many(source, events)
+    fresh = [
+        (result.inbox_id, event, result.correlation_id)
+        for event, result in zip(events, results, strict=True)
+        if not result.duplicate
+    ]
+    sizes: dict[int, int] = {}
+    leaders = _assign_batches(hub, fresh, sizes) if batching_enabled() else fresh
+    for start in range(0, len(leaders), 200):
+        chunk = leaders[start : start + 200]
+        flows._enqueue(hub, source, chunk)  # the engine's hand-over (flows.submit's second half)
+        if on_started is not None:
+            on_started(sum(sizes.get(item[0], 1) for item in chunk))
+    return results
+
+
+def _assign_batches(
+    hub: Hub, fresh: list[tuple[int, IncomingEvent, str]], sizes: dict[int, int]
+) -> list[tuple[int, IncomingEvent, str]]:
+    """Per project, the first event leads a batch of up to BATCH_LIMIT; the rest are queued for
+    the leader's workflow. Returns the leaders, to start; ``sizes`` gets each batch's size."""
+    by_entity: dict[str, list[tuple[int, IncomingEvent, str]]] = {}
+    for item in fresh:
+        by_entity.setdefault(item[1].entity_key, []).append(item)
+    leaders = []
+    with hub.store.session() as session:
+        for items in by_entity.values():
+            for start in range(0, len(items), BATCH_LIMIT):
+                batch = items[start : start + BATCH_LIMIT]
+                leader = batch[0]
+                leaders.append(leader)
+                sizes[leader[0]] = len(batch)
+                followers = [item[0] for item in batch[1:]]
+                if followers:
+                    session.execute(
+                        update(InboxEvent)
+                        .where(InboxEvent.id.in_(followers))
+                        .values(
+                            status=InboxStatus.QUEUED,
+                            workflow_id=flows.workflow_id_for(leader[0], FLOW),
+                        )
+                    )
+    return sorted(leaders, key=lambda item: item[0])

@@ -1,0 +1,157 @@
+"""Raw delivery items (a webhook body, the rows of a file) -> canonical records -> inbox events.
+
+Validation is all or nothing: ``parse_items`` returns every problem of every item, so a caller
+stores nothing unless the whole batch is clean.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, Literal
+
+from pydantic import BaseModel, ValidationError
+
+from handoff.canonical.delivery import Expense, TimeEntry
+from handoff.store.inbox import IncomingEvent
+from handoff.store.repositories import content_hash
+
+# The handoff.yaml system (kind "http") whose webhook_secret signs POST /webhooks/time, and the
+# inbox source name of every time-tracking event (webhook and file drop alike, so a file that
+# repeats what the webhook delivered is deduplicated).
+TIMETRACKER_SYSTEM = "timetracker"
+FLOW = "time_entry"
+
+ItemKind = Literal["time", "expense"]
+DeliveryRecord = TimeEntry | Expense
+MODELS: dict[str, type[TimeEntry] | type[Expense]] = {"time": TimeEntry, "expense": Expense}
+KIND_ALIASES = {"time": "time", "time_entry": "time", "expense": "expense"}
+
+
+class ItemError(BaseModel):
+    """One problem of one item: which row (1-based), which column, what value, what is wrong."""
+
+    row: int
+    column: str
+    value: str
+    problem: str
+
+    def line(self) -> str:
+        return f"row {self.row}, column {self.column!r}, value {self.value!r}: {self.problem}"
+
+
+class ParsedItems(BaseModel):
+    records: list[TimeEntry | Expense]
+    errors: list[ItemError]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Blank cells mean "not given" (a CSV has no null), so the model's defaults apply."""
+    return {
+        str(k).strip(): (v.strip() if isinstance(v, str) else v)
+        for k, v in raw.items()
+        if k is not None and not (isinstance(v, str) and not v.strip()) and v is not None
+    }
+
+
+def parse_item(
+    raw: Any, row: int, *, kind: ItemKind | None = None, source: str = TIMETRACKER_SYSTEM
+) -> tuple[DeliveryRecord | None, list[ItemError]]:
+    """One item -> its record, or every problem with it. ``kind`` forces the kind (file drops);
+    otherwise the item's own ``kind`` field says it ("time" or "expense")."""
+    if not isinstance(raw, Mapping):
+        return None, [ItemError(row=row, column="-", value=repr(raw)[:80],
+                                problem="an item must be a JSON object")]
+    values = _clean(raw)
+    given = values.pop("kind", None)
+    resolved = KIND_ALIASES.get(str(given)) if given is not None else None
+    if given is not None and resolved is None:
+        return None, [ItemError(row=row, column="kind", value=str(given),
+                                problem="kind must be 'time' or 'expense'")]
+    if kind is not None and resolved is not None and resolved != kind:
+        return None, [ItemError(row=row, column="kind", value=str(given),
+                                problem=f"this import takes only {kind!r} items")]
+    chosen = kind or resolved
+    if chosen is None:
+        return None, [ItemError(row=row, column="kind", value="",
+                                problem="missing: every item needs kind 'time' or 'expense'")]
+    values.setdefault("source", source)
+    try:
+        return MODELS[chosen].model_validate(values), []
+    except ValidationError as error:
+        return None, [_item_error(row, values, e) for e in error.errors()]
+
+
+def _item_error(row: int, values: Mapping[str, Any], error: Any) -> ItemError:
+    loc = [str(part) for part in error.get("loc", ())]
+    column = ".".join(loc) if loc else "project_ref/deal_ref"
+    value = values.get(loc[0]) if loc else ""
+    message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
+    return ItemError(row=row, column=column, value="" if value is None else str(value),
+                     problem=message)
+
+
+def parse_items(
+    items: Iterable[Any], *, kind: ItemKind | None = None, source: str = TIMETRACKER_SYSTEM
+) -> ParsedItems:
+    records: list[TimeEntry | Expense] = []
+    errors: list[ItemError] = []
+    seen: dict[tuple[str, str], int] = {}
+    for row, raw in enumerate(items, start=1):
+        record, problems = parse_item(raw, row, kind=kind, source=source)
+        errors += problems
+        if record is None:
+            continue
+        identity = (record.key, record.revision or content_hash(record.model_dump(mode="json")))
+        if identity in seen:
+            errors.append(ItemError(row=row, column="source_id", value=record.source_id,
+                                    problem=f"same entry and revision as row {seen[identity]}"))
+            continue
+        seen[identity] = row
+        records.append(record)
+    return ParsedItems(records=records, errors=errors)
+
+
+# -- inbox events --------------------------------------------------------------------------------
+
+
+def kind_of(record: DeliveryRecord) -> ItemKind:
+    return "time" if isinstance(record, TimeEntry) else "expense"
+
+
+def entity_key(record: DeliveryRecord) -> str:
+    """Entries of one project (else one deal) run in order, one after the other."""
+    if record.project_ref:
+        return f"project:{record.project_ref}"
+    return f"deal:{record.deal_ref}"
+
+
+def event_id(record: DeliveryRecord) -> str:
+    """Entry key + revision: a redelivery is a duplicate, an edit is a new event. Without a
+    revision from the source, the content stands for it."""
+    revision = record.revision or content_hash(record.model_dump(mode="json"))[:16]
+    return f"{record.key}@{revision}"
+
+
+def to_event(record: DeliveryRecord) -> IncomingEvent:
+    kind = kind_of(record)
+    return IncomingEvent(
+        source_event_id=event_id(record),
+        entity_key=entity_key(record),
+        kind="time_entry" if kind == "time" else "expense",
+        occurred_at=record.updated_at,
+        payload={"kind": kind, "record": record.model_dump(mode="json")},
+        flow=FLOW,
+    )
+
+
+def to_events(records: Sequence[DeliveryRecord]) -> list[IncomingEvent]:
+    return [to_event(record) for record in records]
+
+
+def record_of(payload: Mapping[str, Any]) -> DeliveryRecord:
+    """The record an inbox event carries (written by ``to_event``)."""
+    return MODELS[payload["kind"]].model_validate(payload["record"])

@@ -1,0 +1,114 @@
+"""The client over real HTTP against the sandbox: JSON-2 with a bearer key, injected faults."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from handoff.connectors.odoo import (
+    AccessDenied,
+    InvalidField,
+    MissingError,
+    OdooAdapter,
+    OdooCall,
+    OdooClient,
+    OdooConcurrencyError,
+    OdooTimeout,
+    OdooUnavailable,
+    SchemaViolation,
+    WireProtocol,
+)
+
+testing = pytest.importorskip("handoff.sandbox.odoo.testing")
+
+
+@pytest.fixture(scope="module")
+def sandbox() -> Iterator[Any]:
+    with testing.running_odoo_sandbox() as running:
+        yield running
+
+
+@pytest.fixture(autouse=True)
+def no_faults(sandbox: Any) -> Iterator[None]:
+    sandbox.set_faults(reset=True)
+    yield
+    sandbox.set_faults(reset=True)
+
+
+def test_auto_protocol_on_the_18_sandbox_is_jsonrpc_with_api_key_login(sandbox: Any) -> None:
+    with OdooClient(sandbox.url, sandbox.db, sandbox.login, sandbox.api_key) as client:
+        assert client.version().server_serie == "18.0"
+        assert client.protocol is WireProtocol.JSONRPC
+        assert client.login() == sandbox.uid
+    with pytest.raises(AccessDenied):
+        OdooClient(sandbox.url, sandbox.db, sandbox.login, "0" * 40).login()
+
+
+def test_json2_round_trip_with_bearer_key(sandbox: Any) -> None:
+    name = f"json2-{uuid.uuid4().hex[:8]}"
+    with OdooClient(sandbox.url, sandbox.db, sandbox.login, sandbox.api_key,
+                    protocol="json2") as client:
+        assert client.uid == sandbox.uid
+        adapter = OdooAdapter(client)
+        [first, second] = adapter.create_many("res.partner", [{"name": name}, {"name": name}])
+        adapter.write("res.partner", [first, second], {"email": "j2@example.com"})
+        rows = adapter.search_read("res.partner", [["name", "=", name]], ["email"], order="id asc")
+        assert rows == [{"id": first, "email": "j2@example.com"},
+                        {"id": second, "email": "j2@example.com"}]
+        single = client.execute_kw("res.partner", "create", [{"name": name}])
+        assert isinstance(single, int)
+        client.execute_kw("res.partner", "unlink", [[single]])
+        with pytest.raises(MissingError):
+            client.execute_kw("res.partner", "write", [[single], {"name": "x"}])
+        with pytest.raises(InvalidField):
+            client.execute_kw("res.partner", "read", [[first], ["no_such_field"]])
+        with pytest.raises(SchemaViolation):
+            adapter.create("res.partner", {"name": name, "no_such_field": 1})
+    with pytest.raises(AccessDenied):
+        OdooClient(sandbox.url, sandbox.db, sandbox.login, "f" * 40, protocol="json2").login()
+
+
+@pytest.fixture
+def client(sandbox: Any) -> Iterator[OdooClient]:
+    with OdooClient(sandbox.url, sandbox.db, sandbox.login, sandbox.password) as odoo:
+        odoo.login()
+        yield odoo
+
+
+def test_injected_503_is_retryable(sandbox: Any, client: OdooClient) -> None:
+    sandbox.set_faults(fail_next=1, fail_status=503, fail_kind="http")
+    with pytest.raises(OdooUnavailable) as caught:
+        client.execute_kw("res.partner", "search_count", [[]])
+    assert caught.value.retryable and caught.value.status == 503
+    assert client.execute_kw("res.partner", "search_count", [[]]) > 0  # next call goes through
+
+
+def test_injected_lock_error_is_retryable(sandbox: Any, client: OdooClient) -> None:
+    sandbox.set_faults(fail_next=1, fail_kind="lock")
+    with pytest.raises(OdooConcurrencyError) as caught:
+        client.execute_kw("res.partner", "search_count", [[]])
+    assert caught.value.retryable
+    assert "could not serialize access" in caught.value.message
+
+
+def test_per_call_timeout(sandbox: Any, client: OdooClient) -> None:
+    sandbox.set_faults(latency_ms=500)
+    started = time.perf_counter()
+    with pytest.raises(OdooTimeout) as caught:
+        client.execute_kw("res.partner", "search_count", [[]], timeout_s=0.1)
+    assert time.perf_counter() - started < 0.45
+    assert caught.value.retryable
+
+
+def test_many_calls_in_flight_against_latency(sandbox: Any, client: OdooClient) -> None:
+    sandbox.set_faults(latency_ms=100)
+    calls = [OdooCall(model="res.partner", method="search_count", args=[[]]) for _ in range(8)]
+    started = time.perf_counter()
+    results = client.call_many(calls)
+    elapsed = time.perf_counter() - started
+    assert len(results) == 8 and len(set(results)) == 1
+    assert elapsed < 8 * 0.1 / 2  # overlapping, not one after the other

@@ -1,0 +1,73 @@
+"""Behaviour Handoff relies on, checked the same way against the sandbox and a live org."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from handoff.connectors.salesforce.client import (
+    SalesforceClient,
+    SalesforceError,
+    SalesforceNotFound,
+)
+
+
+@pytest.fixture
+def marker(contract_client: SalesforceClient) -> Iterator[str]:
+    tag = f"handoff-contract-{uuid.uuid4().hex[:10]}"
+    yield tag
+    leftovers = contract_client.query(
+        f"SELECT Id FROM Account WHERE Handoff_External_Id__c LIKE '{tag}%'"
+    )
+    for record in leftovers:
+        contract_client.delete("Account", record["Id"])
+
+
+def test_limit_info_reported(contract_client: SalesforceClient) -> None:
+    contract_client.count("SELECT COUNT() FROM Account")
+    ratio = contract_client.budget.usage_ratio
+    assert ratio is not None and 0 <= ratio <= 1
+
+
+def test_upsert_reports_created_then_updated(contract_client: SalesforceClient, marker: str) -> None:
+    first = contract_client.upsert("Account", "Handoff_External_Id__c", marker, {"Name": marker})
+    second = contract_client.upsert("Account", "Handoff_External_Id__c", marker, {"Name": marker + "!"})
+    assert first.created is True and second.created is False and first.id == second.id
+    assert contract_client.get("Account", first.id, ["Name"])["Name"] == marker + "!"
+
+
+def test_collection_results_are_per_record_and_in_order(contract_client: SalesforceClient, marker: str) -> None:
+    records = [
+        {"Handoff_External_Id__c": f"{marker}-a", "Name": "A"},
+        {"Handoff_External_Id__c": f"{marker}-b"},  # no Name: REQUIRED_FIELD_MISSING
+        {"Handoff_External_Id__c": f"{marker}-c", "Name": "C"},
+    ]
+    results = contract_client.upsert_many("Account", "Handoff_External_Id__c", records)
+    assert [r.success for r in results] == [True, False, True]
+    assert results[1].errors[0]["statusCode"] == "REQUIRED_FIELD_MISSING"
+
+
+def test_soql_datetime_filter_and_modstamp_order(contract_client: SalesforceClient, marker: str) -> None:
+    contract_client.upsert("Account", "Handoff_External_Id__c", marker, {"Name": marker})
+    since = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    rows = list(
+        contract_client.query(
+            f"SELECT Id, SystemModstamp FROM Account WHERE SystemModstamp > {since} "
+            f"AND Handoff_External_Id__c = '{marker}' ORDER BY SystemModstamp ASC, Id ASC"
+        )
+    )
+    assert len(rows) == 1 and rows[0]["SystemModstamp"].endswith("+0000")
+
+
+def test_errors_have_salesforce_codes(contract_client: SalesforceClient) -> None:
+    with pytest.raises(SalesforceError) as raised:
+        list(contract_client.query("SELECT Nope__x FROM Account"))
+    assert raised.value.rule == "INVALID_FIELD"
+    with pytest.raises(SalesforceError) as raised:
+        list(contract_client.query("SELECT Id FROM Account WHERE"))
+    assert raised.value.rule == "MALFORMED_QUERY"
+    with pytest.raises(SalesforceNotFound):
+        contract_client.get("Account", "001000000000000AAA")

@@ -1,0 +1,155 @@
+"""A delivered world for the delivery-to-cash tests: HubSpot and Odoo sandboxes over real HTTP, a
+hub running the flows in-process, deals delivered through deal_to_delivery."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from handoff.billing.engine import BillingPeriod
+from handoff.canonical.crm import BillingModel
+from handoff.connectors.hubspot.adapter import HubSpotAdapter
+from handoff.connectors.odoo import OdooAdapter
+from handoff.engine import flows
+from handoff.engine.runtime import Hub
+from handoff.flows.routing import route
+from handoff.store.inbox import IncomingEvent
+from support.waiting import wait_for
+
+CONFIG = """
+version: 1
+store: {{url: "{store}"}}
+systems:
+  odoo: {{kind: odoo, url: "{odoo}", database: psa, username: admin,
+          credentials: {{password: "${{TEST_ODOO_PASSWORD}}"}}}}
+  hubspot: {{kind: hubspot, url: "{hubspot}", credentials: {{token: "${{TEST_HUBSPOT_TOKEN}}"}}}}
+  stripe: {{kind: stripe, url: "https://api.stripe.com", webhook_secret: "${{TEST_STRIPE_SECRET}}"}}
+retry: {{max_attempts: 3, initial_delay_seconds: 0.05, max_delay_seconds: 1}}
+delivery:
+  legal_entities: {{"Northwind US": My Company}}
+  payment_terms: {{"Net 30": 30 Days}}
+  tax_profiles: {{standard: []}}
+  rate_card: {{roles: {{consultant: {{USD: 150.0}}}}}}
+  service_catalog:
+    by_sku:
+      CONSULTING-HOUR: {{product: SVC-TM, role: consultant}}
+      IMPLEMENTATION: SVC-FIXED
+      STAGED-FEE: SVC-STAGED
+      PHASED-DELIVERY: SVC-MILESTONE
+      RETAINER-MONTH: SVC-RETAINER
+  project_templates:
+    standard: {{project_name: "{{order}} - {{deal}}", tasks: [Delivery]}}
+  currencies: [USD]
+  require_account_owner: false
+"""
+STRIPE_SECRET = "whsec_invoicing_test"
+PERIOD = BillingPeriod.month(f"{date.today():%Y-%m}")
+
+
+@dataclass
+class World:
+    hub: Hub
+    hubspot: HubSpotAdapter
+    odoo: OdooAdapter
+    company_id: str
+    employee_id: int
+    config: str = ""
+
+    def deal(
+        self, name: str, model: BillingModel, lines: list[tuple[str, float, float]], **props: str
+    ) -> str:
+        values = {
+            "dealname": name,
+            "pipeline": "default",
+            "dealstage": "closedwon",
+            "amount": str(sum(q * p for _, q, p in lines)),
+            "deal_currency_code": "USD",
+            "handoff_contract_type": model.value,
+            "handoff_legal_entity": "Northwind US",
+            "handoff_payment_terms": "Net 30",
+            "handoff_tax_profile": "standard",
+            "handoff_project_template": "standard",
+        } | props
+        [created] = self.hubspot.create("deals", [values])
+        assert created.record is not None, created.error
+        deal_id = created.record.id
+        self.hubspot.associate_default("deals", deal_id, "companies", self.company_id)
+        for item in self.hubspot.create(
+            "line_items",
+            [{"name": s, "hs_sku": s, "quantity": str(q), "price": str(p)} for s, q, p in lines],
+        ):
+            assert item.record is not None
+            self.hubspot.associate_default("deals", deal_id, "line_items", item.record.id)
+        return deal_id
+
+    def deliver(self, *deal_ids: str) -> None:
+        events = [
+            IncomingEvent(
+                source_event_id=f"{d}-won",
+                entity_key=f"hubspot:deal:{d}",
+                kind="deal.propertyChange",
+                payload={"objectId": d, "propertyName": "dealstage"},
+            )
+            for d in deal_ids
+        ]
+        flows.submit(self.hub, "hubspot", route("hubspot", events))
+        wait_for(self.settled(len(deal_ids)), timeout=60, what="deliveries")
+        assert self.hub.exceptions.list() == []
+
+    def settled(self, count: int, flow: str | None = None) -> Any:
+        def check() -> bool:
+            rows = [e for e in self.hub.inbox.list(limit=1000) if flow is None or e.flow == flow]
+            return sum(e.status in ("done", "failed") for e in rows) >= count
+
+        return check
+
+    def order(self, deal_id: str) -> dict[str, Any]:
+        [order] = self.odoo.search_read(
+            "sale.order",
+            [["client_order_ref", "=", f"hubspot:{deal_id}"]],
+            ["name", "invoice_ids", "order_line", "project_ids"],
+        )
+        return order
+
+    def log(self, deal_id: str, hours: list[float]) -> list[int]:
+        order = self.order(deal_id)
+        return self.odoo.create_many(
+            "account.analytic.line",
+            [
+                {
+                    "project_id": order["project_ids"][0],
+                    "employee_id": self.employee_id,
+                    "name": f"work {n}",
+                    "unit_amount": h,
+                    "date": date.today().isoformat(),
+                }
+                for n, h in enumerate(hours)
+            ],
+        )
+
+    def invoices(self) -> list[dict[str, Any]]:
+        return self.odoo.search_read(
+            "account.move",
+            [["move_type", "=", "out_invoice"]],
+            [
+                "name",
+                "invoice_origin",
+                "amount_total",
+                "amount_untaxed",
+                "amount_residual",
+                "payment_state",
+                "state",
+            ],
+        )
+
+    def deal_props(self, deal_id: str) -> dict[str, Any]:
+        names = [
+            "handoff_invoiced_to_date",
+            "handoff_paid_to_date",
+            "handoff_outstanding",
+            "handoff_last_invoice_number",
+        ]
+        [outcome] = self.hubspot.read("deals", [deal_id], names)
+        assert outcome.record is not None
+        return {n: outcome.record.properties.get(n) for n in names}

@@ -1,0 +1,3 @@
+from timesheets.desk import desk
+
+__all__ = ["desk"]

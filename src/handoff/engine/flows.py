@@ -228,7 +228,7 @@ def _enqueue(
             payload=event.payload,
         )
         client.enqueue(options, flow_event.model_dump(mode="json"))
-        hub.inbox.mark(inbox_id, InboxStatus.QUEUED, workflow_id)
+        hub.inbox.mark_queued(inbox_id, workflow_id)
 
 
 _clients: dict[str, Any] = {}

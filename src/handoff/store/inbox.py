@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import select, update
+from sqlalchemy import case, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from handoff.store.db import Store
@@ -100,6 +100,22 @@ class Inbox:
             values["workflow_id"] = workflow_id
         with self.store.session() as session:
             session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id).values(**values))
+
+    def mark_queued(self, inbox_id: int, workflow_id: str) -> None:
+        """Record the hand-over to a flow without undoing what the flow may already have set:
+        a fast worker can finish (or fail) the flow before the submitter gets here."""
+        with self.store.session() as session:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id == inbox_id)
+                .values(
+                    workflow_id=workflow_id,
+                    status=case(
+                        (InboxEvent.status == InboxStatus.RECEIVED, InboxStatus.QUEUED),
+                        else_=InboxEvent.status,
+                    ),
+                )
+            )
 
     def waiting(self, limit: int = 500) -> list[InboxEvent]:
         """Events stored but not yet handed to a flow (e.g. the process died right after storing)."""

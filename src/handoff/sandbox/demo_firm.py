@@ -140,6 +140,25 @@ CONSULTANTS = (
     Consultant(name="Jana Novak", email="jana.novak@northwind-advisory.example",
                role="consultant", entity=GMBH.name, hourly_cost=55.0),
 )  # fmt: skip
+_STAFF_FIRST = ["Amara", "Ben", "Carla", "Dev", "Eva", "Felix", "Hana", "Ivo", "Julia", "Kofi", "Lea"]
+_STAFF_LAST = ["Adeyemi", "Schmidt", "Walsh", "Kowalski", "Nakamura"]
+_STAFF_ROLES = ("consultant", "senior_consultant", "developer", "consultant", "trainer")
+_STAFF_COST = {"consultant": 60.0, "senior_consultant": 78.0, "developer": 57.0, "trainer": 50.0}
+
+
+def _staff(count: int) -> tuple[Consultant, ...]:
+    """The rest of the firm's 30 consultants: deterministic names, roles and employers."""
+    people = []
+    for n in range(count):
+        first, last = _STAFF_FIRST[n % len(_STAFF_FIRST)], _STAFF_LAST[n % len(_STAFF_LAST)]
+        role, entity = _STAFF_ROLES[n % len(_STAFF_ROLES)], LEGAL_ENTITIES[n % len(LEGAL_ENTITIES)]
+        people.append(Consultant(name=f"{first} {last}",
+                                 email=f"{first.lower()}.{last.lower()}@northwind-advisory.example",
+                                 role=role, entity=entity.name, hourly_cost=_STAFF_COST[role]))
+    return tuple(people)
+
+
+CONSULTANTS = (*CONSULTANTS, *_staff(30 - len(CONSULTANTS)))
 
 
 class Service(Fact):
@@ -674,6 +693,8 @@ class SecretNames(Fact):
     salesforce_security_token: str = "HANDOFF_DEMO_SALESFORCE_SECURITY_TOKEN"
     salesforce_cdc_secret: str = "HANDOFF_DEMO_SALESFORCE_CDC_SECRET"
     docusign_hmac_key: str = "HANDOFF_DEMO_DOCUSIGN_HMAC_KEY"
+    timetracker_secret: str = "HANDOFF_DEMO_TIMETRACKER_SECRET"
+    stripe_webhook_secret: str = "HANDOFF_DEMO_STRIPE_WEBHOOK_SECRET"
 
 
 class SystemUrls(Fact):
@@ -681,6 +702,8 @@ class SystemUrls(Fact):
     hubspot: str
     salesforce: str
     docusign: str = "https://demo.docusign.net"
+    timetracker: str = "https://time.northwind-advisory.example"
+    stripe: str = "https://api.stripe.com"
     odoo_database: str = "psa"
     odoo_username: str = "admin"
     salesforce_username: str = "admin@handoff.sandbox"
@@ -739,6 +762,17 @@ def hub_config(
                 "kind": "docusign",
                 "url": urls.docusign,
                 "webhook_secret": ref(names.docusign_hmac_key),
+            },
+            # The firm's time tracker posts approved time and expenses to /webhooks/time.
+            "timetracker": {
+                "kind": "http",
+                "url": urls.timetracker,
+                "webhook_secret": ref(names.timetracker_secret),
+            },
+            "stripe": {
+                "kind": "stripe",
+                "url": urls.stripe,
+                "webhook_secret": ref(names.stripe_webhook_secret),
             },
         },
         "ownership": {

@@ -56,6 +56,7 @@ class Stack:
     salesforce: RunningSalesforceSandbox
     odoo_seed: OdooSeed | None
     deals: list[DemoDeal] = field(default_factory=list)
+    names: SecretNames = field(default_factory=SecretNames)
     _crm_ids: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -71,6 +72,14 @@ class Stack:
             "salesforce": f"{self.urls.salesforce} (/services/data)",
             "config": str(self.config_path),
         }
+
+    def secret(self, name: str) -> str:
+        """The value of one of the stack's secrets, by its ``SecretNames`` field."""
+        return self.env[getattr(self.names, name)]
+
+    def deal_key(self, key: str) -> str:
+        """The hub's key of the demo deal ``key``: ``<crm>:deal:<crm id>``."""
+        return f"{self.deal(key).crm}:deal:{self.crm_id(key)}"
 
     def crm_id(self, key: str) -> str:
         """The CRM's id of the demo deal ``key`` (``DemoDeal.key``)."""
@@ -226,6 +235,8 @@ def running_stack(
             names.salesforce_security_token: salesforce.security_token,
             names.salesforce_cdc_secret: cdc_secret,
             names.docusign_hmac_key: secrets.token_hex(16),
+            names.timetracker_secret: secrets.token_hex(16),
+            names.stripe_webhook_secret: f"whsec_{secrets.token_hex(16)}",
         }
         if "tls_ca_file" not in config["systems"]["salesforce"]:
             env[CA_BUNDLE_ENV_VAR] = str(salesforce.ca_path)
@@ -244,6 +255,7 @@ def running_stack(
             deals=[*demo_firm.deals(seeded_on), *extra["hubspot"], *extra["salesforce"]]
             if seed
             else [],
+            names=names,
             _crm_ids=_crm_ids(hubspot, salesforce, extra["hubspot"]) if seed else {},
         )
 

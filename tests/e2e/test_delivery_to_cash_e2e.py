@@ -279,7 +279,7 @@ def snapshot(stack: Stack, odoo: OdooAdapter, reader: Hub, names: dict[str, str]
             "timesheets": (len(sheets), sum(_money(s["unit_amount"]) for s in sheets)),
             "invoices": sorted((m["move_type"], m["state"], m["payment_state"],
                                 _money(m["amount_untaxed"]), _money(m["amount_total"]),
-                                _money(m["amount_residual"])) for m in own),  # fmt: skip
+                                _money(m["amount_residual"])) for m in own),
             "crm": crm[key],
         }
     exceptions = sorted(

@@ -1169,11 +1169,18 @@ class AdvancePayment(Behaviour):
             raise InvalidValue(f"Expected singleton: {model.name}({inner}{',' if len(ids) == 1 else ''})")
         model.ensure_exist(ids)
         wizard = model.one(ids[0], ["sale_order_ids", "advance_payment_method", "amount",
-                                    "fixed_amount"])
+                                    "fixed_amount", "date_start_invoice_timesheet",
+                                    "date_end_invoice_timesheet"])
         method = wizard["advance_payment_method"]
         orders = wizard["sale_order_ids"]
         if method == "delivered":
-            moves = [m for m in (InvoiceBuilder(model.env).regular(o) for o in orders) if m]
+            # sale_timesheet: with a date range, only the timesheets not invoiced yet and dated
+            # in it are invoiced (_recompute_qty_to_invoice), and they are the ones linked to the
+            # invoice (timesheet_start_date/timesheet_end_date in the context of _create_invoices).
+            period = TimesheetRange(start=wizard["date_start_invoice_timesheet"] or None,
+                                    end=wizard["date_end_invoice_timesheet"] or None)
+            builder = InvoiceBuilder(model.env)
+            moves = [m for m in (builder.regular(o, period) for o in orders) if m]
             if not moves:
                 raise UserError(NO_ITEMS_TO_INVOICE)
         else:
@@ -1182,6 +1189,37 @@ class AdvancePayment(Behaviour):
                 raise UserError(NO_ITEMS_TO_INVOICE)
         order = model.env["sale.order"].one(orders[0], ["partner_id", "name"])
         return act_window_invoices(order["partner_id"], moves[0], order["name"])
+
+
+class TimesheetRange:
+    """The wizard's ``date_start_invoice_timesheet`` / ``date_end_invoice_timesheet`` (inclusive,
+    ``YYYY-MM-DD``; None = open)."""
+
+    def __init__(self, start: str | None = None, end: str | None = None) -> None:
+        self.start, self.end = start, end
+
+    @property
+    def is_set(self) -> bool:
+        return bool(self.start or self.end)
+
+    def sql(self) -> tuple[str, list[str]]:
+        clauses, args = [], []
+        if self.start:
+            clauses.append(" AND t.date >= ?")
+            args.append(self.start)
+        if self.end:
+            clauses.append(" AND t.date <= ?")
+            args.append(self.end)
+        return "".join(clauses), args
+
+
+# Timesheets of a sale line that no invoice holds: not linked, or linked to a cancelled invoice or
+# to one reversed by a credit note (sale_timesheet's _timesheet_domain_get_invoiced_lines).
+UNINVOICED_TIMESHEETS = (
+    "FROM account_analytic_line t LEFT JOIN account_move m ON m.id = t.timesheet_invoice_id "
+    "WHERE t.so_line = ? AND t.project_id IS NOT NULL AND (t.timesheet_invoice_id IS NULL "
+    "OR m.state = 'cancel' OR m.payment_state = 'reversed')"
+)
 
 
 class InvoiceBuilder:
@@ -1200,21 +1238,50 @@ class InvoiceBuilder:
             "name", "partner_id", "partner_invoice_id", "state", "payment_term_id", "project_id",
             "amount_untaxed"])
 
-    def regular(self, order_id: int) -> int | None:
+    def regular(self, order_id: int, period: TimesheetRange | None = None) -> int | None:
         order = self._order(order_id)
         if order["state"] != "sale":
             return None
+        period = period or TimesheetRange()
         lines = self.env["sale.order.line"]
         line_ids = lines.children_of("order_id", [order_id]).get(order_id, [])
         rows = lines.values(line_ids, ["product_id", "qty_to_invoice", "price_unit", "tax_id",
                                        "name", "discount", "is_downpayment", "display_type",
-                                       "project_id"])
+                                       "project_id", "qty_delivered_method"])
+        timesheet_lines = [r["id"] for r in rows if r["qty_delivered_method"] == "timesheet"]
+        if period.is_set:
+            # _recompute_qty_to_invoice: a timesheet line invoices its uninvoiced hours in range.
+            for row in rows:
+                if row["id"] in timesheet_lines:
+                    row["qty_to_invoice"] = self._uninvoiced_hours(row["id"], period)
         billable = [r for r in rows if abs(r["qty_to_invoice"]) > 1e-6 and not r["display_type"]]
         if not [r for r in billable if not r["is_downpayment"]]:
             return None
         invoice_lines = [[0, 0, self._line(r, r["qty_to_invoice"], order)] for r in billable]
-        return self.env["account.move"].create(
+        move_id = self.env["account.move"].create(
             [{**self._header(order), "invoice_line_ids": invoice_lines}])[0]
+        self._link_timesheets(move_id, [r["id"] for r in billable if r["id"] in timesheet_lines],
+                              period)
+        return move_id
+
+    def _uninvoiced_hours(self, line_id: int, period: TimesheetRange) -> float:
+        extra, args = period.sql()
+        total = self.env["account.analytic.line"].conn.execute(
+            f"SELECT COALESCE(SUM(t.unit_amount), 0) {UNINVOICED_TIMESHEETS}{extra}",
+            [line_id, *args]).fetchone()[0]
+        return round(float(total or 0.0), 6)
+
+    def _link_timesheets(self, move_id: int, line_ids: list[int], period: TimesheetRange) -> None:
+        """_link_timesheets_to_invoice: the invoiced lines' uninvoiced timesheets (in the range,
+        when one is given) point at the new invoice through ``timesheet_invoice_id``."""
+        timesheets = self.env["account.analytic.line"]
+        extra, args = period.sql()
+        found: list[int] = []
+        for line_id in line_ids:
+            found += [row[0] for row in timesheets.conn.execute(
+                f"SELECT t.id {UNINVOICED_TIMESHEETS}{extra}", [line_id, *args])]
+        if found:
+            timesheets.write_columns(found, {"timesheet_invoice_id": move_id})
 
     def _line(self, row: Vals, quantity: float, order: Vals) -> Vals:
         analytic = self._analytic(row.get("project_id") or order["project_id"])

@@ -214,6 +214,25 @@ DEFAULT_SERVICE: dict[BillingModel, str] = {
 }  # fmt: skip
 
 
+class ExpenseCategory(Fact):
+    """What consultants spend on a client's behalf, re-invoiced through the sale order."""
+
+    code: str  # the time tracker's category = the Odoo product's internal reference
+    name: str
+    policy: Literal["cost", "sales_price"]  # Odoo expense_policy: at cost, or at its sales price
+    typical: tuple[int, int]  # a usual amount, low and high, in the project's currency
+
+
+EXPENSE_CATEGORIES = (
+    ExpenseCategory(code="travel", name="Travel (re-invoiced at cost)", policy="cost",
+                    typical=(180, 900)),
+    ExpenseCategory(code="hotel", name="Hotel (re-invoiced at cost)", policy="cost",
+                    typical=(140, 600)),
+    ExpenseCategory(code="meals", name="Meals (re-invoiced at cost)", policy="cost",
+                    typical=(20, 120)),
+)  # fmt: skip
+
+
 class ProjectTemplate(Fact):
     name: str
     tasks: tuple[str, ...]
@@ -853,6 +872,13 @@ def seed_odoo(adapter: OdooAdapter) -> OdooSeed:
             "name": s.odoo_name, "default_code": s.odoo_code, "list_price": s.price,
             "sale_ok": True, "company_id": False, "uom_id": uoms[s.uom], "uom_po_id": uoms[s.uom], **s.odoo_setup()})
         for s in SERVICES
+    ])  # fmt: skip
+    adapter.upsert_many("product.template", SEED_SYSTEM, [
+        (f"expense-{c.code}", {
+            "name": c.name, "default_code": c.code, "type": "service", "list_price": 0.0,
+            "sale_ok": True, "can_be_expensed": True, "expense_policy": c.policy,
+            "company_id": False})
+        for c in EXPENSE_CATEGORIES
     ])  # fmt: skip
     employees = adapter.upsert_many("hr.employee", SEED_SYSTEM, [
         (f"employee-{_slug(person.email)}", {

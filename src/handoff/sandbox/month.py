@@ -24,13 +24,12 @@ import httpx
 from handoff.api.app import SIGNATURE_HEADER, sign
 from handoff.canonical.crm import BillingModel
 from handoff.connectors.stripe.webhooks import signature_header
-from handoff.sandbox.demo_firm import CONSULTANTS, Consultant
+from handoff.sandbox.demo_firm import CONSULTANTS, EXPENSE_CATEGORIES, Consultant
 from handoff.timesheets.records import TIMETRACKER_SYSTEM
 
 HOURS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 # Out of 100 entries: what the time tracker reports besides approved work.
 SUBMITTED, REJECTED, DRAFT, NOT_BILLABLE = 5, 3, 2, 6
-EXPENSE_CATEGORIES = (("travel", 180, 900), ("hotel", 140, 600), ("meals", 20, 120))
 UNMATCHED_REFERENCE = "INV/1999/0001"  # a payment for an invoice Odoo has never issued
 
 
@@ -129,7 +128,8 @@ def month_of_work(
         if project.billing_model is not BillingModel.TIME_AND_MATERIALS:
             continue
         for k in range(2):
-            category, low, high = EXPENSE_CATEGORIES[(index + k) % len(EXPENSE_CATEGORIES)]
+            category = EXPENSE_CATEGORIES[(index + k) % len(EXPENSE_CATEGORIES)]
+            low, high = category.typical
             person = people[(index + k) % len(people)]
             work.expenses.append(
                 {
@@ -141,10 +141,10 @@ def month_of_work(
                     "date": days[(index * 3 + k * 9) % len(days)].isoformat(),
                     "amount": f"{rng.randint(low, high)}.{rng.randrange(100):02d}",
                     "currency": project.currency,
-                    "category": category,
+                    "category": category.code,
                     "billable": True,
                     "approval": "approved" if k == 0 or index % 4 else "submitted",
-                    "description": f"{category} for {project.name}",
+                    "description": f"{category.code} for {project.name}",
                 }
             )
     return work

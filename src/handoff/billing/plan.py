@@ -184,6 +184,10 @@ class BillingSchedule(PlanModel):
     invoice_method: Literal["delivered"] = "delivered"  # sale.advance.payment.inv method
     events: list[BillingEvent]
     retainer: RetainerPlan | None = None
+    # Not-to-exceed cap (untaxed, order currency) on everything invoiced for a time & materials
+    # contract; None = uncapped. The CRM deal carries no cap yet: agreed caps are recorded on the
+    # plan by the operator (``handoff billing set-cap``, ``invoicing.service.set_cap``).
+    not_to_exceed: Decimal | None = Field(default=None, ge=0)
 
 
 class DeliveryPlan(PlanModel):

@@ -109,7 +109,7 @@ def _start_schedules(hub: Hub, stop: threading.Event) -> list[str]:
     (flows.billing_run.trigger.cron in handoff.yaml)."""
     from handoff.flows.invoicing import poll_invoices
     from handoff.invoicing.monitors import run_monitors
-    from handoff.invoicing.service import run_billing
+    from handoff.invoicing.service import scheduled_billing_run
 
     kinds = {system.kind for system in hub.settings.systems.values()}
     jobs: list[str] = []
@@ -128,15 +128,11 @@ def _start_schedules(hub: Hub, stop: threading.Event) -> list[str]:
         ]
     billing = hub.settings.flows.get("billing_run")
     if billing is not None and billing.enabled and billing.trigger.cron:
-
-        def monthly(h: Hub) -> None:
-            from datetime import UTC, datetime
-
-            run_billing(h, datetime.now(UTC).strftime("%Y-%m"))
-
+        # Bills the month just ended when the cron fires in a month's first days, else the
+        # current month (invoicing.service.scheduled_period).
         threading.Thread(
             target=_on_cron,
-            args=(hub, "billing run", billing.trigger.cron, monthly, stop),
+            args=(hub, "billing run", billing.trigger.cron, scheduled_billing_run, stop),
             daemon=True,
         ).start()
         jobs.append(f"billing run on cron {billing.trigger.cron}")

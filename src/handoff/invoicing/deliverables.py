@@ -24,7 +24,15 @@ LINE_FIELDS = [
     "is_downpayment",
     "display_type",
 ]
-TIMESHEET_FIELDS = ["date", "unit_amount", "employee_id", "name", "so_line", "project_id"]
+TIMESHEET_FIELDS = [
+    "date",
+    "unit_amount",
+    "employee_id",
+    "name",
+    "so_line",
+    "project_id",
+    "timesheet_invoice_id",
+]
 MILESTONE_FIELDS = ["name", "is_reached", "reached_date", "sale_line_id", "quantity_percentage"]
 
 
@@ -67,6 +75,11 @@ class Timesheet(_Model):
     consultant: str
     description: str
     line_id: int | None
+    invoice_id: int | None = Field(
+        default=None,
+        description="The invoice holding it in Odoo (timesheet_invoice_id), unless that invoice "
+        "was cancelled or reversed: Odoo's wizard invoices it again then.",
+    )
 
     @property
     def key(self) -> str:
@@ -102,6 +115,18 @@ def _date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10]) if value else None
 
 
+def _holding_invoices(odoo: OdooAdapter, invoice_ids: set[int | None]) -> set[int]:
+    """The invoices that still hold their timesheets (sale_timesheet's
+    ``_timesheet_domain_get_invoiced_lines``: not cancelled, not reversed)."""
+    wanted = sorted(i for i in invoice_ids if i is not None)
+    if not wanted:
+        return set()
+    rows = odoo.read("account.move", wanted, ["state", "payment_state"])
+    return {
+        row["id"] for row in rows if row["state"] != "cancel" and row["payment_state"] != "reversed"
+    }
+
+
 def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
     [order] = odoo.read(
         "sale.order",
@@ -132,12 +157,15 @@ def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
     timesheets: list[Timesheet] = []
     milestones: list[ProjectMilestone] = []
     if project_ids:
-        for row in odoo.search_read(
+        rows = odoo.search_read(
             "account.analytic.line",
             [["project_id", "in", project_ids]],
             TIMESHEET_FIELDS,
             order="date asc, id asc",
-        ):
+        )
+        holding = _holding_invoices(odoo, {m2o(r.get("timesheet_invoice_id"))[0] for r in rows})
+        for row in rows:
+            invoice_id = m2o(row.get("timesheet_invoice_id"))[0]
             timesheets.append(
                 Timesheet(
                     id=row["id"],
@@ -146,6 +174,7 @@ def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
                     consultant=m2o(row["employee_id"])[1] or "unknown",
                     description=row.get("name") or "",
                     line_id=m2o(row["so_line"])[0],
+                    invoice_id=invoice_id if invoice_id in holding else None,
                 )
             )
         for row in odoo.search_read(

@@ -2,11 +2,16 @@
 
 Where the figures come from, per contract type, and why:
 
-- time & materials, milestones, fixed fee on order: **Odoo's own to-invoice quantities**
-  (``qty_to_invoice`` x price). The invoice is created through the sale order
-  (``sale.advance.payment.inv``, method ``delivered``), which invoices exactly those quantities;
-  computing them any other way would propose one amount and invoice another. The proposal names
-  the source keys behind them (the timesheets logged on the line, the reached milestones).
+- milestones, fixed fee on order: **Odoo's own to-invoice quantities** (``qty_to_invoice`` x
+  price). The invoice is created through the sale order (``sale.advance.payment.inv``, method
+  ``delivered``), which invoices exactly those quantities; computing them any other way would
+  propose one amount and invoice another. The proposal names the source keys behind them.
+- time & materials (timesheet lines): **the timesheets Odoo will invoice up to a date**. The
+  wizard's ``date_end_invoice_timesheet`` makes Odoo invoice only the timesheets no invoice holds
+  yet and dated up to it (sale_timesheet), at the order line's price. The engine decides which
+  timesheets are due (dated up to the period's end, unbilled, priced, within the not-to-exceed
+  cap); as the wizard can only cut by date, the date is the day before the first timesheet held
+  back, and the proposal holds exactly the timesheets up to it (``timesheets_until``).
 - fixed fee on a schedule of percentages, retainers: **the pure billing engine**
   (``handoff.billing.engine.propose``). Odoo Community computes nothing for them (manual delivered
   quantity, no subscriptions): the engine decides which instalments / which month and overage are
@@ -16,12 +21,13 @@ Where the figures come from, per contract type, and why:
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handoff.billing.engine import BillingPeriod, BillingProposal, propose
+from handoff.billing.engine import BillingPeriod, BillingProposal, HeldBack, Problem, propose
 from handoff.billing.keys import fixed_fee_key, milestone_key
 from handoff.billing.money import round_money
 from handoff.billing.plan import DeliveryPlan
@@ -33,11 +39,13 @@ from handoff.canonical.delivery import (
     FixedFeeTerms,
     LineKind,
     ProjectBilling,
+    Rate,
+    RateCard,
     RetainerTerms,
     TimeEntry,
 )
 
-from .deliverables import OrderDeliverables, OrderLine
+from .deliverables import OrderDeliverables, OrderLine, Timesheet
 
 Basis = Literal["odoo", "engine"]
 
@@ -94,6 +102,22 @@ class RetainerUse(_Model):
         return self.used_hours > self.included_hours
 
 
+class BillingProblem(_Model):
+    """A problem the engine found for the project, with what it holds back. Those of severity
+    ``exception`` become records in the exception queue (flow ``billing_run``, the deal)."""
+
+    rule: str
+    severity: Literal["exception", "warning"]
+    message: str
+    value: str | None = None
+    suggested_fix: str
+    source_keys: list[str] = Field(default_factory=list)
+    held_amount: Decimal | None = Field(
+        default=None, description="What the held-back work would bill, where known."
+    )
+    held_hours: Decimal | None = None
+
+
 class ProposalDraft(_Model):
     """What one run would invoice for one project (not stored yet)."""
 
@@ -106,7 +130,12 @@ class ProposalDraft(_Model):
     billing_model: str
     lines: list[ProposalLine] = Field(default_factory=list)
     warnings: list[str] = Field(default_factory=list)
+    problems: list[BillingProblem] = Field(default_factory=list)
     retainer: RetainerUse | None = None
+    timesheets_until: dt.date | None = Field(
+        default=None,
+        description="date_end_invoice_timesheet for the wizard (orders with timesheet lines).",
+    )
 
     @property
     def total(self) -> Decimal:
@@ -130,7 +159,11 @@ class ProposalDraft(_Model):
             "order_name": self.order_name,
             "billing_model": self.billing_model,
             "warnings": self.warnings,
+            "problems": [problem.model_dump(mode="json") for problem in self.problems],
             "retainer": None if self.retainer is None else self.retainer.model_dump(mode="json"),
+            "timesheets_until": None
+            if self.timesheets_until is None
+            else self.timesheets_until.isoformat(),
         }
 
 
@@ -164,6 +197,7 @@ def build_draft(
         by_engine |= _retainer(draft, plan, found, period, billed)
     elif model is BillingModel.FIXED_FEE and plan.billing.scheduled:
         by_engine |= _scheduled_fee(draft, plan, found, period, billed)
+    by_engine |= _timesheets(draft, plan, found, period, billed, by_engine)
     for line in found.lines:
         if line.id in by_engine or line.to_invoice == 0:
             continue
@@ -184,32 +218,7 @@ def _from_odoo(
 ) -> ProposalLine:
     sources: list[SourceEntry] = []
     kind = "order_line"
-    if line.method == "timesheet":
-        kind = LineKind.TIME.value
-        unbilled = [t for t in found.timesheets if t.line_id == line.id and t.key not in billed]
-        sources = [
-            SourceEntry(
-                key=t.key,
-                date=t.date,
-                consultant=t.consultant,
-                hours=t.hours,
-                description=t.description,
-            )
-            for t in unbilled
-        ]
-        hours = sum((t.hours for t in unbilled), Decimal(0))
-        late = [t for t in unbilled if t.date > period.end]
-        if late:
-            draft.warnings.append(
-                f"{line.name}: Odoo invoices all delivered time; {len(late)} timesheets dated "
-                f"after {period.end} are included"
-            )
-        if hours != line.to_invoice:
-            draft.warnings.append(
-                f"{line.name}: {line.to_invoice} h to invoice in Odoo but {hours} h of unbilled "
-                "timesheets behind them"
-            )
-    elif line.method == "milestones":
+    if line.method == "milestones":
         kind = LineKind.MILESTONE.value
         sources = [
             SourceEntry(key=key, date=m.reached_on, description=f"Milestone: {m.name}")
@@ -256,8 +265,185 @@ def _project_billing(draft: ProposalDraft, terms: BillingTerms) -> ProjectBillin
     )
 
 
-def _apply_warnings(draft: ProposalDraft, proposal: BillingProposal) -> None:
-    draft.warnings.extend(f"{p.rule.value}: {p.message}" for p in proposal.problems)
+def _apply_warnings(
+    draft: ProposalDraft,
+    proposal: BillingProposal,
+    *,
+    hours: dict[str, Decimal] | None = None,
+    fixes: dict[str, str] | None = None,
+) -> None:
+    """The engine's problems on the draft: as warnings to read, and as problems with what they
+    hold back (amount where the engine knows it, hours of held timesheets)."""
+    held: dict[str, list[HeldBack]] = {}
+    for item in proposal.held_back:
+        held.setdefault(item.rule.value, []).append(item)
+    for problem in proposal.problems:
+        draft.warnings.append(f"{problem.rule.value}: {problem.message}")
+        draft.problems.append(_problem(draft, problem, held, hours or {}, fixes or {}))
+
+
+def _problem(
+    draft: ProposalDraft,
+    problem: Problem,
+    held: dict[str, list[HeldBack]],
+    hours: dict[str, Decimal],
+    fixes: dict[str, str],
+) -> BillingProblem:
+    keys = set(problem.source_keys)
+    items = [h for h in held.get(problem.rule.value, []) if h.key in keys]
+    amounts = [h.amount for h in items if h.amount is not None]
+    held_hours = [hours[key] for key in problem.source_keys if key in hours]
+    return BillingProblem(
+        rule=problem.rule.value,
+        severity=problem.severity,
+        message=problem.message,
+        value=None if problem.value is None else str(problem.value),
+        suggested_fix=fixes.get(problem.rule.value, problem.suggested_fix),
+        source_keys=list(problem.source_keys),
+        held_amount=round_money(sum(amounts, Decimal(0)), draft.currency) if amounts else None,
+        held_hours=sum(held_hours, Decimal(0)) if held_hours else None,
+    )
+
+
+# --- timesheets: the engine picks, Odoo invoices up to a date ------------------------------------
+
+
+def _timesheets(
+    draft: ProposalDraft,
+    plan: DeliveryPlan,
+    found: OrderDeliverables,
+    period: BillingPeriod,
+    billed: set[str],
+    taken: set[int],
+) -> set[int]:
+    """Lines invoiced from timesheets; the draft's ``timesheets_until`` for the wizard."""
+    lines = {line.id: line for line in found.lines if line.method == "timesheet"}
+    lines = {line_id: line for line_id, line in lines.items() if line_id not in taken}
+    if not lines:
+        return set()
+    sheets = {t.key: t for t in found.timesheets if t.line_id in lines}
+    # Odoo invoices a timesheet once: one an invoice holds is billed, bound in Handoff or not.
+    done = billed | {t.key for t in sheets.values() if t.invoice_id is not None}
+    roles = {line_id: f"{line.name} (order line {line_id})" for line_id, line in lines.items()}
+    cap = (
+        plan.billing.not_to_exceed
+        if plan.billing.billing_model is BillingModel.TIME_AND_MATERIALS
+        else None
+    )
+    project = _project_billing(
+        draft,
+        BillingTerms(
+            billing_model=BillingModel.TIME_AND_MATERIALS,
+            currency=draft.currency,
+            not_to_exceed=cap,
+        ),
+    ).model_copy(
+        update={
+            # The order line's price is the rate: it is what Odoo invoices the hours at.
+            "rate_card": RateCard(
+                name=found.order_name,
+                rates=[
+                    Rate(role=roles[line_id], currency=draft.currency, hourly=line.net_price)
+                    for line_id, line in lines.items()
+                    if line.net_price > 0
+                ],
+            ),
+            "invoiced_to_date": max(_invoiced_untaxed(found.lines), Decimal(0)),
+        }
+    )
+    entries = [
+        TimeEntry(
+            source="odoo",
+            source_id=str(t.id),
+            consultant=t.consultant,
+            role=roles[t.line_id or 0],
+            project_ref=draft.project,
+            date=t.date,
+            hours=t.hours,
+            approval=ApprovalStatus.APPROVED,  # in Odoo = approved (Community has no approval)
+            description=t.description,
+        )
+        for t in sheets.values()
+    ]
+    proposal = propose(project, entries, period=period, already_billed=done)
+    held = [sheets[h.key] for h in proposal.held_back if h.key in sheets]
+    until = period.end
+    if held:
+        until = min(t.date for t in held) - dt.timedelta(days=1)
+    accepted = [sheets[key] for key in sorted(proposal.billed_keys) if key in sheets]
+    waiting = [t for t in accepted if t.date > until]
+    if waiting:
+        draft.warnings.append(
+            f"{len(waiting)} timesheets dated after {until} wait with the time held back "
+            "(Odoo invoices timesheets up to a date)"
+        )
+    draft.timesheets_until = until
+    fixes = {
+        "missing_rate": f"Set the unit price of the order line on {found.order_name} in Odoo "
+        "(its timesheets are invoiced at that price), then rerun the invoice run."
+    }
+    _apply_warnings(draft, proposal, hours={t.key: t.hours for t in sheets.values()}, fixes=fixes)
+    if waiting:
+        _hold_with_first_problem(draft, waiting, lines)
+    billable = [t for t in accepted if t.date <= until]
+    for line_id, line in lines.items():
+        on_line = sorted((t for t in billable if t.line_id == line_id), key=_sheet_order)
+        if not on_line:
+            continue
+        hours = sum((t.hours for t in on_line), Decimal(0))
+        draft.lines.append(
+            ProposalLine(
+                kind=LineKind.TIME.value,
+                description=line.name,
+                order_line_id=line_id,
+                quantity=hours,
+                unit_price=line.net_price,
+                amount=round_money(hours * line.net_price, draft.currency),
+                basis="odoo",
+                sources=[_sheet_source(t) for t in on_line],
+            )
+        )
+    return set(lines)
+
+
+def _invoiced_untaxed(lines: Iterable[OrderLine]) -> Decimal:
+    """What the order's invoices (and credit notes) bill, untaxed: counted against the cap."""
+    return sum((line.invoiced * line.net_price for line in lines), Decimal(0))
+
+
+def _hold_with_first_problem(
+    draft: ProposalDraft, waiting: list[Timesheet], lines: dict[int, OrderLine]
+) -> None:
+    """Accepted time after the cut waits too; the problem that cut the date says so."""
+    blocking = next((p for p in draft.problems if p.severity == "exception"), None)
+    if blocking is None:
+        return
+    extra = sum((t.hours * lines[t.line_id or 0].net_price for t in waiting), Decimal(0))
+    index = draft.problems.index(blocking)
+    draft.problems[index] = blocking.model_copy(
+        update={
+            "source_keys": [*blocking.source_keys, *(t.key for t in waiting)],
+            "held_hours": (blocking.held_hours or Decimal(0))
+            + sum((t.hours for t in waiting), Decimal(0)),
+            "held_amount": None
+            if blocking.held_amount is None
+            else round_money(blocking.held_amount + extra, draft.currency),
+        }
+    )
+
+
+def _sheet_order(sheet: Timesheet) -> tuple[dt.date, int]:
+    return sheet.date, sheet.id
+
+
+def _sheet_source(sheet: Timesheet) -> SourceEntry:
+    return SourceEntry(
+        key=sheet.key,
+        date=sheet.date,
+        consultant=sheet.consultant,
+        hours=sheet.hours,
+        description=sheet.description,
+    )
 
 
 def _scheduled_fee(

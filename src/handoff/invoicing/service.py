@@ -7,9 +7,14 @@ Crash safety of invoicing one approved proposal (each step can be re-run):
 1. write the delivered quantities the engine decided (absolute values; extra lines found by name);
 2. record the order's invoice ids in the proposal (``invoices_before``), once;
 3. the order's invoice ids not in ``invoices_before`` are this proposal's invoice: only when there
-   are none does the ``sale.advance.payment.inv`` wizard run;
+   are none does the ``sale.advance.payment.inv`` wizard run, with the proposal's
+   ``timesheets_until`` as ``date_end_invoice_timesheet`` (time after it waits for a later run);
 4. post (only drafts are posted), bind each source key to the invoice, mark the proposal invoiced.
 A re-run after a crash anywhere finds the invoice at step 3 instead of creating a second one.
+
+Problems the engine reports with severity ``exception`` (cap reached, missing rate, ...) become
+exception records of flow ``billing_run`` per deal (``problems.record_problems``), resolved by the
+first run that no longer finds them. Dry runs write nothing, exceptions included.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -30,7 +36,8 @@ from handoff.engine.runtime import Hub
 from handoff.store.models import Binding
 
 from .deliverables import read_deliverables
-from .proposals import ProposalDraft, ProposalLine
+from .problems import record_problems
+from .proposals import BillingProblem, ProposalDraft, ProposalLine
 from .records import ProposalRecord, Proposals, ProposalStatus
 
 BILLED_SOURCE = "billed_source"
@@ -59,6 +66,10 @@ class RunResult:
     invoiced: dict[int, list[int]] = field(default_factory=dict)
     failed: dict[int, str] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    # Per deal, what the engine found (exceptions hold work back; warnings don't), and the ids of
+    # the exception records a (non-dry) run raised or refreshed for them.
+    problems: dict[str, list[BillingProblem]] = field(default_factory=dict)
+    exceptions: dict[str, list[int]] = field(default_factory=dict)
 
 
 def _flag(name: str) -> bool:
@@ -116,6 +127,13 @@ def _odoo(hub: Hub) -> QuoteToCashAdapter:
 
 def propose_all(hub: Hub, period: BillingPeriod) -> tuple[list[ProposalDraft], list[str]]:
     """Drafts for every bound project with something to invoice; and the deals skipped (no plan)."""
+    assessed, skipped = assess_all(hub, period)
+    return [draft for draft in assessed if not draft.is_empty], skipped
+
+
+def assess_all(hub: Hub, period: BillingPeriod) -> tuple[list[ProposalDraft], list[str]]:
+    """A draft for every bound project with a plan, empty ones included (their problems count:
+    work held back entirely still needs a person); and the deals skipped."""
     from .proposals import build_draft
 
     q2c = _odoo(hub)
@@ -129,9 +147,7 @@ def propose_all(hub: Hub, period: BillingPeriod) -> tuple[list[ProposalDraft], l
         candidate_keys = [f"time:odoo:{t.id}" for t in found.timesheets]
         billed = set(billed_keys(hub, candidate_keys))
         billed |= set(billed_keys(hub, _contract_keys(hub, bound.deal_key)))
-        draft = build_draft(bound.deal_key, bound.plan, found, period, billed)
-        if not draft.is_empty:
-            drafts.append(draft)
+        drafts.append(build_draft(bound.deal_key, bound.plan, found, period, billed))
     return drafts, skipped
 
 
@@ -162,10 +178,17 @@ def run_billing(
     """
     if require_approval is None:
         require_approval = _flag(REQUIRE_APPROVAL_ENV)
-    drafts, skipped = propose_all(hub, period)
-    result = RunResult(period=period.label, drafts=drafts, skipped=skipped)
+    assessed, skipped = assess_all(hub, period)
+    drafts = [draft for draft in assessed if not draft.is_empty]
+    result = RunResult(
+        period=period.label,
+        drafts=drafts,
+        skipped=skipped,
+        problems={d.deal_key: list(d.problems) for d in assessed if d.problems},
+    )
     if dry_run:
         return result
+    result.exceptions = record_problems(hub, assessed, period.label)
     proposals = Proposals(hub.store)
     for draft in drafts:
         if proposals.open_for(draft.project) is not None:
@@ -237,11 +260,17 @@ def invoice_proposal(hub: Hub, proposal_id: int, *, post: bool | None = None) ->
         record = proposals.update(proposal_id, invoices_before=sorted(current))
     ours = sorted(current - set(record.invoices_before or []))
     if not ours:
-        ours = q2c.invoice_orders([record.order_id], InvoiceRequest(method="delivered", post=False))
+        until = (record.details or {}).get("timesheets_until")
+        request = InvoiceRequest(
+            method="delivered",
+            post=False,
+            timesheets_until=date.fromisoformat(until) if until else None,
+        )
+        ours = q2c.invoice_orders([record.order_id], request)
     if post:
         q2c.post_invoices(ours)
     keys = [key for line in lines for key in line.source_keys]
-    late = _delivered_since(hub, q2c, record.deal_key, record.order_id, set(keys))
+    late = _delivered_since(hub, q2c, record.deal_key, record.order_id, set(keys), set(ours))
     bind_billed(hub, ours[0], [*keys, *late])
     hub.audit.record(
         actor=record.approved_by or "handoff",
@@ -262,22 +291,22 @@ def invoice_proposal(hub: Hub, proposal_id: int, *, post: bool | None = None) ->
 
 
 def _delivered_since(
-    hub: Hub, q2c: QuoteToCashAdapter, deal_key: str, order_id: int, proposed: set[str]
+    hub: Hub,
+    q2c: QuoteToCashAdapter,
+    deal_key: str,
+    order_id: int,
+    proposed: set[str],
+    invoices: set[int],
 ) -> list[str]:
     """Timesheets and reached milestones Odoo's invoice took in although they came after the
-    proposal (the wizard invoices everything delivered on the order): bound too, so they are never
-    proposed again nor reported as unbilled."""
+    proposal (time logged up to ``timesheets_until`` meanwhile, a milestone reached): bound too,
+    so they are never proposed again nor reported as unbilled. The timesheets are the ones Odoo
+    linked to the invoice (``timesheet_invoice_id``)."""
     from handoff.billing.keys import milestone_key
 
     found = read_deliverables(q2c.odoo, order_id)
     invoiced_lines = {line.id for line in found.lines if line.to_invoice == 0}
-    candidates = [
-        t.key
-        for t in found.timesheets
-        if t.line_id in invoiced_lines
-        and (line := found.line(t.line_id)) is not None
-        and line.method == "timesheet"
-    ] + [
+    candidates = [t.key for t in found.timesheets if t.invoice_id in invoices] + [
         milestone_key(deal_key, str(m.id))
         for m in found.milestones
         if m.reached and m.line_id in invoiced_lines
@@ -320,6 +349,62 @@ def _set_delivered(q2c: QuoteToCashAdapter, order_id: int, lines: list[ProposalL
             q2c.odoo.write(
                 "sale.order.line", [line_id], {"qty_delivered": float(line.set_delivered)}
             )
+
+
+def set_cap(hub: Hub, deal_key: str, not_to_exceed: Decimal | None, *, by: str) -> DeliveryPlan:
+    """Record an agreed not-to-exceed cap (None: uncapped) on the deal's delivery plan; the next
+    invoice run bills within it (and releases work a lower cap held back)."""
+    if not_to_exceed is not None and not_to_exceed < 0:
+        raise BillingError(f"a cap cannot be negative ({not_to_exceed})")
+    bound = next((b for b in bound_orders(hub) if b.deal_key == deal_key), None)
+    if bound is None or bound.plan is None:
+        raise BillingError(f"{deal_key} has no delivered order with a billing plan")
+    before = bound.plan.billing.not_to_exceed
+    billing = bound.plan.billing.model_copy(update={"not_to_exceed": not_to_exceed})
+    plan = bound.plan.model_copy(update={"billing": billing})
+    with hub.store.session() as session:
+        row = session.scalar(
+            select(Binding).where(
+                Binding.system == "odoo",
+                Binding.model == ORDER_MODEL,
+                Binding.external_id == str(bound.order_id),
+            )
+        )
+        assert row is not None  # bound_orders just read it
+        row.snapshot = plan.model_dump(mode="json")
+    hub.audit.record(
+        actor=by,
+        action="set_cap",
+        system="handoff",
+        model="billing_plan",
+        record_id=str(bound.order_id),
+        canonical_id=deal_key,
+        before={"not_to_exceed": None if before is None else str(before)},
+        after={"not_to_exceed": None if not_to_exceed is None else str(not_to_exceed)},
+    )
+    return plan
+
+
+# A scheduled run in the first days of a month closes the month that just ended.
+CLOSING_DAYS = 7
+
+
+def scheduled_period(today: date) -> BillingPeriod:
+    """The period a scheduled (cron) run bills on ``today``: the previous calendar month when it
+    runs in the month's first ``CLOSING_DAYS`` days (the usual "on the 1st" cron closes the month
+    just ended, with all its time in), else the current calendar month. Always a calendar month,
+    so a retainer's month and the T&M cut-off are the same whatever day the cron fires."""
+    if today.day <= CLOSING_DAYS:
+        return BillingPeriod.month(f"{today.replace(day=1) - timedelta(days=1):%Y-%m}")
+    return BillingPeriod.month(f"{today:%Y-%m}")
+
+
+def scheduled_billing_run(hub: Hub, *, today: date | None = None) -> RunResult:
+    """The cron job of ``flows.billing_run``: the run for :func:`scheduled_period` (approval and
+    posting from the environment, as for ``handoff billing run``)."""
+    from datetime import UTC, datetime
+
+    return run_billing(hub, scheduled_period(today or datetime.now(UTC).date()))
 
 
 def total_of(lines: Iterable[dict[str, Any]]) -> Decimal:

@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from .adapter import OdooAdapter, UpsertResult
 from .errors import UserError
@@ -98,12 +98,26 @@ class TimesheetIn(BaseModel):
 
 
 class InvoiceRequest(BaseModel):
-    """``delivered`` = regular invoice; ``percentage``/``fixed`` = down payment."""
+    """``delivered`` = regular invoice; ``percentage``/``fixed`` = down payment.
+
+    ``timesheets_from``/``timesheets_until`` (inclusive) set sale_timesheet's
+    ``date_start_invoice_timesheet``/``date_end_invoice_timesheet``: only the timesheets not
+    invoiced yet and dated in that range are invoiced and linked to the invoice; left open, every
+    uninvoiced timesheet is."""
 
     method: Literal["delivered", "percentage", "fixed"] = "delivered"
     percentage: float | None = Field(default=None, gt=0, le=100)
     fixed_amount: float | None = Field(default=None, gt=0)
     post: bool = True
+    timesheets_from: dt.date | None = None
+    timesheets_until: dt.date | None = None
+
+    @model_validator(mode="after")
+    def _range_in_order(self) -> InvoiceRequest:
+        start, end = self.timesheets_from, self.timesheets_until
+        if start is not None and end is not None and end < start:
+            raise ValueError(f"timesheets_until {end} is before timesheets_from {start}")
+        return self
 
 
 class ExpenseIn(BaseModel):
@@ -353,6 +367,11 @@ class QuoteToCashAdapter:
             values["amount"] = request.percentage
         elif request.method == "fixed":
             values["fixed_amount"] = request.fixed_amount
+        if request.method == "delivered":
+            if request.timesheets_from is not None:
+                values["date_start_invoice_timesheet"] = request.timesheets_from.isoformat()
+            if request.timesheets_until is not None:
+                values["date_end_invoice_timesheet"] = request.timesheets_until.isoformat()
         context = active_context("sale.order", ids)
         wizard_id = self.odoo.create("sale.advance.payment.inv", values, context=context)
         self.odoo.call(
@@ -428,12 +447,18 @@ class QuoteToCashAdapter:
         context = active_context("account.move", ids)
         wizard_id = self.odoo.create("account.payment.register", values, context=context)
         action = self.odoo.call(
-            "account.payment.register", "action_create_payments", [[wizard_id]], {"context": context}
+            "account.payment.register",
+            "action_create_payments",
+            [[wizard_id]],
+            {"context": context},
         )
         if isinstance(action, dict) and action.get("res_id"):
             return int(action["res_id"])
         payments = self.odoo.search_read(
-            "account.payment", [["reconciled_invoice_ids", "in", ids]], ["id"], order="id desc",
+            "account.payment",
+            [["reconciled_invoice_ids", "in", ids]],
+            ["id"],
+            order="id desc",
             limit=1,
         )
         if not payments:

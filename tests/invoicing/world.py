@@ -128,6 +128,38 @@ class World:
             ],
         )
 
+    def log_dated(self, deal_id: str, entries: list[tuple[str, float]]) -> list[int]:
+        """Timesheets on the deal's project: (ISO date, hours) each."""
+        order = self.order(deal_id)
+        return self.odoo.create_many(
+            "account.analytic.line",
+            [
+                {
+                    "project_id": order["project_ids"][0],
+                    "employee_id": self.employee_id,
+                    "name": f"work on {day}",
+                    "unit_amount": hours,
+                    "date": day,
+                }
+                for day, hours in entries
+            ],
+        )
+
+    def invoice_lines(self, invoice_id: int) -> list[dict[str, Any]]:
+        return self.odoo.search_read(
+            "account.move.line",
+            [["move_id", "=", invoice_id], ["display_type", "=", "product"]],
+            ["quantity", "price_unit", "price_subtotal"],
+        )
+
+    def invoiced_by(self, timesheet_ids: list[int]) -> dict[int, int | None]:
+        """Timesheet -> the invoice Odoo says holds it (timesheet_invoice_id)."""
+        rows = self.odoo.read("account.analytic.line", timesheet_ids, ["timesheet_invoice_id"])
+        return {
+            r["id"]: r["timesheet_invoice_id"][0] if r["timesheet_invoice_id"] else None
+            for r in rows
+        }
+
     def invoices(self) -> list[dict[str, Any]]:
         return self.odoo.search_read(
             "account.move",

@@ -84,7 +84,11 @@ def test_a_reached_cap_holds_work_back_as_one_exception_until_the_cap_is_raised(
     assert (line["quantity"], line["price_subtotal"]) == (5.0, 750.0)
     assert world.invoiced_by([first, second, third])[third] is None  # held back, not invoiced
     [exception] = _billing_exceptions(world)
-    assert (exception.record, exception.rule, exception.kind) == (key, "cap_reached", "business_rule")
+    assert (exception.record, exception.rule, exception.kind) == (
+        key,
+        "cap_reached",
+        "business_rule",
+    )
     assert "1000" in exception.message and "450.00 USD" in exception.message
     assert exception.context["held_back_amount"] == "450.00"
     assert exception.context["held_back_hours"] == "3.0"

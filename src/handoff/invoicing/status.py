@@ -4,6 +4,10 @@ Per deal (its bound sale order): invoiced to date = posted customer invoices min
 notes (a reversed invoice and its credit note cancel out); paid = what was settled by payments
 (total - residual of invoices not reversed); outstanding = open residual of invoices minus unused
 credit notes; overdue = the residual past its due date; the last posted invoice's number and date.
+
+Salesforce's Handoff package has no overdue field: its Opportunity and Account get invoiced, paid,
+outstanding, the last invoice (Opportunity) and the sync status (Invoiced / Partially Paid / Paid).
+A record the CRM refuses to update fails the flow with a readable error (an exception record).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from handoff.connectors.odoo.adapter import OdooAdapter
+from handoff.engine.errors import PermanentError
 from handoff.engine.runtime import Hub
 
 from .deliverables import decimal, m2o
@@ -47,6 +52,27 @@ class DealBilling(BaseModel):
     overdue: Decimal = ZERO
     last_invoice_number: str | None = None
     last_invoice_date: date | None = None
+
+
+def sync_status(figures: DealBilling) -> str:
+    """Salesforce's ``Handoff_Sync_Status__c`` for the figures."""
+    if figures.invoiced <= 0:
+        return "Synced"
+    if figures.outstanding <= 0:
+        return "Paid"
+    return "Partially Paid" if figures.paid > 0 else "Invoiced"
+
+
+def _refused(source: str, failures: Sequence[tuple[str, str]]) -> None:
+    if failures:
+        detail = "; ".join(f"{record}: {error}" for record, error in failures)
+        raise PermanentError(
+            f"{source} refused the billing status of {len(failures)} records: {detail}",
+            rule="crm_write_back_refused",
+            value=", ".join(record for record, _ in failures),
+            suggested_fix=f"Check that the Handoff fields exist and are writable in {source} "
+            "(see the connector README), then retry the exception.",
+        )
 
 
 def crm_deal(deal_key: str) -> tuple[str, str]:
@@ -164,7 +190,7 @@ def _hubspot(adapter: Any, deals: Sequence[DealBilling], customers: dict[str, De
     from handoff.connectors.hubspot.adapter import BillingStatus
 
     adapter.ensure_properties()
-    adapter.write_back(
+    outcomes = adapter.write_back(
         "deals",
         {
             crm_deal(d.deal_key)[1]: BillingStatus(
@@ -179,7 +205,7 @@ def _hubspot(adapter: Any, deals: Sequence[DealBilling], customers: dict[str, De
         },
     )
     if customers:
-        adapter.write_back(
+        outcomes += adapter.write_back(
             "companies",
             {
                 customer: BillingStatus(
@@ -191,6 +217,14 @@ def _hubspot(adapter: Any, deals: Sequence[DealBilling], customers: dict[str, De
                 for customer, t in customers.items()
             },
         )
+    _refused(
+        "hubspot",
+        [
+            (o.key, o.error.message if o.error else "no record returned")
+            for o in outcomes
+            if not o.ok
+        ],
+    )
 
 
 def _salesforce(
@@ -198,7 +232,7 @@ def _salesforce(
 ) -> None:
     from handoff.connectors.salesforce.adapter import CustomerBillingStatus, DealBillingStatus
 
-    adapter.write_back_deals(
+    results = adapter.write_back_deals(
         [
             DealBillingStatus(
                 deal_external_id=crm_deal(d.deal_key)[1],
@@ -206,19 +240,22 @@ def _salesforce(
                 paid_to_date=d.paid,
                 outstanding=d.outstanding,
                 last_invoice=d.last_invoice_number,
+                sync_status=sync_status(d),
             )
             for d in deals
         ]
     )
     if customers:
-        adapter.write_back_customers(
+        results += adapter.write_back_customers(
             [
                 CustomerBillingStatus(
                     customer_external_id=customer,
                     invoiced_to_date=t.invoiced,
                     paid_to_date=t.paid,
                     outstanding=t.outstanding,
+                    sync_status=sync_status(t),
                 )
                 for customer, t in customers.items()
             ]
         )
+    _refused("salesforce", [(r.external_id, r.error or "") for r in results if not r.success])

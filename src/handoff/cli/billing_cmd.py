@@ -1,10 +1,11 @@
-"""``handoff billing run|approve|proposals`` and ``handoff monitors``: thin shells over
+"""``handoff billing run|approve|proposals|set-cap`` and ``handoff monitors``: thin shells over
 ``handoff.invoicing`` (the scheduler and the API call the same functions)."""
 
 from __future__ import annotations
 
 import getpass
 from datetime import date
+from decimal import Decimal, InvalidOperation
 
 import typer
 from rich.console import Console
@@ -14,7 +15,7 @@ from handoff.billing.engine import BillingPeriod
 from handoff.engine.runtime import Hub, start_hub
 from handoff.invoicing.proposals import ProposalDraft
 from handoff.invoicing.records import Proposals
-from handoff.invoicing.service import BillingError, approve, run_billing
+from handoff.invoicing.service import BillingError, approve, run_billing, set_cap
 
 console = Console()
 billing_app = typer.Typer(help="Invoice runs: proposals, approval, invoices.", no_args_is_help=True)
@@ -77,6 +78,10 @@ def billing_run(
         show_draft(draft)
     for skipped in result.skipped:
         console.print(f"[yellow]skipped:[/yellow] {skipped}")
+    for deal_key, problems in result.problems.items():
+        for problem in problems:
+            if problem.severity == "exception":
+                console.print(f"[red]held back[/red] {deal_key} {problem.rule}: {problem.message}")
     if dry_run:
         console.print(f"dry run: {len(result.drafts)} proposals, nothing written")
         return
@@ -102,6 +107,22 @@ def billing_approve(
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(1) from None
     console.print(f"proposal {proposal_id} invoiced: account.move {invoices}")
+
+
+@billing_app.command("set-cap")
+def billing_set_cap(
+    deal: str = typer.Argument(..., help="deal key, e.g. hubspot:deal:123"),
+    amount: str = typer.Argument(..., help="not-to-exceed cap, untaxed; 'none' removes it"),
+    by: str = typer.Option(None, help="who agreed it (default: the current user)"),
+) -> None:
+    """Record a time & materials deal's agreed not-to-exceed cap (e.g. after a change order)."""
+    try:
+        cap = None if amount.strip().lower() == "none" else Decimal(amount)
+        set_cap(_hub(), deal, cap, by=by or getpass.getuser())
+    except (InvalidOperation, BillingError) as error:
+        console.print(f"[red]error:[/red] {error or f'{amount!r} is not an amount'}")
+        raise typer.Exit(1) from None
+    console.print(f"{deal}: not-to-exceed {'removed' if cap is None else f'{cap:f}'}")
 
 
 @billing_app.command("proposals")

@@ -56,6 +56,12 @@ def _batch(record: DeliveryRecord, assigned: list[push.Assigned]) -> dict[str, A
     records = [record, *(a.record for a in assigned)]
     fits = DBOS.run_step({"name": "time.batchable"}, push.batchable, records)
     candidates = [i for i, ok in enumerate(fits) if ok]
+    held = DBOS.run_step({"name": "time.recordable"}, push.recordable, records)
+    recorded = {i for i, ok in enumerate(held) if ok}
+    if recorded:
+        DBOS.run_step(
+            {"name": "time.record"}, push.record_not_pushed, [records[i] for i in sorted(recorded)]
+        )
     pushed_ids: dict[int, int] = {}
     if candidates:
         batch = [records[i] for i in candidates]
@@ -68,11 +74,13 @@ def _batch(record: DeliveryRecord, assigned: list[push.Assigned]) -> dict[str, A
     DBOS.run_step(
         {"name": "time.finish_assigned"},
         push.finish_assigned,
-        [assigned[i - 1].inbox_id for i in followers if i in pushed_ids],
-        [assigned[i - 1].inbox_id for i in followers if i not in pushed_ids],
+        [assigned[i - 1].inbox_id for i in followers if i in pushed_ids or i in recorded],
+        [assigned[i - 1].inbox_id for i in followers if i not in pushed_ids and i not in recorded],
     )
     if 0 in pushed_ids:
         return _outcome(record, "pushed", pushed_ids[0], batch=len(pushed_ids))
+    if 0 in recorded:
+        return _outcome(record, "recorded", batch=len(pushed_ids))
     return _one(record)
 
 
@@ -85,8 +93,7 @@ def _one(record: DeliveryRecord) -> dict[str, Any]:
 
     if pushed is None or pushed.withdrawn:
         if not record.billable_now:
-            reason = "not billable" if not record.billable else f"not approved ({record.approval})"
-            DBOS.run_step({"name": "time.record"}, push.record_not_pushed, record, reason)
+            DBOS.run_step({"name": "time.record"}, push.record_not_pushed, [record])
             return _outcome(record, "recorded")
         _, values = call("odoo", "plan_push", push.plan_push, [record])
         [odoo_id] = call("odoo", "upsert", push.upsert, [record], values)

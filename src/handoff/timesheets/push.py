@@ -176,18 +176,26 @@ def audit_many(entries: Sequence[dict[str, Any]]) -> None:
         session.add_all(rows)
 
 
-def record_not_pushed(record: DeliveryRecord, reason: str) -> None:
-    current_hub().audit.record(
-        actor="handoff",
-        action="recorded",
-        system="handoff",
-        model=canonical_type(record),
-        record_id=record.key,
-        canonical_id=record.key,
-        after={"pushed": False, "reason": reason, "approval": record.approval.value,
-               "billable": record.billable},
-        correlation_id=_correlation(),
-    )
+def not_pushed_reason(record: DeliveryRecord) -> str:
+    return "not billable" if not record.billable else f"not approved ({record.approval.value})"
+
+
+def _not_pushed(record: DeliveryRecord) -> dict[str, Any]:
+    return {
+        "action": "recorded",
+        "system": "handoff",
+        "model": canonical_type(record),
+        "record_id": record.key,
+        "canonical_id": record.key,
+        "after": {"pushed": False, "reason": not_pushed_reason(record),
+                  "approval": record.approval.value, "billable": record.billable},
+        "correlation_id": _correlation(),
+    }
+
+
+def record_not_pushed(records: Sequence[DeliveryRecord]) -> None:
+    """Audit that entries were received but are not (yet) for Odoo: unapproved or not billable."""
+    audit_many([_not_pushed(record) for record in records])
 
 
 # -- where the entry goes ------------------------------------------------------------------------
@@ -595,8 +603,21 @@ def assigned_to(workflow_id: str, own_inbox_id: int) -> list[Assigned]:
 
 
 def batchable(records: Sequence[DeliveryRecord]) -> list[bool]:
-    """Which records can be pushed together: new (never bound), approved and billable, the only
-    revision of their entry in the batch, same kind and project/deal reference as the first."""
+    """Which records can be pushed together: new, approved and billable (see ``_fresh``)."""
+    return [fresh and r.billable_now for r, fresh in zip(records, _fresh(records), strict=True)]
+
+
+def recordable(records: Sequence[DeliveryRecord]) -> list[bool]:
+    """Which records the batch can just record as not for Odoo: new, not approved or not
+    billable (see ``_fresh``). Entries pushed before need their own run: a change may withdraw
+    them from Odoo."""
+    return [fresh and not r.billable_now
+            for r, fresh in zip(records, _fresh(records), strict=True)]  # fmt: skip
+
+
+def _fresh(records: Sequence[DeliveryRecord]) -> list[bool]:
+    """New (never bound), the only revision of their entry in the batch, same kind and
+    project/deal reference as the first."""
     from sqlalchemy import select
 
     from handoff.store.models import Binding
@@ -617,8 +638,7 @@ def batchable(records: Sequence[DeliveryRecord]) -> list[bool]:
             )
         )
     return [
-        r.billable_now
-        and counts[r.key] == 1
+        counts[r.key] == 1
         and r.key not in bound
         and type(r) is type(first)
         and (r.project_ref, r.deal_ref) == (first.project_ref, first.deal_ref)

@@ -100,8 +100,8 @@ class Stack:
         self.win_hubspot_deals([deal_id])
 
     def win_hubspot_deals(self, deal_ids: list[str]) -> None:
-        """Move HubSpot deals to their pipeline's won stage, 100 per batch call (a read of their
-        pipelines, then an update), waiting out the account's rate limit when the hub is busy
+        """Move HubSpot deals to their pipeline's won stage, closing them today, 100 per batch
+        call (a read of their pipelines, then an update), waiting out the account's rate limit when the hub is busy
         using it: a person moving deals is not refused."""
         with _hubspot_client(self.hubspot) as client:
             for start in range(0, len(deal_ids), 100):
@@ -117,7 +117,8 @@ class Stack:
                     stages = demo_firm.HUBSPOT_WON_STAGES.get(pipeline)
                     if not stages:
                         raise LookupError(f"HubSpot pipeline {pipeline!r} has no won stage")
-                    updates.append({"id": row["id"], "properties": {"dealstage": stages[0]}})
+                    updates.append({"id": row["id"], "properties": {
+                        "dealstage": stages[0], "closedate": date.today().isoformat()}})
                 if len(updates) != len(chunk):
                     raise LookupError(f"HubSpot has no deal among {found.get('errors')}")
                 _hubspot_call(client, "/crm/v3/objects/deals/batch/update", {"inputs": updates})
@@ -127,13 +128,14 @@ class Stack:
         self.win_salesforce_deals([deal_id])
 
     def win_salesforce_deals(self, deal_ids: list[str]) -> None:
-        """Close opportunities as won in one transaction (one CDC batch)."""
+        """Close opportunities as won today, in one transaction (one CDC batch)."""
         store = self.salesforce.store
         with store.transaction() as tx:
             for deal_id in deal_ids:
-                store.update(
-                    tx, "Opportunity", deal_id, {"StageName": demo_firm.SALESFORCE_WON_STAGE}
-                )
+                store.update(tx, "Opportunity", deal_id, {
+                    "StageName": demo_firm.SALESFORCE_WON_STAGE,
+                    "CloseDate": date.today().isoformat(),
+                })
 
     def win(self, *keys: str) -> None:
         """Move the demo deals ``keys`` to won in their CRM."""

@@ -95,11 +95,11 @@ def _on_cron(hub: Hub, name: str, expression: str, job: Any, stop: threading.Eve
     log = hub_logging.get_logger("handoff.schedule")
     schedule = croniter(expression, datetime.now(UTC))
     while True:
-        wait = (schedule.get_next(datetime) - datetime.now(UTC)).total_seconds()
-        if stop.wait(max(0.0, wait)):
+        fires_at = schedule.get_next(datetime)
+        if stop.wait(max(0.0, (fires_at - datetime.now(UTC)).total_seconds())):
             return
         try:
-            job(hub)
+            job(hub, fires_at)
         except Exception:
             log.exception("%s failed at its scheduled time", name)
 
@@ -107,9 +107,9 @@ def _on_cron(hub: Hub, name: str, expression: str, job: Any, stop: threading.Eve
 def _start_schedules(hub: Hub, stop: threading.Event) -> list[str]:
     """Invoice-status polling and monitors always; the invoice run on its cron when configured
     (flows.billing_run.trigger.cron in handoff.yaml)."""
+    from handoff.flows.billing_run import request_scheduled
     from handoff.flows.invoicing import poll_invoices
     from handoff.invoicing.monitors import run_monitors
-    from handoff.invoicing.service import scheduled_billing_run
 
     kinds = {system.kind for system in hub.settings.systems.values()}
     jobs: list[str] = []
@@ -128,11 +128,12 @@ def _start_schedules(hub: Hub, stop: threading.Event) -> list[str]:
         ]
     billing = hub.settings.flows.get("billing_run")
     if billing is not None and billing.enabled and billing.trigger.cron:
-        # Bills the month just ended when the cron fires in a month's first days, else the
-        # current month (invoicing.service.scheduled_period).
+        # Hands the run to the workers as a durable flow, once per firing whatever the number
+        # of workers; it bills the month just ended when the cron fires in a month's first days,
+        # else the current month (invoicing.service.scheduled_period).
         threading.Thread(
             target=_on_cron,
-            args=(hub, "billing run", billing.trigger.cron, scheduled_billing_run, stop),
+            args=(hub, "billing run", billing.trigger.cron, request_scheduled, stop),
             daemon=True,
         ).start()
         jobs.append(f"billing run on cron {billing.trigger.cron}")

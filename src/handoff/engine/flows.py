@@ -31,6 +31,7 @@ BUILTIN_FLOW_MODULES: tuple[str, ...] = (
     "handoff.flows.time_entries",
     "handoff.flows.invoicing",
     "handoff.flows.payments",
+    "handoff.flows.billing_run",
 )
 
 

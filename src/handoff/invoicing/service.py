@@ -175,7 +175,35 @@ def run_billing(
     ``dry_run`` computes and returns the drafts and writes nothing anywhere. ``require_approval``
     and ``post`` default to $HANDOFF_BILLING_REQUIRE_APPROVAL / $HANDOFF_BILLING_POST (posting on
     unless set to a false value) until handoff.yaml has a billing section.
+    The durable ``billing_run`` flow (``handoff.flows.billing_run``) runs the same two halves,
+    :func:`record_proposals` then :func:`invoice_proposal` per :func:`invoiceable` proposal.
     """
+    result = record_proposals(
+        hub, period, dry_run=dry_run, require_approval=require_approval, approved_by=approved_by
+    )
+    if dry_run:
+        return result
+    proposals = Proposals(hub.store)
+    for proposal_id in invoiceable(hub):
+        try:
+            result.invoiced[proposal_id] = invoice_proposal(hub, proposal_id, post=post)
+        except Exception as error:  # recorded on the proposal; the run goes on with the others
+            proposals.update(proposal_id, status=ProposalStatus.FAILED, error=str(error)[:2000])
+            result.failed[proposal_id] = str(error)
+    return result
+
+
+def record_proposals(
+    hub: Hub,
+    period: BillingPeriod,
+    *,
+    dry_run: bool = False,
+    require_approval: bool | None = None,
+    approved_by: str = "auto",
+) -> RunResult:
+    """The first half of a run: assess every bound project, raise or resolve its problems, and
+    store a proposal per project with something to invoice (approved at once unless approval is
+    required). Safe to run again: a project with an open proposal gets no second one."""
     if require_approval is None:
         require_approval = _flag(REQUIRE_APPROVAL_ENV)
     assessed, skipped = assess_all(hub, period)
@@ -196,17 +224,18 @@ def run_billing(
         status = ProposalStatus.PROPOSED if require_approval else ProposalStatus.APPROVED
         record = proposals.add(_record(draft, status, None if require_approval else approved_by))
         result.proposed.append(record.id)
-    for record in proposals.list(status=ProposalStatus.APPROVED) + proposals.list(
-        status=ProposalStatus.FAILED
-    ):
-        if record.approved_by is None:
-            continue
-        try:
-            result.invoiced[record.id] = invoice_proposal(hub, record.id, post=post)
-        except Exception as error:  # recorded on the proposal; the run goes on with the others
-            proposals.update(record.id, status=ProposalStatus.FAILED, error=str(error)[:2000])
-            result.failed[record.id] = str(error)
     return result
+
+
+def invoiceable(hub: Hub) -> list[int]:
+    """Approved proposals not invoiced yet, and approved ones whose invoicing failed before."""
+    proposals = Proposals(hub.store)
+    waiting = [
+        record
+        for status in (ProposalStatus.APPROVED, ProposalStatus.FAILED)
+        for record in proposals.list(status=status, limit=1_000_000)
+    ]
+    return sorted(record.id for record in waiting if record.approved_by is not None)
 
 
 def _record(
@@ -397,14 +426,6 @@ def scheduled_period(today: date) -> BillingPeriod:
     if today.day <= CLOSING_DAYS:
         return BillingPeriod.month(f"{today.replace(day=1) - timedelta(days=1):%Y-%m}")
     return BillingPeriod.month(f"{today:%Y-%m}")
-
-
-def scheduled_billing_run(hub: Hub, *, today: date | None = None) -> RunResult:
-    """The cron job of ``flows.billing_run``: the run for :func:`scheduled_period` (approval and
-    posting from the environment, as for ``handoff billing run``)."""
-    from datetime import UTC, datetime
-
-    return run_billing(hub, scheduled_period(today or datetime.now(UTC).date()))
 
 
 def total_of(lines: Iterable[dict[str, Any]]) -> Decimal:

@@ -1,0 +1,95 @@
+"""The invoice run as a durable flow: what the schedule starts and ``handoff billing run --queue``
+hands to the workers. Steps: record the period's proposals, then invoice each approved proposal,
+one durable step each, so a worker killed in the middle resumes where it stopped, and every
+step is safe to repeat (see ``handoff.invoicing.service``).
+
+One event per request, one entity for all runs (``billing``): runs never overlap. The schedule
+names its event after the period and the minute it fired, so the same cron firing in several
+workers starts one run.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from handoff.billing.engine import BillingPeriod
+from handoff.engine import flows
+from handoff.engine.errors import TransientError
+from handoff.engine.flows import FlowEvent, flow
+from handoff.engine.runtime import Hub, current_hub
+from handoff.engine.steps import call
+from handoff.store.inbox import AcceptResult, IncomingEvent
+
+FLOW = "billing_run"
+SOURCE = "billing"
+ENTITY = "billing"
+
+
+def request(hub: Hub, period: BillingPeriod, *, requested: str) -> AcceptResult:
+    """Hand the run for ``period`` to the workers; ``requested`` names this request (a second
+    request with the same name is a duplicate and starts nothing)."""
+    event = IncomingEvent(
+        source_event_id=f"{FLOW}:{period.label}:{requested}",
+        entity_key=ENTITY,
+        kind="billing.run",
+        payload={"period": period.label},
+        flow=FLOW,
+    )
+    [accepted] = flows.submit(hub, SOURCE, [event])
+    return accepted
+
+
+def request_scheduled(hub: Hub, fired_at: datetime) -> AcceptResult:
+    """The schedule's request: the period :func:`scheduled_period` bills on that day."""
+    from handoff.invoicing.service import scheduled_period
+
+    period = scheduled_period(fired_at.date())
+    return request(hub, period, requested=f"cron@{fired_at:%Y-%m-%dT%H:%M}")
+
+
+def propose(period: str) -> list[int]:
+    from handoff.invoicing.service import record_proposals
+
+    result = record_proposals(current_hub(), BillingPeriod.month(period))
+    return result.proposed
+
+
+def to_invoice() -> list[int]:
+    from handoff.invoicing.service import invoiceable
+
+    return invoiceable(current_hub())
+
+
+def invoice(proposal_id: int) -> dict[str, Any]:
+    """Invoice one proposal; a failure is recorded on the proposal (``billing proposals`` shows
+    it, the next run retries it) and does not stop the others."""
+    from handoff.invoicing.records import Proposals, ProposalStatus
+    from handoff.invoicing.service import invoice_proposal
+
+    hub = current_hub()
+    try:
+        return {"invoices": invoice_proposal(hub, proposal_id)}
+    except TransientError:
+        raise  # the step's retries and the circuit breaker handle it
+    except Exception as error:
+        Proposals(hub.store).update(
+            proposal_id, status=ProposalStatus.FAILED, error=str(error)[:2000]
+        )
+        return {"error": str(error)[:500]}
+
+
+@flow(FLOW, queue="odoo", record=lambda event: f"{SOURCE}:{event.payload.get('period')}")
+def billing_run(event: FlowEvent) -> dict[str, Any]:
+    period = str(event.payload["period"])
+    proposed = call("odoo", "propose", propose, period)
+    outcomes = {
+        proposal_id: call("odoo", "invoice", invoice, proposal_id)
+        for proposal_id in call("handoff", "to_invoice", to_invoice)
+    }
+    return {
+        "period": period,
+        "proposed": proposed,
+        "invoiced": {k: v["invoices"] for k, v in outcomes.items() if "invoices" in v},
+        "failed": {k: v["error"] for k, v in outcomes.items() if "error" in v},
+    }

@@ -75,6 +75,12 @@ def list_flow_runs(
     return [_run(s) for s in found]
 
 
+def flow_output(hub: Hub, workflow_id: str) -> Any:
+    """What a finished flow run returned (None while it runs, or when it failed)."""
+    found = flows._client(hub).list_workflows(workflow_ids=[workflow_id], load_output=True)
+    return found[0].output if found else None
+
+
 def show_flow_run(hub: Hub, workflow_id: str) -> tuple[FlowRun, list[FlowStep]]:
     client = flows._client(hub)
     found = client.list_workflows(workflow_ids=[workflow_id], load_input=False, load_output=False)

@@ -34,12 +34,13 @@ from handoff.invoicing.monitors import run_monitors
 from handoff.sandbox.demo_firm import DemoDeal
 from handoff.sandbox.month import (
     MonthOfWork,
-    OpenInvoice,
     Project,
     card_payments,
     month_of_work,
     post_payments,
     post_time,
+    posted_invoices,
+    reach_first_milestones,
 )
 from handoff.sandbox.stack import Stack, running_stack
 from support.servers import free_port
@@ -100,7 +101,7 @@ def live_the_month(folder: Path, *, kill_worker: bool) -> dict[str, Any]:
 
             # Everything again: the time tracker and Stripe redeliver, the invoice run reruns.
             assert post_time(stack.hub_url, stack.secret("timetracker_secret"), work.items) == 0
-            _invoice(stack, reader, worker, folder, kill=False)
+            worker = _invoice(stack, reader, worker, folder, kill=False)
             _pay(stack, reader, odoo)
             wait_for(_crm_agrees(stack, odoo, reader), timeout=120, what="CRM still agrees")
             assert snapshot(stack, odoo, reader, names) == first, "a second run changed something"
@@ -126,6 +127,7 @@ def _deliver_work(
         wait_for(lambda: _settled(reader, "timetracker") >= len(work.items) // 3, timeout=300,
                  what="a third of the month in Odoo")  # fmt: skip
         worker.kill()
+        assert _settled(reader, "timetracker") < len(work.items), "killed too late"
         worker = Worker(stack.config_path, "w1", folder).start()  # same name: resumes its flows
     wait_for(lambda: _settled(reader, "timetracker") == len(work.items), timeout=420,
              what="every time entry and expense handled")  # fmt: skip
@@ -139,35 +141,28 @@ def _settled(hub: Hub, source: str) -> int:
 def _reach_first_milestones(
     odoo: OdooAdapter, reader: Hub, deals: list[DemoDeal], stack: Stack
 ) -> None:
-    """The delivery leads sign off each milestone project's first milestone."""
     keys = {stack.deal_key(d.key) for d in deals if d.billing_model is BillingModel.MILESTONE}
     projects = [int(b.external_id) for b in reader.bindings.all(model="project.project")
                 if b.canonical_id in keys]  # fmt: skip
-    milestones = odoo.search_read(
-        "project.milestone", [["project_id", "in", projects]], ["project_id", "name"],
-        order="id asc",
-    )  # fmt: skip
-    first: dict[int, int] = {}
-    for row in milestones:
-        first.setdefault(row["project_id"][0], row["id"])
-    assert len(first) == len(keys), "every milestone project has milestones"
-    odoo.write("project.milestone", sorted(first.values()), {"is_reached": True})
+    assert len(reach_first_milestones(odoo, projects)) == len(keys), "one per milestone project"
 
 
 def _invoice(stack: Stack, reader: Hub, worker: Worker, folder: Path, *, kill: bool) -> Worker:
-    """The month's invoice run, as finance starts it from the command line."""
-    command = [sys.executable, "-m", "handoff.cli.main", "billing", "run", "--period",
-               f"{MONTH:%Y-%m}"]  # fmt: skip
-    env = {**os.environ, **stack.env}
+    """The month's invoice run, as finance starts it: handed to the workers as a durable flow.
+    With ``kill``, the worker dies once the first invoices exist and a new one resumes the run."""
+    command = [sys.executable, "-m", "handoff.cli.main", "billing", "run", "--queue",
+               "--period", f"{MONTH:%Y-%m}"]  # fmt: skip
+    run = subprocess.Popen(command, env={**os.environ, **stack.env}, cwd=folder,
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
     if kill:
-        process = subprocess.Popen(command, env=env, cwd=folder, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL)  # fmt: skip
         wait_for(lambda: _invoice_count(stack) >= 5, timeout=300, what="the first invoices")
-        process.kill()
-        process.wait(10)
-    done = subprocess.run(command, env=env, cwd=folder, capture_output=True, text=True,
-                          timeout=600)  # fmt: skip
-    assert done.returncode == 0, done.stdout + done.stderr
+        worker.kill()
+        killed_at = _invoice_count(stack)
+        worker = Worker(stack.config_path, "w1", folder).start()
+    output, _ = run.communicate(timeout=600)
+    assert run.returncode == 0, output
+    if kill:
+        assert _invoice_count(stack) > killed_at, "the worker was killed after the run, not in it"
     return worker
 
 
@@ -178,16 +173,7 @@ def _invoice_count(stack: Stack) -> int:
 
 def _pay(stack: Stack, reader: Hub, odoo: OdooAdapter) -> None:
     """Clients pay by card: Stripe posts one event per charge."""
-    invoices = odoo.search_read(
-        "account.move", [["move_type", "=", "out_invoice"], ["state", "=", "posted"]],
-        ["name", "amount_total", "currency_id"],
-    )  # fmt: skip
-    currencies = {row["id"]: row["name"] for row in odoo.search_read("res.currency", [], ["name"])}
-    events = card_payments(
-        [OpenInvoice(i["name"], Decimal(repr(i["amount_total"])),
-                     currencies[i["currency_id"][0]]) for i in invoices],
-        stamp=PAYMENT_STAMP,
-    )  # fmt: skip
+    events = card_payments(posted_invoices(odoo), stamp=PAYMENT_STAMP)
     post_payments(stack.hub_url, stack.secret("stripe_webhook_secret"), events)
     wait_for(lambda: _settled(reader, "stripe") >= len(events), timeout=180,
              what="every payment handled")  # fmt: skip

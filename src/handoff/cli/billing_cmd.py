@@ -70,7 +70,18 @@ def billing_run(
         help="store proposals for `handoff billing approve` instead of invoicing them",
     ),
     post: bool = typer.Option(True, "--post/--no-post", envvar="HANDOFF_BILLING_POST"),
+    queue: bool = typer.Option(
+        False,
+        "--queue",
+        help="hand the run to the workers as a durable flow (a worker that dies resumes it) "
+        "and wait for it",
+    ),
+    timeout: float = typer.Option(1800.0, help="with --queue: seconds to wait for the run"),
 ) -> None:
+    """The invoice run for a month: proposals per project, then invoices through the orders."""
+    if queue and not dry_run:
+        _queued_run(_period(period), require_approval, post, timeout)
+        return
     result = run_billing(
         _hub(), _period(period), dry_run=dry_run, require_approval=require_approval, post=post
     )
@@ -92,6 +103,37 @@ def billing_run(
     for proposal_id, error in result.failed.items():
         console.print(f"[red]proposal {proposal_id} failed:[/red] {error}")
     if result.failed:
+        raise typer.Exit(1)
+
+
+def _queued_run(period: BillingPeriod, require_approval: bool, post: bool, timeout: float) -> None:
+    import time
+    import uuid
+
+    from handoff import services
+    from handoff.flows.billing_run import request
+
+    hub = _hub()
+    accepted = request(hub, period, requested=f"cli@{uuid.uuid4().hex[:12]}",
+                       require_approval=require_approval, post=post)  # fmt: skip
+    console.print(f"billing run for {period.label} queued (inbox {accepted.inbox_id})")
+    deadline = time.monotonic() + timeout
+    while (row := hub.inbox.get(accepted.inbox_id)) is not None and row.status not in (
+        "done",
+        "failed",
+    ):
+        if time.monotonic() > deadline:
+            console.print(f"[red]still running after {timeout:g}s[/red] (is a worker running?)")
+            raise typer.Exit(3)
+        time.sleep(0.5)
+    output = (services.flow_output(hub, row.workflow_id) if row and row.workflow_id else None) or {}
+    console.print(
+        f"{len(output.get('proposed', []))} proposals stored, "
+        f"{len(output.get('invoiced', {}))} invoiced, {len(output.get('failed', {}))} failed"
+    )
+    for proposal_id, error in (output.get("failed") or {}).items():
+        console.print(f"[red]proposal {proposal_id} failed:[/red] {error}")
+    if row is None or row.status == "failed" or output.get("failed"):
         raise typer.Exit(1)
 
 

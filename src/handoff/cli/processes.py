@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -226,11 +227,16 @@ def demo(
     port: int = typer.Option(8080, help="port of the hub's API (webhooks arrive there)"),
     once: bool = typer.Option(False, "--once", help="stop after the summary instead of serving"),
     folder: Path | None = typer.Option(None, help="where the demo keeps its data (default: new)"),
-    timeout: float = typer.Option(300.0, help="seconds to wait for the deals to be delivered"),
+    timeout: float = typer.Option(300.0, help="seconds to wait for each stage of the demo"),
+    entries: int = typer.Option(
+        2000, min=0, help="time entries the month brings (the firm logs ~5,000); 0: stop at orders"
+    ),
 ) -> None:
     """The quote-to-cash demo on the embedded default: start Odoo, HubSpot and Salesforce
     sandboxes seeded with a services firm, run the hub (API, workers, scheduler) on SQLite, move
-    the open deals to won in both CRMs, and print what was created where."""
+    the open deals to won in both CRMs, then live a month of delivery (time entries, expenses,
+    milestones, the invoice run, card payments, status back to the CRMs), and print what was
+    created where."""
     import tempfile
     import time
 
@@ -240,13 +246,17 @@ def demo(
     from handoff.api.app import create_app
     from handoff.sandbox.stack import running_stack
 
-    hub_logging.configure("WARNING")
+    # The summary lists what needs a person; the log lines behind it would bury the demo.
+    hub_logging.configure("ERROR")
     where = folder or Path(tempfile.mkdtemp(prefix="handoff-demo-"))
     console.print(f"Starting the sandboxes and seeding the demo firm in {where} ...")
     with running_stack(where, hub_port=port) as stack:
         hub = start_hub()  # the stack's handoff.yaml (HANDOFF_CONFIG) on SQLite in `where`
         stop = threading.Event()
         executor = _start_worker(hub, None, stop)
+        # DBOS logs a traceback for every flow that ends in an exception record; here the
+        # summary says the same in a sentence.
+        logging.getLogger("dbos").setLevel(logging.CRITICAL)
         server = uvicorn.Server(
             uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning")
         )
@@ -270,6 +280,11 @@ def demo(
                         break
                     stop.wait(0.5)
             _print_summary(hub, stack)
+            if entries:
+                from handoff.cli.demo_cash import live_the_month, print_cash_summary
+
+                month = live_the_month(hub, stack, console, entries=entries, timeout=timeout)
+                print_cash_summary(hub, stack, console, month)
             if not once:
                 console.print("Serving; Ctrl-C stops.")
                 _stop_on_signals(stop)

@@ -26,14 +26,22 @@ SOURCE = "billing"
 ENTITY = "billing"
 
 
-def request(hub: Hub, period: BillingPeriod, *, requested: str) -> AcceptResult:
+def request(
+    hub: Hub,
+    period: BillingPeriod,
+    *,
+    requested: str,
+    require_approval: bool | None = None,
+    post: bool | None = None,
+) -> AcceptResult:
     """Hand the run for ``period`` to the workers; ``requested`` names this request (a second
-    request with the same name is a duplicate and starts nothing)."""
+    request with the same name is a duplicate and starts nothing). ``require_approval`` and
+    ``post`` as for ``run_billing``; None: the worker's environment decides."""
     event = IncomingEvent(
         source_event_id=f"{FLOW}:{period.label}:{requested}",
         entity_key=ENTITY,
         kind="billing.run",
-        payload={"period": period.label},
+        payload={"period": period.label, "require_approval": require_approval, "post": post},
         flow=FLOW,
     )
     [accepted] = flows.submit(hub, SOURCE, [event])
@@ -48,10 +56,11 @@ def request_scheduled(hub: Hub, fired_at: datetime) -> AcceptResult:
     return request(hub, period, requested=f"cron@{fired_at:%Y-%m-%dT%H:%M}")
 
 
-def propose(period: str) -> list[int]:
+def propose(period: str, require_approval: bool | None) -> list[int]:
     from handoff.invoicing.service import record_proposals
 
-    result = record_proposals(current_hub(), BillingPeriod.month(period))
+    hub = current_hub()
+    result = record_proposals(hub, BillingPeriod.month(period), require_approval=require_approval)
     return result.proposed
 
 
@@ -61,7 +70,7 @@ def to_invoice() -> list[int]:
     return invoiceable(current_hub())
 
 
-def invoice(proposal_id: int) -> dict[str, Any]:
+def invoice(proposal_id: int, post: bool | None) -> dict[str, Any]:
     """Invoice one proposal; a failure is recorded on the proposal (``billing proposals`` shows
     it, the next run retries it) and does not stop the others."""
     from handoff.invoicing.records import Proposals, ProposalStatus
@@ -69,7 +78,7 @@ def invoice(proposal_id: int) -> dict[str, Any]:
 
     hub = current_hub()
     try:
-        return {"invoices": invoice_proposal(hub, proposal_id)}
+        return {"invoices": invoice_proposal(hub, proposal_id, post=post)}
     except TransientError:
         raise  # the step's retries and the circuit breaker handle it
     except Exception as error:
@@ -82,9 +91,10 @@ def invoice(proposal_id: int) -> dict[str, Any]:
 @flow(FLOW, queue="odoo", record=lambda event: f"{SOURCE}:{event.payload.get('period')}")
 def billing_run(event: FlowEvent) -> dict[str, Any]:
     period = str(event.payload["period"])
-    proposed = call("odoo", "propose", propose, period)
+    post = event.payload.get("post")
+    proposed = call("odoo", "propose", propose, period, event.payload.get("require_approval"))
     outcomes = {
-        proposal_id: call("odoo", "invoice", invoice, proposal_id)
+        proposal_id: call("odoo", "invoice", invoice, proposal_id, post)
         for proposal_id in call("handoff", "to_invoice", to_invoice)
     }
     return {

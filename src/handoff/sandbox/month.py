@@ -23,6 +23,7 @@ import httpx
 
 from handoff.api.app import SIGNATURE_HEADER, sign
 from handoff.canonical.crm import BillingModel
+from handoff.connectors.odoo.adapter import OdooAdapter
 from handoff.connectors.stripe.webhooks import signature_header
 from handoff.sandbox.demo_firm import CONSULTANTS, EXPENSE_CATEGORIES, Consultant
 from handoff.timesheets.records import TIMETRACKER_SYSTEM
@@ -240,3 +241,32 @@ def post_payments(hub_url: str, secret: str, events: Sequence[dict[str, Any]]) -
             )
             if response.status_code != 200:
                 raise RuntimeError(f"/webhooks/stripe refused {event['id']}: {response.text}")
+
+
+def posted_invoices(odoo: OdooAdapter) -> list[OpenInvoice]:
+    """The customer invoices Odoo has posted, as the clients received them."""
+    invoices = odoo.search_read(
+        "account.move",
+        [["move_type", "=", "out_invoice"], ["state", "=", "posted"]],
+        ["name", "amount_total", "currency_id"],
+    )
+    currencies = {row["id"]: row["name"] for row in odoo.search_read("res.currency", [], ["name"])}
+    return [
+        OpenInvoice(row["name"], Decimal(repr(row["amount_total"])),
+                    currencies[row["currency_id"][0]])
+        for row in invoices
+    ]  # fmt: skip
+
+
+def reach_first_milestones(odoo: OdooAdapter, project_ids: Sequence[int]) -> list[int]:
+    """The delivery leads sign off the first milestone of each project; returns them."""
+    milestones = odoo.search_read(
+        "project.milestone", [["project_id", "in", list(project_ids)]], ["project_id"],
+        order="id asc",
+    )  # fmt: skip
+    first: dict[int, int] = {}
+    for row in milestones:
+        first.setdefault(row["project_id"][0], row["id"])
+    if first:
+        odoo.write("project.milestone", sorted(first.values()), {"is_reached": True})
+    return sorted(first.values())

@@ -1,0 +1,151 @@
+"""The delivery-to-cash half of ``handoff demo``: a month of the demo firm's work reaches the hub
+the way it would in production (the time tracker's signed webhook, the delivery leads' milestone
+sign-offs in Odoo, the invoice run handed to the workers, Stripe's signed payment events, the
+invoice-status poll), and the summary shows what each system now holds."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date
+
+from rich.console import Console
+from rich.progress import Progress
+from rich.table import Table
+
+from handoff import services
+from handoff.billing.engine import BillingPeriod
+from handoff.connectors.registry import connectors_for
+from handoff.engine.runtime import Hub
+from handoff.sandbox.month import (
+    Project,
+    card_payments,
+    month_of_work,
+    post_payments,
+    post_time,
+    posted_invoices,
+    reach_first_milestones,
+)
+from handoff.sandbox.stack import Stack
+
+
+@dataclass
+class MonthSummary:
+    entries: int
+    pushed: int
+    invoices: int
+    payments: int
+
+
+def live_the_month(
+    hub: Hub, stack: Stack, console: Console, *, entries: int, timeout: float
+) -> MonthSummary:
+    from handoff.flows.billing_run import request
+    from handoff.flows.invoicing import poll_invoices
+
+    odoo = connectors_for(hub.settings).odoo().odoo
+    delivered = {b.canonical_id for b in hub.bindings.all(model="sale.order")}
+    deals = [d for d in stack.deals if stack.deal_key(d.key) in delivered]
+    if not deals:
+        console.print("[yellow]no deal was delivered: no month of work to bill[/yellow]")
+        return MonthSummary(0, 0, 0, 0)
+    month = date.today().replace(day=1)
+    projects = [Project(stack.deal_key(d.key), d.name, d.billing_model, d.currency) for d in deals]
+    work = month_of_work(projects, month, entries=entries)
+    console.print(
+        f"The time tracker posts {len(work.time)} time entries and {len(work.expenses)} "
+        f"expenses of {month:%B %Y} for {len(projects)} projects (signed, to /webhooks/time) ..."
+    )
+    post_time(stack.hub_url, stack.secret("timetracker_secret"), work.items)
+    _wait(hub, console, "timetracker", len(work.items), "time entries and expenses", timeout)
+
+    projects_by_deal = {b.canonical_id: int(b.external_id)
+                        for b in hub.bindings.all(model="project.project")}  # fmt: skip
+    milestone_projects = [projects_by_deal[p.deal_key] for p in projects
+                          if p.billing_model.value == "milestone" and p.deal_key in projects_by_deal]  # fmt: skip
+    reached = reach_first_milestones(odoo, milestone_projects)
+    console.print(f"Delivery leads sign off {len(reached)} milestones in Odoo.")
+
+    console.print(f"The invoice run for {month:%Y-%m} goes to the workers (durable flow) ...")
+    accepted = request(hub, BillingPeriod.month(f"{month:%Y-%m}"), requested=f"demo@{time.time():.0f}")
+    _wait_for(lambda: _status(hub, accepted.inbox_id) in ("done", "failed"), timeout)
+    row = hub.inbox.get(accepted.inbox_id)
+    run = services.flow_output(hub, row.workflow_id) if row and row.workflow_id else None
+    invoices = posted_invoices(odoo)
+    console.print(f"  {len((run or {}).get('invoiced', {}))} proposals invoiced: "
+                  f"{len(invoices)} invoices posted in Odoo.")  # fmt: skip
+
+    payments = card_payments(invoices, stamp=int(time.time()))
+    console.print(f"Clients pay {len(payments)} card payments (signed Stripe events) ...")
+    post_payments(stack.hub_url, stack.secret("stripe_webhook_secret"), payments)
+    _wait(hub, console, "stripe", len(payments), "payments", timeout)
+    poll_invoices(hub)  # the worker polls every 20 s; the demo does not wait for it
+    _wait_for(lambda: _pending(hub, "odoo") == 0, timeout)
+    pushed = sum(1 for i in work.items if i["approval"] == "approved" and i["billable"])
+    return MonthSummary(len(work.items), pushed, len(invoices), len(payments))
+
+
+def print_cash_summary(hub: Hub, stack: Stack, console: Console, summary: MonthSummary) -> None:
+    from handoff.invoicing.status import figures_for
+
+    odoo = connectors_for(hub.settings).odoo().odoo
+    keys = [b.canonical_id for b in hub.bindings.all(model="sale.order")]
+    figures = figures_for(hub, odoo, keys)
+    deals = {stack.deal_key(d.key): d for d in stack.deals}
+    table = Table(title=f"Delivery to cash: {summary.entries} entries received, "
+                        f"{summary.pushed} approved and billable in Odoo, {summary.invoices} "
+                        f"invoices, {summary.payments} card payments")  # fmt: skip
+    for column in ("deal", "contract", "cur.", "invoiced", "paid", "outstanding", "last invoice"):
+        table.add_column(column, overflow="fold")
+    for f in sorted(figures, key=lambda f: f.deal_key):
+        deal = deals.get(f.deal_key)
+        if not f.invoiced or deal is None:
+            continue
+        table.add_row(deal.name, deal.billing_model.value, deal.currency, f"{f.invoiced:,.2f}",
+                      f"{f.paid:,.2f}", f"{f.outstanding:,.2f}",
+                      f.last_invoice_number or "")  # fmt: skip
+    console.print(table)
+    waiting = [e for e in hub.exceptions.list(limit=100) if e.flow != "deal_to_delivery"]
+    if waiting:
+        problems = Table(title=f"{len(waiting)} billing matters need a person "
+                               "(handoff exceptions list)")  # fmt: skip
+        for column in ("id", "flow", "record", "rule", "what to do"):
+            problems.add_column(column, overflow="fold")
+        for record in waiting:
+            problems.add_row(str(record.id), record.flow, record.record, record.rule,
+                             record.suggested_fix or "")  # fmt: skip
+        console.print(problems)
+    console.print("The same figures are on each HubSpot deal and Salesforce opportunity "
+                  "(handoff_invoiced_to_date ..., Handoff_Invoiced_To_Date__c ...).")  # fmt: skip
+
+
+def _status(hub: Hub, inbox_id: int) -> str | None:
+    row = hub.inbox.get(inbox_id)
+    return row.status if row else None
+
+
+def _pending(hub: Hub, source: str) -> int:
+    return sum(e.status not in ("done", "failed") for e in hub.inbox.list(source=source, limit=5000))
+
+
+def _settled(hub: Hub, source: str) -> int:
+    return sum(e.status in ("done", "failed") for e in hub.inbox.list(source=source, limit=50000))
+
+
+def _wait(hub: Hub, console: Console, source: str, total: int, what: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    with Progress(console=console) as progress:
+        task = progress.add_task(what, total=total)
+        while time.monotonic() < deadline:
+            done = _settled(hub, source)
+            progress.update(task, completed=min(done, total))
+            if done >= total:
+                return
+            time.sleep(0.5)
+
+
+def _wait_for(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.3)

@@ -168,7 +168,8 @@ def _invoice(stack: Stack, reader: Hub, worker: Worker, folder: Path, *, kill: b
 
 def _invoice_count(stack: Stack) -> int:
     with OdooClient(stack.odoo.url, stack.odoo.db, stack.odoo.login, stack.odoo.password) as c:
-        return len(OdooAdapter(c).search("account.move", [["move_type", "=", "out_invoice"]]))
+        return len(OdooAdapter(c).search_read("account.move",
+                                              [["move_type", "=", "out_invoice"]], ["id"]))
 
 
 def _pay(stack: Stack, reader: Hub, odoo: OdooAdapter) -> None:

@@ -8,23 +8,19 @@ every defective deal exactly one actionable exception, every delivered deal writ
 
 from __future__ import annotations
 
-import os
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
-from handoff.config import load_settings
 from handoff.connectors.odoo import OdooAdapter, OdooClient, OdooTransientError
-from handoff.engine import flows
-from handoff.engine.runtime import Hub, set_current_hub, start_hub
+from handoff.engine.runtime import Hub
 from handoff.sandbox.stack import Stack, running_stack
 from support.servers import free_port
+from support.stack_processes import reading_hub, running_api
 from support.waiting import wait_for
 from support.workers import Worker
 
@@ -44,34 +40,14 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
 
 @pytest.fixture
 def api(stack: Stack, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (tmp_path / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handoff.cli.main", "api", "--port", str(stack.hub_port)],
-        env={**os.environ, **stack.env},
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        cwd=tmp_path,
-    )
-    wait_for(lambda: _ready(stack.hub_url), timeout=60, what="handoff api")
-    yield process
-    process.terminate()
-    process.wait(20)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        return False
+    with running_api(stack, tmp_path) as process:
+        yield process
 
 
 @pytest.fixture
 def reader(stack: Stack) -> Iterator[Hub]:
-    hub = start_hub(load_settings(stack.config_path))
-    yield hub
-    flows.close_clients()
-    hub.shutdown()
-    set_current_hub(None)
+    with reading_hub(stack) as hub:
+        yield hub
 
 
 @pytest.mark.e2e

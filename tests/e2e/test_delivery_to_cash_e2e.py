@@ -14,9 +14,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -26,10 +24,8 @@ import httpx
 import pytest
 
 from handoff.canonical.crm import BillingModel
-from handoff.config import load_settings
 from handoff.connectors.odoo import OdooAdapter, OdooClient
-from handoff.engine import flows
-from handoff.engine.runtime import Hub, set_current_hub, start_hub
+from handoff.engine.runtime import Hub
 from handoff.invoicing.monitors import run_monitors
 from handoff.sandbox.demo_firm import DemoDeal
 from handoff.sandbox.month import (
@@ -44,6 +40,7 @@ from handoff.sandbox.month import (
 )
 from handoff.sandbox.stack import Stack, running_stack
 from support.servers import free_port
+from support.stack_processes import reading_hub, running_api
 from support.waiting import wait_for
 from support.workers import Worker
 
@@ -75,7 +72,7 @@ def live_the_month(folder: Path, *, kill_worker: bool) -> dict[str, Any]:
     check that nothing changed. Returns the final state, keyed by deal name (not by ids)."""
     with running_stack(folder / "world", hub_port=free_port(),
                        extra_deals=EXTRA_DEALS_PER_CRM) as stack, \
-            _api(stack, folder), _reader(stack) as reader:  # fmt: skip
+            running_api(stack, folder), reading_hub(stack) as reader:  # fmt: skip
         odoo = OdooAdapter(
             OdooClient(stack.odoo.url, stack.odoo.db, stack.odoo.login, stack.odoo.password)
         )
@@ -334,37 +331,3 @@ def _model_of(deal_key: str, reader: Hub) -> BillingModel | None:
 
 
 # -- processes ---------------------------------------------------------------------------------
-
-
-@contextmanager
-def _api(stack: Stack, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (folder / "api.log").open("wb")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "handoff.cli.main", "api", "--port", str(stack.hub_port)],
-        env={**os.environ, **stack.env}, stdout=log, stderr=subprocess.STDOUT, cwd=folder,
-    )  # fmt: skip
-    try:
-        wait_for(lambda: _ready(stack.hub_url), timeout=60, what="handoff api")
-        yield process
-    finally:
-        process.terminate()
-        process.wait(20)
-
-
-def _ready(url: str) -> bool:
-    try:
-        return httpx.get(f"{url}/readyz", timeout=2).status_code == 200
-    except httpx.TransportError:
-        time.sleep(0.1)
-        return False
-
-
-@contextmanager
-def _reader(stack: Stack) -> Iterator[Hub]:
-    hub = start_hub(load_settings(stack.config_path))
-    try:
-        yield hub
-    finally:
-        flows.close_clients()
-        hub.shutdown()
-        set_current_hub(None)

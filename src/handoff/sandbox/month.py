@@ -184,30 +184,40 @@ def post_time(
 
 @dataclass(frozen=True)
 class OpenInvoice:
-    """A posted customer invoice as the client sees it: its number, total and currency."""
+    """A posted customer invoice as the client sees it: its number, total and currency, and
+    the client's own reference of the order it bills (stable whatever order invoices were
+    numbered in)."""
 
     number: str
     total: Decimal
     currency: str
+    order_ref: str
 
 
 def card_payments(invoices: Iterable[OpenInvoice], *, stamp: int) -> list[dict[str, Any]]:
-    """Stripe ``charge.succeeded`` events: every third invoice paid in full, the next one 40 %
-    of it, and one payment whose reference matches no invoice. Ids derive from the invoice
-    number, so delivering the list twice is Stripe redelivering the same events."""
+    """Stripe ``charge.succeeded`` events: every third order's invoice paid in full, the next
+    one's 40 %, and one payment whose reference matches no invoice. Which invoices and the
+    charge ids follow the order references, so the same month pays the same way whatever the
+    invoices' numbers, and delivering the list twice is Stripe redelivering the same events."""
     events = []
-    for n, invoice in enumerate(sorted(invoices, key=lambda i: i.number)):
+    for n, invoice in enumerate(sorted(invoices, key=lambda i: (i.order_ref, i.total))):
         share = {0: Decimal(1), 1: Decimal("0.4")}.get(n % 3)
         if share is None:
             continue
         amount = (invoice.total * share).quantize(Decimal("0.01"))
-        events.append(_charge(invoice.number, amount, invoice.currency, stamp))
-    events.append(_charge(UNMATCHED_REFERENCE, Decimal("1234.56"), "USD", stamp))
+        events.append(
+            _charge(invoice.number, f"{invoice.order_ref}{n}", amount, invoice.currency, stamp)
+        )
+    events.append(
+        _charge(UNMATCHED_REFERENCE, UNMATCHED_REFERENCE, Decimal("1234.56"), "USD", stamp)
+    )
     return events
 
 
-def _charge(reference: str, amount: Decimal, currency: str, stamp: int) -> dict[str, Any]:
-    slug = "".join(ch for ch in reference if ch.isalnum()).lower()
+def _charge(
+    reference: str, identity: str, amount: Decimal, currency: str, stamp: int
+) -> dict[str, Any]:
+    slug = "".join(ch for ch in identity if ch.isalnum()).lower()
     cents = int((amount * 100).to_integral_value())
     charge = {
         "id": f"ch_{slug}_{cents}",
@@ -248,12 +258,16 @@ def posted_invoices(odoo: OdooAdapter) -> list[OpenInvoice]:
     invoices = odoo.search_read(
         "account.move",
         [["move_type", "=", "out_invoice"], ["state", "=", "posted"]],
-        ["name", "amount_total", "currency_id"],
+        ["name", "amount_total", "currency_id", "invoice_origin"],
     )
     currencies = {row["id"]: row["name"] for row in odoo.search_read("res.currency", [], ["name"])}
+    origins = sorted({row["invoice_origin"] for row in invoices if row["invoice_origin"]})
+    refs = {row["name"]: row["client_order_ref"] or row["name"] for row in odoo.search_read(
+        "sale.order", [["name", "in", origins]], ["name", "client_order_ref"])}  # fmt: skip
     return [
         OpenInvoice(row["name"], Decimal(repr(row["amount_total"])),
-                    currencies[row["currency_id"][0]])
+                    currencies[row["currency_id"][0]],
+                    refs.get(row["invoice_origin"] or "", row["name"]))
         for row in invoices
     ]  # fmt: skip
 

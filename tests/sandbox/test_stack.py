@@ -162,7 +162,7 @@ def test_the_written_handoff_yaml_passes_config_check(world: World) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "valid (4 systems, 1 flows" in result.stdout
+    assert "valid (6 systems, 1 flows" in result.stdout
     assert "warning" not in result.stderr  # every referenced secret is set
 
 
@@ -265,9 +265,11 @@ def test_winning_deals_sends_signed_events_to_the_hub(world: World) -> None:
     salesforce_events = world.inbox.wait_for("salesforce", stack.crm_id(salesforce_deal.key))
     time.sleep(1.0)  # a few delivery rounds (every 0.2 s): anything else would have come
     hubspot_events = world.inbox.wait_for("hubspot", stack.crm_id(hubspot_deal.key))
-    # The app subscribes to dealstage, not to what HubSpot derives from it: one move, one event.
-    assert [(e.kind, e.payload.get("propertyName")) for e in hubspot_events] == [
-        ("deal.propertyChange", "dealstage")
+    # Winning sets the stage and the close date: one event for each property the app
+    # subscribes to, none for what HubSpot derives from them.
+    assert sorted((e.kind, e.payload.get("propertyName")) for e in hubspot_events) == [
+        ("deal.propertyChange", "closedate"),
+        ("deal.propertyChange", "dealstage"),
     ]
     assert any(e.kind.startswith("Opportunity.") for e in salesforce_events)
     won = HubSpotSource(world.connectors.hubspot()).fetch_deal(stack.crm_id(hubspot_deal.key))

@@ -739,6 +739,17 @@ class UnknownSystemError(LookupError):
     pass
 
 
+class BillingConfig(Section):
+    """How the invoice run treats its proposals (the schedule is flows.billing_run.trigger.cron).
+
+    ``require_approval``: proposals wait for ``handoff billing approve`` — Handoff's own approval
+    step, the one Odoo-logged time (Odoo Community has no timesheet approval) passes before it is
+    invoiced. ``post``: invoices are posted, not left as drafts for finance."""
+
+    require_approval: bool = False
+    post: bool = True
+
+
 class Settings(Section):
     """The whole of `handoff.yaml`. Build it with `load_settings()`."""
 
@@ -751,6 +762,7 @@ class Settings(Section):
     retry: RetryPolicy = RetryPolicy()
     alerts: AlertsConfig = AlertsConfig()
     delivery: DeliveryConfig = DeliveryConfig()
+    billing: BillingConfig = BillingConfig()
 
     _source: Path | None = PrivateAttr(None)
 

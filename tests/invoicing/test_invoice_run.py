@@ -12,6 +12,7 @@ import httpx
 from handoff.api.app import create_app
 from handoff.billing.engine import BillingPeriod
 from handoff.canonical.crm import BillingModel
+from handoff.config import BillingConfig
 from handoff.connectors.stripe.webhooks import signature_header
 from handoff.flows.invoicing import poll_invoices
 from handoff.invoicing.monitors import run_monitors
@@ -180,9 +181,15 @@ def test_time_logged_between_proposal_and_approval_is_bound_to_the_invoice_that_
     tm = world.deal("Discovery", BillingModel.TIME_AND_MATERIALS, [("CONSULTING-HOUR", 40, 150)])
     world.deliver(tm)
     world.log(tm, [2])
-    [proposal_id] = run_billing(world.hub, PERIOD, require_approval=True).proposed
+    # handoff.yaml's billing section: proposals wait for finance, invoices stay drafts.
+    world.hub.settings = world.hub.settings.model_copy(
+        update={"billing": BillingConfig(require_approval=True, post=False)}
+    )
+    [proposal_id] = run_billing(world.hub, PERIOD).proposed
+    assert world.invoices() == []
     [late] = world.log(tm, [1])  # Odoo's wizard invoices all delivered time on the line
     [invoice_id] = approve(world.hub, proposal_id, by="finance")
+    assert [i["state"] for i in world.invoices()] == ["draft"]
     assert billed_keys(world.hub, [f"time:odoo:{late}"]) == {f"time:odoo:{late}": invoice_id}
     assert run_billing(world.hub, PERIOD).drafts == []
     assert run_monitors(world.hub, older_than_days=0).counts()["unbilled_time"] == 0

@@ -63,13 +63,15 @@ def show_draft(draft: ProposalDraft) -> None:
 def billing_run(
     period: str | None = typer.Option(None, help="YYYY-MM; default: this month"),
     dry_run: bool = typer.Option(False, "--dry-run", help="show the proposals, write nothing"),
-    require_approval: bool = typer.Option(
-        False,
-        "--require-approval",
-        envvar="HANDOFF_BILLING_REQUIRE_APPROVAL",
-        help="store proposals for `handoff billing approve` instead of invoicing them",
+    require_approval: bool | None = typer.Option(
+        None,
+        "--require-approval/--no-approval",
+        help="store proposals for `handoff billing approve` instead of invoicing them "
+        "(default: billing.require_approval in handoff.yaml)",
     ),
-    post: bool = typer.Option(True, "--post/--no-post", envvar="HANDOFF_BILLING_POST"),
+    post: bool | None = typer.Option(
+        None, "--post/--no-post", help="post the invoices (default: billing.post in handoff.yaml)"
+    ),
     queue: bool = typer.Option(
         False,
         "--queue",
@@ -106,7 +108,9 @@ def billing_run(
         raise typer.Exit(1)
 
 
-def _queued_run(period: BillingPeriod, require_approval: bool, post: bool, timeout: float) -> None:
+def _queued_run(
+    period: BillingPeriod, require_approval: bool | None, post: bool | None, timeout: float
+) -> None:
     import time
     import uuid
 
@@ -141,7 +145,9 @@ def _queued_run(period: BillingPeriod, require_approval: bool, post: bool, timeo
 def billing_approve(
     proposal_id: int,
     by: str = typer.Option(None, help="who approves (default: the current user)"),
-    post: bool = typer.Option(True, "--post/--no-post", envvar="HANDOFF_BILLING_POST"),
+    post: bool | None = typer.Option(
+        None, "--post/--no-post", help="post the invoices (default: billing.post in handoff.yaml)"
+    ),
 ) -> None:
     try:
         invoices = approve(_hub(), proposal_id, by=by or getpass.getuser(), post=post)

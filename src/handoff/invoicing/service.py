@@ -19,7 +19,6 @@ first run that no longer finds them. Dry runs write nothing, exceptions included
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -43,8 +42,6 @@ from .records import ProposalRecord, Proposals, ProposalStatus
 BILLED_SOURCE = "billed_source"
 INVOICE_MODEL = "account.move"
 ORDER_MODEL = "sale.order"
-REQUIRE_APPROVAL_ENV = "HANDOFF_BILLING_REQUIRE_APPROVAL"
-POST_ENV = "HANDOFF_BILLING_POST"
 
 
 class BillingError(Exception):
@@ -70,10 +67,6 @@ class RunResult:
     # the exception records a (non-dry) run raised or refreshed for them.
     problems: dict[str, list[BillingProblem]] = field(default_factory=dict)
     exceptions: dict[str, list[int]] = field(default_factory=dict)
-
-
-def _flag(name: str) -> bool:
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def bound_orders(hub: Hub) -> list[BoundOrder]:
@@ -173,8 +166,7 @@ def run_billing(
     """Propose for every bound project; store and (unless approval is required) invoice.
 
     ``dry_run`` computes and returns the drafts and writes nothing anywhere. ``require_approval``
-    and ``post`` default to $HANDOFF_BILLING_REQUIRE_APPROVAL / $HANDOFF_BILLING_POST (posting on
-    unless set to a false value) until handoff.yaml has a billing section.
+    and ``post`` default to handoff.yaml's ``billing`` section.
     The durable ``billing_run`` flow (``handoff.flows.billing_run``) runs the same two halves,
     :func:`record_proposals` then :func:`invoice_proposal` per :func:`invoiceable` proposal.
     """
@@ -205,7 +197,7 @@ def record_proposals(
     store a proposal per project with something to invoice (approved at once unless approval is
     required). Safe to run again: a project with an open proposal gets no second one."""
     if require_approval is None:
-        require_approval = _flag(REQUIRE_APPROVAL_ENV)
+        require_approval = hub.settings.billing.require_approval
     assessed, skipped = assess_all(hub, period)
     drafts = [draft for draft in assessed if not draft.is_empty]
     result = RunResult(
@@ -280,7 +272,7 @@ def invoice_proposal(hub: Hub, proposal_id: int, *, post: bool | None = None) ->
     if record.approved_by is None:
         raise BillingError(f"proposal {proposal_id} is not approved")
     if post is None:
-        post = os.environ.get(POST_ENV, "1").strip().lower() not in ("0", "false", "no", "off")
+        post = hub.settings.billing.post
     q2c = _odoo(hub)
     lines = [ProposalLine.model_validate(line) for line in record.lines]
     _set_delivered(q2c, record.order_id, lines)

@@ -19,7 +19,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "not e2e"
-	$(BIN)/pytest -q -m e2e
+	$(BIN)/pytest -q -n 2 --dist loadfile -m e2e
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests benchmarks

@@ -162,7 +162,7 @@ def test_the_written_handoff_yaml_passes_config_check(world: World) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr
-    assert "valid (6 systems, 1 flows" in result.stdout
+    assert "valid (6 systems, 2 flows" in result.stdout
     assert "warning" not in result.stderr  # every referenced secret is set
 
 

@@ -76,6 +76,13 @@ def _start_pollers(hub: Hub, stop: threading.Event) -> list[str]:
 
 
 INVOICE_POLL_SECONDS = 20.0  # invoice and payment status reach the CRM within a minute
+
+
+def invoice_poll_seconds(hub: Hub) -> float:
+    """flows.invoice_status.trigger.poll.interval_seconds when configured, else 20 s."""
+    configured = hub.settings.flows.get("invoice_status")
+    poll = configured.trigger.poll if configured is not None else None
+    return poll.interval_seconds if poll is not None else INVOICE_POLL_SECONDS
 MONITOR_SECONDS = 60.0
 
 
@@ -115,16 +122,15 @@ def _start_schedules(hub: Hub, stop: threading.Event) -> list[str]:
     kinds = {system.kind for system in hub.settings.systems.values()}
     jobs: list[str] = []
     if "odoo" in kinds:
+        every = invoice_poll_seconds(hub)
         threading.Thread(
-            target=_every,
-            args=(hub, "invoice poll", INVOICE_POLL_SECONDS, poll_invoices, stop),
-            daemon=True,
+            target=_every, args=(hub, "invoice poll", every, poll_invoices, stop), daemon=True
         ).start()
         threading.Thread(
             target=_every, args=(hub, "monitors", MONITOR_SECONDS, run_monitors, stop), daemon=True
         ).start()
         jobs += [
-            f"invoice status poll every {INVOICE_POLL_SECONDS:g}s",
+            f"invoice status poll every {every:g}s",
             f"monitors every {MONITOR_SECONDS:g}s",
         ]
     billing = hub.settings.flows.get("billing_run")

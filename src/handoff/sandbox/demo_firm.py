@@ -808,7 +808,11 @@ def hub_config(
             # ("GLOBEX corp.") names a new partner but never renames an existing one.
             "field_groups": {"customer.identity": "odoo", "customer.billing": "odoo"},
         },
-        "flows": {"deal_to_delivery": {"trigger": {"webhook": "hubspot"}, "queue": "odoo"}},
+        "flows": {
+            "deal_to_delivery": {"trigger": {"webhook": "hubspot"}, "queue": "odoo"},
+            # A demo is watched: invoice and payment status reach the CRM within seconds.
+            "invoice_status": {"trigger": {"poll": {"system": "odoo", "interval_seconds": 5}}},
+        },
         "delivery": delivery_config(),
     }
     if store_url is not None:

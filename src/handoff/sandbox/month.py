@@ -163,7 +163,7 @@ def _approval(rng: random.Random) -> str:
 
 
 def post_time(
-    hub_url: str, secret: str, items: Sequence[dict[str, Any]], *, batch: int = 500
+    hub_url: str, secret: str, items: Sequence[dict[str, Any]], *, batch: int = 1000
 ) -> int:
     """Deliver ``items`` as the time tracker does: signed batches to ``/webhooks/time``.
     Returns how many were new (not duplicates); raises on any refused batch."""

@@ -128,12 +128,25 @@ def replay_flow_run(hub: Hub, workflow_id: str, *, from_step: int | None = None)
     return new_id
 
 
+def _let_finish(hub: Hub, workflow_id: str, patience: float = 10.0) -> None:
+    """A flow records its exception just before it ends: a retry that comes at once waits
+    those moments instead of refusing (a run still pending after ``patience`` is refused)."""
+    import time
+
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        if show_flow_run(hub, workflow_id)[0].status not in ("PENDING", "ENQUEUED"):
+            return
+        time.sleep(0.05)
+
+
 def retry_exception(hub: Hub, exception_id: int, *, by: str = "operator") -> str:
     record = _exception(hub, exception_id)
     if record.status not in (ExceptionStatus.OPEN, ExceptionStatus.RETRYING):
         raise OperationError(f"exception {exception_id} is {record.status}; nothing to retry")
     if not record.workflow_id:
         raise OperationError(f"exception {exception_id} did not come from a flow run")
+    _let_finish(hub, record.workflow_id)
     new_id = replay_flow_run(hub, record.workflow_id, from_step=max(1, record.step or 1))
     with hub.store.session() as session:
         row = session.get(ExceptionRecord, exception_id)

@@ -265,8 +265,9 @@ def _started(flow_name: str, inbox_id: int, workflow_id: str) -> None:
 
 def _finished(flow_name: str, inbox_id: int, workflow_id: str, record: str) -> None:
     hub = current_hub()
-    hub.inbox.mark(inbox_id, InboxStatus.DONE)
+    # The inbox's "done" comes last: whoever sees it finds the flow's bookkeeping complete.
     hub.exceptions.resolve_workflow(workflow_id, by="handoff", flow=flow_name, record=record)
+    hub.inbox.mark(inbox_id, InboxStatus.DONE)
     FLOWS_SUCCEEDED.labels(flow_name).inc()
     log.info("flow finished", extra={"inbox_id": inbox_id})
 

@@ -27,34 +27,19 @@ from handoff.invoicing.service import run_billing
 from handoff.sandbox.odoo.testing import running_odoo_sandbox
 from handoff.sandbox.salesforce.testing import running_salesforce_sandbox
 from handoff.store.inbox import IncomingEvent
-from invoicing.world import PERIOD
+from invoicing.world import PERIOD, RULES, SYSTEMS
 from support.delivery import PRODUCTS
 from support.waiting import wait_for
 
-CONFIG = """
-version: 1
-store: {{url: "{store}"}}
-systems:
-  odoo: {{kind: odoo, url: "{odoo}", database: psa, username: admin,
-          credentials: {{password: "${{TEST_ODOO_PASSWORD}}"}}}}
+CONFIG = (
+    SYSTEMS.rstrip("\n")
+    + """
   salesforce: {{kind: salesforce, url: "{salesforce}", username: "{username}",
                 tls_ca_file: "{ca}",
                 credentials: {{consumer_key: "${{TEST_SF_KEY}}", consumer_secret: "${{TEST_SF_SECRET}}",
-                               password: "${{TEST_SF_PASSWORD}}", security_token: "${{TEST_SF_TOKEN}}"}}}}
-retry: {{max_attempts: 3, initial_delay_seconds: 0.05, max_delay_seconds: 1}}
-delivery:
-  legal_entities: {{"Northwind US": My Company}}
-  payment_terms: {{"Net 30": 30 Days}}
-  tax_profiles: {{standard: []}}
-  rate_card: {{roles: {{consultant: {{USD: 150.0}}}}}}
-  service_catalog:
-    by_sku:
-      CONSULTING-HOUR: {{product: SVC-TM, role: consultant}}
-  project_templates:
-    standard: {{project_name: "{{order}} - {{deal}}", tasks: [Delivery]}}
-  currencies: [USD]
-  require_account_owner: false
-"""
+                               password: "${{TEST_SF_PASSWORD}}", security_token: "${{TEST_SF_TOKEN}}"}}}}"""
+    + RULES
+)
 STATUS_FIELDS = [
     "Handoff_Invoiced_To_Date__c",
     "Handoff_Paid_To_Date__c",

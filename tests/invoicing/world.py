@@ -17,14 +17,15 @@ from handoff.flows.routing import route
 from handoff.store.inbox import IncomingEvent
 from support.waiting import wait_for
 
-CONFIG = """
+SYSTEMS = """
 version: 1
 store: {{url: "{store}"}}
 systems:
   odoo: {{kind: odoo, url: "{odoo}", database: psa, username: admin,
           credentials: {{password: "${{TEST_ODOO_PASSWORD}}"}}}}
-  hubspot: {{kind: hubspot, url: "{hubspot}", credentials: {{token: "${{TEST_HUBSPOT_TOKEN}}"}}}}
-  stripe: {{kind: stripe, url: "https://api.stripe.com", webhook_secret: "${{TEST_STRIPE_SECRET}}"}}
+"""
+# Retry and delivery rules every delivery-to-cash world shares (a str.format template).
+RULES = """
 retry: {{max_attempts: 3, initial_delay_seconds: 0.05, max_delay_seconds: 1}}
 delivery:
   legal_entities: {{"Northwind US": My Company}}
@@ -43,6 +44,13 @@ delivery:
   currencies: [USD]
   require_account_owner: false
 """
+CONFIG = (
+    SYSTEMS.rstrip("\n")
+    + """
+  hubspot: {{kind: hubspot, url: "{hubspot}", credentials: {{token: "${{TEST_HUBSPOT_TOKEN}}"}}}}
+  stripe: {{kind: stripe, url: "https://api.stripe.com", webhook_secret: "${{TEST_STRIPE_SECRET}}"}}"""
+    + RULES
+)
 STRIPE_SECRET = "whsec_invoicing_test"
 PERIOD = BillingPeriod.month(f"{date.today():%Y-%m}")
 
@@ -113,20 +121,8 @@ class World:
         return order
 
     def log(self, deal_id: str, hours: list[float]) -> list[int]:
-        order = self.order(deal_id)
-        return self.odoo.create_many(
-            "account.analytic.line",
-            [
-                {
-                    "project_id": order["project_ids"][0],
-                    "employee_id": self.employee_id,
-                    "name": f"work {n}",
-                    "unit_amount": h,
-                    "date": date.today().isoformat(),
-                }
-                for n, h in enumerate(hours)
-            ],
-        )
+        """Timesheets logged today on the deal's project."""
+        return self.log_dated(deal_id, [(date.today().isoformat(), h) for h in hours])
 
     def log_dated(self, deal_id: str, entries: list[tuple[str, float]]) -> list[int]:
         """Timesheets on the deal's project: (ISO date, hours) each."""

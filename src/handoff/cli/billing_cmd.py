@@ -111,33 +111,26 @@ def billing_run(
 def _queued_run(
     period: BillingPeriod, require_approval: bool | None, post: bool | None, timeout: float
 ) -> None:
-    import time
     import uuid
 
-    from handoff import services
-    from handoff.flows.billing_run import request
+    from handoff.flows.billing_run import run_and_wait
 
-    hub = _hub()
-    accepted = request(hub, period, requested=f"cli@{uuid.uuid4().hex[:12]}",
-                       require_approval=require_approval, post=post)  # fmt: skip
-    console.print(f"billing run for {period.label} queued (inbox {accepted.inbox_id})")
-    deadline = time.monotonic() + timeout
-    while (row := hub.inbox.get(accepted.inbox_id)) is not None and row.status not in (
-        "done",
-        "failed",
-    ):
-        if time.monotonic() > deadline:
-            console.print(f"[red]still running after {timeout:g}s[/red] (is a worker running?)")
-            raise typer.Exit(3)
-        time.sleep(0.5)
-    output = (services.flow_output(hub, row.workflow_id) if row and row.workflow_id else None) or {}
+    console.print(f"billing run for {period.label} handed to the workers ...")
+    outcome = run_and_wait(_hub(), period, requested=f"cli@{uuid.uuid4().hex[:12]}",
+                           timeout=timeout, require_approval=require_approval,
+                           post=post)  # fmt: skip
+    if outcome.status not in ("done", "failed"):
+        console.print(f"[red]still running after {timeout:g}s[/red] (inbox {outcome.inbox_id}; "
+                      "is a worker running?)")  # fmt: skip
+        raise typer.Exit(3)
+    output = outcome.output
     console.print(
         f"{len(output.get('proposed', []))} proposals stored, "
         f"{len(output.get('invoiced', {}))} invoiced, {len(output.get('failed', {}))} failed"
     )
     for proposal_id, error in (output.get("failed") or {}).items():
         console.print(f"[red]proposal {proposal_id} failed:[/red] {error}")
-    if row is None or row.status == "failed" or output.get("failed"):
+    if outcome.status == "failed" or output.get("failed"):
         raise typer.Exit(1)
 
 

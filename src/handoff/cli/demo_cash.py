@@ -14,7 +14,6 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
-from handoff import services
 from handoff.billing.engine import BillingPeriod
 from handoff.connectors.registry import connectors_for
 from handoff.engine.runtime import Hub
@@ -41,7 +40,7 @@ class MonthSummary:
 def live_the_month(
     hub: Hub, stack: Stack, console: Console, *, entries: int, timeout: float
 ) -> MonthSummary:
-    from handoff.flows.billing_run import request
+    from handoff.flows.billing_run import run_and_wait
     from handoff.flows.invoicing import poll_invoices
 
     odoo = connectors_for(hub.settings).odoo().odoo
@@ -68,12 +67,10 @@ def live_the_month(
     console.print(f"Delivery leads sign off {len(reached)} milestones in Odoo.")
 
     console.print(f"The invoice run for {month:%Y-%m} goes to the workers (durable flow) ...")
-    accepted = request(hub, BillingPeriod.month(f"{month:%Y-%m}"), requested=f"demo@{time.time():.0f}")
-    _wait_for(lambda: _status(hub, accepted.inbox_id) in ("done", "failed"), timeout)
-    row = hub.inbox.get(accepted.inbox_id)
-    run = services.flow_output(hub, row.workflow_id) if row and row.workflow_id else None
+    run = run_and_wait(hub, BillingPeriod.month(f"{month:%Y-%m}"),
+                       requested=f"demo@{time.time():.0f}", timeout=timeout)  # fmt: skip
     invoices = posted_invoices(odoo)
-    console.print(f"  {len((run or {}).get('invoiced', {}))} proposals invoiced: "
+    console.print(f"  {len(run.output.get('invoiced', {}))} proposals invoiced: "
                   f"{len(invoices)} invoices posted in Odoo.")  # fmt: skip
 
     payments = card_payments(invoices, stamp=int(time.time()))
@@ -82,7 +79,7 @@ def live_the_month(
     _wait(hub, console, "stripe", len(payments), "payments", timeout)
     poll_invoices(hub)  # the worker polls every 20 s; the demo does not wait for it
     _wait_for(lambda: _pending(hub, "odoo") == 0, timeout)
-    pushed = sum(1 for i in work.items if i["approval"] == "approved" and i["billable"])
+    pushed = len(work.billable("time")) + len(work.billable("expense"))
     return MonthSummary(len(work.items), pushed, len(invoices), len(payments))
 
 
@@ -118,11 +115,6 @@ def print_cash_summary(hub: Hub, stack: Stack, console: Console, summary: MonthS
         console.print(problems)
     console.print("The same figures are on each HubSpot deal and Salesforce opportunity "
                   "(handoff_invoiced_to_date ..., Handoff_Invoiced_To_Date__c ...).")  # fmt: skip
-
-
-def _status(hub: Hub, inbox_id: int) -> str | None:
-    row = hub.inbox.get(inbox_id)
-    return row.status if row else None
 
 
 def _pending(hub: Hub, source: str) -> int:

@@ -10,6 +10,7 @@ workers starts one run.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -71,21 +72,47 @@ def to_invoice() -> list[int]:
 
 
 def invoice(proposal_id: int, post: bool | None) -> dict[str, Any]:
-    """Invoice one proposal; a failure is recorded on the proposal (``billing proposals`` shows
-    it, the next run retries it) and does not stop the others."""
-    from handoff.invoicing.records import Proposals, ProposalStatus
-    from handoff.invoicing.service import invoice_proposal
+    from handoff.invoicing.service import invoice_or_record_failure
 
-    hub = current_hub()
-    try:
-        return {"invoices": invoice_proposal(hub, proposal_id, post=post)}
-    except TransientError:
-        raise  # the step's retries and the circuit breaker handle it
-    except Exception as error:
-        Proposals(hub.store).update(
-            proposal_id, status=ProposalStatus.FAILED, error=str(error)[:2000]
-        )
-        return {"error": str(error)[:500]}
+    invoices, error = invoice_or_record_failure(
+        current_hub(), proposal_id, post=post, passing=(TransientError,)
+    )
+    return {"invoices": invoices} if error is None else {"error": error[:500]}
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    inbox_id: int
+    status: str  # the inbox event's: done, failed, or still queued / received
+    output: dict[str, Any]  # period, proposed, invoiced, failed (empty unless done)
+
+
+def run_and_wait(
+    hub: Hub,
+    period: BillingPeriod,
+    *,
+    requested: str,
+    timeout: float,
+    require_approval: bool | None = None,
+    post: bool | None = None,
+) -> RunOutcome:
+    """Request the run (:func:`request`) and wait up to ``timeout`` s for a worker to end it."""
+    import time
+
+    from handoff import services
+
+    accepted = request(hub, period, requested=requested, require_approval=require_approval,
+                       post=post)  # fmt: skip
+    deadline = time.monotonic() + timeout
+    while True:
+        row = hub.inbox.get(accepted.inbox_id)
+        status = row.status if row is not None else "missing"
+        if status in ("done", "failed") or time.monotonic() > deadline:
+            break
+        time.sleep(0.3)
+    found = services.flow_output(hub, row.workflow_id) if row and row.workflow_id else None
+    output = dict(found) if status == "done" and found else {}
+    return RunOutcome(accepted.inbox_id, status, output)
 
 
 @flow(FLOW, queue="odoo", record=lambda event: f"{SOURCE}:{event.payload.get('period')}")

@@ -175,14 +175,34 @@ def run_billing(
     )
     if dry_run:
         return result
-    proposals = Proposals(hub.store)
     for proposal_id in invoiceable(hub):
-        try:
-            result.invoiced[proposal_id] = invoice_proposal(hub, proposal_id, post=post)
-        except Exception as error:  # recorded on the proposal; the run goes on with the others
-            proposals.update(proposal_id, status=ProposalStatus.FAILED, error=str(error)[:2000])
-            result.failed[proposal_id] = str(error)
+        invoices, error = invoice_or_record_failure(hub, proposal_id, post=post)
+        if error is None:
+            result.invoiced[proposal_id] = invoices
+        else:
+            result.failed[proposal_id] = error
     return result
+
+
+def invoice_or_record_failure(
+    hub: Hub,
+    proposal_id: int,
+    *,
+    post: bool | None = None,
+    passing: tuple[type[Exception], ...] = (),
+) -> tuple[list[int], str | None]:
+    """Invoice one proposal; a failure is recorded on the proposal (``billing proposals`` shows
+    it, the next run retries it) so the run goes on with the others. Errors of the ``passing``
+    types are raised instead (the durable flow lets its step retries handle transient ones)."""
+    try:
+        return invoice_proposal(hub, proposal_id, post=post), None
+    except passing:
+        raise
+    except Exception as error:
+        Proposals(hub.store).update(
+            proposal_id, status=ProposalStatus.FAILED, error=str(error)[:2000]
+        )
+        return [], str(error)
 
 
 def record_proposals(

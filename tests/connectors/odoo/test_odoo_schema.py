@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from connectors.odoo.odoo_replay import recorded_fields
+from connectors.odoo.odoo_replay import load_transcript, recorded_fields
 from handoff.connectors.odoo.schema import SchemaCache, SchemaRegistry, SchemaViolation
 
 
@@ -124,3 +124,29 @@ def test_fields_get_is_cached_per_server_and_model() -> None:
     SchemaRegistry("a|psa", fetch, cache=cache).check_write("res.partner", {"name": "z"})
     SchemaRegistry("b|psa", fetch, cache=cache).check_write("res.partner", {"name": "z"})
     assert calls == ["res.partner", "res.partner"]
+
+
+def test_a_required_field_the_server_defaults_is_not_demanded() -> None:
+    """A localisation (account_peppol) adds a required field with a server default: the check
+    asks the server's ``default_get`` instead of a fixed list (recorded on a real Odoo 18)."""
+    recorded = load_transcript("company_required_field_from_localisation")["exchanges"]
+    added = recorded[0]["response"]["result"]  # fields_get of the localisation's new field
+    company_fields = {**recorded_fields("res.company"), **added}
+    asked: list[tuple[str, list[str]]] = []
+
+    def default_get(model: str, names: list[str]) -> dict[str, Any]:
+        asked.append((model, names))
+        return {k: v for k, v in recorded[1]["response"]["result"].items() if k in names}
+
+    company = {"name": "Northwind Advisory Ltd", "partner_id": 28, "currency_id": 143}
+    without = SchemaRegistry("a|psa", lambda _m: company_fields, cache=SchemaCache())
+    [violation] = problems(without, "res.company", [company])
+    assert violation.field == "account_peppol_proxy_state"
+
+    server = SchemaRegistry("a|psa", lambda _m: company_fields, defaults=default_get,
+                            cache=SchemaCache())
+    server.check_create("res.company", [company])
+    assert asked and "account_peppol_proxy_state" in asked[0][1]
+    # Blanking it is still refused: a default fills a missing value, not an empty one.
+    [blank] = problems(server, "res.company", [{**company, "account_peppol_proxy_state": False}])
+    assert blank.field == "account_peppol_proxy_state"

@@ -107,12 +107,17 @@ class OdooAdapter:
         self.batch_size = batch_size
         self.page_size = page_size
         self.check_schema = check_schema
-        self.schema = schema or SchemaRegistry(client.server_key, self._fields_get)
+        self.schema = schema or SchemaRegistry(
+            client.server_key, self._fields_get, defaults=self._default_get
+        )
 
     def _fields_get(self, model: str) -> Mapping[str, Mapping[str, Any]]:
         return self.client.execute_kw(
             model, "fields_get", [], {"attributes": FIELDS_GET_ATTRIBUTES}
         )
+
+    def _default_get(self, model: str, fields: list[str]) -> Mapping[str, Any]:
+        return self.client.execute_kw(model, "default_get", [fields])
 
     def call(
         self, model: str, method: str, args: Sequence[Any] = (), kwargs: Values | None = None

@@ -3,8 +3,11 @@
 Refusing locally turns Odoo's late, sometimes misleading errors (an FK violation that "talks about
 deleting", a constraint that only says "Contacts require a name") into one :class:`SchemaViolation`
 that lists *every* problem with model, field and value. ``fields_get`` is fetched once per
-(server, database, model) and cached; which required fields the server fills itself, and which
-non-required fields it enforces elsewhere, is data in ``required_fields.yaml``.
+(server, database, model) and cached, together with ``default_get`` of the model's required
+fields: a required field the server has a default for (a localisation's
+``account_peppol_proxy_state``, say) is filled by the server, whatever modules are installed.
+Required fields the server computes without a default, and non-required fields it enforces
+elsewhere, are data in ``required_fields.yaml``.
 """
 
 from __future__ import annotations
@@ -31,6 +34,10 @@ _TEXT_TYPES = frozenset({"char", "text", "html"})
 _FREE_TYPES = frozenset({"json", "properties", "properties_definition", "reference"})
 
 
+# (model, field names) -> the server's ``default_get`` of those fields
+DefaultsFetcher = Callable[[str, list[str]], Mapping[str, Any]]
+
+
 class FieldSpec(BaseModel):
     """One field of ``fields_get`` (only the attributes the checks use)."""
 
@@ -53,13 +60,37 @@ class FieldSpec(BaseModel):
 class ModelSchema(BaseModel):
     model: str
     fields: dict[str, FieldSpec]
+    # Required fields the server's ``default_get`` fills when a create leaves them out.
+    server_defaults: frozenset[str] = frozenset()
 
     @classmethod
-    def from_fields_get(cls, model: str, fields_get: Mapping[str, Mapping[str, Any]]) -> ModelSchema:
-        return cls(
+    def from_fields_get(
+        cls,
+        model: str,
+        fields_get: Mapping[str, Mapping[str, Any]],
+        defaults: DefaultsFetcher | None = None,
+    ) -> ModelSchema:
+        schema = cls(
             model=model,
             fields={name: FieldSpec(name=name, **dict(attrs)) for name, attrs in fields_get.items()},
         )
+        if defaults is None:
+            return schema
+        required = sorted(schema.required_on_create)
+        found = defaults(model, required) if required else {}
+        return schema.model_copy(update={"server_defaults": frozenset(
+            name for name, value in found.items()
+            if name in required and value is not None
+            and (value is not False or schema.fields[name].type == "boolean")
+        )})
+
+    @property
+    def required_on_create(self) -> set[str]:
+        """Required fields a create may have to send: writable and stored."""
+        return {
+            name for name, spec in self.fields.items()
+            if spec.required and not spec.readonly and spec.store
+        }
 
 
 class ConditionalRequirement(BaseModel):
@@ -84,12 +115,8 @@ class RequiredFieldRules(BaseModel):
 
     def demanded_on_create(self, schema: ModelSchema, values: Mapping[str, Any]) -> dict[str, str]:
         """Required field → why, for a create of ``values`` on ``schema.model``."""
-        filled = set(self.server_filled.get(schema.model, ()))
-        demanded = {
-            name: "required field"
-            for name, spec in schema.fields.items()
-            if spec.required and not spec.readonly and spec.store and name not in filled
-        }
+        filled = set(self.server_filled.get(schema.model, ())) | schema.server_defaults
+        demanded = {name: "required field" for name in schema.required_on_create - filled}
         for rule in self.also_required:
             if rule.model == schema.model and rule.applies(values):
                 demanded[rule.field] = rule.reason
@@ -140,13 +167,19 @@ class SchemaCache:
         self._lock = threading.Lock()
         self._schemas: dict[tuple[str, str], ModelSchema] = {}
 
-    def get(self, server_key: str, model: str, fetch: FieldsFetcher) -> ModelSchema:
+    def get(
+        self,
+        server_key: str,
+        model: str,
+        fetch: FieldsFetcher,
+        defaults: DefaultsFetcher | None = None,
+    ) -> ModelSchema:
         key = (server_key, model)
         with self._lock:
             found = self._schemas.get(key)
         if found is not None:
             return found
-        schema = ModelSchema.from_fields_get(model, fetch(model))
+        schema = ModelSchema.from_fields_get(model, fetch(model), defaults)
         with self._lock:
             return self._schemas.setdefault(key, schema)
 
@@ -168,16 +201,18 @@ class SchemaRegistry:
         server_key: str,
         fetch: FieldsFetcher,
         *,
+        defaults: DefaultsFetcher | None = None,
         rules: RequiredFieldRules | None = None,
         cache: SchemaCache | None = None,
     ) -> None:
         self.server_key = server_key
         self._fetch = fetch
+        self._defaults = defaults
         self.rules = rules or default_rules()
         self.cache = cache or SHARED_SCHEMA_CACHE
 
     def schema(self, model: str) -> ModelSchema:
-        return self.cache.get(self.server_key, model, self._fetch)
+        return self.cache.get(self.server_key, model, self._fetch, self._defaults)
 
     # -- public checks -----------------------------------------------------------------------
 
@@ -220,8 +255,11 @@ class SchemaRegistry:
                 add(name, value, problem)
             elif spec.type in ("one2many", "many2many") and value not in (False, None):
                 problems += self._command_problems(model, spec, value, row)
-        demanded = self.rules.demanded_on_create(schema, values) if creating else {}
-        if not creating:
+        if creating:
+            # What the server fills may be left out, but not sent blank.
+            demanded = {n: "required field" for n in schema.required_on_create if n in values}
+            demanded.update(self.rules.demanded_on_create(schema, values))
+        else:
             # A write may leave required fields out, but may not blank them.
             demanded = {
                 n: "required field"

@@ -147,7 +147,11 @@ def retry_exception(hub: Hub, exception_id: int, *, by: str = "operator") -> str
     if not record.workflow_id:
         raise OperationError(f"exception {exception_id} did not come from a flow run")
     _let_finish(hub, record.workflow_id)
-    new_id = replay_flow_run(hub, record.workflow_id, from_step=max(1, record.step or 1))
+    # A person fixed something (reference data in Odoo, the deal in the CRM): a flow that reads
+    # it in an earlier step must read it again, not replay the checkpointed read.
+    flows.load_flow_modules(hub.settings)
+    start = flows.retry_step(record.flow, record.step)
+    new_id = replay_flow_run(hub, record.workflow_id, from_step=start)
     with hub.store.session() as session:
         row = session.get(ExceptionRecord, exception_id)
         assert row is not None

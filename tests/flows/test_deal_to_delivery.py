@@ -40,7 +40,7 @@ retry: {{max_attempts: 3, initial_delay_seconds: 0.05, max_delay_seconds: 1}}
 delivery:
   legal_entities: {{"Northwind US": My Company}}
   payment_terms: {{"Net 30": 30 Days}}
-  tax_profiles: {{standard: ["15%"]}}
+  tax_profiles: {{standard: ["15%"], reduced: ["7% Reduced"]}}
   rate_card: {{roles: {{consultant: {{USD: 150.0}}}}}}
   service_catalog:
     by_sku:
@@ -341,6 +341,55 @@ def test_an_ambiguous_customer_waits_for_a_person_and_is_never_duplicated(world:
         "res.partner", [["is_company", "=", True], ["name", "ilike", "acme"]], ["id"]
     )
     assert sorted(c["id"] for c in companies) == sorted([first, second])  # no third partner
+
+
+def test_retry_after_the_missing_tax_is_created_in_odoo_reads_it_and_creates_one_order(
+    world: World,
+) -> None:
+    """The retry of a validation exception reads the reference data again: the tax a person
+    created in Odoo after the exception is on the order (not the replayed, earlier read)."""
+    from handoff import services
+
+    deal_id = world.deal(
+        "Reduced-rate audit",
+        BillingModel.FIXED_FEE,
+        [("IMPLEMENTATION", 1, 20000)],
+        handoff_tax_profile="reduced",
+    )
+    world.won(deal_id)
+    wait_for(world.settled(1), timeout=60, what="the validation exception")
+    [record] = world.hub.exceptions.list()
+    assert record.rule == "deal_validation"
+    assert "7% Reduced" in record.message + json.dumps(record.context)
+    assert world.orders(deal_id) == []
+
+    # The suggested fix, done by a person in Odoo (over RPC here).
+    [standard] = world.odoo.search_read(
+        "account.tax", [["name", "=", "15%"], ["type_tax_use", "=", "sale"]],
+        ["company_id", "tax_group_id", "country_id"],
+    )
+    tax_id = world.odoo.create(
+        "account.tax",
+        {
+            "name": "7% Reduced",
+            "amount": 7.0,
+            "amount_type": "percent",
+            "type_tax_use": "sale",
+            "company_id": standard["company_id"][0],
+            "tax_group_id": standard["tax_group_id"][0],
+            "country_id": standard["country_id"][0],
+        },
+    )
+
+    services.retry_exception(world.hub, record.id)
+    wait_for(
+        lambda: world.hub.exceptions.get(record.id).status == "resolved",  # type: ignore[union-attr]
+        timeout=60,
+        what="the retried delivery",
+    )
+    [order] = world.orders(deal_id)  # exactly one order
+    [line] = world.odoo.read("sale.order.line", order["order_line"], ["tax_id"])
+    assert line["tax_id"] == [tax_id]
 
 
 def test_a_webhook_about_a_deal_whose_data_cannot_be_mapped_becomes_an_exception(

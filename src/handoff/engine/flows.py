@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from dbos import DBOS, EnqueueOptions
 from dbos._queue import QueueRateLimit
@@ -48,6 +48,14 @@ class FlowEvent(BaseModel):
 
 FlowFunction = Callable[[FlowEvent], Any]
 
+# Where `handoff exceptions retry` starts a failed run again:
+# - "failed_step": the step that failed (or the one that would have run next); every earlier step
+#   replays its recorded output. Right for a flow whose earlier steps only wrote.
+# - "start": the whole flow runs again, so every read sees what the person fixed (a tax created
+#   in Odoo, a deal corrected in the CRM). Only for flows whose writes are idempotent (external
+#   ids, client references, bindings): the writes that already happened are found, not repeated.
+RetryFrom = Literal["failed_step", "start"]
+
 
 @dataclass(frozen=True)
 class FlowSpec:
@@ -55,6 +63,7 @@ class FlowSpec:
     queue: str
     record: Callable[[FlowEvent], str]
     workflow: Callable[[dict[str, Any]], Any]
+    retry_from: RetryFrom = "failed_step"
 
 
 @dataclass(frozen=True)
@@ -69,9 +78,14 @@ _FLOWS: dict[str, FlowSpec] = {}
 
 
 def flow(
-    name: str, *, queue: str = DEFAULT_QUEUE, record: Callable[[FlowEvent], str] | None = None
+    name: str,
+    *,
+    queue: str = DEFAULT_QUEUE,
+    record: Callable[[FlowEvent], str] | None = None,
+    retry_from: RetryFrom = "failed_step",
 ) -> Callable[[FlowFunction], FlowFunction]:
-    """Register ``fn`` as the durable flow ``name`` run on the queue of system ``queue``."""
+    """Register ``fn`` as the durable flow ``name`` run on the queue of system ``queue``;
+    ``retry_from`` says where a retry of its exception starts (see ``RetryFrom``)."""
 
     def register(fn: FlowFunction) -> FlowFunction:
         describe = record or (lambda event: f"{event.source}:{event.entity_key}")
@@ -111,7 +125,9 @@ def flow(
 
         run.__name__ = run.__qualname__ = f"flow_{name}"
         workflow = DBOS.workflow(name=name)(run)
-        _FLOWS[name] = FlowSpec(name=name, queue=queue, record=describe, workflow=workflow)
+        _FLOWS[name] = FlowSpec(
+            name=name, queue=queue, record=describe, workflow=workflow, retry_from=retry_from
+        )
         return fn
 
     return register
@@ -119,6 +135,14 @@ def flow(
 
 def registered() -> dict[str, FlowSpec]:
     return dict(_FLOWS)
+
+
+def retry_step(flow_name: str, failed_step: int | None) -> int:
+    """The step a retry of a failed run of ``flow_name`` forks from (1 is the start)."""
+    spec = _FLOWS.get(flow_name)
+    if spec is not None and spec.retry_from == "start":
+        return 1
+    return max(1, failed_step or 1)
 
 
 def load_flow_modules(settings: Settings | None = None) -> None:

@@ -54,7 +54,10 @@ def parse_deal_key(entity_key: str) -> tuple[str, str]:
     return source, deal_id
 
 
-@flow(FLOW, queue="odoo", record=lambda event: event.entity_key)
+# A retry runs the whole flow again (fresh deal, fresh reference data): every write is found
+# before it is made again (partner by external id, order by client reference, tasks and
+# milestones by name, extra lines against the delivered plan, bindings by key).
+@flow(FLOW, queue="odoo", record=lambda event: event.entity_key, retry_from="start")
 def deal_to_delivery(event: FlowEvent) -> dict[str, Any]:
     source, deal_id = parse_deal_key(event.entity_key)
     key = services.deal_key(source, deal_id)

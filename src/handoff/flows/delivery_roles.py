@@ -412,11 +412,30 @@ def amendment(snapshot: DealSnapshot, delivered: DeliveredOrder, reference: Any)
 
 
 def amend_order(delivered: DeliveredOrder, change: Any, key: str) -> None:
-    """Append the extra lines to the confirmed order (nothing is ever removed or reduced)."""
+    """Append the extra lines to the confirmed order (nothing is ever removed or reduced).
+
+    Safe to run again (a crash, or `exceptions retry`, which runs the flow from its start): an
+    extra line the order already carries beyond the delivered plan's lines is not added twice."""
     if not change.extra_lines:
         return
-    values = [[0, 0, line.odoo_values()] for line in change.extra_lines]
-    _odoo().odoo.write(ORDER_MODEL, [delivered.order_id], {"order_line": values})
+    odoo = _odoo().odoo
+    [order] = odoo.read(ORDER_MODEL, [delivered.order_id], ["order_line"]) or [{"order_line": []}]
+    held = odoo.read("sale.order.line", order["order_line"], ["product_id", "name"])
+    surplus = [(_plain_id(row.get("product_id")), row.get("name")) for row in held]
+    for line in (delivered.plan or {}).get("order", {}).get("lines", []):
+        planned = (line.get("product_id"), line.get("name"))
+        if planned in surplus:
+            surplus.remove(planned)
+    extra = []
+    for line in change.extra_lines:
+        if (line.product_id, line.name) in surplus:
+            surplus.remove((line.product_id, line.name))  # added by an earlier attempt
+        else:
+            extra.append(line)
+    if not extra:
+        return
+    values = [[0, 0, line.odoo_values()] for line in extra]
+    odoo.write(ORDER_MODEL, [delivered.order_id], {"order_line": values})
     current_hub().audit.record(
         actor="handoff",
         action="amend",
@@ -424,9 +443,13 @@ def amend_order(delivered: DeliveredOrder, change: Any, key: str) -> None:
         model=ORDER_MODEL,
         record_id=str(delivered.order_id),
         canonical_id=key,
-        after={"added_lines": [line.name for line in change.extra_lines]},
+        after={"added_lines": [line.name for line in extra]},
         correlation_id=_correlation(),
     )
+
+
+def _plain_id(value: Any) -> Any:
+    return value[0] if isinstance(value, list | tuple) and value else value
 
 
 def rebind(key: str, fingerprint: dict[str, Any], delivered: DeliveredOrder, current: Any) -> None:

@@ -34,7 +34,7 @@ def _entry_key(event: FlowEvent) -> str:
     return f"{prefix}:{record.get('source')}:{record.get('source_id')}"
 
 
-@flow(FLOW, queue="odoo", record=_entry_key)
+@flow(FLOW, queue="odoo", record=_entry_key, retry_from="start")
 def time_entry(event: FlowEvent) -> dict[str, Any]:
     record = record_of(event.payload)
     assigned: list[push.Assigned] = []

@@ -143,3 +143,23 @@ def test_expired_session_triggers_relogin(sandbox: RunningSalesforceSandbox) -> 
     assert sf.query("SELECT COUNT() FROM Product2")["totalSize"] == 7
     assert sandbox.logins == logins + 1
     assert sf.session_id != first_session
+
+
+def test_bulk2_query_pages_csv_through_the_official_client(sandbox: RunningSalesforceSandbox) -> None:
+    import csv
+    import io
+
+    sf = soap_login(sandbox)
+    soql = "SELECT Id, Name, Account.Name FROM Opportunity ORDER BY Name"
+    pages = list(sf.bulk2.Opportunity.query(soql, max_records=10, wait=0.01))
+    rows = [row for page in pages for row in csv.DictReader(io.StringIO(str(page)))]
+    expected = sf.query(soql)["records"]
+    assert len(pages) == -(-len(expected) // 10) >= 3
+    assert [row["Id"] for row in rows] == [record["Id"] for record in expected]
+    assert rows[0]["Account.Name"] == expected[0]["Account"]["Name"]
+    everything = list(sf.bulk2.Opportunity.query_all("SELECT Id FROM Opportunity", wait=0.01))
+    assert sum(len(list(csv.DictReader(io.StringIO(str(p))))) for p in everything) == len(expected)
+    handler = sf.bulk2.Opportunity._client
+    job = handler.create_job("query", "SELECT Id FROM Account")
+    assert handler.get_job(job["id"], True)["state"] == "InProgress"
+    assert handler.abort_job(job["id"], True)["state"] == "Aborted"

@@ -20,16 +20,17 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import parse_qsl, unquote, urlencode
 from xml.etree import ElementTree
 from xml.sax.saxutils import escape
 
 import jwt
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
 from handoff.sandbox.salesforce import soql
+from handoff.sandbox.salesforce.bulk2 import QueryJobs
 from handoff.sandbox.salesforce.cdc_publisher import CdcPublisher
 from handoff.sandbox.salesforce.errors import (
     SalesforceApiError,
@@ -66,6 +67,18 @@ class SandboxConfig(BaseModel):
     session_ttl_seconds: float = 7200.0
     cdc_url: str | None = None
     cdc_secret: str = "handoff-sandbox-relay-secret"
+    # The connected app's callback URL (web server flow) and whether its client credentials flow
+    # is enabled with a run-as user.
+    callback_url: str = "http://localhost:1717/OauthRedirect"
+    client_credentials_enabled: bool = True
+    # A Bulk API 2.0 query job completes on the second look at it or after this long.
+    bulk_query_complete_after_seconds: float = 2.0
+
+
+@dataclass
+class AuthorizationCode:
+    redirect_uri: str
+    expires: float
 
 
 @dataclass
@@ -84,6 +97,10 @@ class SandboxState:
         self.store = store
         self.lock = threading.Lock()
         self.sessions: dict[str, float] = {}
+        # refresh token -> the access tokens issued from it (revoking it ends them too)
+        self.refresh_tokens: dict[str, set[str]] = {}
+        self.authorization_codes: dict[str, AuthorizationCode] = {}
+        self.query_jobs = QueryJobs(store, store.user_id, config.bulk_query_complete_after_seconds)
         self.api_usage = 0
         self.daily_limit = config.daily_api_limit
         self.cursors: OrderedDict[str, QueryCursor] = OrderedDict()
@@ -105,6 +122,47 @@ class SandboxState:
             self.sessions[token] = time.time() + self.config.session_ttl_seconds
             self.logins += 1
         return token
+
+    def new_refresh_token(self) -> str:
+        token = f"5Aep861{secrets.token_urlsafe(64)}"
+        with self.lock:
+            self.refresh_tokens[token] = set()
+        return token
+
+    def refresh(self, refresh_token: str) -> str | None:
+        """A new access token for a live refresh token, or None when it is unknown or revoked."""
+        if refresh_token not in self.refresh_tokens:
+            return None
+        token = self.new_session()
+        with self.lock:
+            issued = self.refresh_tokens.get(refresh_token)
+            if issued is None:
+                self.sessions.pop(token, None)
+                return None
+            issued.add(token)
+        return token
+
+    def new_authorization_code(self, redirect_uri: str) -> str:
+        code = f"aPrx{secrets.token_urlsafe(48)}"
+        with self.lock:
+            self.authorization_codes[code] = AuthorizationCode(redirect_uri, time.time() + 15 * 60)
+        return code
+
+    def redeem_authorization_code(self, code: str, redirect_uri: str) -> bool:
+        """True once for a live code issued for this redirect URI (codes are single-use)."""
+        with self.lock:
+            grant = self.authorization_codes.pop(code, None)
+        return grant is not None and grant.expires > time.time() and grant.redirect_uri == redirect_uri
+
+    def revoke(self, token: str) -> bool:
+        """Revoke a refresh token (and every access token issued from it) or an access token."""
+        with self.lock:
+            issued = self.refresh_tokens.pop(token, None)
+            if issued is not None:
+                for access_token in issued:
+                    self.sessions.pop(access_token, None)
+                return True
+            return self.sessions.pop(token, None) is not None
 
     def session_valid(self, token: str) -> bool:
         expires = self.sessions.get(token)
@@ -183,17 +241,12 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
         form = dict(pairs)
         grant = str(form.get("grant_type", ""))
         instance_url = f"https://{request.url.netloc}"
+        refresh_token: str | None = None
+        if grant in ("password", "authorization_code", "refresh_token", "client_credentials"):
+            problem = _check_client(form, config, secret_required=grant != "refresh_token")
+            if problem is not None:
+                return _json(problem, 400)
         if grant == "password":
-            if form.get("client_id") != config.consumer_key:
-                return _json(
-                    {"error": "invalid_client_id", "error_description": "client identifier invalid"},
-                    400,
-                )
-            if form.get("client_secret") != config.consumer_secret:
-                return _json(
-                    {"error": "invalid_client", "error_description": "invalid client credentials"},
-                    400,
-                )
             password = str(form.get("password", ""))
             if form.get("username") != config.username or password != (
                 config.password + config.security_token
@@ -205,30 +258,81 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
             problem = _verify_jwt_assertion(str(form.get("assertion", "")), config, request)
             if problem is not None:
                 return _json(problem, 400)
+        elif grant == "authorization_code":
+            if not state.redeem_authorization_code(
+                str(form.get("code", "")), str(form.get("redirect_uri", ""))
+            ):
+                return _json(
+                    {"error": "invalid_grant", "error_description": "invalid authorization code"},
+                    400,
+                )
+            refresh_token = state.new_refresh_token()
+        elif grant == "refresh_token":
+            refreshed = state.refresh(str(form.get("refresh_token", "")))
+            if refreshed is None:
+                return _json(
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "expired access/refresh token",
+                    },
+                    400,
+                )
+            return _json(_token_body(refreshed, instance_url, config, store.user_id))
+        elif grant == "client_credentials":
+            if not config.client_credentials_enabled:
+                return _json(
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "no client credentials user enabled",
+                    },
+                    400,
+                )
         else:
             return _json(
                 {"error": "unsupported_grant_type", "error_description": "grant type not supported"},
                 400,
             )
-        token = state.new_session()
-        issued_at = str(int(time.time() * 1000))
-        user_path = f"{instance_url}/id/{config.org_id}/{store.user_id}"
-        signature = base64.b64encode(
-            hmac.new(
-                config.consumer_secret.encode(), (user_path + issued_at).encode(), hashlib.sha256
-            ).digest()
-        ).decode()
-        return _json(
-            {
-                "access_token": token,
-                "instance_url": instance_url,
-                "id": user_path,
-                "token_type": "Bearer",
-                "issued_at": issued_at,
-                "signature": signature,
-                "scope": "api",
-            }
-        )
+        body = _token_body(state.new_session(), instance_url, config, store.user_id)
+        if refresh_token is not None:
+            body["refresh_token"] = refresh_token
+            body["scope"] = "refresh_token api"
+        return _json(body)
+
+    async def authorize(request: Request) -> Response:
+        """The web server flow's authorize step; the configured user is taken as logged in and
+        as having approved the app, so it redirects straight back with a code."""
+        params = request.query_params
+        if params.get("client_id") != config.consumer_key:
+            return _json(
+                {"error": "invalid_client_id", "error_description": "client identifier invalid"},
+                400,
+            )
+        redirect_uri = params.get("redirect_uri", "")
+        if redirect_uri != config.callback_url:
+            return _json(
+                {
+                    "error": "redirect_uri_mismatch",
+                    "error_description": "redirect_uri must match configuration",
+                },
+                400,
+            )
+        separator = "&" if "?" in redirect_uri else "?"
+        if params.get("response_type") != "code":
+            query = urlencode(
+                {"error": "unsupported_response_type", "error_description": "response type not supported"}
+            )
+            return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
+        values = {"code": state.new_authorization_code(redirect_uri)}
+        if params.get("state") is not None:
+            values["state"] = params["state"]
+        return RedirectResponse(f"{redirect_uri}{separator}{urlencode(values)}", status_code=302)
+
+    async def revoke(request: Request) -> Response:
+        pairs = parse_qsl((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        token = dict(pairs).get("token") or request.query_params.get("token", "")
+        if not state.revoke(token):
+            return _json({"error": "invalid_token", "error_description": "invalid token"}, 400)
+        return Response(status_code=200)
 
     async def soap_login(request: Request, version: str) -> Response:
         body = await request.body()
@@ -252,6 +356,10 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
         return Response(envelope, media_type="text/xml; charset=utf-8")
 
     app.add_api_route("/services/oauth2/token", oauth_token, methods=["POST"])
+    app.add_api_route("/services/oauth2/authorize", authorize, methods=["GET"])
+    app.add_api_route("/services/oauth2/revoke", revoke, methods=["POST"])
+    app.add_api_route("/{login_host}/services/oauth2/authorize", authorize, methods=["GET"])
+    app.add_api_route("/{login_host}/services/oauth2/revoke", revoke, methods=["POST"])
     app.add_api_route("/{login_host}/services/oauth2/token", oauth_token, methods=["POST"])
     app.add_api_route("/services/Soap/u/{version}", soap_login, methods=["POST"])
     app.add_api_route("/{login_host}/services/Soap/u/{version}", soap_login, methods=["POST"])
@@ -343,6 +451,37 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
     return app
 
 
+def _check_client(
+    form: dict[str, str], config: SandboxConfig, *, secret_required: bool
+) -> dict[str, str] | None:
+    """The connected app's id (and secret when sent or required); None when it checks out."""
+    if form.get("client_id") != config.consumer_key:
+        return {"error": "invalid_client_id", "error_description": "client identifier invalid"}
+    secret = form.get("client_secret")
+    if (secret_required or secret is not None) and secret != config.consumer_secret:
+        return {"error": "invalid_client", "error_description": "invalid client credentials"}
+    return None
+
+
+def _token_body(token: str, instance_url: str, config: SandboxConfig, user_id: str) -> dict[str, Any]:
+    issued_at = str(int(time.time() * 1000))
+    user_path = f"{instance_url}/id/{config.org_id}/{user_id}"
+    signature = base64.b64encode(
+        hmac.new(
+            config.consumer_secret.encode(), (user_path + issued_at).encode(), hashlib.sha256
+        ).digest()
+    ).decode()
+    return {
+        "access_token": token,
+        "signature": signature,
+        "scope": "api",
+        "instance_url": instance_url,
+        "id": user_path,
+        "token_type": "Bearer",
+        "issued_at": issued_at,
+    }
+
+
 def _soap_fault(code: str, message: str, status: int) -> Response:
     body = f"""<?xml version="1.0" encoding="UTF-8"?><soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/" xmlns:sf="urn:fault.partner.soap.sforce.com" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><soapenv:Body><soapenv:Fault><faultcode>sf:{code}</faultcode><faultstring>{code}: {escape(message)}</faultstring><detail><sf:LoginFault xsi:type="sf:LoginFault"><sf:exceptionCode>{code}</sf:exceptionCode><sf:exceptionMessage>{escape(message)}</sf:exceptionMessage></sf:LoginFault></detail></soapenv:Fault></soapenv:Body></soapenv:Envelope>"""
     return Response(body, status_code=status, media_type="text/xml; charset=utf-8")
@@ -423,6 +562,8 @@ class _RestApi:
         if head == "limits" and method == "GET" and len(parts) == 1:
             remaining = max(0, self.state.daily_limit - self.state.api_usage)
             return _json({"DailyApiRequests": {"Max": self.state.daily_limit, "Remaining": remaining}})
+        if head == "jobs" and len(parts) >= 2 and parts[1] == "query" and float(version) >= 47.0:
+            return self.state.query_jobs.dispatch(method, parts[2:], params, payload, version)
         if head == "sobjects":
             return self.sobjects(method, parts[1:], params, payload, version)
         if head == "composite" and len(parts) >= 2 and parts[1] == "sobjects":

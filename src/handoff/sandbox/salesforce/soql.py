@@ -4,9 +4,12 @@ Supported: ``SELECT field, Parent.Field, ... | COUNT() FROM Object [WHERE condit
 [ORDER BY field [ASC|DESC] [NULLS FIRST|LAST], ...] [LIMIT n] [OFFSET n]`` where a condition
 combines comparisons (``= != <> < > <= >=``, ``[NOT] IN (...)``, ``LIKE``) with AND, OR, NOT and
 parentheses. Values are 'strings', numbers, true/false, null, date (2024-01-31) and datetime
-(2024-01-31T10:00:00Z, .000+0000, +01:00) literals, and the date keywords TODAY, YESTERDAY,
-TOMORROW, LAST_N_DAYS:n, NEXT_N_DAYS:n, THIS_MONTH, LAST_MONTH. Type rules follow Salesforce:
-dates and datetimes are never quoted, text comparison and LIKE ignore case.
+(2024-01-31T10:00:00Z, up to six fractional digits as in .123456Z, offsets +0000 and +01:00)
+literals, and the date keywords TODAY, YESTERDAY, TOMORROW, LAST_N_DAYS:n, NEXT_N_DAYS:n,
+N_DAYS_AGO:n, LAST_90_DAYS, NEXT_90_DAYS, THIS_WEEK, LAST_WEEK, NEXT_WEEK (weeks start on Sunday,
+the en_US locale), THIS_MONTH, LAST_MONTH, NEXT_MONTH, THIS_YEAR, LAST_YEAR, NEXT_YEAR. Date
+keywords are evaluated in UTC (Salesforce uses the running user's time zone). Type rules follow
+Salesforce: dates and datetimes are never quoted, text comparison and LIKE ignore case.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ _TOKEN = re.compile(
     r"""
     (?P<space>\s+)
   | (?P<string>'(?:[^'\\]|\\.)*')
-  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,3})?(?:Z|[+-]\d{2}:?\d{2}))
+  | (?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(?:\.\d{1,6})?(?:Z|[+-]\d{2}:?\d{2}))
   | (?P<date>\d{4}-\d{2}-\d{2})
   | (?P<number>-?\d+(?:\.\d+)?)
   | (?P<op><=|>=|!=|<>|=|<|>)
@@ -85,24 +88,50 @@ def _unquote(token: str) -> str:
 
 def _date_keyword(word: str, today: date) -> tuple[date, date] | None:
     """A date keyword as the half-open day range [start, end) it stands for."""
-    name, _, count = word.upper().partition(":")
-    if name == "TODAY":
-        return today, today + timedelta(days=1)
-    if name == "YESTERDAY":
-        return today - timedelta(days=1), today
-    if name == "TOMORROW":
-        return today + timedelta(days=1), today + timedelta(days=2)
-    if name == "LAST_N_DAYS" and count:
-        return today - timedelta(days=int(count)), today + timedelta(days=1)
-    if name == "NEXT_N_DAYS" and count:
-        return today + timedelta(days=1), today + timedelta(days=int(count) + 1)
-    if name == "THIS_MONTH":
-        start = today.replace(day=1)
-        return start, (start + timedelta(days=32)).replace(day=1)
-    if name == "LAST_MONTH":
-        end = today.replace(day=1)
-        return (end - timedelta(days=1)).replace(day=1), end
-    return None
+    name, _, count_text = word.upper().partition(":")
+    if count_text:
+        count = int(count_text)
+        if name == "LAST_N_DAYS":
+            return today - timedelta(days=count), today + timedelta(days=1)
+        if name == "NEXT_N_DAYS":
+            return today + timedelta(days=1), today + timedelta(days=count + 1)
+        if name == "N_DAYS_AGO":
+            return today - timedelta(days=count), today - timedelta(days=count - 1)
+        return None
+    week_start = today - timedelta(days=(today.weekday() + 1) % 7)  # Sunday
+    month_start = today.replace(day=1)
+    next_month = (month_start + timedelta(days=32)).replace(day=1)
+    year_start = today.replace(month=1, day=1)
+    ranges: dict[str, tuple[date, date]] = {
+        "TODAY": (today, today + timedelta(days=1)),
+        "YESTERDAY": (today - timedelta(days=1), today),
+        "TOMORROW": (today + timedelta(days=1), today + timedelta(days=2)),
+        "LAST_90_DAYS": (today - timedelta(days=90), today + timedelta(days=1)),
+        "NEXT_90_DAYS": (today + timedelta(days=1), today + timedelta(days=91)),
+        "THIS_WEEK": (week_start, week_start + timedelta(days=7)),
+        "LAST_WEEK": (week_start - timedelta(days=7), week_start),
+        "NEXT_WEEK": (week_start + timedelta(days=7), week_start + timedelta(days=14)),
+        "THIS_MONTH": (month_start, next_month),
+        "LAST_MONTH": ((month_start - timedelta(days=1)).replace(day=1), month_start),
+        "NEXT_MONTH": (next_month, (next_month + timedelta(days=32)).replace(day=1)),
+        "THIS_YEAR": (year_start, year_start.replace(year=today.year + 1)),
+        "LAST_YEAR": (year_start.replace(year=today.year - 1), year_start),
+        "NEXT_YEAR": (year_start.replace(year=today.year + 1), year_start.replace(year=today.year + 2)),
+    }
+    return ranges.get(name)
+
+
+def _datetime_literal(text: str) -> str:
+    """A datetime literal in the stored wire form, so that text order is time order.
+
+    Stored values carry milliseconds (``.123+0000``); a literal with finer digits keeps them
+    (``.123456+0000``), which still sorts correctly against the stored form ('+' < any digit)
+    and never equals a stored value, as a microsecond instant never equals a millisecond one.
+    """
+    moment = parse_datetime(text)
+    if moment.microsecond % 1000 == 0:
+        return format_datetime(moment)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.%f") + "+0000"
 
 
 # -- plan ------------------------------------------------------------------------------------
@@ -394,7 +423,7 @@ class _Parser:
             return Literal("null", None)
         if field_type is FieldType.DATETIME:
             if token.kind == "datetime":
-                return Literal("datetime", format_datetime(parse_datetime(token.text)))
+                return Literal("datetime", _datetime_literal(token.text))
             keyword = _date_keyword(token.text, self.today) if token.kind == "word" else None
             if keyword is None:
                 raise must_be("dateTime")

@@ -115,6 +115,10 @@ class RunningSalesforceSandbox:
     def logins(self) -> int:
         return self.state.logins
 
+    def issue_refresh_token(self) -> str:
+        """A refresh token as the web server flow would grant it, without the browser step."""
+        return self.state.new_refresh_token()
+
     def flush_cdc(self, timeout: float = 10.0) -> bool:
         return self.state.publisher.flush(timeout) if self.state.publisher else True
 

@@ -33,6 +33,12 @@ NO_ITEMS_TO_INVOICE = (
 )
 SALES_JOURNAL, BANK_JOURNAL, MISC_JOURNAL = 1, 6, 3
 PRODUCT_SALES_ACCOUNT = 27
+DRAFT_MOVE_NAMES = {"out_invoice": "Draft Invoice", "out_refund": "Draft Credit Note",
+                    "in_invoice": "Draft Bill", "in_refund": "Draft Vendor Credit Note",
+                    "entry": "Draft Entry"}
+# sale_timesheet `_check_can_write`: what may not change on a timesheet of an invoice.
+INVOICED_TIMESHEET_FIELDS = ("unit_amount", "employee_id", "project_id", "task_id", "so_line",
+                             "date")
 HOURS_UOM = 4
 BANK_MANUAL_IN = 1
 
@@ -1083,10 +1089,56 @@ class Timesheet(Behaviour):
         self._delivered(model, ids, extra=self._pending)
 
     def before_write(self, model: Model, ids: list[int], vals: Vals) -> None:
+        if any(name in vals for name in INVOICED_TIMESHEET_FIELDS) and self._invoiced(
+                model, ids, ("draft", "posted"), delivery_only=True):
+            raise UserError("You cannot modify timesheets that are already invoiced.")
         self._pending = self._lines(model, ids)
 
     def before_unlink(self, model: Model, ids: list[int]) -> None:
+        if self._invoiced(model, ids, ("posted",)):
+            raise UserError("You cannot remove a timesheet that has already been invoiced.")
         self._pending_unlink = self._lines(model, ids)
+
+    def compute_allow_billable(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        """Related `project_id.allow_billable`."""
+        rows = model.raw_rows(ids, ["project_id"])
+        projects = model.env["project.project"].raw_rows(
+            list({r["project_id"] for r in rows.values() if r["project_id"]}), ["allow_billable"])
+        return {i: bool(projects.get(r["project_id"] or 0, {}).get("allow_billable"))
+                for i, r in rows.items()}
+
+    def compute_sale_order_state(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        """Related `order_id.state`."""
+        rows = model.raw_rows(ids, ["order_id"])
+        orders = model.env["sale.order"].raw_rows(
+            list({r["order_id"] for r in rows.values() if r["order_id"]}), ["state"])
+        return {i: orders.get(r["order_id"] or 0, {}).get("state") or False
+                for i, r in rows.items()}
+
+    def compute_readonly_timesheet(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        """sale_timesheet `_is_readonly`: on an invoice that is not cancelled."""
+        rows = model.raw_rows(ids, ["timesheet_invoice_id"])
+        moves = model.env["account.move"].raw_rows(
+            list({r["timesheet_invoice_id"] for r in rows.values() if r["timesheet_invoice_id"]}),
+            ["state"])
+        return {i: bool(r["timesheet_invoice_id"]) and moves.get(
+            r["timesheet_invoice_id"], {}).get("state") != "cancel" for i, r in rows.items()}
+
+    def _invoiced(self, model: Model, ids: list[int], states: tuple[str, ...],
+                  delivery_only: bool = False) -> bool:
+        """Whether one of the timesheets is on an invoice in one of `states` (sale_timesheet's
+        `_check_can_write` also requires a line of a product invoiced on delivery)."""
+        marks = ",".join("?" * len(ids))
+        rows = model.conn.execute(
+            f"SELECT m.state, t.so_line FROM account_analytic_line t JOIN account_move m "
+            f"ON m.id = t.timesheet_invoice_id WHERE t.id IN ({marks})", ids).fetchall()
+        hits = [so_line for state, so_line in rows if state in states]
+        if not hits or not delivery_only:
+            return bool(hits)
+        lines = model.env["sale.order.line"].raw_rows([h for h in hits if h], ["product_id"])
+        facts = product_facts(model.env["product.product"],
+                              [r["product_id"] for r in lines.values() if r["product_id"]])
+        return any(f.get("invoice_policy") == "delivery" for f in facts.values())
 
     def after_unlink(self, model: Model, ids: list[int]) -> None:
         self._recompute_lines(model, self._pending_unlink)
@@ -1153,13 +1205,23 @@ class AdvancePayment(Behaviour):
     def compute_count(self, model: Model, ids: list[int]) -> dict[int, Any]:
         return {r["id"]: len(r["sale_order_ids"]) for r in model.values(ids, ["sale_order_ids"])}
 
+    def after_create(self, model: Model, ids: list[int], vals_list: list[Vals]) -> None:
+        # Stored compute in Odoo: fixed when the wizard is made.
+        for record_id, enabled in self.compute_invoicing_timesheet_enabled(model, ids).items():
+            model.write_columns([record_id], {"invoicing_timesheet_enabled": int(enabled)})
+
     def compute_invoicing_timesheet_enabled(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        """A line 'to invoice' whose product is invoiced on delivered timesheets."""
         out = {}
+        lines_model = model.env["sale.order.line"]
         for row in model.values(ids, ["sale_order_ids"]):
-            lines = model.env["sale.order.line"].search_ids(
-                [["order_id", "in", row["sale_order_ids"]], ["qty_delivered_method", "=",
-                                                             "timesheet"]])
-            out[row["id"]] = bool(lines)
+            line_ids = lines_model.search_ids([["order_id", "in", row["sale_order_ids"]],
+                                               ["invoice_status", "=", "to invoice"]])
+            lines = lines_model.raw_rows(line_ids, ["product_id"])
+            facts = product_facts(lines_model, [r["product_id"] for r in lines.values()
+                                                if r["product_id"]])
+            out[row["id"]] = any(f.get("service_type") == "timesheet" and f.get(
+                "invoice_policy") == "delivery" for f in facts.values())
         return out
 
     @rpc()
@@ -1425,14 +1487,30 @@ class Move(Behaviour):
         rows = model.raw_rows(ids, ["name", "ref", "state", "move_type"])
         out = {}
         for i, r in rows.items():
-            if r["name"] and r["name"] != "/":
-                out[i] = f"{r['name']} ({r['ref']})" if r["ref"] else r["name"]
-            elif r["move_type"] == "out_refund":
-                out[i] = f"Draft Credit Note (* {i})"
-            elif r["move_type"] == "out_invoice":
-                out[i] = f"Draft Invoice (* {i})"
-            else:
-                out[i] = f"Draft Entry (* {i})"
+            # Odoo 18 `_get_move_display_name`: "Draft Invoice" (+ the name once it has one).
+            prefix = DRAFT_MOVE_NAMES.get(r["move_type"], "Draft Entry") \
+                if r["state"] == "draft" else ""
+            name = r["name"] if r["name"] and r["name"] != "/" else ""
+            name = f"{prefix} {name}".strip()
+            out[i] = f"{name} ({r['ref']})" if r["ref"] else name
+        return out
+
+    def compute_timesheet_count(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        return {i: int(v[0]) for i, v in self._timesheet_totals(model, ids).items()}
+
+    def compute_timesheet_total_duration(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        """Hours on the invoice's timesheets, rounded to the unit (the encoding UoM is Hours)."""
+        return {i: round(v[1]) for i, v in self._timesheet_totals(model, ids).items()}
+
+    def _timesheet_totals(self, model: Model, ids: list[int]) -> dict[int, tuple[int, float]]:
+        out = {i: (0, 0.0) for i in ids}
+        if ids:
+            marks = ",".join("?" * len(ids))
+            for move, count, hours in model.conn.execute(
+                    f"SELECT timesheet_invoice_id, COUNT(*), SUM(unit_amount) FROM "
+                    f"account_analytic_line WHERE timesheet_invoice_id IN ({marks}) "
+                    f"GROUP BY timesheet_invoice_id", ids):
+                out[move] = (count, hours or 0.0)
         return out
 
     def compute_reversal_move_ids(self, model: Model, ids: list[int]) -> dict[int, Any]:

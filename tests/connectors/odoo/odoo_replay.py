@@ -18,6 +18,11 @@ TRANSCRIPTS = REPO / "tests" / "contract" / "odoo" / "transcripts"
 FIELDS = REPO / "src" / "handoff" / "sandbox" / "odoo" / "data" / "fields"
 
 
+VERSION_18_ANSWER = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {
+    "server_version": "18.0-20250421", "server_version_info": [18, 0, 0, "final", 0, ""],
+    "server_serie": "18.0", "protocol_version": 1}})
+
+
 def load_transcript(name: str) -> dict[str, Any]:
     return json.loads((TRANSCRIPTS / f"{name}.json").read_text())
 
@@ -47,6 +52,13 @@ class ReplayTransport(httpx.MockTransport):
     def _handle(self, request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         self.seen.append(body)
+        version_call = body.get("params", {}).get("method") == "version"
+        if version_call and not (self.expected and self.expected[0]["request"]["params"].get(
+                "method") == "version"):
+            # The client asks common.version once before logging in (the series decides field
+            # names, even with the protocol forced): answer it as the recorded 18 server did.
+            return httpx.Response(200, content=VERSION_18_ANSWER.encode(),
+                                  headers={"Content-Type": "application/json; charset=utf-8"})
         if not self.expected:
             raise AssertionError(f"unexpected request {body}")
         exchange = self.expected.pop(0)

@@ -25,6 +25,11 @@ VERSION_19 = {"server_version": "19.0", "server_version_info": [19, 0, 0, "final
               "server_serie": "19.0", "protocol_version": 1}
 
 
+VERSION_18 = {"server_version": "18.0-20250421", "server_version_info": [18, 0, 0, "final", 0, ""],
+              "server_serie": "18.0", "protocol_version": 1}
+ANSWERS: dict[str, Any] = {"version": VERSION_18, "authenticate": 2}
+
+
 def recorded(stem: str, seq: int) -> dict[str, Any]:
     return next(x for s, x in jsonrpc_exchanges() if s == stem and x["seq"] == seq)
 
@@ -65,7 +70,7 @@ class Json2Server:
 
 def test_odoo_19_version_selects_json2_with_bearer_key() -> None:
     server = Json2Server({
-        "/json/2/res.users/search": [2],
+        "/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2},
         "/json/2/res.partner/search_read": [{"id": 1, "name": "My Company"}],
         "/json/2/res.partner/create": [41],
         "/json/2/res.partner/write": True,
@@ -83,7 +88,7 @@ def test_odoo_19_version_selects_json2_with_bearer_key() -> None:
     assert rows == [{"id": 1, "name": "My Company"}]
     assert new_id == 41  # a single dict creates one id, as over JSON-RPC
     bodies = {r.url.path: json.loads(r.content) for r in server.requests[1:]}
-    assert bodies["/json/2/res.users/search"] == {"domain": [["login", "=", "admin"]], "limit": 1}
+    assert bodies["/json/2/res.users/context_get"] == {}
     assert bodies["/json/2/res.partner/search_read"] == {
         "domain": [["id", "=", 1]], "fields": ["name"], "context": {"lang": "en_US"}}
     assert bodies["/json/2/res.partner/create"] == {"vals_list": [{"name": "X"}]}
@@ -101,8 +106,8 @@ def test_odoo_19_version_selects_json2_with_bearer_key() -> None:
         (403, "odoo.exceptions.AccessError", e.AccessError),
         (404, "odoo.exceptions.MissingError", e.MissingError),
         (422, "odoo.exceptions.ValidationError", e.ValidationError),
-        (422, "builtins.ValueError", e.InvalidField),
-        (503, "psycopg2.errors.SerializationFailure", e.OdooConcurrencyError),
+        (500, "builtins.ValueError", e.InvalidField),
+        (500, "psycopg2.errors.SerializationFailure", e.OdooConcurrencyError),
     ],
 )
 def test_json2_errors_are_typed(status: int, name: str, expected: type[e.OdooError]) -> None:
@@ -110,7 +115,7 @@ def test_json2_errors_are_typed(status: int, name: str, expected: type[e.OdooErr
     error_body = {"name": name, "message": message, "arguments": [message], "context": {},
                   "debug": "Traceback"}
     server = Json2Server({
-        "/json/2/res.users/search": [2],
+        "/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2},
         "/json/2/res.partner/write": lambda r: httpx.Response(
             status, json=error_body, headers={"Retry-After": "2"}),
     })
@@ -126,7 +131,7 @@ def test_json2_errors_are_typed(status: int, name: str, expected: type[e.OdooErr
 
 def test_json2_refuses_positional_args_it_cannot_name() -> None:
     client = OdooClient("http://odoo.test", "psa", "admin", "KEY", protocol="json2",
-                        transport=httpx.MockTransport(Json2Server({"/json/2/res.users/search": [2]})))
+                        transport=httpx.MockTransport(Json2Server({"/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2}})))
     with pytest.raises(e.OdooProtocolError, match="named parameters"):
         client.execute_kw("res.partner", "some_custom_method", [[1], "positional"])
 
@@ -137,8 +142,9 @@ def _slow_jsonrpc(delay_s: float) -> tuple[httpx.MockTransport, dict[str, int]]:
 
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        if body["params"]["method"] == "authenticate":
-            return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": 2})
+        if body["params"]["method"] in ANSWERS:
+            return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"],
+                                             "result": ANSWERS[body["params"]["method"]]})
         with lock:
             state["in_flight"] += 1
             state["peak"] = max(state["peak"], state["in_flight"])
@@ -167,8 +173,9 @@ def test_call_many_keeps_several_calls_in_flight_and_keeps_order() -> None:
 def test_async_client_gathers_calls() -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
-        if body["params"]["method"] == "authenticate":
-            return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": 2})
+        if body["params"]["method"] in ANSWERS:
+            return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"],
+                                             "result": ANSWERS[body["params"]["method"]]})
         await asyncio.sleep(0.05)
         return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"],
                                          "result": body["params"]["args"][5][0]})

@@ -9,7 +9,12 @@ from typing import Any
 import httpx
 import pytest
 
-from connectors.odoo.odoo_replay import ReplayTransport, authenticate_exchange, jsonrpc_exchanges
+from connectors.odoo.odoo_replay import (
+    VERSION_18_ANSWER,
+    ReplayTransport,
+    authenticate_exchange,
+    jsonrpc_exchanges,
+)
 from handoff.connectors.odoo import errors as e
 from handoff.connectors.odoo.client import OdooClient
 from handoff.engine.errors import BusinessRuleError, ErrorKind, PermanentError, TransientError
@@ -144,6 +149,8 @@ def _logged_in(handler: Any, **options: Any) -> OdooClient:
         body = json.loads(request.content)
         if body["params"]["method"] == "authenticate":
             return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": 2})
+        if body["params"]["method"] == "version":
+            return httpx.Response(200, content=VERSION_18_ANSWER.encode())
         return handler(request)
 
     return _client(route, **options)

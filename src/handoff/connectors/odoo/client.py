@@ -2,6 +2,9 @@
 
 The protocol is chosen from ``common.version``: ``server_version_info[0] >= 19`` selects JSON-2 (bearer
 API key), anything older selects ``/jsonrpc`` with ``execute_kw`` (API key or password as the secret).
+Callers speak Odoo 18: positional ``execute_kw`` arguments (named per method for JSON-2, see
+``wire.JSON2_POSITIONAL_PARAMS``) and 18 field names (renamed for the server's series, see
+``series.py``), whichever protocol and series the server has.
 Both clients take an httpx transport and a base URL (DESIGN principle 8), so tests and sandboxes plug
 in without patching.
 """
@@ -18,6 +21,7 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from .errors import AccessDenied, OdooConnectionError, OdooError, OdooProtocolError, OdooTimeout
+from .series import SeriesNames, TranslatedCall, names_for, translate_call, translate_result
 from .wire import Json2Wire, JsonRpcWire, WireProtocol, WireRequest
 
 JSON2_FIRST_MAJOR = 19
@@ -110,6 +114,7 @@ class _ClientCore:
         )
         self._uid: int | None = None
         self._version: OdooVersion | None = None
+        self._names: SeriesNames = names_for(0)
         self._state_lock = threading.Lock()
 
     @property
@@ -119,6 +124,19 @@ class _ClientCore:
 
     def _timeout(self, timeout_s: float | None) -> httpx.Timeout:
         return httpx.Timeout(timeout_s if timeout_s is not None else self.settings.timeout_s)
+
+    def _learn_series(self, version: OdooVersion) -> None:
+        self._names = names_for(version.major)
+
+    def _translate(
+        self, model: str, method: str, args: Sequence[Any], kwargs: Mapping[str, Any] | None
+    ) -> TranslatedCall:
+        return translate_call(self._names, model, method, args, kwargs)
+
+    def _answer(self, model: str, method: str, args: Sequence[Any], call: TranslatedCall,
+                result: Any) -> Any:
+        result = translate_result(self._names, model, method, result, call.asked)
+        return self._unwrap_single_create(method, args, result)
 
     def _object_request(
         self, model: str, method: str, args: Sequence[Any], kwargs: Mapping[str, Any] | None
@@ -163,14 +181,11 @@ class _ClientCore:
         return result
 
     def _json2_login_call(self) -> OdooCall:
-        return OdooCall(
-            model="res.users",
-            method="search",
-            kwargs={"domain": [["login", "=", self.settings.login]], "limit": 1},
-        )
+        # The bearer key names its user: context_get answers {"lang", "tz", "uid"} (19 version.json #8).
+        return OdooCall(model="res.users", method="context_get")
 
-    def _json2_uid(self, found: Any) -> int:
-        return self._after_login(found[0] if isinstance(found, list) and found else False)
+    def _json2_uid(self, context: Any) -> int:
+        return self._after_login(context.get("uid") if isinstance(context, dict) else False)
 
 
 class OdooClient(_ClientCore):
@@ -234,16 +249,24 @@ class OdooClient(_ClientCore):
     def version(self) -> OdooVersion:
         if self._version is None:
             self._version = OdooVersion.model_validate(self._fetch_version())
+            self._learn_series(self._version)
         return self._version
 
     def _fetch_version(self) -> Any:
         try:
             return self.call_service("common", "version")
         except OdooProtocolError as exc:
-            # A server that dropped /jsonrpc (Odoo 22+) still answers /web/version.
+            # A server that dropped /jsonrpc (Odoo 22+) still answers /web/version
+            # ({"version_info": [...], "version": "19.0..."}, 19 version.json #1).
             if exc.status != 404:
                 raise
-            return self._http.get("/web/version").json()
+            response = self._http.get("/web/version")
+            try:
+                answer = response.json()
+                return {"server_version": answer["version"],
+                        "server_version_info": answer["version_info"]}
+            except (ValueError, KeyError, TypeError):
+                raise exc from None
 
     @property
     def protocol(self) -> WireProtocol:
@@ -254,6 +277,7 @@ class OdooClient(_ClientCore):
     def login(self) -> int:
         """Check the credentials and return the user id (``common.authenticate`` or JSON-2)."""
         with self._state_lock:
+            self.version()  # the series decides field names, whichever protocol was forced
             if self.protocol is WireProtocol.JSON2:
                 call = self._json2_login_call()
                 found = self._send(
@@ -287,9 +311,10 @@ class OdooClient(_ClientCore):
         """``model.method(*args, **kwargs)`` on the server; raises a typed :class:`OdooError`."""
         if self._uid is None:
             self.login()
-        request = self._object_request(model, method, args, kwargs)
+        call = self._translate(model, method, args, kwargs)
+        request = self._object_request(model, method, call.args, call.kwargs)
         result = self._send(request, model, method, timeout_s)
-        return self._unwrap_single_create(method, args, result)
+        return self._answer(model, method, args, call, result)
 
     def call(self, call: OdooCall) -> Any:
         return self.execute_kw(call.model, call.method, call.args, call.kwargs, timeout_s=call.timeout_s)
@@ -388,6 +413,7 @@ class AsyncOdooClient(_ClientCore):
     async def version(self) -> OdooVersion:
         if self._version is None:
             self._version = OdooVersion.model_validate(await self.call_service("common", "version"))
+            self._learn_series(self._version)
         return self._version
 
     async def protocol(self) -> WireProtocol:
@@ -397,6 +423,7 @@ class AsyncOdooClient(_ClientCore):
 
     async def login(self) -> int:
         async with self._login_lock:
+            await self.version()
             if await self.protocol() is WireProtocol.JSON2:
                 call = self._json2_login_call()
                 found = await self._send(
@@ -423,9 +450,10 @@ class AsyncOdooClient(_ClientCore):
     ) -> Any:
         if self._uid is None:
             await self.login()
-        request = self._object_request(model, method, args, kwargs)
+        call = self._translate(model, method, args, kwargs)
+        request = self._object_request(model, method, call.args, call.kwargs)
         result = await self._send(request, model, method, timeout_s)
-        return self._unwrap_single_create(method, args, result)
+        return self._answer(model, method, args, call, result)
 
     async def call_many(
         self, calls: Iterable[OdooCall], *, return_exceptions: bool = False

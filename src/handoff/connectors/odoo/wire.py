@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -27,9 +28,15 @@ from pydantic import BaseModel
 from handoff.engine.errors import parse_retry_after
 
 from .errors import (
+    AccessDenied,
+    AccessError,
+    InvalidField,
+    InvalidMethod,
+    InvalidModel,
     OdooError,
     OdooProtocolError,
     OdooUnavailable,
+    UnknownDatabase,
     error_from_payload,
 )
 
@@ -145,13 +152,14 @@ class JsonRpcWire:
             error = payload["error"] or {}
             data = error.get("data") or {"name": "builtins.Exception", "message": error.get("message")}
             raise error_from_payload(data, model=model, method=method)
-        if "result" not in payload:
-            raise OdooProtocolError(f"JSON-RPC answer has neither result nor error: {payload!r:.200}")
-        return payload["result"]
+        # Odoo leaves `result` out when the method returned None (18:
+        # result_omitted_when_none.json): an answer without error is a success.
+        return payload.get("result")
 
 
 # JSON-2 takes named parameters only. These are the positional parameter names of the ORM methods
-# the hub calls (Odoo's BaseModel signatures), so positional calls translate faithfully.
+# the hub calls, as Odoo 19 declares them (BaseModel signatures; `signature.bind` on the server
+# refuses anything else with 422), so positional execute_kw-style calls translate faithfully.
 JSON2_POSITIONAL_PARAMS: dict[str, tuple[str, ...]] = {
     "create": ("vals_list",),
     "write": ("vals",),
@@ -161,11 +169,20 @@ JSON2_POSITIONAL_PARAMS: dict[str, tuple[str, ...]] = {
     "search_count": ("domain", "limit"),
     "fields_get": ("allfields", "attributes"),
     "read_group": ("domain", "fields", "groupby", "offset", "limit", "orderby", "lazy"),
+    "formatted_read_group": ("domain", "groupby", "aggregates", "having", "offset", "limit",
+                             "order"),
     "name_search": ("name", "domain", "operator", "limit"),
-    "default_get": ("fields_list",),
+    "name_create": ("name",),
+    "default_get": ("fields",),
     "load": ("fields", "data"),
+    "web_read": ("specification",),
+    "web_search_read": ("domain", "specification", "offset", "limit", "order", "count_limit"),
+    "check_object_reference": ("module", "xml_id", "raise_on_access_error"),
+    "has_access": ("operation",),
     "unlink": (),
+    "exists": (),
     "copy": ("default",),
+    "context_get": (),
 }
 # @api.model methods: no ``ids``; every other method's first positional argument is the ids.
 JSON2_MODEL_METHODS = frozenset(
@@ -176,14 +193,78 @@ JSON2_MODEL_METHODS = frozenset(
         "search_count",
         "fields_get",
         "read_group",
+        "formatted_read_group",
         "name_search",
+        "name_create",
         "default_get",
         "load",
+        "web_search_read",
         "context_get",
+        "check_object_reference",
+        "check_access_rights",
     }
 )
-# Old keyword names that JSON-2 (Odoo 19 signatures) spells differently.
-JSON2_RENAMED_KWARGS: dict[tuple[str, str], str] = {("name_search", "args"): "domain"}
+# 18 keyword names that Odoo 19's signatures spell differently.
+JSON2_RENAMED_KWARGS: dict[tuple[str, str], str] = {
+    ("name_search", "args"): "domain",
+    ("default_get", "fields_list"): "fields",
+}
+
+# JSON-2 error bodies that name werkzeug's HTTP exceptions instead of an Odoo one (recorded 19:
+# auth_errors.json, nonexistent_model.json, nonexistent_method.json, create_unknown_field.json):
+# (name, message pattern) -> the class JSON-RPC gives the same failure.
+JSON2_ERROR_RULES: tuple[tuple[str, str, type[OdooError]], ...] = (
+    ("werkzeug.exceptions.Unauthorized", "", AccessDenied),
+    ("werkzeug.exceptions.NotFound", r"^the model '.*' does not exist", InvalidModel),
+    ("werkzeug.exceptions.NotFound", r"^The method '.*' does not exist", InvalidMethod),
+    ("werkzeug.exceptions.Forbidden", "", AccessError),
+    # write with an unknown field: 18 says ValueError "Invalid field", 19 lets a KeyError out.
+    ("builtins.KeyError", r"^'?\w+'?$", InvalidField),
+)
+# What a JSON-2 server answers for a database it does not serve: werkzeug's 404 page (HTML).
+_NO_DATABASE_PAGE = "No database is selected"
+
+
+def json2_error(payload: Mapping[str, Any], *, status: int, model: str | None,
+                method: str | None, retry_after: float | None) -> OdooError:
+    """The typed error for a JSON-2 error body ``{name, message, arguments, context, debug}``."""
+    name = str(payload.get("name") or "")
+    message = str(payload.get("message") or "")
+    for rule_name, pattern, cls in JSON2_ERROR_RULES:
+        if name == rule_name and re.search(pattern, message):
+            extra: dict[str, Any] = {}
+            if cls is InvalidField:
+                if method != "write":
+                    continue
+                extra["field"] = message.strip("'")
+                message = f"Invalid field {message} on model {model!r}"
+            arguments = payload.get("arguments") or []
+            return cls(
+                message or name,
+                server_name=name,
+                arguments=arguments if isinstance(arguments, list) else [arguments],
+                debug=payload.get("debug"),
+                model=model,
+                method=method,
+                retry_after=retry_after,
+                rule=name,
+                **extra,
+            )
+    if name.startswith("werkzeug.exceptions."):
+        # 400 unparsable body, 415 content type, 422 arguments that do not fit the signature,
+        # 404 bad path: the request itself is wrong for this server.
+        return OdooProtocolError(
+            f"Odoo JSON-2 refused the request (HTTP {status} {name.rsplit('.', 1)[-1]}): "
+            f"{message}",
+            status=status,
+            server_name=name,
+            arguments=list(payload.get("arguments") or []),
+            debug=payload.get("debug"),
+            model=model,
+            method=method,
+            rule=f"http_{status}",
+        )
+    return error_from_payload(dict(payload), model=model, method=method, retry_after=retry_after)
 
 
 class Json2Wire:
@@ -235,10 +316,17 @@ class Json2Wire:
             payload = response.json()
         except ValueError:
             payload = None
-        if isinstance(payload, dict):
-            data = payload.get("error", {}).get("data") if "error" in payload else payload
-            if isinstance(data, dict) and data.get("name"):
-                raise error_from_payload(
-                    data, model=model, method=method, retry_after=retry_after
-                )
+        if isinstance(payload, dict) and payload.get("name"):
+            raise json2_error(payload, status=response.status_code, model=model, method=method,
+                              retry_after=retry_after)
+        if response.status_code == 404 and _NO_DATABASE_PAGE in response.text:
+            db = response.request.headers.get("X-Odoo-Database", "")
+            raise UnknownDatabase(
+                f"Odoo at {response.request.url.host} does not serve database {db!r} "
+                "(unknown, or outside its db-filter)",
+                model=model,
+                method=method,
+                rule="unknown_database",
+                suggested_fix="Check the database name configured for this Odoo backend.",
+            )
         raise _status_error(response, model=model, method=method)

@@ -143,8 +143,15 @@ class Comparer:
             if key == "id" and model:
                 self.value(sub, r, a, id_model=model)
                 continue
-            if key == "res_id" and isinstance(recorded.get("res_model"), str):
-                self.value(sub, r, a, id_model=recorded["res_model"])
+            owner = recorded.get("res_model") or recorded.get("model")
+            if key == "res_id" and isinstance(owner, str):  # many2one_reference
+                self.value(sub, r, a, id_model=owner)
+                continue
+            if key == "res_id" and model == "ir.model.data" and is_int(r) and is_int(a):
+                # the row's `model` was not read: any model whose recorded id r is a
+                if r != a and not any(m_r == r and self.ids.ids[(m, m_r)] == a
+                                      for m, m_r in self.ids.ids):
+                    self.differ(sub, r, a)
                 continue
             fspec = spec.fields.get(key) if spec else None
             if fspec is not None and fspec.relation:

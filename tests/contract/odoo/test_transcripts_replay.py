@@ -56,6 +56,15 @@ def known_divergences() -> dict[tuple[str, int], Divergence]:
 
 KNOWN_DIVERGENCES = known_divergences()
 
+# Sandbox controls (POST /sandbox/control) set just before an exchange, with the reason. The real
+# server needs none: there the recorded situation arises by itself.
+SANDBOX_CONTROLS: dict[tuple[str, int], tuple[dict[str, Any], str]] = {
+    ("load_concurrent_same_external_id.json", 2): (
+        {"load_conflicts": 1}, "recorded as concurrent calls; the replay is sequential"),
+    ("load_concurrent_same_external_id.json", 3): (
+        {"load_conflicts": 1}, "recorded as concurrent calls; the replay is sequential"),
+}
+
 
 class IdMapper:
     """Maps the ids inside a recorded request to the replayed ids the comparer learnt."""
@@ -80,6 +89,8 @@ class IdMapper:
             return vals
         fields = self.models.get(model)
         out = {}
+        if model == "ir.model.data" and isinstance(vals.get("model"), str):
+            vals = {**vals, "res_id": self.map_id(vals["model"], vals.get("res_id"))}
         for name, value in vals.items():
             field = fields.fields.get(name) if fields else None
             if field is None or not field.relation:
@@ -103,6 +114,21 @@ class IdMapper:
             rest = [self.map_vals(relation, c) for c in command[2:]]
             return [code, self.map_id(relation, command[1]), *rest]
         return command
+
+    def map_load_rows(self, model: str, columns: list[str], rows: list[Any]) -> list[Any]:
+        """Database-id columns of `load` (`.id`, `parent_id/.id`) name recorded ids."""
+        spec = self.models.get(model)
+        targets: list[str | None] = []
+        for column in columns:
+            name, _, suffix = column.partition("/")
+            field = spec.fields.get(name) if spec else None
+            targets.append(model if column == ".id" else (
+                field.relation if field is not None and suffix == ".id" else None))
+        out = []
+        for row in rows:
+            out.append([str(self.map_id(t, int(v))) if t and isinstance(v, str) and v.isdigit()
+                        else v for t, v in zip(targets, row, strict=False)])
+        return out
 
     def map_domain(self, model: str, domain: Any) -> Any:
         if not isinstance(domain, list):
@@ -132,6 +158,8 @@ class IdMapper:
             kwargs["domain"] = self.map_domain(model, kwargs["domain"])
         if "args" in kwargs:
             kwargs["args"] = self.map_domain(model, kwargs["args"])
+        if method == "load" and len(args) > 1 and isinstance(args[1], list):
+            args[1] = self.map_load_rows(model, args[0], args[1])
         if method == "create" and args:
             first = args[0]
             args[0] = ([self.map_vals(model, v) for v in first] if isinstance(first, list)
@@ -205,6 +233,9 @@ class Replay:
 
     def exchange(self, name: str, exchange: dict[str, Any]) -> list[str]:
         body, model, method = self.request(exchange)
+        control = SANDBOX_CONTROLS.get((name, exchange["seq"]))
+        if control is not None and not self.target.live:
+            self.client.post("/sandbox/control", json=control[0]).raise_for_status()
         response = self.client.post(exchange["http_request"]["path"], json=body)
         if (name, exchange["seq"]) in KNOWN_DIVERGENCES and (
                 not self.target.live or KNOWN_DIVERGENCES[(name, exchange["seq"])].target == "both"):

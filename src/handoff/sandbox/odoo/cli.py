@@ -21,6 +21,7 @@ def serve(
 ) -> None:
     """Serve a faithful Odoo 18 sandbox (db "psa", admin/admin) over JSON-RPC, XML-RPC, JSON-2."""
     database = Database(str(db) if db else None)
-    app = build_app(database, FaultInjector(latency_ms))
+    database.faults = FaultInjector(latency_ms)
+    app = build_app(database, database.faults)
     typer.echo(f"Odoo sandbox on http://{host}:{port} (db psa, admin/admin)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

@@ -22,6 +22,10 @@ class FaultSettings(BaseModel):
     fail_next: int | None = Field(default=None, ge=0, description="How many next calls fail.")
     fail_status: int | None = Field(default=None, ge=400, le=599, description="HTTP status of 'http'.")
     fail_kind: FaultKind | None = Field(default=None, description="How the failing calls fail.")
+    load_conflicts: int | None = Field(
+        default=None, ge=0,
+        description="How many next `load` calls answer, inside their result, the serialization "
+                    "failure real Odoo gives when a concurrent transaction wrote the same rows.")
     reset: bool = Field(default=False, description="Clear latency and pending faults first.")
 
 
@@ -32,6 +36,7 @@ class FaultState(BaseModel):
     fail_next: int = 0
     fail_status: int = 503
     fail_kind: FaultKind = "http"
+    load_conflicts: int = 0
     calls: int = 0
     faults_served: int = 0
 
@@ -47,7 +52,7 @@ class FaultInjector:
         with self._lock:
             if settings.reset:
                 self._state = FaultState(calls=self._state.calls)
-            for name in ("latency_ms", "fail_next", "fail_status", "fail_kind"):
+            for name in ("latency_ms", "fail_next", "fail_status", "fail_kind", "load_conflicts"):
                 value = getattr(settings, name)
                 if value is not None:
                     setattr(self._state, name, value)
@@ -67,6 +72,15 @@ class FaultInjector:
                 self._state.faults_served += 1
                 kind = self._state.fail_kind
             return self._state.latency_ms / 1000.0, kind, self._state.fail_status
+
+    def take_load_conflict(self) -> bool:
+        """Whether this `load` call meets a (simulated) concurrent update."""
+        with self._lock:
+            if self._state.load_conflicts <= 0:
+                return False
+            self._state.load_conflicts -= 1
+            self._state.faults_served += 1
+            return True
 
     async def delay(self, seconds: float) -> None:
         if seconds > 0:

@@ -8,6 +8,7 @@ from .errors import OdooError
 
 if TYPE_CHECKING:
     from .orm import Model
+    from .schema import FieldSpec
 
 
 def _xmlid_parts(xmlid: str) -> tuple[str, str]:
@@ -26,9 +27,36 @@ def _resolve(model: Model, xmlid: str) -> tuple[str, int] | None:
     return row[0], row[1]
 
 
+SERIALIZATION_FAILURE = "could not serialize access due to concurrent update\n"
+
+
+class ImportValueError(ValueError):
+    """A cell `load` cannot convert: reported in `messages` with the field, as Odoo does."""
+
+    def __init__(self, field: FieldSpec, message: str, moreinfo: Any = None) -> None:
+        super().__init__(message)
+        self.field = field
+        self.moreinfo = moreinfo
+
+
+class PythonAttributeError(OdooError):
+    """What Odoo's import answers for a JSON `true` in a boolean column (it calls `.lower()`)."""
+
+    wire_name = "builtins.AttributeError"
+
+
+def _possible_values(model: Model, field: FieldSpec) -> dict[str, Any]:
+    return {"name": "Possible Values", "type": "ir.actions.act_window", "target": "new",
+            "view_mode": "list,form", "views": [[False, "list"], [False, "form"]],
+            "context": {"create": False}, "help": "See all possible values",
+            "res_model": "ir.model.data", "domain": [["model", "=", field.relation]]}
+
+
 def _convert(model: Model, column: str, raw: Any) -> tuple[str, Any]:
-    name, _, suffix = column.replace(".id", "/.id").partition("/")
+    name, _, suffix = (column if "/" in column else column.replace(".id", "/.id")).partition("/")
     field = model.field(name)
+    if field.type == "boolean" and isinstance(raw, bool):
+        raise PythonAttributeError("'bool' object has no attribute 'lower'")
     if raw in ("", None, False):
         return name, False
     if suffix == ".id":
@@ -39,12 +67,25 @@ def _convert(model: Model, column: str, raw: Any) -> tuple[str, Any]:
         for xmlid in str(raw).split(","):
             found = _resolve(model, xmlid.strip())
             if found is None:
-                raise ValueError(f"No matching record found for external id '{xmlid}' in field "
-                                 f"'{field.string}'")
+                raise ImportValueError(
+                    field, f"No matching record found for external id '{xmlid}' in field "
+                           f"'{field.string}'", _possible_values(model, field))
             ids.append(found[1])
         return name, ids[0] if field.type == "many2one" else [[6, 0, ids]]
     if field.type == "boolean":
-        return name, str(raw).lower() in ("1", "true", "yes")
+        text = str(raw).lower()
+        if text in ("1", "true", "yes"):
+            return name, True
+        if text in ("0", "false", "no"):
+            return name, False
+        raise ImportValueError(field, f"Unknown value '{raw}' for boolean field "
+                                      f"'{field.string}'", "Use '1' for yes and '0' for no")
+    if field.type == "selection" and field.selection is not None:
+        for key, label in field.selection:
+            if raw in (key, label):
+                return name, key
+        raise ImportValueError(field, f"Value '{raw}' not found in selection field "
+                                      f"'{field.string}'", [label for _, label in field.selection])
     if field.type in ("integer",):
         return name, int(raw)
     if field.type in ("float", "monetary"):
@@ -52,8 +93,8 @@ def _convert(model: Model, column: str, raw: Any) -> tuple[str, Any]:
     if field.type == "many2one":
         matches = model.env[field.relation or ""].rpc_name_search(str(raw), operator="=", limit=2)
         if not matches:
-            raise ValueError(f"No matching record found for name '{raw}' in field "
-                             f"'{field.string}'")
+            raise ImportValueError(field, f"No matching record found for name '{raw}' in field "
+                                          f"'{field.string}'", _possible_values(model, field))
         return name, matches[0][0]
     return name, raw
 
@@ -62,6 +103,12 @@ def load(model: Model, fields: list[str], data: list[list[Any]]) -> dict[str, An
     """Create or update one record per row; a row's "id" column is its external id."""
     ids: list[int] = []
     messages: list[dict[str, Any]] = []
+    faults = model.env.db.faults
+    if faults is not None and data and faults.take_load_conflict():
+        # Odoo catches psycopg2's SerializationFailure per row and reports it in `messages`.
+        return {"ids": False, "messages": [{"rows": {"from": 0, "to": 0}, "record": 0,
+                                            "type": "error", "message": SERIALIZATION_FAILURE}],
+                "nextrow": 0}
     conn = model.conn
     conn.execute("SAVEPOINT sandbox_load")
     for index, row in enumerate(data):
@@ -92,6 +139,14 @@ def load(model: Model, fields: list[str], data: list[list[Any]]) -> dict[str, An
                         "module": module, "name": name, "model": model.name,
                         "res_id": record_id}])
             ids.append(record_id)
+        except ImportValueError as exc:
+            messages.append({"type": "error", "message": str(exc), "record": index,
+                             "rows": {"from": index, "to": index}, "field": exc.field.name,
+                             "field_name": exc.field.string, "moreinfo": exc.moreinfo})
+        except PythonAttributeError:
+            conn.execute("ROLLBACK TO SAVEPOINT sandbox_load")
+            conn.execute("RELEASE SAVEPOINT sandbox_load")
+            raise
         except (OdooError, ValueError) as exc:
             messages.append({"type": "error", "message": str(exc), "record": index,
                              "rows": {"from": index, "to": index}})

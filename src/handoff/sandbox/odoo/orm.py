@@ -16,6 +16,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .domain import DomainCompiler
+from .faults import FaultInjector
 from .errors import (
     AccessError,
     InvalidValue,
@@ -69,7 +70,10 @@ class Database:
         self.conn.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.lock = threading.RLock()
+        # Fault injection shared with the HTTP layer (`load_conflicts`); set by the runner.
+        self.faults: FaultInjector | None = None
         self.compiler = DomainCompiler(self.models)
+        from . import companies  # noqa: F401  (registers the companies' behaviours)
         from .behaviours import behaviour_for
 
         self.behaviour_for = behaviour_for

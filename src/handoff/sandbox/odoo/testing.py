@@ -59,6 +59,7 @@ def start_odoo_sandbox(db_path: str | None = None, latency_ms: float = 0.0,
                        host: str = "127.0.0.1", port: int | None = None) -> RunningSandbox:
     database = Database(db_path)
     faults = FaultInjector(latency_ms)
+    database.faults = faults
     app = build_app(database, faults)
     port = port or free_port(host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",

@@ -16,7 +16,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from .domain import DomainCompiler
-from .faults import FaultInjector
 from .errors import (
     AccessError,
     InvalidValue,
@@ -26,6 +25,7 @@ from .errors import (
     ValidationError,
     missing_record,
 )
+from .faults import FaultInjector
 from .schema import FieldSpec, ModelSpec, load_models
 
 if TYPE_CHECKING:

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from . import uom as units
 from .errors import InvalidValue, UserError, ValidationError
 from .schema import FieldSpec
 
@@ -287,6 +288,25 @@ class Users(Behaviour):
     def context_get(self, model: Model, ids: list[int], *args: Any, **kwargs: Any) -> Vals:
         return {"lang": "en_US", "tz": False, "uid": model.env.uid}
 
+    @rpc()
+    def has_group(self, model: Model, ids: list[int], group_ext_id: str, *_: Any,
+                  **__: Any) -> bool:
+        """Whether the user is in the group named by its external id (unknown group: False)."""
+        module, _, name = group_ext_id.partition(".")
+        row = model.conn.execute("SELECT res_id FROM ir_model_data WHERE module=? AND name=? AND "
+                                 "model='res.groups'", (module, name)).fetchone()
+        user = ids[0] if ids else model.env.uid
+        groups = model.values([user], ["groups_id"])
+        return bool(row and groups and row[0] in groups[0]["groups_id"])
+
+
+@register
+class Company(Behaviour):
+    model = "res.company"
+    # account_peppol (installed with the UK/German localisations) adds a required selection the
+    # server fills by default (company_required_field_from_localisation.json).
+    fixed_defaults: ClassVar[Vals] = {"account_peppol_proxy_state": "not_registered"}
+
 
 @register
 class ModelData(Behaviour):
@@ -355,6 +375,45 @@ class ApiKeyDescription(Behaviour):
         return {"type": "ir.actions.act_window", "res_model": "res.users.apikeys.show",
                 "name": "API Key Ready", "views": [[False, "form"]], "target": "new",
                 "context": {"default_key": key}}
+
+
+# ------------------------------------------------------------------------------------ units
+@register
+class UnitOfMeasure(Behaviour):
+    """uom.uom: ``factor`` (units per reference unit of the category), ``factor_inv`` computed
+    (or given instead of ``factor``), rounding 0.01 unless set; the SQL constraints of uom."""
+
+    model = "uom.uom"
+    fixed_defaults: ClassVar[Vals] = {"rounding": 0.01, "factor": 1.0, "uom_type": "reference",
+                                      "active": True}
+
+    def before_create(self, model: Model, vals_list: list[Vals]) -> list[Vals]:
+        for vals in vals_list:
+            self._factor_from_inverse(vals)
+        return vals_list
+
+    def before_write(self, model: Model, ids: list[int], vals: Vals) -> None:
+        self._factor_from_inverse(vals)
+
+    @staticmethod
+    def _factor_from_inverse(vals: Vals) -> None:
+        if "factor_inv" in vals:
+            inverse = vals.pop("factor_inv")
+            vals["factor"] = (1.0 / inverse) if inverse else 0.0
+
+    def compute_factor_inv(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        return {i: (1.0 / r["factor"]) if r["factor"] else 0.0
+                for i, r in model.raw_rows(ids, ["factor"]).items()}
+
+    def check_constraints(self, model: Model, rows: list[Vals]) -> None:
+        for row in rows:
+            if not row.get("factor"):
+                raise ValidationError("The conversion ratio for a unit of measure cannot be 0!")
+            if (row.get("rounding") or 0.0) <= 0:
+                raise ValidationError("The rounding precision must be strictly positive.")
+            if row.get("uom_type") == "reference" and row.get("factor") != 1.0:
+                raise ValidationError(
+                    "The reference unit must have a conversion factor equal to 1.")
 
 
 # --------------------------------------------------------------------------------- product
@@ -827,7 +886,7 @@ class SaleOrderLine(Behaviour):
             model.write_columns([row["id"]], {
                 "price_subtotal": money(subtotal), "price_tax": money(tax),
                 "price_total": money(subtotal + tax), "qty_delivered": done,
-                "qty_invoiced": billed, "qty_to_invoice": round(to_invoice, 6),
+                "qty_invoiced": billed, "qty_to_invoice": units.quantity_field(to_invoice),
                 "invoice_status": status, "untaxed_amount_invoiced": money(
                     billed * (row["price_unit"] or 0))})
 
@@ -835,13 +894,14 @@ class SaleOrderLine(Behaviour):
         out: dict[int, float] = {}
         timesheet = [r["id"] for r in rows if r["qty_delivered_method"] == "timesheet"]
         if timesheet:
+            # _get_delivered_quantity_by_analytic: summed per (timesheet unit, line), converted
+            # into the unit the line is sold in (8 h -> 1 Days), rounded as Odoo rounds.
             marks = ",".join("?" * len(timesheet))
-            for line, hours in model.conn.execute(
-                f"SELECT so_line, SUM(unit_amount) FROM account_analytic_line "
-                f"WHERE so_line IN ({marks}) AND project_id IS NOT NULL GROUP BY so_line",
-                timesheet,
-            ):
-                out[line] = float(hours or 0.0)
+            sums = model.conn.execute(
+                f"SELECT so_line, product_uom_id, SUM(unit_amount) FROM account_analytic_line "
+                f"WHERE so_line IN ({marks}) AND project_id IS NOT NULL "
+                f"GROUP BY so_line, product_uom_id", timesheet).fetchall()
+            out.update(timesheet_quantities(model.env, sums))
             for line in timesheet:
                 out.setdefault(line, 0.0)
         milestone_rows = [r for r in rows if r["qty_delivered_method"] == "milestones"]
@@ -1253,6 +1313,21 @@ class AdvancePayment(Behaviour):
         return act_window_invoices(order["partner_id"], moves[0], order["name"])
 
 
+def timesheet_quantities(env: Any, sums: list[Any]) -> dict[int, float]:
+    """Sale line -> delivered quantity in its unit, from (so_line, timesheet unit, hours) sums."""
+    line_ids = sorted({row[0] for row in sums})
+    lines = env["sale.order.line"].raw_rows(line_ids, ["product_uom"])
+    uom_ids = {row[1] for row in sums if row[1]} | {
+        line["product_uom"] for line in lines.values() if line["product_uom"]}
+    uoms = {i: {"id": i, **row} for i, row in env["uom.uom"].raw_rows(
+        sorted(uom_ids), ["category_id", "factor", "rounding"]).items()}
+    by_line: dict[int, list[tuple[Vals | None, float]]] = defaultdict(list)
+    for line_id, uom_id, amount in sums:
+        by_line[line_id].append((uoms.get(uom_id), float(amount or 0.0)))
+    return {line_id: units.delivered(found, uoms.get(lines.get(line_id, {}).get("product_uom")))
+            for line_id, found in by_line.items()}
+
+
 class TimesheetRange:
     """The wizard's ``date_start_invoice_timesheet`` / ``date_end_invoice_timesheet`` (inclusive,
     ``YYYY-MM-DD``; None = open)."""
@@ -1309,7 +1384,7 @@ class InvoiceBuilder:
         line_ids = lines.children_of("order_id", [order_id]).get(order_id, [])
         rows = lines.values(line_ids, ["product_id", "qty_to_invoice", "price_unit", "tax_id",
                                        "name", "discount", "is_downpayment", "display_type",
-                                       "project_id", "qty_delivered_method"])
+                                       "project_id", "qty_delivered_method", "product_uom"])
         timesheet_lines = [r["id"] for r in rows if r["qty_delivered_method"] == "timesheet"]
         if period.is_set:
             # _recompute_qty_to_invoice: a timesheet line invoices its uninvoiced hours in range.
@@ -1327,11 +1402,12 @@ class InvoiceBuilder:
         return move_id
 
     def _uninvoiced_hours(self, line_id: int, period: TimesheetRange) -> float:
+        """_recompute_qty_to_invoice: the range's uninvoiced timesheets, in the line's unit."""
         extra, args = period.sql()
-        total = self.env["account.analytic.line"].conn.execute(
-            f"SELECT COALESCE(SUM(t.unit_amount), 0) {UNINVOICED_TIMESHEETS}{extra}",
-            [line_id, *args]).fetchone()[0]
-        return round(float(total or 0.0), 6)
+        sums = self.env["account.analytic.line"].conn.execute(
+            f"SELECT t.so_line, t.product_uom_id, SUM(t.unit_amount) {UNINVOICED_TIMESHEETS}"
+            f"{extra} GROUP BY t.so_line, t.product_uom_id", [line_id, *args]).fetchall()
+        return timesheet_quantities(self.env, sums).get(line_id, 0.0)
 
     def _link_timesheets(self, move_id: int, line_ids: list[int], period: TimesheetRange) -> None:
         """_link_timesheets_to_invoice: the invoiced lines' uninvoiced timesheets (in the range,
@@ -1348,6 +1424,7 @@ class InvoiceBuilder:
     def _line(self, row: Vals, quantity: float, order: Vals) -> Vals:
         analytic = self._analytic(row.get("project_id") or order["project_id"])
         return {"product_id": row["product_id"], "quantity": quantity,
+                "product_uom_id": row.get("product_uom") or False,
                 "price_unit": row["price_unit"], "tax_ids": [[6, 0, row["tax_id"]]],
                 "name": row["name"], "discount": row["discount"] or 0.0,
                 "sale_line_ids": [[6, 0, [row["id"]]]], "analytic_distribution": analytic}

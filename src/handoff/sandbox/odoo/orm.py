@@ -703,6 +703,17 @@ class Model:
         new = [{**{k: v for k, v in row.items() if k != "id"}, **(default or {})} for row in rows]
         return self.create(new)
 
+    def rpc_copy_data(self, ids: Any, default: Vals | None = None, **_: Any) -> list[Vals]:
+        """The values `copy` would create from, in `create` format (many2many as [6, 0, ids])."""
+        names = [f.name for f in self.spec.column_fields() if f.name not in (
+            "create_date", "write_date", "create_uid", "write_uid") and not f.readonly]
+        out = []
+        for row in self.values(_as_ids(ids), names):
+            vals = {k: ([[6, 0, v]] if self.spec.fields[k].type == "many2many" else v)
+                    for k, v in row.items() if k != "id"}
+            out.append({**vals, **(default or {})})
+        return out
+
     def rpc_check_access_rights(self, operation: str = "read", raise_exception: bool = True,
                                 **_: Any) -> bool:
         return True

@@ -157,6 +157,7 @@ MODEL_ORDERS: dict[str, str] = {
     "account.payment": "date desc, name desc, id desc",
     "uom.uom": "factor desc, id",
     "res.currency": "active desc, name",
+    "ir.module.module": "application desc, sequence, name",
 }
 
 REC_NAMES: dict[str, str] = {
@@ -277,6 +278,16 @@ def _declared_models() -> dict[str, ModelSpec]:
             _field("company_id", m2o, "Company", relation="res.company"),
         ),
         _declared(
+            "account.tax.group",
+            _field("name", char, "Name", required=True),
+            _field("sequence", intf, "Sequence"),
+            _field("company_id", m2o, "Company", relation="res.company", required=True),
+            _field("country_id", m2o, "Country", relation="res.country"),
+            _field("active", boolf, "Active"),
+        ),
+        # Abstract in Odoo (no table); the sandbox keeps an empty one.
+        _declared("account.chart.template"),
+        _declared(
             "account.payment.method.line",
             _field("name", char, "Name"),
             _field("journal_id", m2o, "Journal", relation="account.journal"),
@@ -285,6 +296,20 @@ def _declared_models() -> dict[str, ModelSpec]:
         ),
     ]
     return {m.name: m for m in models}
+
+
+# Fields the modules of the reference install add after the recorded fields_get (the template
+# database has the UK, German and US localisations and account_peppol installed; see
+# company_required_field_from_localisation.json).
+LOCALISATION_FIELDS: dict[str, list[FieldSpec]] = {
+    "res.company": [FieldSpec(
+        name="account_peppol_proxy_state", type="selection", string="PEPPOL status",
+        required=True, selection=[
+            ["not_registered", "Not registered"], ["in_verification", "In verification"],
+            ["sender", "Can send but not receive"],
+            ["smp_registration", "Can send, pending registration to receive"],
+            ["receiver", "Can send and receive"], ["rejected", "Rejected"]])],
+}
 
 
 def _load_recorded(path: Path) -> ModelSpec:
@@ -324,6 +349,9 @@ def load_models() -> dict[str, ModelSpec]:
         models[spec.name] = spec
     for name, spec in _declared_models().items():
         models.setdefault(name, spec)
+    for name, extra in LOCALISATION_FIELDS.items():
+        for field in extra:
+            models[name].fields.setdefault(field.name, field)
     # Every relation target must exist so that many2one values can be checked and named.
     targets = {
         f.relation for m in list(models.values()) for f in m.fields.values() if f.relation

@@ -34,16 +34,18 @@ def seed(env: Env) -> None:
                  "(2, 'EUR', '€', 0, 'Euro')")
     conn.execute("INSERT INTO res_country(id, name, code) VALUES (233, 'United States', 'US')")
     conn.execute("INSERT INTO res_partner(id, name, complete_name, is_company, active, type, "
-                 "commercial_partner_id, country_id, lang) VALUES "
-                 "(1, 'My Company', 'My Company', 1, 1, 'contact', 1, 233, 'en_US'), "
-                 "(2, 'OdooBot', 'OdooBot', 0, 0, 'contact', 2, NULL, 'en_US'), "
-                 "(3, 'Administrator', 'Administrator', 0, 1, 'contact', 3, NULL, 'en_US')")
+                 "commercial_partner_id, country_id, lang, autopost_bills) VALUES "
+                 "(1, 'My Company', 'My Company', 1, 1, 'contact', 1, 233, 'en_US', 'ask'), "
+                 "(2, 'OdooBot', 'OdooBot', 0, 0, 'contact', 2, NULL, 'en_US', 'ask'), "
+                 "(3, 'Administrator', 'Administrator', 0, 1, 'contact', 3, NULL, 'en_US', "
+                 "'ask')")
     conn.execute("UPDATE res_partner SET company_id=1 WHERE id IN (2, 3)")
     conn.execute("INSERT INTO res_company(id, name, partner_id, currency_id, "
                  "fiscalyear_last_day, fiscalyear_last_month, layout_background, "
-                 "account_price_include, account_opening_date, chart_template, active) VALUES "
+                 "account_price_include, account_opening_date, chart_template, active, "
+                 "account_peppol_proxy_state) VALUES "
                  "(1, 'My Company', 1, 1, 31, '12', 'Blank', 'tax_excluded', '2026-01-01', "
-                 "'generic_coa', 1)")
+                 "'generic_coa', 1, 'not_registered')")
     for group_id, name in ((1, "Internal User"), (10, "Portal"), (12, "Public"), (7, "Settings")):
         conn.execute("INSERT INTO res_groups(id, name) VALUES (?, ?)", (group_id, name))
     conn.execute("INSERT INTO res_users(id, login, partner_id, company_id, active, share, "
@@ -60,11 +62,43 @@ def seed(env: Env) -> None:
         ("base.user_admin", "res.users", 2), ("base.partner_admin", "res.partner", 3),
         ("base.USD", "res.currency", 1), ("base.us", "res.country", 233),
         ("uom.product_uom_hour", "uom.uom", 4), ("uom.product_uom_unit", "uom.uom", 1),
+        ("uom.product_uom_day", "uom.uom", 3), ("uom.product_uom_dozen", "uom.uom", 2),
+        ("uom.product_uom_categ_unit", "uom.category", 1), ("uom.uom_categ_wtime", "uom.category", 3),
         ("hr.employee_admin", "hr.employee", 1),
     ):
         module, name = xml.split(".")
         env["ir.model.data"].create([{"module": module, "name": name, "model": model,
                                       "res_id": res_id, "noupdate": True}])
+    # The modules of the reference install (../shared/real-odoo: psa_template) that clients ask
+    # about; ir.module.module is readable like on the real server.
+    env["ir.module.module"].create([
+        {"name": name, "state": state, "shortdesc": desc, "license": lic, "to_buy": lic == "OEEL-1",
+         "application": app, "sequence": 100}
+        for name, state, desc, lic, app in (
+            ("base", "installed", "Base", "LGPL-3", False),
+            ("account", "installed", "Invoicing", "LGPL-3", True),
+            ("account_peppol", "installed", "Peppol", "LGPL-3", False),
+            ("analytic", "installed", "Analytic Accounting", "LGPL-3", False),
+            ("contacts", "installed", "Contacts", "LGPL-3", True),
+            ("crm", "installed", "CRM", "LGPL-3", True),
+            ("hr", "installed", "Employees", "LGPL-3", True),
+            ("hr_expense", "installed", "Expenses", "LGPL-3", True),
+            ("hr_timesheet", "installed", "Task Logs", "LGPL-3", False),
+            ("l10n_de", "installed", "Germany - Accounting", "LGPL-3", False),
+            ("l10n_uk", "installed", "UK - Accounting", "LGPL-3", False),
+            ("l10n_us_account", "installed", "United States - Accounting", "LGPL-3", False),
+            ("product", "installed", "Products & Pricelists", "LGPL-3", False),
+            ("project", "installed", "Project", "LGPL-3", True),
+            ("project_timesheet_holidays", "uninstalled", "Timesheet when on Time Off",
+             "LGPL-3", False),
+            ("sale", "installed", "Sales", "LGPL-3", False),
+            ("sale_expense", "installed", "Sales Expense", "LGPL-3", False),
+            ("sale_management", "installed", "Sales", "LGPL-3", True),
+            ("sale_project", "installed", "Sales - Project", "LGPL-3", False),
+            ("sale_timesheet", "installed", "Sales Timesheet", "LGPL-3", False),
+            ("timesheet_grid", "uninstallable", "Timesheets", "OEEL-1", True),
+            ("uom", "installed", "Units of measure", "LGPL-3", False),
+        )])
     env["ir.model"].create([{"name": spec.description, "model": spec.name,
                              "transient": spec.transient} for spec in env.db.models.values()])
 
@@ -76,10 +110,14 @@ def seed(env: Env) -> None:
                          (cat, {1: "Unit", 3: "Working Time"}[cat]))
         _put(env, "uom.uom", uom_id, {"name": name, "category_id": cat, "uom_type": kind,
                                        "factor": factor, "factor_inv": 1 / factor,
-                                       "rounding": 0.01, "active": True})
+                                       "rounding": 0.01, "active": True,
+                                       # hr_timesheet's data: how the timesheet grid edits it
+                                       "timesheet_widget": {3: "float_toggle", 4: "float_time"}
+                                       .get(uom_id, False)})
     env.conn.execute("INSERT INTO product_category(id, name) VALUES (1, 'All')")
     env.conn.execute("INSERT INTO account_analytic_plan(id, name) VALUES (1, 'Projects')")
-    env.conn.execute("INSERT INTO account_tax_group(id, name) VALUES (1, 'Tax 15%')")
+    env.conn.execute("INSERT INTO account_tax_group(id, name, company_id, country_id, active) "
+                     "VALUES (1, 'Tax 15%', 1, 233, 1)")
     for account_id, code, name, kind in (
         (7, "121000", "Account Receivable", "asset_receivable"),
         (17, "211000", "Account Payable", "liability_payable"),

@@ -28,6 +28,7 @@ from pydantic import BaseModel, ConfigDict
 
 from handoff.billing.products import required_product_setup
 from handoff.canonical.crm import BillingModel
+from handoff.connectors.odoo.adapter import EXTERNAL_ID_MODULE, external_id_name
 
 if TYPE_CHECKING:
     from handoff.connectors.odoo.adapter import OdooAdapter
@@ -849,25 +850,27 @@ def seed_odoo(adapter: OdooAdapter) -> OdooSeed:
             "country_id": countries[e.country_code]})
         for e in LEGAL_ENTITIES
     ])  # fmt: skip
-    companies = adapter.upsert_many("res.company", SEED_SYSTEM, [
-        (f"company-{e.country_code}", {
-            "name": e.name, "partner_id": partner.id, "currency_id": currencies[e.currency],
-            "country_id": countries[e.country_code]})
+    company_ids = _ensure_companies(adapter, {
+        e.name: {"name": e.name, "partner_id": partner.id, "currency_id": currencies[e.currency],
+                 "country_id": countries[e.country_code]}
         for e, partner in zip(LEGAL_ENTITIES, partners, strict=True)
-    ])  # fmt: skip
-    company_ids = {e.name: c.id for e, c in zip(LEGAL_ENTITIES, companies, strict=True)}
+    })  # fmt: skip
+    _load_charts_of_accounts(adapter, list(company_ids.values()))
     adapter.upsert_many("account.payment.term", SEED_SYSTEM, [
         # Shared by every company (no company_id), as Odoo ships its own terms.
         (f"term-{term.days}", {"name": term.odoo, "sequence": term.days, "company_id": False})
         for term in _missing_terms(adapter)
     ])  # fmt: skip
-    tax_group = _tax_group(adapter)
+    tax_groups = {
+        name: _tax_group(adapter, company_id, countries[_entity(name).country_code])
+        for name, company_id in company_ids.items()
+    }
     adapter.upsert_many("account.tax", SEED_SYSTEM, [
         (f"tax-{_slug(tax.name)}-{_slug(company)}", {
             "name": tax.name, "amount": tax.amount, "amount_type": "percent",
             "type_tax_use": "sale", "company_id": company_ids[company],
             "country_id": countries[_entity(company).country_code],
-            "tax_group_id": tax_group, "sequence": 10})
+            "tax_group_id": tax_groups[company], "sequence": 10})
         for tax in TAXES for company in tax.companies
     ])  # fmt: skip
     uoms = _uoms(adapter)
@@ -972,11 +975,58 @@ def _missing_terms(adapter: OdooAdapter) -> list[PaymentTerm]:
     return [t for t in PAYMENT_TERMS if t.odoo not in have or f"term-{t.days}" in seeded]
 
 
-def _tax_group(adapter: OdooAdapter) -> int:
-    rows = adapter.search_read("account.tax.group", [], ["id"], limit=1)
+def _ensure_companies(adapter: OdooAdapter, wanted: Mapping[str, dict[str, Any]]) -> dict[str, int]:
+    """The legal entities by name, created with ``create`` and bound to their external ids after.
+
+    Not ``load``: creating a company whose country's localisation is not installed yet installs it
+    inside the request, which commits and drops ``load``'s savepoint (real Odoo 18,
+    hub_calls_refused_by_real_odoo.json #1). A company of the same name is adopted (Odoo refuses
+    two), so a crash between the create and the binding never makes a second one.
+    """
+    keys = {name: f"company-{_entity(name).country_code}" for name in wanted}
+    bound = adapter.find_external_ids(SEED_SYSTEM, "res.company", list(keys.values()))
+    named = {
+        row["name"]: row["id"]
+        for row in adapter.search_read("res.company", [["name", "in", list(wanted)]], ["name"])
+    }
+    ids: dict[str, int] = {}
+    for name, values in wanted.items():
+        key = keys[name]
+        if key in bound:
+            ids[name] = bound[key]
+            continue
+        # Created one at a time: each may install a localisation (and commit) by itself.
+        ids[name] = named.get(name) or adapter.create("res.company", values)
+        adapter.create("ir.model.data", {
+            "module": EXTERNAL_ID_MODULE, "name": external_id_name(SEED_SYSTEM, "res.company", key),
+            "model": "res.company", "res_id": ids[name], "noupdate": True,
+        })  # fmt: skip
+    return ids
+
+
+def _load_charts_of_accounts(adapter: OdooAdapter, company_ids: list[int]) -> None:
+    """A company created over RPC gets a chart of accounts (hence journals) only when its country's
+    localisation is installed with it; otherwise (a US company: ``generic_coa``) it has no sale
+    journal and every invoice fails. Odoo picks the chart for the country (template ``False``).
+    """
+    bare = adapter.search_read(
+        "res.company", [["id", "in", company_ids], ["chart_template", "=", False]], ["id"]
+    )
+    for row in bare:
+        adapter.call("account.chart.template", "try_loading", [[], False, row["id"]])
+
+
+def _tax_group(adapter: OdooAdapter, company_id: int, country_id: int) -> int:
+    """A tax group of the company's own country: Odoo refuses a tax whose group is of another
+    country (tax_group_country_mismatch.json); loading a chart makes the groups."""
+    domain = [["company_id", "=", company_id], ["country_id", "=", country_id]]
+    rows = adapter.search_read("account.tax.group", domain, ["id"], limit=1, order="id")
     if rows:
         return int(rows[0]["id"])
-    return adapter.create("account.tax.group", {"name": "Sales taxes"})
+    return adapter.create(
+        "account.tax.group",
+        {"name": "Sales taxes", "company_id": company_id, "country_id": country_id},
+    )
 
 
 def _uoms(adapter: OdooAdapter) -> dict[str, int]:

@@ -1,0 +1,72 @@
+"""Seeding the demo firm into an Odoo: what a real Odoo 18 refused, now done its way.
+
+Runs against a fresh Odoo sandbox, or against a real server when HANDOFF_TEST_ODOO_* are set
+(the seed is idempotent, so a database seeded before is fine).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from contract.odoo.conftest import live_target
+from handoff.connectors.odoo import OdooAdapter, OdooClient
+from handoff.sandbox import demo_firm
+from handoff.sandbox.odoo.testing import running_odoo_sandbox
+
+
+@pytest.fixture(scope="module")
+def odoo() -> Iterator[OdooAdapter]:
+    live = live_target()
+    if live is not None:
+        with OdooClient(live.url, live.db, live.login, live.password) as client:
+            yield OdooAdapter(client)
+        return
+    with running_odoo_sandbox() as sandbox, OdooClient(
+        sandbox.url, sandbox.db, sandbox.login, sandbox.password
+    ) as client:
+        yield OdooAdapter(client)
+
+
+@pytest.fixture(scope="module")
+def seeded(odoo: OdooAdapter) -> demo_firm.OdooSeed:
+    return demo_firm.seed_odoo(odoo)
+
+
+def test_seeding_twice_changes_nothing(odoo: OdooAdapter, seeded: demo_firm.OdooSeed) -> None:
+    assert demo_firm.seed_odoo(odoo) == seeded
+    names = [entity.name for entity in demo_firm.LEGAL_ENTITIES]
+    companies = odoo.search_read("res.company", [["name", "in", names]], ["name"])
+    assert sorted(row["name"] for row in companies) == sorted(names), "one company each"
+
+
+def test_every_legal_entity_can_invoice(odoo: OdooAdapter, seeded: demo_firm.OdooSeed) -> None:
+    """A company created over RPC without its localisation gets no chart, hence no sale journal
+    (hub_calls_refused_by_real_odoo.json #3): the seed loads one."""
+    ids = sorted(seeded.companies.values())
+    charts = odoo.read("res.company", ids, ["chart_template"])
+    assert all(row["chart_template"] for row in charts), charts
+    journals = odoo.search_read(
+        "account.journal", [["type", "=", "sale"], ["company_id", "in", ids]], ["company_id"]
+    )
+    assert {row["company_id"][0] for row in journals} == set(ids)
+
+
+def test_taxes_use_a_tax_group_of_their_own_country(
+    odoo: OdooAdapter, seeded: demo_firm.OdooSeed
+) -> None:
+    """Odoo refuses a tax whose group is of another country (tax_group_country_mismatch.json)."""
+    ids = sorted(seeded.companies.values())
+    taxes = odoo.search_read(
+        "account.tax", [["company_id", "in", ids], ["type_tax_use", "=", "sale"]],
+        ["country_id", "tax_group_id"],
+    )  # fmt: skip
+    groups = {
+        row["id"]: row["country_id"][0]
+        for row in odoo.read(
+            "account.tax.group", sorted({t["tax_group_id"][0] for t in taxes}), ["country_id"]
+        )
+    }
+    assert taxes
+    assert all(groups[t["tax_group_id"][0]] == t["country_id"][0] for t in taxes)

@@ -47,6 +47,29 @@ def world(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
                 }
             ],
         )
+        # Time & materials sold by the Day (Odoo's own unit) and by a custom Working Time unit.
+        [days] = [u["id"] for u in odoo.search_read("uom.uom", [["name", "=", "Days"]], ["id"])]
+        half_day = odoo.create(
+            "uom.uom",
+            {"name": "Half-day", "category_id": 3, "uom_type": "smaller", "factor": 2.0},
+        )
+        odoo.create_many(
+            "product.product",
+            [
+                {
+                    "name": f"Consulting by {unit_name}",
+                    "default_code": code,
+                    "list_price": 1000.0,
+                    "uom_id": unit,
+                    "uom_po_id": unit,
+                    **required_product_setup(BillingModel.TIME_AND_MATERIALS),
+                }
+                for code, unit, unit_name in (
+                    ("SVC-TM-DAY", days, "the day"),
+                    ("SVC-TM-HALF-DAY", half_day, "the half-day"),
+                )
+            ],
+        )
         employee_id = odoo.create("hr.employee", {"name": "Ada Consultant"})
         hubspot = HubSpotAdapter(HubSpotClient(hub_box.token, base_url=hub_box.url))
         hubspot.ensure_properties(("deals",), DELIVERY_PROPERTIES)

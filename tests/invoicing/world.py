@@ -35,6 +35,8 @@ delivery:
   service_catalog:
     by_sku:
       CONSULTING-HOUR: {{product: SVC-TM, role: consultant}}
+      CONSULTING-DAY: {{product: SVC-TM-DAY, role: consultant}}
+      CONSULTING-HALF-DAY: {{product: SVC-TM-HALF-DAY, role: consultant}}
       IMPLEMENTATION: SVC-FIXED
       STAGED-FEE: SVC-STAGED
       PHASED-DELIVERY: SVC-MILESTONE

@@ -18,7 +18,7 @@ Rules every contract type shares:
 from __future__ import annotations
 
 import calendar
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
@@ -29,6 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from handoff.billing.keys import fixed_fee_key, milestone_key, retainer_key
 from handoff.billing.money import NO_RATES, FxRates, round_money
+from handoff.billing.units import TimeConversion
 from handoff.canonical.crm import BillingModel
 from handoff.canonical.delivery import (
     BilledSource,
@@ -180,6 +181,19 @@ class _LineGroup:
     consultant: str | None = None
     role: str | None = None
     category: str | None = None
+    # Time priced per another unit (a Day): the line bills the hours converted as Odoo does.
+    unit: TimeConversion | None = None
+
+    def quantity(self, sources: Sequence[BilledSource]) -> Decimal:
+        total = sum((s.quantity for s in sources), Decimal(0))
+        return total if self.unit is None else self.unit.quantity(total)
+
+    def amount(self, sources: Sequence[BilledSource], currency: str) -> Decimal:
+        """The line's rounded amount: sum of contributions; for converted time, Odoo's quantity
+        (the hours converted and rounded once, for the whole line) x the unit price."""
+        if self.unit is not None and self.unit_price is not None:
+            return round_money(self.quantity(sources) * self.unit_price, currency)
+        return round_money(sum((s.amount for s in sources), Decimal(0)), currency)
 
 
 @dataclass
@@ -202,6 +216,7 @@ class _Run:
     period: BillingPeriod
     already_billed: frozenset[str]
     fx: FxRates
+    units: Mapping[str, TimeConversion] = field(default_factory=dict)
     candidates: list[_Candidate] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     held: list[HeldBack] = field(default_factory=list)
@@ -282,6 +297,8 @@ def _time_and_materials(run: _Run, entries: Sequence[TimeEntry]) -> None:
             continue
         rate, unit_price = found
         label = entry.role or "Consulting"
+        unit = run.units.get(entry.role) if entry.role else None
+        billed = entry.hours if unit is None else unit.unrounded(entry.hours)
         run.candidates.append(
             _Candidate(
                 group=_LineGroup(
@@ -290,13 +307,14 @@ def _time_and_materials(run: _Run, entries: Sequence[TimeEntry]) -> None:
                     unit_price=unit_price,
                     consultant=entry.consultant,
                     role=entry.role,
+                    unit=unit,
                 ),
                 sources=[
                     BilledSource(
                         key=entry.key,
                         quantity=entry.hours,
-                        amount=entry.hours * unit_price,
-                        source_amount=entry.hours * rate.hourly,
+                        amount=billed * unit_price,
+                        source_amount=billed * rate.hourly,
                         source_currency=rate.currency,
                     )
                 ],
@@ -577,7 +595,7 @@ def _apply_cap(run: _Run) -> list[_Candidate]:
     if cap is None:
         return ordered
     room = cap - run.project.invoiced_to_date
-    group_sums: dict[_LineGroup, Decimal] = {}
+    group_sources: dict[_LineGroup, list[BilledSource]] = {}
     capped_total = Decimal(0)  # sum of the capped lines as they would be rounded
     accepted: list[_Candidate] = []
     refused: list[_Candidate] = []
@@ -588,13 +606,16 @@ def _apply_cap(run: _Run) -> list[_Candidate]:
         if refused:
             refused.append(candidate)
             continue
-        before = group_sums.get(candidate.group, Decimal(0))
-        after = before + candidate.amount
+        group = candidate.group
+        before = group_sources.get(group, [])
+        after = [*before, *candidate.sources]
         new_total = (
-            capped_total - round_money(before, run.currency) + round_money(after, run.currency)
+            capped_total
+            - (group.amount(before, run.currency) if before else Decimal(0))
+            + group.amount(after, run.currency)
         )
         if new_total <= room:
-            group_sums[candidate.group], capped_total = after, new_total
+            group_sources[group], capped_total = after, new_total
             accepted.append(candidate)
         else:
             refused.append(candidate)
@@ -625,9 +646,9 @@ def _lines(run: _Run, candidates: Sequence[_Candidate]) -> list[InvoiceLine]:
         grouped.setdefault(candidate.group, []).extend(candidate.sources)
     lines = []
     for group, sources in grouped.items():
-        amount = round_money(sum((s.amount for s in sources), Decimal(0)), run.currency)
+        amount = group.amount(sources, run.currency)
         if group.unit_price is not None:
-            quantity, unit_price = sum((s.quantity for s in sources), Decimal(0)), group.unit_price
+            quantity, unit_price = group.quantity(sources), group.unit_price
         else:
             quantity, unit_price = Decimal(1), amount
         lines.append(
@@ -655,6 +676,7 @@ def propose(
     period: BillingPeriod,
     already_billed: Iterable[str] = frozenset(),
     fx: FxRates = NO_RATES,
+    units: Mapping[str, TimeConversion] | None = None,
 ) -> BillingProposal:
     """The invoice proposal for ``project`` over ``period``.
 
@@ -662,8 +684,17 @@ def propose(
     the engine picks. ``milestones`` reports the current state (e.g. Odoo ``is_reached``) and is
     merged by id with the contract's milestones. ``already_billed`` holds every source key an
     earlier invoice bills. ``fx`` converts foreign rates and expenses into the contract currency.
+    ``units`` names, per role, the unit its rate is a price of when it is not the hour the
+    entries are logged in (a rate per Day): the line then bills the hours converted and rounded
+    as Odoo converts timesheets (``handoff.billing.units``), caps included.
     """
-    run = _Run(project=project, period=period, already_billed=frozenset(already_billed), fx=fx)
+    run = _Run(
+        project=project,
+        period=period,
+        already_billed=frozenset(already_billed),
+        fx=fx,
+        units=dict(units or {}),
+    )
     eligible_time: list[TimeEntry] = _eligible(run, entries)
     model = project.terms.billing_model
     if model is BillingModel.TIME_AND_MATERIALS:

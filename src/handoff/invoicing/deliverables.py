@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from handoff.billing.units import ODOO_HOURS, TimeConversion, Uom
 from handoff.connectors.odoo.adapter import OdooAdapter
 
 LINE_FIELDS = [
@@ -23,6 +24,7 @@ LINE_FIELDS = [
     "qty_delivered_method",
     "is_downpayment",
     "display_type",
+    "product_uom",
 ]
 TIMESHEET_FIELDS = [
     "date",
@@ -32,7 +34,9 @@ TIMESHEET_FIELDS = [
     "so_line",
     "project_id",
     "timesheet_invoice_id",
+    "product_uom_id",
 ]
+UOM_FIELDS = ["name", "category_id", "factor", "rounding"]
 MILESTONE_FIELDS = ["name", "is_reached", "reached_date", "sale_line_id", "quantity_percentage"]
 
 
@@ -62,6 +66,11 @@ class OrderLine(_Model):
     invoiced: Decimal
     to_invoice: Decimal
     method: str  # qty_delivered_method: timesheet / milestones / manual
+    unit: Uom | None = Field(
+        default=None,
+        description="The unit the line is sold in (product_uom): its quantities "
+        "and price are per this unit.",
+    )
 
     @property
     def net_price(self) -> Decimal:
@@ -75,6 +84,11 @@ class Timesheet(_Model):
     consultant: str
     description: str
     line_id: int | None
+    unit: Uom = Field(
+        default=ODOO_HOURS,
+        description="The unit unit_amount is in (product_uom_id: the company's project time "
+        "unit, Hours unless changed).",
+    )
     invoice_id: int | None = Field(
         default=None,
         description="The invoice holding it in Odoo (timesheet_invoice_id), unless that invoice "
@@ -84,6 +98,13 @@ class Timesheet(_Model):
     @property
     def key(self) -> str:
         return f"time:odoo:{self.id}"
+
+    def conversion(self, line: OrderLine) -> TimeConversion | None:
+        """How Odoo turns this timesheet into the line's quantity; None: as logged (same unit,
+        or a line without a unit)."""
+        if line.unit is None or line.unit.id == self.unit.id:
+            return None
+        return TimeConversion(source=self.unit, target=line.unit)
 
 
 class ProjectMilestone(_Model):
@@ -127,6 +148,22 @@ def _holding_invoices(odoo: OdooAdapter, invoice_ids: set[int | None]) -> set[in
     }
 
 
+def _units(odoo: OdooAdapter, ids: set[int | None]) -> dict[int, Uom]:
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return {}
+    return {
+        row["id"]: Uom(
+            id=row["id"],
+            name=str(row["name"]),
+            category_id=m2o(row["category_id"])[0] or 0,
+            factor=float(row["factor"]),
+            rounding=float(row["rounding"] or 0.01),
+        )
+        for row in odoo.read("uom.uom", wanted, UOM_FIELDS)
+    }
+
+
 def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
     [order] = odoo.read(
         "sale.order",
@@ -134,6 +171,23 @@ def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
         ["name", "state", "partner_id", "currency_id", "invoice_ids", "order_line"],
     )
     rows = odoo.read("sale.order.line", list(order["order_line"]), LINE_FIELDS)
+    projects = odoo.search_read(
+        "project.project", [["sale_order_id", "=", order_id]], ["id"], order="id asc"
+    )
+    project_ids = [row["id"] for row in projects]
+    sheet_rows: list[dict[str, Any]] = []
+    if project_ids:
+        sheet_rows = odoo.search_read(
+            "account.analytic.line",
+            [["project_id", "in", project_ids]],
+            TIMESHEET_FIELDS,
+            order="date asc, id asc",
+        )
+    units = _units(
+        odoo,
+        {m2o(row.get("product_uom"))[0] for row in rows}
+        | {m2o(row.get("product_uom_id"))[0] for row in sheet_rows},
+    )
     lines = [
         OrderLine(
             id=row["id"],
@@ -146,25 +200,18 @@ def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
             invoiced=decimal(row["qty_invoiced"]),
             to_invoice=decimal(row["qty_to_invoice"]),
             method=row.get("qty_delivered_method") or "manual",
+            unit=units.get(m2o(row.get("product_uom"))[0] or 0),
         )
         for row in rows
         if not row.get("is_downpayment") and not row.get("display_type")
     ]
-    projects = odoo.search_read(
-        "project.project", [["sale_order_id", "=", order_id]], ["id"], order="id asc"
-    )
-    project_ids = [row["id"] for row in projects]
     timesheets: list[Timesheet] = []
     milestones: list[ProjectMilestone] = []
     if project_ids:
-        rows = odoo.search_read(
-            "account.analytic.line",
-            [["project_id", "in", project_ids]],
-            TIMESHEET_FIELDS,
-            order="date asc, id asc",
+        holding = _holding_invoices(
+            odoo, {m2o(r.get("timesheet_invoice_id"))[0] for r in sheet_rows}
         )
-        holding = _holding_invoices(odoo, {m2o(r.get("timesheet_invoice_id"))[0] for r in rows})
-        for row in rows:
+        for row in sheet_rows:
             invoice_id = m2o(row.get("timesheet_invoice_id"))[0]
             timesheets.append(
                 Timesheet(
@@ -174,6 +221,7 @@ def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
                     consultant=m2o(row["employee_id"])[1] or "unknown",
                     description=row.get("name") or "",
                     line_id=m2o(row["so_line"])[0],
+                    unit=units.get(m2o(row.get("product_uom_id"))[0] or 0, ODOO_HOURS),
                     invoice_id=invoice_id if invoice_id in holding else None,
                 )
             )

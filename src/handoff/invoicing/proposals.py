@@ -31,6 +31,7 @@ from handoff.billing.engine import BillingPeriod, BillingProposal, HeldBack, Pro
 from handoff.billing.keys import fixed_fee_key, milestone_key
 from handoff.billing.money import round_money
 from handoff.billing.plan import DeliveryPlan
+from handoff.billing.units import TimeConversion, timesheet_quantity
 from handoff.canonical.crm import BillingModel
 from handoff.canonical.delivery import (
     ApprovalStatus,
@@ -80,6 +81,9 @@ class ProposalLine(_Model):
     unit_price: Decimal
     amount: Decimal
     basis: Basis
+    unit: str | None = Field(
+        default=None, description="The unit the quantity is in (the order line's), e.g. Days."
+    )
     sources: list[SourceEntry] = Field(default_factory=list)
     set_delivered: Decimal | None = Field(
         default=None, description="qty_delivered Handoff writes on the line before invoicing."
@@ -322,6 +326,15 @@ def _timesheets(
     if not lines:
         return set()
     sheets = {t.key: t for t in found.timesheets if t.line_id in lines}
+    # A line sold in Days (or any unit but the one time is logged in) bills the hours converted
+    # and rounded as Odoo converts them; the cap is weighed in the same figures.
+    units: dict[str, TimeConversion] = {}
+    for sheet in sheets.values():
+        conversion = sheet.conversion(lines[sheet.line_id or 0])
+        if conversion is not None:
+            units.setdefault(
+                f"{lines[sheet.line_id or 0].name} (order line {sheet.line_id})", conversion
+            )
     # Odoo invoices a timesheet once: one an invoice holds is billed, bound in Handoff or not.
     done = billed | {t.key for t in sheets.values() if t.invoice_id is not None}
     roles = {line_id: f"{line.name} (order line {line_id})" for line_id, line in lines.items()}
@@ -365,7 +378,7 @@ def _timesheets(
         )
         for t in sheets.values()
     ]
-    proposal = propose(project, entries, period=period, already_billed=done)
+    proposal = propose(project, entries, period=period, already_billed=done, units=units)
     held = [sheets[h.key] for h in proposal.held_back if h.key in sheets]
     until = period.end
     if held:
@@ -390,20 +403,29 @@ def _timesheets(
         on_line = sorted((t for t in billable if t.line_id == line_id), key=_sheet_order)
         if not on_line:
             continue
-        hours = sum((t.hours for t in on_line), Decimal(0))
+        quantity = _line_quantity(line, on_line)
         draft.lines.append(
             ProposalLine(
                 kind=LineKind.TIME.value,
                 description=line.name,
                 order_line_id=line_id,
-                quantity=hours,
+                quantity=quantity,
                 unit_price=line.net_price,
-                amount=round_money(hours * line.net_price, draft.currency),
+                amount=round_money(quantity * line.net_price, draft.currency),
                 basis="odoo",
+                unit=None if line.unit is None else line.unit.name,
                 sources=[_sheet_source(t) for t in on_line],
             )
         )
     return set(lines)
+
+
+def _line_quantity(line: OrderLine, sheets: Iterable[Timesheet]) -> Decimal:
+    """The quantity Odoo invoices on ``line`` for ``sheets`` (invoicing up to a date: the
+    timesheets' time summed per unit, converted into the line's unit and rounded as Odoo does)."""
+    if line.unit is None:
+        return sum((t.hours for t in sheets), Decimal(0))
+    return timesheet_quantity([(t.unit, t.hours) for t in sheets], line.unit)
 
 
 def _invoiced_untaxed(lines: Iterable[OrderLine]) -> Decimal:
@@ -418,7 +440,10 @@ def _hold_with_first_problem(
     blocking = next((p for p in draft.problems if p.severity == "exception"), None)
     if blocking is None:
         return
-    extra = sum((t.hours * lines[t.line_id or 0].net_price for t in waiting), Decimal(0))
+    extra = sum(
+        (_unrounded(t, lines[t.line_id or 0]) * lines[t.line_id or 0].net_price for t in waiting),
+        Decimal(0),
+    )
     index = draft.problems.index(blocking)
     draft.problems[index] = blocking.model_copy(
         update={
@@ -430,6 +455,11 @@ def _hold_with_first_problem(
             else round_money(blocking.held_amount + extra, draft.currency),
         }
     )
+
+
+def _unrounded(sheet: Timesheet, line: OrderLine) -> Decimal:
+    conversion = sheet.conversion(line)
+    return sheet.hours if conversion is None else conversion.unrounded(sheet.hours)
 
 
 def _sheet_order(sheet: Timesheet) -> tuple[dt.date, int]:

@@ -21,6 +21,13 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from handoff.sandbox.hubspot.config import SandboxSettings, SettingsPatch
+from handoff.sandbox.hubspot.directory import (
+    Person,
+    demo_people,
+    missing_scopes,
+    page,
+    required_scopes,
+)
 from handoff.sandbox.hubspot.errors import (
     HubSpotApiError,
     not_found,
@@ -33,9 +40,12 @@ from handoff.sandbox.hubspot.schema import (
     DEFAULT_ASSOCIATION,
     GROUP_NAME,
     OBJECT_TYPE_IDS,
+    UNSTORED_OBJECT_TYPES,
     PropertyDefinition,
     association_types,
     resolve_object_type,
+    resolve_unstored_type,
+    unstored_properties,
 )
 from handoff.sandbox.hubspot.store import SandboxStore, StoredObject, iso_ms, now_ms
 from handoff.sandbox.hubspot.webhook_sender import WebhookSender
@@ -56,6 +66,7 @@ class SandboxState:
         self.refresh_tokens: dict[str, str] = {}
         self.calls: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
+        self.people: list[Person] = []
 
     def budget(self, token: str) -> TokenBudget:
         budget = self.budgets.get(token)
@@ -78,7 +89,15 @@ def _now_iso() -> str:
 
 
 def _object_type(raw: str) -> str:
+    """A type the sandbox stores; an unstored standard type is refused here (writes)."""
     resolved = resolve_object_type(raw)
+    unstored = resolve_unstored_type(raw) if resolved is None else None
+    if unstored is not None:
+        raise validation_error(
+            f"The HubSpot sandbox keeps no {unstored} records: it reads them as an account that "
+            "has none, and stores only contacts, companies, deals, products and line_items.",
+            sub_category="SANDBOX_UNSTORED_OBJECT_TYPE",
+        )
     if resolved is None:
         raise HubSpotApiError(
             400,
@@ -87,6 +106,14 @@ def _object_type(raw: str) -> str:
             sub_category="UNKNOWN_OBJECT_TYPE",
         )
     return resolved
+
+
+def _readable_type(raw: str) -> tuple[str, bool]:
+    """(canonical name, stored?) of a type a read may name: stored or a known standard type."""
+    unstored = resolve_unstored_type(raw) if resolve_object_type(raw) is None else None
+    if unstored is not None:
+        return unstored, False
+    return _object_type(raw), True
 
 
 async def _json_body(request: Request) -> Any:
@@ -163,6 +190,8 @@ def create_app(
     ensure_default_pipelines(store)
     if seed and store.is_empty():
         seed_demo_data(state.records)
+    if seed:
+        state.people = demo_people()
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -188,7 +217,7 @@ def create_app(
     @app.middleware("http")
     async def auth_and_limits(request: Request, call_next: Any) -> Response:
         path = request.url.path
-        if not path.startswith("/crm/"):
+        if not path.startswith(("/crm/", "/crm-object-schemas/", "/settings/")):
             return await call_next(request)
         header = request.headers.get("authorization", "")
         token = header[7:].strip() if header.lower().startswith("bearer ") else ""
@@ -217,6 +246,11 @@ def create_app(
                     "EXPIRED_AUTHENTICATION",
                     f"The OAuth token used to make this call expired {ago} second(s) ago.",
                 ).response()
+        if settings.token_scopes is not None:
+            required = required_scopes(request.method, path)
+            if required and not set(required) & set(settings.token_scopes):
+                state.rejections["scopes"] += 1
+                return missing_scopes(required).response()
         budget = state.budget(token)
         budget.ten_secondly.limit = settings.ten_secondly_max
         budget.search.limit = settings.search_per_second
@@ -331,13 +365,15 @@ def create_app(
     # -- objects ---------------------------------------------------------------------------
     @app.get("/crm/v3/objects/{object_type}")
     async def list_objects(request: Request, object_type: str) -> JSONResponse:
-        kind = _object_type(object_type)
+        kind, stored = _readable_type(object_type)
         query = request.query_params
         limit = _int_param(query.get("limit"), 10, "limit")
         if limit > PAGE_LIMIT_MAX:
             raise validation_error(
                 f"limit {limit} is larger than max allowed limit {PAGE_LIMIT_MAX}"
             )
+        if not stored:
+            return JSONResponse({"results": []})
         after = _int_param(query.get("after"), 0, "after")
         archived = query.get("archived", "false").lower() == "true"
         properties = _split_csv(query.getlist("properties")) or None
@@ -415,7 +451,9 @@ def create_app(
 
     @app.get("/crm/v3/objects/{object_type}/{object_id}")
     async def get_object(request: Request, object_type: str, object_id: str) -> JSONResponse:
-        kind = _object_type(object_type)
+        kind, stored = _readable_type(object_type)
+        if not stored:
+            raise not_found("resource not found", context={"id": [object_id]})
         query = request.query_params
         archived = query.get("archived", "false").lower() == "true"
         record = state.records.get_one(kind, object_id, query.get("idProperty"), archived)
@@ -463,10 +501,30 @@ def create_app(
     # -- batch -----------------------------------------------------------------------------
     @app.post("/crm/v3/objects/{object_type}/batch/{action}")
     async def batch(request: Request, object_type: str, action: str) -> Response:
-        kind = _object_type(object_type)
+        kind, stored = (
+            _readable_type(object_type) if action == "read" else (_object_type(object_type), True)
+        )
         started = _now_iso()
         body = await _json_body(request)
         inputs = _inputs(body)
+        if not stored:
+            missing = list(dict.fromkeys(str((i or {}).get("id")) for i in inputs))
+            name = UNSTORED_OBJECT_TYPES[kind].singular.upper()
+            errors = (
+                [
+                    {
+                        "status": "error",
+                        "category": "OBJECT_NOT_FOUND",
+                        "message": f"Could not get some {name} objects, they may be deleted or not "
+                        "exist. Check that ids are valid.",
+                        "context": {"ids": missing},
+                        "errors": [],
+                    }
+                ]
+                if missing
+                else []
+            )
+            return _batch_response([], errors, started)
         if action == "read":
             return _batch_read(kind, body, inputs, started)
         if action == "create":
@@ -617,10 +675,12 @@ def create_app(
     # -- search ----------------------------------------------------------------------------
     @app.post("/crm/v3/objects/{object_type}/search")
     async def search(request: Request, object_type: str) -> JSONResponse:
-        kind = _object_type(object_type)
+        kind, stored = _readable_type(object_type)
         body = await _json_body(request)
         if not isinstance(body, dict):
             raise validation_error("Invalid input JSON: expected a search request object.")
+        if not stored:
+            return JSONResponse({"total": 0, "results": []})
         visible_before = (
             now_ms() - settings.search_index_delay_ms if settings.search_index_delay_ms else None
         )
@@ -659,7 +719,9 @@ def create_app(
 
     @app.get("/crm/v3/properties/{object_type}")
     async def list_properties(object_type: str) -> JSONResponse:
-        kind = _object_type(object_type)
+        kind, stored = _readable_type(object_type)
+        if not stored:
+            return JSONResponse({"results": [_property_json(d) for d in unstored_properties()]})
         return JSONResponse(
             {"results": [_property_json(d) for d in state.records.definitions(kind).values()]}
         )
@@ -853,8 +915,10 @@ def create_app(
     async def list_associations(
         request: Request, from_type: str, from_id: str, to_type: str
     ) -> JSONResponse:
-        source, target = _object_type(from_type), _object_type(to_type)
+        source, target = _object_type(from_type), _readable_type(to_type)[0]
         left = state.records.require_existing(source, from_id)
+        if resolve_unstored_type(target) is not None:
+            return JSONResponse({"results": []})
         limit = _int_param(request.query_params.get("limit"), 500, "limit")
         after = _int_param(request.query_params.get("after"), 0, "after")
         results = state.records.association_results(source, left, target)
@@ -869,7 +933,10 @@ def create_app(
         request: Request, from_type: str, to_type: str, action: str
     ) -> Response:
         started = _now_iso()
-        source, target = _object_type(from_type), _object_type(to_type)
+        source = _object_type(from_type)
+        target, target_stored = (
+            _readable_type(to_type) if action == "read" else (_object_type(to_type), True)
+        )
         body = await _json_body(request)
         inputs = _inputs(body)
         if action == "read":
@@ -879,12 +946,12 @@ def create_app(
                 if not raw.isdigit() or not store.get_objects(source, [int(raw)]):
                     missing.append(raw)
                     continue
-                results.append(
-                    {
-                        "from": {"id": raw},
-                        "to": state.records.association_results(source, int(raw), target),
-                    }
+                to = (
+                    state.records.association_results(source, int(raw), target)
+                    if target_stored
+                    else []
                 )
+                results.append({"from": {"id": raw}, "to": to})
             errors = [
                 {
                     "status": "error",
@@ -937,6 +1004,70 @@ def create_app(
             )
         return _batch_response(results, [], started)
 
+    # -- owners, users, custom object schemas ----------------------------------------------
+    @app.get("/crm/v3/owners")
+    @app.get("/crm/v3/owners/")
+    async def list_owners(request: Request) -> JSONResponse:
+        query = request.query_params
+        limit = _int_param(query.get("limit"), 100, "limit")
+        if limit > 500:
+            raise validation_error(f"limit {limit} is larger than max allowed limit 500")
+        archived = query.get("archived", "false").lower() == "true"
+        email = query.get("email")
+        people = (
+            []
+            if archived
+            else [p for p in state.people if email is None or p.email.lower() == email.lower()]
+        )
+        return JSONResponse(
+            page(
+                [p.owner_json() for p in people],
+                after=query.get("after"),
+                limit=limit,
+                link=f"{request.base_url}crm/v3/owners/",
+            )
+        )
+
+    @app.get("/crm/v3/owners/{owner_id}")
+    async def get_owner(request: Request, owner_id: str) -> JSONResponse:
+        by_user = request.query_params.get("idProperty", "id") == "userId"
+        archived = request.query_params.get("archived", "false").lower() == "true"
+        for person in [] if archived else state.people:
+            if (str(person.user_id) if by_user else person.owner_id) == owner_id:
+                return JSONResponse(person.owner_json())
+        raise not_found(f"No owner with id {owner_id} exists", context={"id": [owner_id]})
+
+    @app.get("/settings/v3/users")
+    @app.get("/settings/v3/users/")
+    async def list_users(request: Request) -> JSONResponse:
+        query = request.query_params
+        limit = _int_param(query.get("limit"), 100, "limit")
+        if limit > 100:
+            raise validation_error(f"limit {limit} is larger than max allowed limit 100")
+        return JSONResponse(
+            page(
+                [p.user_json() for p in state.people],
+                after=query.get("after"),
+                limit=limit,
+                link=f"{request.base_url}settings/v3/users/",
+            )
+        )
+
+    @app.get("/settings/v3/users/{user_id}")
+    async def get_user(request: Request, user_id: str) -> JSONResponse:
+        by_email = request.query_params.get("idProperty", "USER_ID").upper() == "EMAIL"
+        for person in state.people:
+            if (person.email.lower() if by_email else str(person.user_id)) == user_id.lower():
+                return JSONResponse(person.user_json())
+        raise not_found(f"No user with id {user_id} exists", context={"id": [user_id]})
+
+    @app.get("/crm/v3/schemas")
+    @app.get("/crm/v3/schemas/")
+    @app.get("/crm-object-schemas/v3/schemas")  # the path hubspot-api-client uses
+    async def list_schemas() -> JSONResponse:
+        # The sandbox account defines no custom objects.
+        return JSONResponse({"results": []})
+
     # -- control ---------------------------------------------------------------------------
     @app.get("/_sandbox/settings")
     async def read_settings() -> JSONResponse:
@@ -946,12 +1077,14 @@ def create_app(
     async def patch_settings(request: Request) -> JSONResponse:
         patch = SettingsPatch.model_validate(await _json_body(request))
         for name, value in patch.model_dump(
-            exclude_unset=True, exclude={"clear_retry_after"}
+            exclude_unset=True, exclude={"clear_retry_after", "clear_token_scopes"}
         ).items():
             if value is not None:
                 setattr(settings, name, value)
         if patch.clear_retry_after:
             settings.retry_after_seconds = None
+        if patch.clear_token_scopes:
+            settings.token_scopes = None
         return JSONResponse(settings.model_dump(exclude={"webhook_secret", "oauth_client_secret"}))
 
     @app.post("/_sandbox/limits/reset")

@@ -15,6 +15,10 @@ class SandboxSettings(BaseModel):
     oauth_client_id: str = "sandbox-client-id"
     oauth_client_secret: str = "sandbox-client-secret"
     access_token_ttl_seconds: int = 1800
+    # The scopes the static token and OAuth access tokens carry; None grants every scope (a
+    # private app with every CRM read/write scope). A call whose scope is missing answers 403
+    # MISSING_SCOPES.
+    token_scopes: list[str] | None = None
 
     # Limits (HubSpot Pro/Enterprise figures by default).
     ten_secondly_max: int = Field(default=190, ge=1)
@@ -51,6 +55,8 @@ class SettingsPatch(BaseModel):
     retry_after_seconds: float | None = None
     clear_retry_after: bool = False
     access_token_ttl_seconds: int | None = None
+    token_scopes: list[str] | None = None
+    clear_token_scopes: bool = False
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_auto_deliver: bool | None = None

@@ -259,6 +259,78 @@ def association_types(from_type: str, to_type: str) -> dict[int, AssociationType
     return known
 
 
+@dataclass(frozen=True)
+class UnstoredType:
+    """A HubSpot standard object type the sandbox knows of but keeps no records for."""
+
+    type_id: str
+    singular: str
+    read_scope: str
+    write_scope: str
+
+
+def _crm_scope(name: str) -> tuple[str, str]:
+    return f"crm.objects.{name}.read", f"crm.objects.{name}.write"
+
+
+# HubSpot's standard object types beyond the five the sandbox stores, with their type ids and
+# the scope a token needs to read them (engagements are covered by the contacts scopes).
+UNSTORED_OBJECT_TYPES: dict[str, UnstoredType] = {
+    "calls": UnstoredType("0-48", "call", *_crm_scope("contacts")),
+    "emails": UnstoredType("0-49", "email", *_crm_scope("contacts")),
+    "meetings": UnstoredType("0-47", "meeting", *_crm_scope("contacts")),
+    "notes": UnstoredType("0-46", "note", *_crm_scope("contacts")),
+    "tasks": UnstoredType("0-27", "task", *_crm_scope("contacts")),
+    "communications": UnstoredType("0-18", "communication", *_crm_scope("contacts")),
+    "postal_mail": UnstoredType("0-116", "postal_mail", *_crm_scope("contacts")),
+    "tickets": UnstoredType("0-5", "ticket", "tickets", "tickets"),
+    "quotes": UnstoredType("0-14", "quote", *_crm_scope("quotes")),
+    "feedback_submissions": UnstoredType(
+        "0-19", "feedback_submission", *_crm_scope("feedback_submissions")
+    ),
+    "goal_targets": UnstoredType("0-74", "goal_target", *_crm_scope("goals")),
+    "leads": UnstoredType("0-136", "lead", *_crm_scope("leads")),
+    "invoices": UnstoredType("0-53", "invoice", *_crm_scope("invoices")),
+    "orders": UnstoredType("0-123", "order", *_crm_scope("orders")),
+    "carts": UnstoredType("0-142", "cart", *_crm_scope("carts")),
+    "commerce_payments": UnstoredType("0-101", "commerce_payment", *_crm_scope("commercepayments")),
+    "subscriptions": UnstoredType("0-69", "subscription", *_crm_scope("subscriptions")),
+    "appointments": UnstoredType("0-421", "appointment", *_crm_scope("appointments")),
+    "courses": UnstoredType("0-410", "course", *_crm_scope("courses")),
+    "listings": UnstoredType("0-420", "listing", *_crm_scope("listings")),
+    "services": UnstoredType("0-162", "service", *_crm_scope("services")),
+    "users": UnstoredType("0-115", "user", *_crm_scope("users")),
+}
+# The scopes of the types the sandbox stores.
+STORED_TYPE_SCOPES: dict[str, tuple[str, str]] = {
+    "contacts": _crm_scope("contacts"),
+    "companies": _crm_scope("companies"),
+    "deals": _crm_scope("deals"),
+    "products": ("e-commerce", "e-commerce"),
+    "line_items": _crm_scope("line_items"),
+}
+
+
+def resolve_unstored_type(raw: str) -> str | None:
+    """`calls`, `call` or `0-48` (any case) -> `calls`; None when not an unstored standard type."""
+    value = raw.strip().lower()
+    for name, known in UNSTORED_OBJECT_TYPES.items():
+        if value in (name, known.singular, known.type_id):
+            return name
+    return None
+
+
+def unstored_properties() -> list[PropertyDefinition]:
+    """The properties every HubSpot object has, all the sandbox can say of an unstored type."""
+    return [
+        PropertyDefinition(
+            name=name, label=label, type=type_, field_type=field_type, group_name="",
+            read_only=True,
+        )
+        for name, label, type_, field_type, _ in _COMMON_READ_ONLY
+    ]  # fmt: skip
+
+
 def resolve_object_type(raw: str) -> str | None:
     """Accept `deals`, `deal`, `0-3` (any case) and answer the canonical plural name."""
     value = raw.strip().lower()

@@ -231,3 +231,27 @@ def test_connector_roundtrip(target: Target) -> None:
         assert read[0].record is not None and read[0].record.properties["firstname"] == "Contract"
         book = adapter.pipelines()
         assert book.is_won("default", "closedwon")
+
+
+def test_standard_types_owners_and_schemas_read(http: httpx.Client) -> None:
+    # Connectors read engagements, owners and custom schemas; each answers in HubSpot's shape
+    # (records may exist on a live account, none in the sandbox).
+    for object_type in ("calls", "notes", "tasks", "meetings", "emails"):
+        listed = http.get(f"/crm/v3/objects/{object_type}", params={"limit": 1})
+        assert listed.status_code in (200, 403), (object_type, listed.text)
+        if listed.status_code == 403:
+            assert listed.json()["category"] == "MISSING_SCOPES"
+            continue
+        assert isinstance(listed.json()["results"], list)
+    owners = http.get("/crm/v3/owners", params={"limit": 1})
+    assert owners.status_code == 200, owners.text
+    for owner in owners.json()["results"]:
+        assert {"id", "email", "type", "userId", "createdAt", "archived"} <= set(owner)
+    if "paging" in owners.json():
+        assert owners.json()["paging"]["next"]["after"]
+    schemas = http.get("/crm/v3/schemas")
+    assert schemas.status_code in (200, 403), schemas.text
+    if schemas.status_code == 200:
+        assert isinstance(schemas.json()["results"], list)
+    unknown = http.get("/crm/v3/objects/handoff_no_such_type_x")
+    assert unknown.status_code in (400, 404)

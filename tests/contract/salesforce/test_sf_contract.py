@@ -71,3 +71,42 @@ def test_errors_have_salesforce_codes(contract_client: SalesforceClient) -> None
     assert raised.value.rule == "MALFORMED_QUERY"
     with pytest.raises(SalesforceNotFound):
         contract_client.get("Account", "001000000000000AAA")
+
+
+def test_soql_datetime_with_microseconds_and_date_literals(contract_client: SalesforceClient) -> None:
+    # Singer taps and Airbyte write bookmarks with six fractional digits; Salesforce takes them.
+    for where in (
+        "SystemModstamp > 2000-01-01T00:00:00.123456Z",
+        "SystemModstamp > 2000-01-01T00:00:00.123456+00:00",
+        "CreatedDate = LAST_N_DAYS:30",
+        "CreatedDate != THIS_WEEK",
+    ):
+        contract_client.count(f"SELECT COUNT() FROM Account WHERE {where}")
+
+
+def test_bulk2_query_job_round_trip(contract_client: SalesforceClient) -> None:
+    import csv
+    import io
+    import time
+
+    created = contract_client.request(
+        "POST", "jobs/query", json={"operation": "query", "query": "SELECT Id, Name FROM Account"}
+    ).json()
+    assert created["id"].startswith("750") and created["state"] == "UploadComplete"
+    assert created["object"] == "Account" and created["contentType"] == "CSV"
+    deadline = time.monotonic() + 120
+    state = created["state"]
+    while state != "JobComplete" and time.monotonic() < deadline:
+        time.sleep(0.05 if state == "UploadComplete" else 0.5)
+        state = contract_client.request("GET", f"jobs/query/{created['id']}").json()["state"]
+        assert state in ("UploadComplete", "InProgress", "JobComplete"), state
+    assert state == "JobComplete"
+    page = contract_client.request(
+        "GET", f"jobs/query/{created['id']}/results", params={"maxRecords": 2}
+    )
+    rows = list(csv.DictReader(io.StringIO(page.text)))
+    assert int(page.headers["Sforce-NumberOfRecords"]) == len(rows) <= 2
+    assert rows and set(rows[0]) == {"Id", "Name"}
+    total = contract_client.count("SELECT COUNT() FROM Account")
+    assert (page.headers["Sforce-Locator"] == "null") == (total <= 2)
+    contract_client.request("DELETE", f"jobs/query/{created['id']}")

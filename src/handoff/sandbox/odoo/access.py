@@ -21,7 +21,7 @@ GROUP_PORTAL = 10
 
 READ_METHODS = {"read", "search", "search_read", "search_count", "read_group", "name_search",
                 "web_read", "web_search_read", "fields_get", "default_get", "exists",
-                "check_access_rights", "has_access", "context_get"}
+                "check_access_rights", "has_access", "context_get", "copy_data"}
 OPERATION_WORDS = {"read": "access", "create": "create", "write": "modify", "unlink": "delete"}
 
 # Groups Odoo lists in the AccessError text, per model (recorded for sale.order, crm.lead, res.users).

@@ -174,6 +174,33 @@ def behaviour_for(model: str) -> Behaviour:
 _GENERIC = Behaviour()
 
 
+def check_company(model: Model, rows: list[Vals], fields: tuple[str, ...]) -> None:
+    """Odoo's `_check_company`: every record a `check_company` many2one points to belongs to no
+    company or to the record's company; otherwise UserError "Incompatible companies on records"."""
+    for row in rows:
+        company = row.get("company_id")
+        if not company:
+            continue
+        for name in fields:
+            target_id = row.get(name)
+            field = model.spec.fields.get(name)
+            if not target_id or field is None or not field.relation:
+                continue
+            target = model.env[field.relation]
+            if "company_id" not in target.spec.fields or not target.spec.fields[
+                    "company_id"].has_column:
+                continue
+            other = target.raw_rows([target_id], ["company_id"]).get(target_id, {})
+            if other.get("company_id") and other["company_id"] != company:
+                record = row.get(model.spec.rec_name) or ""
+                company_name = model.env["res.company"].display_names([company]).get(company)
+                target_name = target.display_names([target_id]).get(target_id, "")
+                raise UserError(
+                    f"Incompatible companies on records:\n- \u201c{record}\u201d belongs to "
+                    f"company \u201c{company_name}\u201d and \u201c{field.string}\u201d "
+                    f"({name}: '{target_name}') belongs to another company.")
+
+
 def m2o_id(value: Any) -> int | None:
     if isinstance(value, list):
         return value[0] if value else None
@@ -298,14 +325,6 @@ class Users(Behaviour):
         user = ids[0] if ids else model.env.uid
         groups = model.values([user], ["groups_id"])
         return bool(row and groups and row[0] in groups[0]["groups_id"])
-
-
-@register
-class Company(Behaviour):
-    model = "res.company"
-    # account_peppol (installed with the UK/German localisations) adds a required selection the
-    # server fills by default (company_required_field_from_localisation.json).
-    fixed_defaults: ClassVar[Vals] = {"account_peppol_proxy_state": "not_registered"}
 
 
 @register
@@ -440,6 +459,7 @@ class ProductTemplate(Behaviour):
         "type": "consu", "service_tracking": "no", "sale_line_warn": "no-message", "categ_id": 1,
         "uom_id": 1, "uom_po_id": 1, "invoice_policy": "order", "service_type": "manual",
         "list_price": 1.0, "sale_ok": True, "taxes_id": [1], "expense_policy": "no",
+        "company_id": False,  # products are shared by every company unless told (recorded)
     }
 
     def defaults(self, model: Model) -> Vals:
@@ -566,6 +586,33 @@ def product_facts(model: Model, product_ids: list[int]) -> dict[int, Vals]:
         out[row["id"]] = {**row, "list_price": template.get("list_price", 0.0),
                           "taxes_id": template.get("taxes_id", [])}
     return out
+
+
+@register
+class Tax(Behaviour):
+    model = "account.tax"
+
+    def check_constraints(self, model: Model, rows: list[Vals]) -> None:
+        super().check_constraints(model, rows)
+        self._check_group_country(model, rows)
+        check_company(model, rows, ("tax_group_id",))
+
+    def after_write(self, model: Model, ids: list[int], vals: Vals) -> None:
+        if {"tax_group_id", "country_id"} & set(vals):
+            self._check_group_country(model, model.values(ids, ["tax_group_id", "country_id"]))
+
+    @staticmethod
+    def _check_group_country(model: Model, rows: list[Vals]) -> None:
+        """account.tax `_validate_tax_group_id`: the group's country is the tax's country."""
+        groups = model.env["account.tax.group"]
+        for row in rows:
+            group, country = row.get("tax_group_id"), row.get("country_id")
+            if not group or not country or "country_id" not in groups.spec.fields:
+                continue
+            found = groups.raw_rows([group], ["country_id"]).get(group, {})
+            if found.get("country_id") and found["country_id"] != country:
+                raise ValidationError(
+                    "The tax group must have the same country_id as the tax using it.")
 
 
 def tax_rate(model: Model, tax_ids: list[int]) -> float:
@@ -1894,6 +1941,10 @@ class Expense(Behaviour):
             total = money((row.get("price_unit") or 0.0) * (row.get("quantity") or 1.0))
             row.setdefault("total_amount", total)
             row.setdefault("total_amount_currency", total)
+
+    def check_constraints(self, model: Model, rows: list[Vals]) -> None:
+        super().check_constraints(model, rows)
+        check_company(model, rows, ("employee_id", "product_id", "sale_order_id"))
 
     def after_create(self, model: Model, ids: list[int], vals_list: list[Vals]) -> None:
         rows = model.values(ids, ["sale_order_id", "product_id", "name", "price_unit",

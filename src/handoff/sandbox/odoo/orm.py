@@ -37,7 +37,7 @@ ORDER_TERM = re.compile(r"^\s*([a-z_][a-z0-9_]*)(?::\w+)?(?:\s+(asc|desc))?(?:\s
 PUBLIC_METHODS = {
     "create", "read", "write", "unlink", "search", "search_read", "search_count", "read_group",
     "name_search", "fields_get", "default_get", "web_read", "name_create", "load", "copy",
-    "exists", "check_access_rights", "has_access", "context_get", "web_search_read",
+    "exists", "check_access_rights", "has_access", "context_get", "web_search_read", "copy_data",
 }
 
 

@@ -4,7 +4,9 @@ corrected in Odoo while not invoiced, and becomes an exception naming the invoic
 
 One run per entry; when intake handed a run the other new entries of its project delivered with
 it (``handoff.timesheets.intake``), the run pushes those that are new, approved and billable in
-one ``load`` and gives every other one a run of its own. The flow only sequences roles
+one ``load`` and gives every other one a run of its own. When that shared push fails, every
+batch-mate gets a run of its own too: each entry ends done or with its own exception, never
+queued behind a failed run. The flow only sequences roles
 (``handoff.timesheets.push``)."""
 
 from __future__ import annotations
@@ -12,12 +14,16 @@ from __future__ import annotations
 from typing import Any
 
 from dbos import DBOS
+from dbos._error import DBOSException
 from pydantic import BaseModel
 
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.steps import call
+from handoff.observability.logging import get_logger
 from handoff.timesheets import push
 from handoff.timesheets.records import FLOW, DeliveryRecord, record_of
+
+log = get_logger("handoff.flows.time_entries")
 
 
 class EntryOutcome(BaseModel):
@@ -62,15 +68,26 @@ def _batch(record: DeliveryRecord, assigned: list[push.Assigned]) -> dict[str, A
         DBOS.run_step(
             {"name": "time.record"}, push.record_not_pushed, [records[i] for i in sorted(recorded)]
         )
-    pushed_ids: dict[int, int] = {}
-    if candidates:
-        batch = [records[i] for i in candidates]
-        chosen, values = call("odoo", "plan_push", push.plan_push, batch, first_must_resolve=False)
-        if chosen:
-            ids = call("odoo", "upsert", push.upsert, [batch[i] for i in chosen], values)
-            DBOS.run_step({"name": "time.bind"}, push.bind, [batch[i] for i in chosen], ids)
-            pushed_ids = {candidates[i]: rid for i, rid in zip(chosen, ids, strict=True)}
     followers = range(1, len(records))
+    try:
+        pushed_ids = _push_together(records, candidates)
+    except DBOSException:
+        raise
+    except Exception as error:
+        # The batch's shared work failed (its project unknown, one row refused by Odoo, Odoo
+        # unreachable after every retry): no batch-mate may be left queued behind this run.
+        # Each gets a run of its own, ending with its own outcome or its own exception; this
+        # run's entry goes on alone below.
+        log.warning("batch of %d released to runs of their own: %s", len(records), error)
+        DBOS.run_step(
+            {"name": "time.release_assigned"},
+            push.finish_assigned,
+            [assigned[i - 1].inbox_id for i in followers if i in recorded],
+            [assigned[i - 1].inbox_id for i in followers if i not in recorded],
+        )
+        if 0 in recorded:
+            return _outcome(record, "recorded")
+        return _one(record)
     DBOS.run_step(
         {"name": "time.finish_assigned"},
         push.finish_assigned,
@@ -82,6 +99,20 @@ def _batch(record: DeliveryRecord, assigned: list[push.Assigned]) -> dict[str, A
     if 0 in recorded:
         return _outcome(record, "recorded", batch=len(pushed_ids))
     return _one(record)
+
+
+def _push_together(records: list[DeliveryRecord], candidates: list[int]) -> dict[int, int]:
+    """Push the batchable records in one ``load``; index in ``records`` -> Odoo id of those
+    pushed (a record that does not resolve is left out, to its own run)."""
+    if not candidates:
+        return {}
+    batch = [records[i] for i in candidates]
+    chosen, values = call("odoo", "plan_push", push.plan_push, batch, first_must_resolve=False)
+    if not chosen:
+        return {}
+    ids = call("odoo", "upsert", push.upsert, [batch[i] for i in chosen], values)
+    DBOS.run_step({"name": "time.bind"}, push.bind, [batch[i] for i in chosen], ids)
+    return {candidates[i]: rid for i, rid in zip(chosen, ids, strict=True)}
 
 
 def _one(record: DeliveryRecord) -> dict[str, Any]:

@@ -1,0 +1,74 @@
+"""A drained batch never strands its batch-mates: whatever fails in the batch's shared work (its
+project, one entry, Odoo itself), every entry ends done or with its own exception record, never
+`queued` with no run. Over real HTTP: signed webhook -> hub API -> durable flow -> Odoo sandbox."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import httpx
+
+from support.waiting import wait_for
+from timesheets.desk import Desk, entry
+
+
+def _statuses(desk: Desk) -> dict[int, str]:
+    return {e.id: str(e.status) for e in desk.hub.inbox.list(limit=5000)}
+
+
+def _ended(desk: Desk, count: int) -> bool:
+    statuses = _statuses(desk)
+    return len(statuses) == count and all(s in ("done", "failed") for s in statuses.values())
+
+
+def _assert_each_ended_with_its_own_outcome(desk: Desk, count: int) -> None:
+    """Every inbox row done, or failed with an exception naming its own entry."""
+    try:
+        wait_for(lambda: _ended(desk, count), timeout=60, what=f"{count} entries done or failed")
+    except AssertionError as error:
+        raise AssertionError(f"{error}; inbox: {Counter(_statuses(desk).values())}") from None
+    failed = {e.id for e in desk.hub.inbox.list(limit=5000) if e.status == "failed"}
+    records = {e.id: e.payload["record"]["source_id"] for e in desk.hub.inbox.list(limit=5000)}
+    open_exceptions = [x for x in desk.hub.exceptions.list() if x.status == "open"]
+    assert sorted(x.record for x in open_exceptions) == sorted(
+        f"time:timetracker:{records[i]}" for i in failed
+    )
+
+
+def test_a_batch_for_a_deal_not_delivered_gives_every_entry_its_own_exception(
+    desk: Desk,
+) -> None:
+    items = [entry(f"nd-{n}", deal_ref="hubspot:deal:9999", hours=1 + n) for n in range(5)]
+    assert desk.post(items).status_code == 202
+    _assert_each_ended_with_its_own_outcome(desk, 5)
+    exceptions = desk.hub.exceptions.list()
+    assert len(exceptions) == 5
+    assert {x.rule for x in exceptions} == {"project_unknown"}
+    assert desk.timesheets() == []
+
+
+def test_one_bad_entry_fails_alone_and_its_batch_mates_are_pushed(desk: Desk) -> None:
+    # The batch's own entry (its leader) and one in the middle name no Odoo employee.
+    items = [entry("bad-0", consultant="nobody@firm.example")]
+    items += [entry(f"ok-{n}", hours=1 + n) for n in range(1, 4)]
+    items += [entry("bad-4", consultant="ghost@firm.example"), entry("ok-5", hours=2)]
+    assert desk.post(items).status_code == 202
+    _assert_each_ended_with_its_own_outcome(desk, 6)
+    rules = sorted((x.record, x.rule) for x in desk.hub.exceptions.list())
+    assert rules == [("time:timetracker:bad-0", "employee_unknown"),
+                     ("time:timetracker:bad-4", "employee_unknown")]
+    assert sorted(t["unit_amount"] for t in desk.timesheets()) == [1 + 1, 2, 1 + 2, 1 + 3]
+
+
+def test_odoo_failing_the_batch_shared_push_leaves_no_entry_queued(desk: Desk) -> None:
+    odoo_url = str(desk.hub.settings.systems["odoo"].url).rstrip("/")
+    # Every attempt (3, handoff.yaml retry) of the batch's shared Odoo work answers 503.
+    state = httpx.post(f"{odoo_url}/sandbox/control",
+                       json={"fail_next": 3, "fail_kind": "http", "fail_status": 503}).json()
+    assert state["fail_next"] == 3
+    items = [entry(f"e-{n}", hours=1 + n) for n in range(5)]
+    assert desk.post(items).status_code == 202
+    _assert_each_ended_with_its_own_outcome(desk, 5)
+    assert httpx.get(f"{odoo_url}/sandbox/control").json()["faults_served"] == 3
+    done = [e for e in desk.hub.inbox.list(limit=5000) if e.status == "done"]
+    assert len(desk.timesheets()) == len(done) == 5  # the faults ran out: each pushed on its own

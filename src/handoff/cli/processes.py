@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -237,6 +239,17 @@ def demo(
     entries: int = typer.Option(
         2000, min=0, help="time entries the month brings (the firm logs ~5,000); 0: stop at orders"
     ),
+    odoo_url: str | None = typer.Option(
+        None, help="an existing Odoo (e.g. your staging server) instead of the Odoo sandbox"
+    ),
+    odoo_db: str | None = typer.Option(None, help="its database (with --odoo-url)"),
+    odoo_user: str = typer.Option("admin", help="its login (with --odoo-url)"),
+    odoo_key_env: str = typer.Option(
+        "HANDOFF_DEMO_ODOO_KEY", help="environment variable holding that login's API key"
+    ),
+    odoo_allow_existing_data: bool = typer.Option(
+        False, help="seed a database that holds data the demo did not make"
+    ),
 ) -> None:
     """The quote-to-cash demo on the embedded default: start Odoo, HubSpot and Salesforce
     sandboxes seeded with a services firm, run the hub (API, workers, scheduler) on SQLite, move
@@ -250,13 +263,28 @@ def demo(
     import uvicorn
 
     from handoff.api.app import create_app
-    from handoff.sandbox.stack import running_stack
+    from handoff.sandbox.stack import ExternalOdoo, ForeignDataError, running_stack
 
+    external = None
+    if odoo_url is not None:
+        key = os.environ.get(odoo_key_env)
+        if not odoo_db or not key:
+            raise typer.BadParameter(
+                f"--odoo-url needs --odoo-db and the API key in ${odoo_key_env}"
+            )
+        external = ExternalOdoo(odoo_url.rstrip("/"), odoo_db, odoo_user, key,
+                                allow_existing_data=odoo_allow_existing_data)  # fmt: skip
     # The summary lists what needs a person; the log lines behind it would bury the demo.
     hub_logging.configure("ERROR")
     where = folder or Path(tempfile.mkdtemp(prefix="handoff-demo-"))
-    console.print(f"Starting the sandboxes and seeding the demo firm in {where} ...")
-    with running_stack(where, hub_port=port) as stack:
+    odoo_where = f"Odoo {odoo_url} database {odoo_db}" if external else "the Odoo sandbox"
+    console.print(f"Starting the sandboxes and seeding the demo firm ({odoo_where}) in {where} ...")
+    with ExitStack() as scope:
+        try:
+            stack = scope.enter_context(running_stack(where, hub_port=port, odoo=external))
+        except ForeignDataError as refused:
+            console.print(f"[red]{refused}[/red]")
+            raise typer.Exit(2) from None
         hub = start_hub()  # the stack's handoff.yaml (HANDOFF_CONFIG) on SQLite in `where`
         stop = threading.Event()
         executor = _start_worker(hub, None, stop)

@@ -908,6 +908,39 @@ def seed_odoo(adapter: OdooAdapter) -> OdooSeed:
     )
 
 
+def foreign_data(adapter: OdooAdapter) -> list[str]:
+    """What an Odoo database holds that neither the demo's seed nor the hub made (empty: safe).
+
+    The demo's records are the seed's companies and the orders, invoices and projects of CRM
+    deals (client reference ``hubspot:…`` / ``salesforce:…``); anything else is someone's data.
+    """
+    ours = [entity.name for entity in LEGAL_ENTITIES]
+    checks = {
+        "companies": ("res.company", [["id", "!=", MAIN_COMPANY_ID], ["name", "not in", ours]]),
+        "sale orders": ("sale.order", ["!", *_CRM_ORDERS]),
+        "customer invoices": ("account.move", [
+            ["move_type", "in", ["out_invoice", "out_refund"]],
+            ["invoice_origin", "not in", _demo_order_names(adapter)]]),
+        "projects": ("project.project", [["sale_order_id", "=", False], ["name", "!=", "Internal"]]),
+    }  # fmt: skip
+    found = []
+    for what, (model, domain) in checks.items():
+        count = adapter.call(model, "search_count", [domain])
+        if count:
+            found.append(f"{count} {what}")
+    return found
+
+
+MAIN_COMPANY_ID = 1  # the company every Odoo database is created with
+# Orders the hub made for a CRM deal (client reference "<crm>:<deal id>").
+_CRM_ORDERS = ["|", ["client_order_ref", "=like", "hubspot:%"],
+               ["client_order_ref", "=like", "salesforce:%"]]  # fmt: skip
+
+
+def _demo_order_names(adapter: OdooAdapter) -> list[str]:
+    return [row["name"] for row in adapter.search_read("sale.order", _CRM_ORDERS, ["name"])]
+
+
 def _entity(name: str) -> LegalEntity:
     return next(entity for entity in LEGAL_ENTITIES if entity.name == name)
 

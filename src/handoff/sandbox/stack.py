@@ -42,6 +42,29 @@ CONFIG_FILENAME = "handoff.yaml"
 CA_BUNDLE_ENV_VAR = "SSL_CERT_FILE"
 
 
+@dataclass(frozen=True)
+class ExternalOdoo:
+    """An Odoo the stack does not start: a firm's staging database, or a real server in tests.
+
+    ``allow_existing_data`` lets the demo seed a database that holds records the demo did not
+    make (refused by default: the demo writes orders, invoices and payments into it).
+    """
+
+    url: str
+    db: str
+    login: str
+    api_key: str
+    allow_existing_data: bool = False
+
+    @property
+    def password(self) -> str:
+        return self.api_key  # JSON-RPC takes an API key wherever it takes a password
+
+
+class ForeignDataError(RuntimeError):
+    """The database holds records the demo did not make; nothing was written."""
+
+
 @dataclass
 class Stack:
     """A running demo world: where each system listens, the config and the environment it needs."""
@@ -51,7 +74,7 @@ class Stack:
     urls: SystemUrls
     config_path: Path
     env: dict[str, str]  # what a hub subprocess needs on top of os.environ (config, secrets)
-    odoo: RunningSandbox
+    odoo: RunningSandbox | ExternalOdoo
     hubspot: RunningHubSpotSandbox
     salesforce: RunningSalesforceSandbox
     odoo_seed: OdooSeed | None
@@ -158,6 +181,7 @@ def running_stack(
     secret_names: SecretNames | None = None,
     hubspot_settings: Mapping[str, Any] | None = None,
     extra_deals: int = 0,
+    odoo: ExternalOdoo | None = None,
 ) -> Iterator[Stack]:
     """Start the three sandboxes, seed them from the demo firm, write ``folder/handoff.yaml`` and
     set the environment variables it references (restored on exit).
@@ -166,6 +190,8 @@ def running_stack(
     ``ten_secondly_max``); by default it has a Pro account's 190 calls per 10 s.
     ``extra_deals`` adds that many open, valid deals to each CRM (``demo_firm.generated_deals``)
     for end-to-end runs and benchmarks; like the seed, they reach the hub only once moved.
+    ``odoo`` uses an existing Odoo instead of starting the sandbox: the demo firm is seeded into
+    it idempotently, after checking it holds nothing else (:class:`ForeignDataError`).
     """
     folder.mkdir(parents=True, exist_ok=True)
     names = secret_names or SecretNames()
@@ -173,8 +199,12 @@ def running_stack(
     hubspot_secret = secrets.token_hex(16)
     cdc_secret = secrets.token_hex(16)
     with ExitStack() as stack:
-        odoo = start_odoo_sandbox(str(folder / "odoo.sqlite"), latency_ms=0)
-        stack.callback(odoo.stop)
+        if odoo is None:
+            sandbox = start_odoo_sandbox(str(folder / "odoo.sqlite"), latency_ms=0)
+            stack.callback(sandbox.stop)
+        elif seed and not odoo.allow_existing_data:
+            _refuse_foreign_data(odoo)
+        target: RunningSandbox | ExternalOdoo = odoo or sandbox
         # The webhook target is set after seeding, so the seed's own creations send nothing.
         hubspot = stack.enter_context(
             running_hubspot_sandbox(
@@ -204,15 +234,16 @@ def running_stack(
                 cdc_secret=cdc_secret,
             )
         )
-        odoo_seed = _seed_odoo(odoo) if seed else None
-        # Latency applies to the hub's calls, not to seeding.
-        odoo.set_faults(latency_ms=odoo_latency_ms)
+        odoo_seed = _seed_odoo(target) if seed else None
+        if odoo is None:
+            # Latency applies to the hub's calls, not to seeding.
+            sandbox.set_faults(latency_ms=odoo_latency_ms)
         urls = SystemUrls(
-            odoo=odoo.url,
+            odoo=target.url,
             hubspot=hubspot.url,
             salesforce=salesforce.url,
-            odoo_database=odoo.db,
-            odoo_username=odoo.login,
+            odoo_database=target.db,
+            odoo_username=target.login,
             salesforce_username=salesforce.username,
         )
         config = demo_firm.hub_config(
@@ -228,7 +259,7 @@ def running_stack(
         )
         env = {
             "HANDOFF_CONFIG": str(config_path.resolve()),
-            names.odoo_api_key: odoo.api_key,
+            names.odoo_api_key: target.api_key,
             names.hubspot_token: hubspot.token,
             names.hubspot_webhook_secret: hubspot_secret,
             names.salesforce_consumer_key: salesforce.consumer_key,
@@ -250,7 +281,7 @@ def running_stack(
             urls=urls,
             config_path=config_path,
             env=env,
-            odoo=odoo,
+            odoo=target,
             hubspot=hubspot,
             salesforce=salesforce,
             odoo_seed=odoo_seed,
@@ -262,11 +293,24 @@ def running_stack(
         )
 
 
-def _seed_odoo(odoo: RunningSandbox) -> OdooSeed:
+def _seed_odoo(odoo: RunningSandbox | ExternalOdoo) -> OdooSeed:
     from handoff.connectors.odoo import OdooAdapter, OdooClient
 
     with OdooClient(odoo.url, odoo.db, odoo.login, odoo.password) as client:
         return demo_firm.seed_odoo(OdooAdapter(client))
+
+
+def _refuse_foreign_data(odoo: ExternalOdoo) -> None:
+    from handoff.connectors.odoo import OdooAdapter, OdooClient
+
+    with OdooClient(odoo.url, odoo.db, odoo.login, odoo.password) as client:
+        found = demo_firm.foreign_data(OdooAdapter(client))
+    if found:
+        raise ForeignDataError(
+            f"Odoo database {odoo.db!r} at {odoo.url} holds data the demo did not make "
+            f"({'; '.join(found)}). Use a fresh database, or allow it explicitly "
+            "(handoff demo --odoo-allow-existing-data)."
+        )
 
 
 @contextmanager

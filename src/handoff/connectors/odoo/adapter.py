@@ -22,7 +22,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .client import OdooClient
-from .errors import ValidationError
+from .errors import OdooConcurrencyError, OdooError, OdooServerError, ValidationError
 from .schema import FIELDS_GET_ATTRIBUTES, ModelSchema, SchemaRegistry, SchemaViolation, Violation
 from .wire import ODOO_DATETIME_FORMAT
 
@@ -117,7 +117,14 @@ class OdooAdapter:
         )
 
     def _default_get(self, model: str, fields: list[str]) -> Mapping[str, Any]:
-        return self.client.execute_kw(model, "default_get", [fields])
+        try:
+            return self.client.execute_kw(model, "default_get", [fields])
+        except OdooServerError as error:
+            # Odoo 18's sale_project overrides sale.order.line.default_get without @api.model,
+            # so RPC takes its first argument for record ids: send ids, then the fields.
+            if error.server_name != "builtins.TypeError":
+                raise
+            return self.client.execute_kw(model, "default_get", [[], fields])
 
     def call(
         self, model: str, method: str, args: Sequence[Any] = (), kwargs: Values | None = None
@@ -465,21 +472,19 @@ class OdooAdapter:
                 ]
                 for i in indexes
             ]
-            answer = self.client.execute_kw(
-                model, "load", [header, data], self._with_context({}, context)
-            )
+            try:
+                answer = self.client.execute_kw(
+                    model, "load", [header, data], self._with_context({}, context)
+                )
+            except ValidationError as refused:
+                # The external id a concurrent transaction created between our lookup and load.
+                if not is_transient_load_message(refused.message):
+                    raise
+                raise load_error(model, [{"type": "error", "message": refused.message}]) from None
             errors = [m for m in answer.get("messages") or [] if m.get("type") == "error"]
             loaded = answer.get("ids") or []
             if errors or len(loaded) != len(indexes):
-                raise ValidationError(
-                    f"{model}.load refused {len(errors) or len(indexes)} row(s): "
-                    + "; ".join(str(m.get("message")) for m in errors),
-                    server_name="load",
-                    arguments=errors,
-                    model=model,
-                    method="load",
-                    rule="odoo_load",
-                )
+                raise load_error(model, errors, rows=len(indexes))
             for i, new_id in zip(indexes, loaded, strict=True):
                 ids[i] = new_id
         return [i for i in ids if i is not None]
@@ -501,6 +506,50 @@ class OdooAdapter:
                 if not _same_value(schema, name, held.get(name), value)
             }
         return changes
+
+
+# What Odoo's ``load`` reports *inside its result* (it catches the database error per row) when
+# another transaction touched the same rows: PostgreSQL serialization failures, deadlocks and
+# lock timeouts, and the unique index of ir.model.data's (module, name) when a concurrent load
+# created the same external id first (load_concurrent_same_external_id.json,
+# hub_calls_refused_by_real_odoo.json #2). Retrying the whole upsert succeeds: the external id then
+# exists, so the row is updated instead of created.
+_TRANSIENT_LOAD = re.compile(
+    r"could not serialize access|deadlock detected|could not obtain lock|lock not available"
+    r"|lock timeout|canceling statement due to lock timeout"
+    r"|duplicate key value violates unique constraint \"ir_model_data_module_name_uniq",
+    re.IGNORECASE,
+)
+
+
+def is_transient_load_message(message: str) -> bool:
+    return _TRANSIENT_LOAD.search(message) is not None
+
+
+def load_error(
+    model: str, errors: Sequence[Mapping[str, Any]], *, rows: int | None = None
+) -> OdooError:
+    """The error a refused ``load`` stands for: transient (retried with backoff) when every
+    message is a concurrency conflict, else a refusal a person must look at."""
+    text = "; ".join(str(m.get("message")).strip() for m in errors)
+    count = len(errors) or rows or 0
+    if errors and all(is_transient_load_message(str(m.get("message") or "")) for m in errors):
+        return OdooConcurrencyError(
+            f"{model}.load met a concurrent update on {count} row(s): {text}",
+            server_name="load",
+            arguments=list(errors),
+            model=model,
+            method="load",
+            rule="odoo_load_conflict",
+        )
+    return ValidationError(
+        f"{model}.load refused {count} row(s): {text}",
+        server_name="load",
+        arguments=list(errors),
+        model=model,
+        method="load",
+        rule="odoo_load",
+    )
 
 
 def load_column(schema: ModelSchema, name: str) -> str:

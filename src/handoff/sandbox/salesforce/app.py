@@ -370,6 +370,7 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
         authorization = request.headers.get("authorization", "")
         token = authorization[7:] if authorization.lower().startswith("bearer ") else ""
         limit_header = {"Sforce-Limit-Info": state.limit_info()}
+        response: Response
         if not state.session_valid(token):
             response = _error(invalid_session())
             response.headers.update(limit_header)

@@ -582,6 +582,7 @@ def _retainer(
     if proposal.retainer is not None:
         draft.retainer = RetainerUse.model_validate(proposal.retainer.model_dump())
     sheets = {t.key: t for t in found.timesheets}
+    claimed = {line.id}
     for invoice_line in proposal.invoice.lines:
         sources = [
             SourceEntry(
@@ -596,6 +597,15 @@ def _retainer(
             for s in invoice_line.sources
         ]
         overage = invoice_line.kind is LineKind.RETAINER_OVERAGE
+        if overage:
+            # An earlier attempt may have added this overage line to the order already (its
+            # invoice then failed): it is this line, rewritten before invoicing, not another one
+            # for Odoo to invoice on top of it.
+            claimed |= {
+                extra.id
+                for extra in found.lines
+                if extra.name == invoice_line.description and extra.id != line.id
+            }
         draft.lines.append(
             ProposalLine(
                 kind=invoice_line.kind.value,
@@ -616,4 +626,4 @@ def _retainer(
                 else None,
             )
         )
-    return {line.id}
+    return claimed

@@ -41,7 +41,9 @@ def _password_login(sandbox: RunningSalesforceSandbox) -> dict[str, Any]:
 class Rest:
     def __init__(self, sandbox: RunningSalesforceSandbox, token: str | None = None) -> None:
         self.session = sandbox.requests_session()
-        self.session.headers["Authorization"] = f"Bearer {token or _password_login(sandbox)['access_token']}"
+        self.session.headers["Authorization"] = (
+            f"Bearer {token or _password_login(sandbox)['access_token']}"
+        )
         self.base = f"{sandbox.url}/services/data/v{sandbox.api_version}"
 
     def get(self, path: str, **params: Any) -> requests.Response:
@@ -82,7 +84,10 @@ def test_soql_accepts_six_fractional_digits_and_offsets(rest: Rest) -> None:
     assert later.status_code == 200 and later.json()["totalSize"] == 0
     # A millisecond value never equals a microsecond literal, but >= at the same millisecond works.
     exact_ms = newest.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "000Z"
-    assert rest.query(f"SELECT Id FROM Account WHERE SystemModstamp >= {exact_ms}").json()["totalSize"] >= 1
+    assert (
+        rest.query(f"SELECT Id FROM Account WHERE SystemModstamp >= {exact_ms}").json()["totalSize"]
+        >= 1
+    )
     seven = rest.query("SELECT Id FROM Account WHERE SystemModstamp > 2024-01-01T00:00:00.1234567Z")
     assert seven.status_code == 400 and seven.json()[0]["errorCode"] == "MALFORMED_QUERY"
 
@@ -129,7 +134,9 @@ def _authorize(sandbox: RunningSalesforceSandbox) -> str:
     return query["code"][0]
 
 
-def test_web_server_flow_gives_a_refresh_token_that_refreshes(sandbox: RunningSalesforceSandbox) -> None:
+def test_web_server_flow_gives_a_refresh_token_that_refreshes(
+    sandbox: RunningSalesforceSandbox,
+) -> None:
     code = _authorize(sandbox)
     exchanged = _token(
         sandbox,
@@ -166,19 +173,30 @@ def test_web_server_flow_gives_a_refresh_token_that_refreshes(sandbox: RunningSa
     assert body["access_token"] != grant["access_token"]
     assert "refresh_token" not in body  # Salesforce keeps the refresh token (no rotation)
     assert body["instance_url"] == sandbox.url and body["token_type"] == "Bearer"
-    assert Rest(sandbox, body["access_token"]).query("SELECT Id FROM Account LIMIT 1").status_code == 200
+    assert (
+        Rest(sandbox, body["access_token"]).query("SELECT Id FROM Account LIMIT 1").status_code
+        == 200
+    )
 
 
-def test_unknown_or_revoked_refresh_token_is_invalid_grant(sandbox: RunningSalesforceSandbox) -> None:
+def test_unknown_or_revoked_refresh_token_is_invalid_grant(
+    sandbox: RunningSalesforceSandbox,
+) -> None:
     expected = {"error": "invalid_grant", "error_description": "expired access/refresh token"}
     unknown = _token(
-        sandbox, grant_type="refresh_token", refresh_token="5Aep861nope", client_id=sandbox.consumer_key
+        sandbox,
+        grant_type="refresh_token",
+        refresh_token="5Aep861nope",
+        client_id=sandbox.consumer_key,
     )
     assert unknown.status_code == 400 and unknown.json() == expected
 
     refresh_token = sandbox.issue_refresh_token()
     first = _token(
-        sandbox, grant_type="refresh_token", refresh_token=refresh_token, client_id=sandbox.consumer_key
+        sandbox,
+        grant_type="refresh_token",
+        refresh_token=refresh_token,
+        client_id=sandbox.consumer_key,
     )
     assert first.status_code == 200, first.text
     access_token = first.json()["access_token"]
@@ -187,7 +205,10 @@ def test_unknown_or_revoked_refresh_token_is_invalid_grant(sandbox: RunningSales
     )
     assert revoked.status_code == 200
     after = _token(
-        sandbox, grant_type="refresh_token", refresh_token=refresh_token, client_id=sandbox.consumer_key
+        sandbox,
+        grant_type="refresh_token",
+        refresh_token=refresh_token,
+        client_id=sandbox.consumer_key,
     )
     assert after.status_code == 400 and after.json() == expected
     # Revoking the refresh token also ends the sessions it opened.
@@ -216,7 +237,11 @@ def test_grant_errors_use_salesforce_codes(sandbox: RunningSalesforceSandbox) ->
         }
     mismatch = sandbox.requests_session().get(
         f"{sandbox.url}/services/oauth2/authorize",
-        params={"response_type": "code", "client_id": sandbox.consumer_key, "redirect_uri": "http://evil/"},
+        params={
+            "response_type": "code",
+            "client_id": sandbox.consumer_key,
+            "redirect_uri": "http://evil/",
+        },
         allow_redirects=False,
     )
     assert mismatch.status_code == 400 and mismatch.json()["error"] == "redirect_uri_mismatch"
@@ -228,6 +253,23 @@ def test_password_and_client_credentials_flows_give_no_refresh_token(
     # Salesforce issues no refresh token in the username-password, JWT bearer and client
     # credentials flows; only the web server (and device / user-agent) flows do.
     assert "refresh_token" not in _password_login(sandbox)
+    import jwt
+
+    assertion = jwt.encode(
+        {
+            "iss": sandbox.consumer_key,
+            "sub": sandbox.username,
+            "aud": "https://login.salesforce.com",
+            "exp": int(time.time()) + 60,
+        },
+        sandbox.private_key_pem,
+        algorithm="RS256",
+    )
+    jwt_login = _token(
+        sandbox, grant_type="urn:ietf:params:oauth:grant-type:jwt-bearer", assertion=assertion
+    )
+    assert jwt_login.status_code == 200, jwt_login.text
+    assert "refresh_token" not in jwt_login.json()
     credentials = _token(
         sandbox,
         grant_type="client_credentials",
@@ -269,14 +311,22 @@ def test_bulk_query_job_lifecycle_and_csv_paging(rest: Rest) -> None:
     job = created.json()
     assert job["id"].startswith("750") and job["state"] == "UploadComplete"
     assert job["operation"] == "query" and job["object"] == "Opportunity"
-    assert job["contentType"] == "CSV" and job["lineEnding"] == "LF" and job["columnDelimiter"] == "COMMA"
+    assert (
+        job["contentType"] == "CSV"
+        and job["lineEnding"] == "LF"
+        and job["columnDelimiter"] == "COMMA"
+    )
     assert job["createdById"].startswith("005") and isinstance(job["apiVersion"], float)
 
     early = rest.get(f"/jobs/query/{job['id']}/results")
     assert early.status_code == 400 and early.json()[0]["errorCode"] == "INVALIDJOBSTATE"
     assert _wait_complete(rest, job["id"]) == ["InProgress", "JobComplete"]
     info = rest.get(f"/jobs/query/{job['id']}").json()
-    assert info["jobType"] == "V2Query" and info["numberRecordsProcessed"] >= 8 and info["retries"] == 0
+    assert (
+        info["jobType"] == "V2Query"
+        and info["numberRecordsProcessed"] >= 8
+        and info["retries"] == 0
+    )
 
     expected = rest.query(soql).json()["records"]
     rows: list[dict[str, str]] = []
@@ -307,7 +357,9 @@ def test_bulk_query_job_lifecycle_and_csv_paging(rest: Rest) -> None:
     assert float(first["Amount"]) == want["Amount"]
 
 
-def test_bulk_query_all_delimiters_list_abort_delete(rest: Rest, sandbox: RunningSalesforceSandbox) -> None:
+def test_bulk_query_all_delimiters_list_abort_delete(
+    rest: Rest, sandbox: RunningSalesforceSandbox
+) -> None:
     created = rest.session.post(
         f"{rest.base}/jobs/query",
         json={
@@ -331,7 +383,9 @@ def test_bulk_query_all_delimiters_list_abort_delete(rest: Rest, sandbox: Runnin
 
     busy = rest.session.delete(f"{rest.base}/jobs/query/{pending['id']}")
     assert busy.status_code == 400 and busy.json()[0]["errorCode"] == "INVALIDJOBSTATE"
-    aborted = rest.session.patch(f"{rest.base}/jobs/query/{pending['id']}", json={"state": "Aborted"})
+    aborted = rest.session.patch(
+        f"{rest.base}/jobs/query/{pending['id']}", json={"state": "Aborted"}
+    )
     assert aborted.status_code == 200 and aborted.json()["state"] == "Aborted"
     again = rest.session.patch(f"{rest.base}/jobs/query/{created['id']}", json={"state": "Aborted"})
     assert again.status_code == 400 and again.json()[0]["errorCode"] == "INVALIDJOBSTATE"
@@ -349,7 +403,10 @@ def test_bulk_query_all_delimiters_list_abort_delete(rest: Rest, sandbox: Runnin
         ({"operation": "query", "query": "SELECT COUNT() FROM Account"}, "INVALIDJOB"),
         ({"operation": "query", "query": "SELECT Id FROM Account LIMIT 5 OFFSET 1"}, "INVALIDJOB"),
         ({"operation": "insert", "query": "SELECT Id FROM Account"}, "INVALIDJOB"),
-        ({"operation": "query", "query": "SELECT Id FROM Account", "columnDelimiter": "X"}, "INVALIDJOB"),
+        (
+            {"operation": "query", "query": "SELECT Id FROM Account", "columnDelimiter": "X"},
+            "INVALIDJOB",
+        ),
     ],
 )
 def test_bulk_query_job_refusals(rest: Rest, body: dict[str, str], code: str) -> None:

@@ -392,6 +392,30 @@ def test_retry_after_the_missing_tax_is_created_in_odoo_reads_it_and_creates_one
     assert line["tax_id"] == [tax_id]
 
 
+def test_two_deals_of_one_client_won_together_survive_a_concurrent_update_inside_load(
+    world: World,
+) -> None:
+    """Real Odoo answers a load that raced another transaction with a serialization failure
+    inside load's result; the step retries it (the sandbox answers the next load that way)."""
+    import httpx
+
+    odoo_url = str(world.hub.settings.systems["odoo"].url).rstrip("/")
+    httpx.post(f"{odoo_url}/sandbox/control", json={"load_conflicts": 1}).raise_for_status()
+    first = world.deal("Cloud migration", BillingModel.FIXED_FEE, [("IMPLEMENTATION", 1, 9000)])
+    second = world.deal("Cost review", BillingModel.FIXED_FEE, [("IMPLEMENTATION", 1, 4000)])
+    world.won(first, second)
+    wait_for(world.settled(2), timeout=60, what="both deliveries")
+    assert world.hub.exceptions.list() == []
+    assert httpx.get(f"{odoo_url}/sandbox/control").json()["load_conflicts"] == 0  # it was met
+    partners = world.odoo.search_read(
+        "res.partner", [["is_company", "=", True], ["name", "ilike", "acme"]], ["id"]
+    )
+    assert len(partners) == 1
+    for deal_id in (first, second):
+        [order] = world.orders(deal_id)
+        assert order["partner_id"][0] == partners[0]["id"]
+
+
 def test_a_webhook_about_a_deal_whose_data_cannot_be_mapped_becomes_an_exception(
     world: World,
 ) -> None:

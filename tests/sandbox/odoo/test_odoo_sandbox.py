@@ -1,4 +1,4 @@
-"""Odoo sandbox behaviour over real HTTP: faults, XML-RPC faults, JSON-2, quote-to-cash."""
+"""Odoo sandbox behaviour over real HTTP: faults, XML-RPC faults, quote-to-cash (JSON-2: test_json2_series.py)."""
 
 from __future__ import annotations
 
@@ -73,23 +73,6 @@ def test_xmlrpc_fault_codes_follow_odoo(odoo: RunningSandbox) -> None:
     with pytest.raises(xmlrpc.client.Fault) as other:
         models.execute_kw(odoo.db, 2, "admin", "res.partner", "create", [{"nope": 1}])
     assert other.value.faultCode == 1
-
-
-def test_json2_uses_the_bearer_key_and_http_statuses(odoo: RunningSandbox) -> None:
-    headers = {"Authorization": f"Bearer {odoo.api_key}"}
-    created = httpx.post(f"{odoo.url}/json/2/res.partner/create", headers=headers,
-                         json={"vals_list": [{"name": "J2"}]})
-    assert created.status_code == 200 and isinstance(created.json()[0], int)
-    read = httpx.post(f"{odoo.url}/json/2/res.partner/read", headers=headers,
-                      json={"ids": created.json(), "fields": ["name"]})
-    assert read.json() == [{"id": created.json()[0], "name": "J2"}]
-    bad = httpx.post(f"{odoo.url}/json/2/res.partner/create", headers=headers,
-                     json={"vals_list": [{"email": "x@example.com"}]})
-    assert bad.status_code == 422
-    assert bad.json()["name"] == "odoo.exceptions.ValidationError"
-    unauthorised = httpx.post(f"{odoo.url}/json/2/res.partner/search", json={"domain": []},
-                              headers={"Authorization": "Bearer nope"})
-    assert unauthorised.status_code == 401
 
 
 def test_validation_of_relations_selection_and_required(odoo: RunningSandbox) -> None:

@@ -1,4 +1,7 @@
-"""`handoff sandbox odoo`: serve the Odoo 18 sandbox on a port (registered by handoff.cli.main)."""
+"""`handoff sandbox odoo`: serve the Odoo sandbox on a port (registered by handoff.cli.main).
+
+`--series 18` (default) claims 18.0 and has no JSON-2, like the recorded server; `--series 19`
+claims 19.0 and serves JSON-2 (`/json/2/<model>/<method>`) with 19's field names."""
 
 from __future__ import annotations
 
@@ -10,6 +13,7 @@ import uvicorn
 
 from .faults import FaultInjector
 from .orm import Database
+from .series import series as odoo_series
 from .server import build_app
 
 
@@ -18,10 +22,17 @@ def serve(
     db: Optional[Path] = typer.Option(None, help="SQLite file (default: in memory)."),  # noqa: UP045
     latency_ms: float = typer.Option(0.0, help="Latency added to every RPC call."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
+    series: str = typer.Option("18", help="Odoo series to claim: 18 (JSON-RPC, XML-RPC) or 19 "
+                               "(adds JSON-2)."),
 ) -> None:
-    """Serve a faithful Odoo 18 sandbox (db "psa", admin/admin) over JSON-RPC, XML-RPC, JSON-2."""
+    """Serve a faithful Odoo sandbox (db "psa", admin/admin): JSON-RPC, XML-RPC, JSON-2 in 19."""
+    try:
+        chosen = odoo_series(series)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--series") from exc
     database = Database(str(db) if db else None)
     database.faults = FaultInjector(latency_ms)
-    app = build_app(database, database.faults)
-    typer.echo(f"Odoo sandbox on http://{host}:{port} (db psa, admin/admin)")
+    app = build_app(database, database.faults, chosen)
+    typer.echo(f"Odoo {chosen.server_version} sandbox on http://{host}:{port} "
+               "(db psa, admin/admin)")
     uvicorn.run(app, host=host, port=port, log_level="warning")

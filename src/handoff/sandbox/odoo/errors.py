@@ -2,7 +2,9 @@
 
 `wire_name` is what goes into `error.data.name` over JSON-RPC; `xmlrpc_fault_code` is the fault code
 Odoo's `/xmlrpc/2/` answers for it (README: 1 other, 2 UserError family, 3 AccessDenied, 4 AccessError);
-`json2_status` is the HTTP status of the JSON-2 error body (our documented choice, mirroring Odoo 19).
+`json2_status` is the HTTP status of the JSON-2 error body: Odoo 19's Json2Dispatcher answers the
+UserError family with its `http_status` (422; AccessError/AccessDenied 403; MissingError 404) and
+every other exception with 500 (recorded in shared/odoo19: ValueError, KeyError, TypeError).
 """
 
 from __future__ import annotations
@@ -46,7 +48,7 @@ class MissingError(UserError):
 class AccessDenied(OdooError):
     wire_name = "odoo.exceptions.AccessDenied"
     xmlrpc_fault_code = 3
-    json2_status = 401
+    json2_status = 403
 
     def __init__(self, message: str = "Access Denied") -> None:
         super().__init__(message)
@@ -62,12 +64,10 @@ class InvalidValue(OdooError):
     """Python's ValueError as Odoo lets it through (unknown field, bad selection, singleton...)."""
 
     wire_name = "builtins.ValueError"
-    json2_status = 422
 
 
 class UnknownMethod(OdooError):
     wire_name = "builtins.AttributeError"
-    json2_status = 404
 
 
 class UnknownDispatch(OdooError):
@@ -86,7 +86,6 @@ class SerializationFailure(OdooError):
     """What a concurrent-update conflict looks like in Odoo (injected by the `lock` fault)."""
 
     wire_name = "psycopg2.errors.SerializationFailure"
-    json2_status = 503
 
     def __init__(self) -> None:
         super().__init__("could not serialize access due to concurrent update\n")

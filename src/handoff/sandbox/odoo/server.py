@@ -1,9 +1,10 @@
-"""The sandbox's HTTP surface: /jsonrpc, /xmlrpc/2/*, /json/2/<model>/<method>, control endpoint.
+"""The sandbox's HTTP surface: /jsonrpc, /xmlrpc/2/*, /json/2/<model>/<method> (19), control endpoint.
 
 JSON-RPC and XML-RPC errors follow the recorded shapes (HTTP 200; `error.data.name`; fault codes
-1-4). JSON-2 (Odoo 19 style) answers errors with an HTTP status (401 AccessDenied, 403 AccessError,
-404 MissingError / unknown model or method, 422 UserError / ValidationError / ValueError,
-500 otherwise, 503 for an injected lock) and the body `{name, message, arguments, context, debug}`.
+1-4); a method returning None has no `result` key (18 result_omitted_when_none.json). The series
+(`series.py`, 18 by default) decides the version strings and whether JSON-2 exists: an 18 sandbox
+answers `/json/...` as a real 18 does (its `/json/<path>` route wants a web session: 303 to
+/web/login), a 19 sandbox serves JSON-2 as recorded in shared/odoo19 (`json2.py`).
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 import json
 import xmlrpc.client
 from typing import Any
+from urllib.parse import quote
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from .auth import authenticate, check_password, uid_for_key
+from . import json2 as j2
+from .auth import authenticate, check_password
 from .errors import (
     AccessDenied,
     DatabaseMissing,
@@ -29,21 +32,41 @@ from .errors import (
 )
 from .faults import FaultInjector, FaultSettings
 from .orm import Database, Env
+from .series import SERIES_18, Series, languages
 
-VERSION_INFO = {
-    "server_version": "18.0-20250421",
-    "server_version_info": [18, 0, 0, "final", 0, ""],
-    "server_serie": "18.0",
-    "protocol_version": 1,
-}
+VERSION_INFO = SERIES_18.common_version()
+HTML = "text/html; charset=utf-8"
+NOT_FOUND_PAGE = (
+    "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
+    "<p>The requested URL was not found on the server. If you entered the URL manually please "
+    "check your spelling and try again.</p>\n"
+)
+# `db` service methods that need the master password (odoo/service/db.py dispatch).
+DB_MASTER_METHODS = frozenset({
+    "create_database", "duplicate_database", "drop", "dump", "restore", "rename",
+    "change_admin_password", "migrate_databases", "list_countries",
+})
+
+
+class MethodNotFound(OdooError):
+    """`common.dispatch`'s `Exception("Method not found: x")`."""
+
+    wire_name = "builtins.Exception"
+
+
+class DbMethodNotFound(OdooError):
+    """`db.dispatch`'s `KeyError("Method not found: x")`."""
+
+    wire_name = "builtins.KeyError"
 
 
 class OdooSandbox:
-    """Dispatches the `common` and `object` services onto one sandbox database."""
+    """Dispatches the `common`, `db` and `object` services onto one sandbox database."""
 
-    def __init__(self, db: Database, faults: FaultInjector) -> None:
+    def __init__(self, db: Database, faults: FaultInjector, series: Series = SERIES_18) -> None:
         self.db = db
         self.faults = faults
+        self.series = series
 
     def _check_db(self, name: Any) -> None:
         if name != self.db.name:
@@ -53,15 +76,32 @@ class OdooSandbox:
 
     def common(self, method: str, args: list[Any]) -> Any:
         if method == "version":
-            return VERSION_INFO
+            return self.series.common_version()
         if method in ("authenticate", "login"):
             database, login, password = ([*list(args), None, None, None])[:3]
             self._check_db(database)
             with self.db.lock:
                 return authenticate(self.db, str(login), str(password)) or False
         if method == "about":
-            return "See http://openerp.com"
-        raise UnknownDispatch(f"Method not available {method}")
+            info = "See http://openerp.com"
+            return [info, self.series.server_version] if args and args[0] else info
+        if method == "set_loglevel":
+            return True
+        raise MethodNotFound(f"Method not found: {method}")
+
+    def db_service(self, method: str, args: list[Any]) -> Any:
+        """The public `db` methods (no master password); the rest refuse as Odoo does."""
+        if method == "db_exist":
+            return bool(args) and args[0] == self.db.name
+        if method == "list":
+            return [self.db.name]  # list_db is on by default; this server has one database
+        if method == "list_lang":
+            return languages()
+        if method == "server_version":
+            return self.series.server_version
+        if method in DB_MASTER_METHODS:
+            raise AccessDenied()  # check_super: no master password matches
+        raise DbMethodNotFound(f"Method not found: {method}")
 
     def object(self, method: str, args: list[Any], extra_context: dict | None = None) -> Any:
         if method not in ("execute_kw", "execute"):
@@ -80,9 +120,17 @@ class OdooSandbox:
 
     def execute(self, uid: int, model: str, method: str, args: list[Any], kwargs: dict[str, Any],
                 extra_context: dict | None = None) -> Any:
-        with self.db.transaction():
-            env = Env(self.db, uid, extra_context or {})
-            return env.call(model, method, args, kwargs)
+        view = self.series.view
+        if model in view.removed_models:
+            raise UserError(f"Object {model} doesn't exist")
+        args, kwargs = view.request(model, method, args, kwargs)
+        try:
+            with self.db.transaction():
+                env = Env(self.db, uid, extra_context or {})
+                result = env.call(model, method, args, kwargs)
+        except Exception as exc:
+            raise self.series.reword(method, exc) from None
+        return view.answer(model, method, result)
 
     def dispatch(self, service: str, method: str, args: list[Any]) -> Any:
         if service == "common":
@@ -90,11 +138,7 @@ class OdooSandbox:
         if service == "object":
             return self.object(method, args)
         if service == "db":
-            if method == "list":
-                return [self.db.name]
-            if method == "server_version":
-                return VERSION_INFO["server_version"]
-            raise UnknownDispatch(f"Method not available {method}")
+            return self.db_service(method, args)
         raise UnknownService(service)
 
 
@@ -116,8 +160,16 @@ def _as_odoo_error(exc: Exception) -> OdooError:
     return error
 
 
-def build_app(db: Database, faults: FaultInjector) -> Starlette:
-    sandbox = OdooSandbox(db, faults)
+def _jsonrpc_result(request_id: Any, result: Any) -> dict[str, Any]:
+    """Odoo's JsonRPCDispatcher._response: no `result` key when the method returned None."""
+    answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
+    if result is not None:
+        answer["result"] = result
+    return answer
+
+
+def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -> Starlette:
+    sandbox = OdooSandbox(db, faults, series)
 
     async def injected(request: Request) -> Response | bool | None:
         """Apply latency, then a pending fault: a Response to send, True for a lock error."""
@@ -152,7 +204,7 @@ def build_app(db: Database, faults: FaultInjector) -> Starlette:
                                       list(params.get("args") or []))
         except Exception as exc:  # every failure becomes Odoo's error object, as Odoo does
             return JSONResponse(_jsonrpc_error(request_id, _as_odoo_error(exc)))
-        return JSONResponse({"jsonrpc": "2.0", "id": request_id, "result": result})
+        return JSONResponse(_jsonrpc_result(request_id, result))
 
     async def xmlrpc_endpoint(request: Request) -> Response:
         fault = await injected(request)
@@ -174,34 +226,53 @@ def build_app(db: Database, faults: FaultInjector) -> Starlette:
         return Response(payload, media_type="text/xml; charset=utf-8")
 
     async def json2(request: Request) -> Response:
+        """Odoo 19's `/json/2` routes (`rpc` module); see json2.py for the order of checks."""
+        gate = j2.database_gate(request, db)
+        if gate is not None:
+            return gate
+        parts = request.url.path.removeprefix("/json/2").strip("/").split("/")
+        if request.method != "POST" or len(parts) != 2 or not all(parts):
+            return j2.error_response(j2.not_found(j2.NOT_FOUND_HINT))
+        raw = await request.body()
+        if not j2.compatible(request, bool(raw)):
+            return Response(j2.UNSUPPORTED_MEDIA_PAGE, status_code=415, media_type=HTML,
+                            headers={"Accept": "application/json"})
         fault = await injected(request)
         if isinstance(fault, Response):
             return fault
-        model, method = request.path_params["model"], request.path_params["method"]
+        model, method = parts
         try:
-            uid = _bearer_uid(request, db)
-            body = await request.json() if await request.body() else {}
-            if not isinstance(body, dict):
-                raise UserError("The request body must be a JSON object of keyword arguments.")
+            uid = j2.bearer_uid(request, db)
+            params = await j2.read_params(request)
             if fault is True:
                 raise SerializationFailure()
-            kwargs = dict(body)
-            ids = kwargs.pop("ids", None)
-            args: list[Any] = []
-            if ids is not None:
-                args = [ids]
-            result = sandbox.execute(uid, model, method, args, kwargs)
+            result = j2.call(db, series, uid, model, method, params, sandbox.execute)
         except Exception as exc:
-            error = _as_odoo_error(exc)
-            status = error.json2_status
-            if isinstance(error, UserError) and error.message.startswith("Object "):
-                status = 404
-            return JSONResponse(_error_data(error), status_code=status)
-        return JSONResponse(result)
+            if isinstance(exc, UserError) and exc.message.startswith("Object "):
+                exc = j2.not_found(f"the model {model!r} does not exist")
+            return j2.error_response(exc)
+        return j2.ok(result)
+
+    async def json_needs_session(request: Request) -> Response:
+        """Odoo 18's `/json/<path>` (web) is auth='user': without a session, 303 to the login."""
+        full_path = f"{request.url.path}?{request.url.query}"
+        target = f"/web/login?redirect={quote(full_path, safe='')}"
+        body = ("<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
+                "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the "
+                f'target URL: <a href="{target}">{target}</a>. If not, click the link.\n')
+        return Response(body, status_code=303, media_type=HTML, headers={"Location": target})
+
+    async def web_version(request: Request) -> Response:
+        if request.method != "GET":  # type='http' POST without a CSRF token (19 version.json #2)
+            return Response("<!doctype html>\n<html lang=en>\n<title>400 Bad Request</title>\n"
+                            "<h1>Bad Request</h1>\n<p>Session expired (invalid CSRF token)</p>\n",
+                            status_code=400, media_type=HTML)
+        return j2.ok(series.web_version())
 
     async def version_info(request: Request) -> Response:
         body = await _json_or_empty(request)
-        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": VERSION_INFO})
+        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"),
+                             "result": series.common_version()})
 
     async def session_authenticate(request: Request) -> Response:
         body = await _json_or_empty(request)
@@ -217,7 +288,7 @@ def build_app(db: Database, faults: FaultInjector) -> Starlette:
         response = JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": {
             "uid": uid, "is_system": uid == 2, "is_admin": uid == 2, "is_public": False,
             "is_internal_user": True, "user_context": {"lang": "en_US", "tz": False, "uid": uid},
-            "db": db.name, **VERSION_INFO}})
+            "db": db.name, **series.common_version()}})
         response.set_cookie("session_id", f"sandbox-{uid}")
         return response
 
@@ -235,7 +306,7 @@ def build_app(db: Database, faults: FaultInjector) -> Starlette:
                                      {"__http_session__": True})
         except Exception as exc:
             return JSONResponse(_jsonrpc_error(body.get("id"), _as_odoo_error(exc)))
-        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": result})
+        return JSONResponse(_jsonrpc_result(body.get("id"), result))
 
     async def doc_bearer(request: Request) -> Response:
         """Method signatures for odoo-client-lib's json2 proxy (positional args -> kwargs)."""
@@ -264,19 +335,32 @@ def build_app(db: Database, faults: FaultInjector) -> Starlette:
             return JSONResponse(faults.configure(settings).model_dump())
         return JSONResponse(faults.state().model_dump())
 
+    every_method = ["GET", "POST", "PUT", "DELETE", "PATCH"]
     routes = [
         Route("/jsonrpc", jsonrpc, methods=["POST"]),
         Route("/xmlrpc/2/{service}", xmlrpc_endpoint, methods=["POST"]),
         Route("/xmlrpc/{service}", xmlrpc_endpoint, methods=["POST"]),
-        Route("/json/2/{model}/{method}", json2, methods=["POST"]),
         Route("/web/webclient/version_info", version_info, methods=["POST"]),
         Route("/web/session/authenticate", session_authenticate, methods=["POST"]),
         Route("/web/dataset/call_kw/{path:path}", call_kw, methods=["POST"]),
         Route("/web/dataset/call_kw", call_kw, methods=["POST"]),
-        Route("/doc-bearer/{model}.json", doc_bearer, methods=["GET"]),
         Route("/sandbox/control", control, methods=["GET", "POST"]),
     ]
-    app = Starlette(routes=routes)
+    if series.json2:
+        routes += [
+            Route("/json/2", json2, methods=every_method),
+            Route("/json/2/{path:path}", json2, methods=every_method),
+            Route("/json/version", web_version, methods=["GET"]),
+            Route("/web/version", web_version, methods=["GET", "POST"]),
+            Route("/doc-bearer/{model}.json", doc_bearer, methods=["GET"]),
+        ]
+    else:
+        routes.append(Route("/json/{path:path}", json_needs_session, methods=every_method))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return Response(NOT_FOUND_PAGE, status_code=404, media_type=HTML)
+
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
     app.state.sandbox = sandbox
     return app
 
@@ -290,21 +374,6 @@ async def _json_or_empty(request: Request) -> dict[str, Any]:
     except ValueError:
         return {}
     return value if isinstance(value, dict) else {}
-
-
-def _bearer_uid(request: Request, db: Database) -> int:
-    header = request.headers.get("authorization", "")
-    scheme, _, key = header.partition(" ")
-    if scheme.lower() != "bearer" or not key:
-        raise AccessDenied()
-    wanted_db = request.headers.get("x-odoo-database")
-    if wanted_db and wanted_db != db.name:
-        raise AccessDenied()
-    with db.lock:
-        uid = uid_for_key(db, key.strip())
-    if uid is None:
-        raise AccessDenied()
-    return uid
 
 
 def _xml_safe(value: Any) -> Any:

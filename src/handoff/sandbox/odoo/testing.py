@@ -19,6 +19,8 @@ import uvicorn
 from .auth import SEED_API_KEY
 from .faults import FaultInjector, FaultSettings, FaultState
 from .orm import Database
+from .series import Series
+from .series import series as odoo_series
 from .server import build_app
 
 
@@ -32,8 +34,9 @@ class RunningSandbox:
     api_key = SEED_API_KEY
 
     def __init__(self, url: str, server: uvicorn.Server, thread: threading.Thread,
-                 faults: FaultInjector, database: Database) -> None:
+                 faults: FaultInjector, database: Database, series: Series) -> None:
         self.url = url
+        self.series = series
         self._server = server
         self._thread = thread
         self.faults = faults
@@ -56,11 +59,14 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 def start_odoo_sandbox(db_path: str | None = None, latency_ms: float = 0.0,
-                       host: str = "127.0.0.1", port: int | None = None) -> RunningSandbox:
+                       host: str = "127.0.0.1", port: int | None = None,
+                       series: str | int = 18) -> RunningSandbox:
+    """``series=19`` claims Odoo 19.0 and serves JSON-2; 18 (default) is the recorded server."""
+    chosen = odoo_series(series)
     database = Database(db_path)
     faults = FaultInjector(latency_ms)
     database.faults = faults
-    app = build_app(database, faults)
+    app = build_app(database, faults, chosen)
     port = port or free_port(host)
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
                             access_log=False)
@@ -72,13 +78,13 @@ def start_odoo_sandbox(db_path: str | None = None, latency_ms: float = 0.0,
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError(f"the Odoo sandbox did not start on {host}:{port}")
         time.sleep(0.01)
-    return RunningSandbox(f"http://{host}:{port}", server, thread, faults, database)
+    return RunningSandbox(f"http://{host}:{port}", server, thread, faults, database, chosen)
 
 
 @contextmanager
-def running_odoo_sandbox(db_path: str | None = None,
-                         latency_ms: float = 0) -> Iterator[RunningSandbox]:
-    sandbox = start_odoo_sandbox(db_path, latency_ms)
+def running_odoo_sandbox(db_path: str | None = None, latency_ms: float = 0,
+                         series: str | int = 18) -> Iterator[RunningSandbox]:
+    sandbox = start_odoo_sandbox(db_path, latency_ms, series=series)
     try:
         yield sandbox
     finally:

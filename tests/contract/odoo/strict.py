@@ -33,6 +33,8 @@ RULES: dict[str, Rule] = {r.name: r for r in (
                        "numbers of the implementation, not part of the contract"),
     Rule("secrets", "API keys, access tokens and session ids are random per run"),
     Rule("float rounding", "floats equal to 1e-9: a computed 0.1+0.2 is not a different amount"),
+    Rule("view and action ids", "ids of ir.ui.view / ir.actions records are numbered by the order "
+                                "modules were installed in; they name UI, not data"),
     Rule("record ids in texts", "error texts that name record ids (`res.partner(14,)`, "
                                 "`Record ID: 14`) name the replayed ids"),
 )}
@@ -172,12 +174,15 @@ class Comparer:
         for key in sorted(set(recorded) & set(actual)):
             r, a = recorded[key], actual[key]
             sub = f"{path}.{key}"
-            if key == "id":
-                self.value(sub, r, a, id_model=str(recorded["type"]))
+            if key == "id":  # rule "view and action ids"
+                if type(r) is not type(a):
+                    self.differ(sub, r, a)
             elif key in ("view_id", "search_view_id") and isinstance(r, list) and \
                     isinstance(a, list) and len(r) == len(a) == 2:
-                self.value(f"{sub}[0]", r[0], a[0], id_model="ir.ui.view")
-                self.value(f"{sub}[1]", r[1], a[1])
+                self.value(f"{sub}[1]", r[1], a[1])  # rule "view and action ids" for [0]
+            elif key == "views" and isinstance(r, list) and isinstance(a, list):
+                self.value(sub, [v[1:] for v in r], [v[1:] for v in a])
+                self.value(f"{sub} (ids set)", [bool(v[0]) for v in r], [bool(v[0]) for v in a])
             elif key == "res_id" and isinstance(target, str):
                 self.value(sub, r, a, id_model=target)
             elif key == "context" and isinstance(r, dict) and isinstance(a, dict):

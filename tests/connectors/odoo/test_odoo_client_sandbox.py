@@ -1,9 +1,8 @@
-"""The client over real HTTP against the sandbox: JSON-2 with a bearer key, injected faults."""
+"""The client over real HTTP against the 18 sandbox: injected faults (JSON-2 against 19: test_client_json2_sandbox.py)."""
 
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -11,15 +10,11 @@ import pytest
 
 from handoff.connectors.odoo import (
     AccessDenied,
-    InvalidField,
-    MissingError,
-    OdooAdapter,
     OdooCall,
     OdooClient,
     OdooConcurrencyError,
     OdooTimeout,
     OdooUnavailable,
-    SchemaViolation,
     WireProtocol,
 )
 
@@ -46,30 +41,6 @@ def test_auto_protocol_on_the_18_sandbox_is_jsonrpc_with_api_key_login(sandbox: 
         assert client.login() == sandbox.uid
     with pytest.raises(AccessDenied):
         OdooClient(sandbox.url, sandbox.db, sandbox.login, "0" * 40).login()
-
-
-def test_json2_round_trip_with_bearer_key(sandbox: Any) -> None:
-    name = f"json2-{uuid.uuid4().hex[:8]}"
-    with OdooClient(sandbox.url, sandbox.db, sandbox.login, sandbox.api_key,
-                    protocol="json2") as client:
-        assert client.uid == sandbox.uid
-        adapter = OdooAdapter(client)
-        [first, second] = adapter.create_many("res.partner", [{"name": name}, {"name": name}])
-        adapter.write("res.partner", [first, second], {"email": "j2@example.com"})
-        rows = adapter.search_read("res.partner", [["name", "=", name]], ["email"], order="id asc")
-        assert rows == [{"id": first, "email": "j2@example.com"},
-                        {"id": second, "email": "j2@example.com"}]
-        single = client.execute_kw("res.partner", "create", [{"name": name}])
-        assert isinstance(single, int)
-        client.execute_kw("res.partner", "unlink", [[single]])
-        with pytest.raises(MissingError):
-            client.execute_kw("res.partner", "write", [[single], {"name": "x"}])
-        with pytest.raises(InvalidField):
-            client.execute_kw("res.partner", "read", [[first], ["no_such_field"]])
-        with pytest.raises(SchemaViolation):
-            adapter.create("res.partner", {"name": name, "no_such_field": 1})
-    with pytest.raises(AccessDenied):
-        OdooClient(sandbox.url, sandbox.db, sandbox.login, "f" * 40, protocol="json2").login()
 
 
 @pytest.fixture

@@ -1,7 +1,8 @@
 """Time & materials sold in Days or a custom unit: Odoo invoices the hours converted into the
 line's unit, and the hub proposes exactly that (issue 9, defect 1), over real HTTP.
 
-Recorded on a real Odoo 18 (tests/contract/odoo/transcripts/timesheet_days_uom_conversion.json):
+Each test runs on the Odoo sandbox, or on a real Odoo 18 when HANDOFF_TEST_ODOO_URL/_DB/_USER/_KEY
+are set (a fresh database: ../shared/real-odoo/reset.sh). Recorded on a real Odoo 18 (tests/contract/odoo/transcripts/timesheet_days_uom_conversion.json):
 12 h logged on a line sold in Days -> qty_delivered 1.5, invoice line 1.5 Days x 1,000 = 1,500.
 """
 
@@ -37,9 +38,8 @@ def _invoice_lines(world: World, invoice_id: int) -> list[dict]:
     )
 
 
-def test_the_odoo_sandbox_converts_timesheet_hours_into_the_days_a_line_is_sold_in(
-    world: World,
-) -> None:
+def test_odoo_converts_timesheet_hours_into_the_days_a_line_is_sold_in(odoo_world: World) -> None:
+    world = odoo_world
     # The recorded exchange: 12 h on a line sold in Days at 1,000 a day.
     deal = world.deal("Days probe", BillingModel.TIME_AND_MATERIALS, [("CONSULTING-DAY", 10, 1000)])
     world.deliver(deal)
@@ -56,7 +56,8 @@ def test_the_odoo_sandbox_converts_timesheet_hours_into_the_days_a_line_is_sold_
     assert (invoiced["quantity"], invoiced["price_subtotal"]) == (1.5, 1500.0)
 
 
-def test_time_sold_in_days_is_proposed_at_what_odoo_invoices(world: World) -> None:
+def test_time_sold_in_days_is_proposed_at_what_odoo_invoices(odoo_world: World) -> None:
+    world = odoo_world
     deal = world.deal("Advisory", BillingModel.TIME_AND_MATERIALS, [("CONSULTING-DAY", 10, 1000)])
     world.deliver(deal)
     # 49 h in October -> 6.125 -> 6.13 days (Hours factor 8, Days rounding 0.01, HALF-UP).
@@ -91,7 +92,8 @@ def test_time_sold_in_days_is_proposed_at_what_odoo_invoices(world: World) -> No
     assert [li["price_subtotal"] for li in _invoice_lines(world, second)] == [500.0]
 
 
-def test_a_custom_half_day_unit_and_a_cap_in_days(world: World) -> None:
+def test_a_custom_half_day_unit_and_a_cap_in_days(odoo_world: World) -> None:
+    world = odoo_world
     deal = world.deal(
         "Workshops", BillingModel.TIME_AND_MATERIALS, [("CONSULTING-HALF-DAY", 20, 1000)]
     )

@@ -45,6 +45,11 @@ class Target(BaseModel):
     order_id: int | None = None
     task_id: int | None = None
     employee_id: int
+    # The company the record belongs to: the project's (its order's), else the employee's. Odoo
+    # would default it to the API user's current company and refuse the record when that is not
+    # the employee's/order's company ("Incompatible companies on records").
+    company_id: int | None = None
+    employee_company_id: int | None = None
 
 
 class Pushed(BaseModel):
@@ -201,8 +206,8 @@ def record_not_pushed(records: Sequence[DeliveryRecord]) -> None:
 # -- where the entry goes ------------------------------------------------------------------------
 
 
-def resolve_project(record: DeliveryRecord) -> tuple[int, int | None]:
-    """(project id, sale order id): the deal's delivered project (binding written by
+def resolve_project(record: DeliveryRecord) -> tuple[int, int | None, int | None]:
+    """(project id, sale order id, company id): the deal's delivered project (binding written by
     deal-to-delivery), else an explicit Odoo project (``odoo:project:<id>``, an id, or its name)."""
     hub = current_hub()
     odoo = _odoo().odoo
@@ -225,7 +230,7 @@ def resolve_project(record: DeliveryRecord) -> tuple[int, int | None]:
             suggested_fix="Deliver the deal first (deal-to-delivery creates its project), or set "
             "project_ref to an Odoo project (odoo:project:<id> or its exact name); then retry.",
         )
-    rows = odoo.read(PROJECT_MODEL, [project_id], ["sale_order_id"])
+    rows = odoo.read(PROJECT_MODEL, [project_id], ["sale_order_id", "company_id"])
     if not rows:
         raise BusinessRuleError(
             f"{record.key}: Odoo project {project_id} no longer exists",
@@ -233,8 +238,18 @@ def resolve_project(record: DeliveryRecord) -> tuple[int, int | None]:
             value=str(project_id),
             suggested_fix="Restore the project in Odoo or correct the entry's project; then retry.",
         )
-    order = rows[0].get("sale_order_id")
-    return project_id, (order[0] if isinstance(order, list) and order else None)
+    order_id = _id_of(rows[0].get("sale_order_id"))
+    company_id = _id_of(rows[0].get("company_id"))
+    if order_id is not None:
+        # The order's company is what an expense re-invoiced on it must belong to (Odoo gives the
+        # order's project the same company).
+        orders = odoo.read(ORDER_MODEL, [order_id], ["company_id"])
+        company_id = _id_of(orders[0].get("company_id")) if orders else company_id
+    return project_id, order_id, company_id
+
+
+def _id_of(many2one: Any) -> int | None:
+    return int(many2one[0]) if isinstance(many2one, list) and many2one else None
 
 
 def _explicit_project(odoo: Any, ref: str) -> int | None:
@@ -269,21 +284,25 @@ def pick_task(tasks: Sequence[dict[str, Any]], task_ref: str | None) -> int | No
     return int(tasks[0]["id"]) if tasks else None
 
 
-def resolve_employees(consultants: Sequence[str]) -> dict[str, int]:
-    """hr.employee by work email, else by exact name; one search for all of them."""
+def resolve_employees(
+    consultants: Sequence[str], company_id: int | None = None
+) -> dict[str, tuple[int, int | None]]:
+    """consultant -> (hr.employee id, its company) by work email, else by exact name; one search
+    for all of them. A person has one employee per company in Odoo: the one of ``company_id``
+    is preferred."""
     wanted = sorted(set(consultants))
     if not wanted:
         return {}
     rows = _odoo().odoo.search_read(
         "hr.employee",
         ["|", ["work_email", "in", wanted], ["name", "in", wanted]],
-        ["name", "work_email"],
+        ["name", "work_email", "company_id"],
     )
-    found: dict[str, int] = {}
-    for row in sorted(rows, key=lambda r: r["id"]):
+    found: dict[str, tuple[int, int | None]] = {}
+    for row in sorted(rows, key=lambda r: (_id_of(r.get("company_id")) != company_id, r["id"])):
         for key in (row.get("work_email"), row.get("name")):
             if key in wanted:
-                found.setdefault(key, row["id"])
+                found.setdefault(key, (row["id"], _id_of(row.get("company_id"))))
     return found
 
 
@@ -300,8 +319,8 @@ def employee_missing(record: DeliveryRecord) -> BusinessRuleError:
 def resolve_targets(records: Sequence[DeliveryRecord]) -> list[Target | None]:
     """Targets of records that share one project/deal reference (the first record's): one
     project read, one task search, one employee search for all. None: no such employee."""
-    project_id, order_id = resolve_project(records[0])
-    employees = resolve_employees([r.consultant for r in records])
+    project_id, order_id, company_id = resolve_project(records[0])
+    employees = resolve_employees([r.consultant for r in records], company_id)
     tasks = project_tasks(project_id) if any(isinstance(r, TimeEntry) for r in records) else []
     targets: list[Target | None] = []
     for record in records:
@@ -311,7 +330,8 @@ def resolve_targets(records: Sequence[DeliveryRecord]) -> list[Target | None]:
             None
             if employee is None
             else Target(project_id=project_id, order_id=order_id, task_id=task,
-                        employee_id=employee)
+                        employee_id=employee[0], company_id=company_id or employee[1],
+                        employee_company_id=employee[1])
         )
     return targets
 
@@ -360,6 +380,23 @@ def expense_product(category: str) -> int:
 def expense_values(
     expense: Expense, target: Target, product_id: int | None = None
 ) -> dict[str, Any]:
+    if (
+        target.company_id is not None
+        and target.employee_company_id is not None
+        and target.employee_company_id != target.company_id
+    ):
+        raise BusinessRuleError(
+            f"{expense.key}: consultant {expense.consultant!r} is an employee of another company "
+            "than the deal's order and project (Odoo company ids "
+            f"{target.employee_company_id} and {target.company_id})",
+            rule="employee_company_mismatch",
+            value=expense.consultant,
+            suggested_fix="Create the consultant's employee in the company of the deal's order "
+            "(Odoo keeps one employee per company), or deliver the deal from the consultant's "
+            "company; then retry.",
+            context={"employee_company_id": target.employee_company_id,
+                     "company_id": target.company_id},
+        )
     values: dict[str, Any] = {
         "name": expense.description or f"{expense.category} {expense.date.isoformat()}",
         "employee_id": target.employee_id,
@@ -369,6 +406,8 @@ def expense_values(
     }
     if target.order_id is not None:
         values["sale_order_id"] = target.order_id
+    if target.company_id is not None:
+        values["company_id"] = target.company_id
     return values
 
 

@@ -128,6 +128,9 @@ class ExpenseIn(BaseModel):
     sale_order_id: int | None = None
     date: dt.date | None = None
     payment_mode: Literal["own_account", "company_account"] = "own_account"
+    # The employee's / order's company; without it Odoo uses the API user's current company and
+    # refuses an employee of another one (expense_company_mismatch.json).
+    company_id: int | None = None
 
 
 # --- outputs ------------------------------------------------------------------------------------

@@ -41,6 +41,7 @@ RULES: dict[str, Rule] = {r.name: r for r in (
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+US_DATE_IN_TEXT = re.compile(r"\b\d{2}/\d{2}/\d{4}\b")
 SEQUENCE = re.compile(r"\b([A-Z][A-Z0-9]*)/(\d{4})/(\d{2}/)?(\d{3,6})\b")
 ORDER_NUMBER = re.compile(r"\bS\d{5}\b")
 SECRET = re.compile(r"^[0-9a-f]{40}$")
@@ -54,6 +55,7 @@ def normalise_text(text: str) -> str:
         return "<datetime>"
     if DATE.match(text):
         return "<date>"
+    text = US_DATE_IN_TEXT.sub("<date>", text)
     text = SEQUENCE.sub(lambda m: f"{m.group(1)}/<year>/<seq>", text)
     return ORDER_NUMBER.sub("S<seq>", text)
 
@@ -197,6 +199,8 @@ class Comparer:
             field = spec.fields.get(key.removeprefix("default_")) if spec and key.startswith(
                 "default_") else None
             id_model = field.relation if field is not None else None
+            if key in SECRET_KEYS:  # rule "secrets"
+                continue
             if key in ("active_id", "active_ids"):
                 id_model = recorded.get("active_model")
             self.value(f"{path}.{key}", recorded[key], actual[key], id_model=id_model)

@@ -17,7 +17,9 @@ import pytest
 
 from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 
-ODOO18 = Path(__file__).resolve().parents[3] / "tests" / "contract" / "odoo" / "transcripts"
+CONTRACT = Path(__file__).resolve().parents[2] / "contract"
+ODOO18 = CONTRACT / "odoo" / "transcripts"
+ODOO19 = CONTRACT / "odoo19" / "transcripts"
 
 
 @pytest.fixture(scope="module")
@@ -56,8 +58,7 @@ def test_18_has_no_json2_and_answers_like_a_real_18(odoo18: RunningSandbox) -> N
 
 
 def test_19_claims_the_recorded_version_everywhere(odoo19: RunningSandbox) -> None:
-    recorded = json.loads((Path("/work/shared/odoo19/transcripts/version.json")).read_text()
-                          ) if Path("/work/shared/odoo19").exists() else None
+    recorded = json.loads((ODOO19 / "version.json").read_text())
     web = {"version_info": [19, 0, 0, "final", 0, ""], "version": "19.0+e-20251227"}
     for path in ("/web/version", "/json/version"):
         answer = httpx.get(f"{odoo19.url}{path}")
@@ -66,8 +67,7 @@ def test_19_claims_the_recorded_version_everywhere(odoo19: RunningSandbox) -> No
         "server_version": "19.0+e-20251227", "server_version_info": [19, 0, 0, "final", 0, ""],
         "server_serie": "19.0", "protocol_version": 1}
     assert rpc(odoo19.url, "db", "server_version")["result"] == "19.0+e-20251227"
-    if recorded is not None:
-        assert recorded["exchanges"][0]["response"] == web
+    assert recorded["exchanges"][0]["response"] == web
 
 
 def test_19_json2_bearer_key_named_arguments_and_statuses(odoo19: RunningSandbox) -> None:

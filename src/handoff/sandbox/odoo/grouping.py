@@ -60,8 +60,12 @@ def read_group(model: Model, domain: list[Any], fields: list[str], groupby: list
         key = tuple(_group_key(row.get(name), field, granularity)
                     for _, name, granularity, field in specs)
         groups.setdefault(key, []).append(row)
+    # NULLS LAST, but a boolean's False is a value (false < true), as PostgreSQL orders them
+    # (read_group.json #1 of 18 and 19: the is_company=false group comes first).
+    booleans = [field is not None and field.type == "boolean" for _, _, _, field in specs]
     ordered = sorted(groups.items(), key=lambda kv: tuple(
-        (k is None or k is False, k if not isinstance(k, bool) else int(k)) for k in kv[0]))
+        (k is None or (k is False and not boolean), k if not isinstance(k, bool) else int(k))
+        for k, boolean in zip(kv[0], booleans, strict=True)))
     if orderby and orderby.strip().endswith("desc"):
         ordered.reverse()
     ordered = ordered[offset: offset + limit if limit else None]

@@ -64,6 +64,7 @@ def _fields_get(self, allfields=None, attributes=None): ...  # type: ignore[no-u
 def _default_get(self, fields): ...  # type: ignore[no-untyped-def]
 def _load(self, fields, data): ...  # type: ignore[no-untyped-def]
 def _read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True): ...  # type: ignore[no-untyped-def]
+def _formatted_read_group(self, domain=(), groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None): ...  # type: ignore[no-untyped-def]
 def _copy(self, default=None): ...  # type: ignore[no-untyped-def]
 def _exists(self): ...  # type: ignore[no-untyped-def]
 def _check_access_rights(self, operation, raise_exception=True): ...  # type: ignore[no-untyped-def]
@@ -79,12 +80,15 @@ SIGNATURES: dict[str, inspect.Signature] = {
         "_web_search_read": _web_search_read, "_web_read": _web_read,
         "_name_search": _name_search, "_name_create": _name_create, "_fields_get": _fields_get,
         "_default_get": _default_get, "_load": _load, "_read_group": _read_group, "_copy": _copy,
+        "_formatted_read_group": _formatted_read_group,
         "_exists": _exists, "_check_access_rights": _check_access_rights,
         "_has_access": _has_access, "_context_get": _context_get,
         "_check_object_reference": _check_object_reference,
     }.items()
 }
-API_MODEL = frozenset({"create", "search", "search_count", "search_read", "web_search_read",
+# Methods the sandbox serves only when it claims 19 (implemented in server.OdooSandbox).
+SERIES_19_METHODS = frozenset({"formatted_read_group"})
+API_MODEL = frozenset({"formatted_read_group", "create", "search", "search_count", "search_read", "web_search_read",
                        "name_search", "name_create", "fields_get", "default_get", "load",
                        "read_group", "check_access_rights", "context_get",
                        "check_object_reference"})
@@ -206,7 +210,7 @@ def call(db: Database, series: Series, uid: int, model: str, method: str,
         raise AccessError(
             f"Private methods (such as '{model}.{method}') cannot be called remotely.")
     behaviour = Env(db, uid)[model].behaviour
-    if behaviour.method(method) is None and method not in PUBLIC_METHODS:
+    if behaviour.method(method) is None and method not in PUBLIC_METHODS | SERIES_19_METHODS:
         raise not_found(f"The method '{model}.{method}' does not exist")
     kwargs = dict(params)
     ids = _ids(kwargs.pop("ids", None))

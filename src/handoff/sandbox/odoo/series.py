@@ -122,6 +122,8 @@ class FieldView:
     def answer(self, model: str, method: str, result: Any) -> Any:
         if self.identity:
             return result
+        if isinstance(result, dict) and result.get("type") == "ir.actions.act_window":
+            return self.action(result)
         if method in ("read", "search_read", "read_group", "web_read") and isinstance(
                 result, list):
             return [self.row(model, r) for r in result]
@@ -130,6 +132,16 @@ class FieldView:
         if method in ("fields_get", "default_get"):
             return self.row(model, result)
         return result
+
+    def action(self, action: dict[str, Any]) -> dict[str, Any]:
+        """A window action as 19 reads it: `group_ids` (was `groups_id`), the new `cache` flag,
+        and 19's customer-invoice list domain (quote_to_cash.json #20)."""
+        out = {("group_ids" if k == "groups_id" else k): v for k, v in action.items()}
+        if "xml_id" in out:  # a stored action read back (an action built in code has no cache)
+            out.setdefault("cache", True)
+        if out.get("xml_id") == "account.action_move_out_invoice_type":
+            out["domain"] = "[('move_type', 'in', ['out_invoice', 'out_refund', 'out_receipt'])]"
+        return out
 
     def error(self, exc: Exception) -> Exception:
         """An 18-only name in an error message shows as the name the client used."""
@@ -167,6 +179,46 @@ _19_MESSAGES: tuple[tuple[str, str, str], ...] = (
 )
 
 
+_REQUIRED_18 = re.compile(
+    r"^The operation cannot be completed:\n- Create/update: a mandatory field is not set\.\n"
+    r"- Delete: another model requires the record being deleted\. If possible, archive it "
+    r"instead\.\n\nModel: (?P<model_string>.+) \((?P<model>[\w.]+)\)\n"
+    r"Field: (?P<field_string>.+) \((?P<field>\w+)\)\n$")
+_FOREIGN_KEY_18 = re.compile(
+    r"^The operation cannot be completed: another model requires the record being deleted\. "
+    r"If possible, archive it instead\.\n\nModel: (?P<model_string>.+) \((?P<model>[\w.]+)\)"
+    r"\nConstraint: (?P<constraint>\w+)\n$")
+
+
+def _reword_integrity_19(exc: OdooError) -> None:
+    """19's texts for a missing required value and a foreign key (required_field_error.json #1,
+    create_unknown_field.json #6); the 18 sandbox ORM words them as 18 does."""
+    from .schema import load_models
+
+    message = exc.message
+    if found := _REQUIRED_18.match(message):
+        message = (
+            "The operation cannot be completed: Missing required value for the field "
+            f"'{found['field_string']}' ({found['field']}).\nModel: '{found['model_string']}' "
+            f"({found['model']})\n- create/update: a mandatory field is not set\n"
+            "- delete: another model requires the record being deleted, you can archive it "
+            "instead\n")
+    elif found := _FOREIGN_KEY_18.match(message):
+        model = found["model"]
+        column = found["constraint"].removeprefix(model.replace(".", "_") + "_").removesuffix(
+            "_fkey")
+        spec = load_models().get(model)
+        field = spec.fields.get(column) if spec else None
+        label = field.string if field is not None else column
+        message = (
+            "The operation cannot be completed: Another model is using the record you are "
+            f"trying to delete.\n\nThe troublemaker is: '{found['model_string']}' ({model})\n"
+            f"Thanks to the following constraint: '{label}' ({column})\n"
+            "How about archiving the record instead?")
+    exc.message = message
+    exc.args = (message,)
+
+
 @dataclass(frozen=True)
 class Series:
     major: int
@@ -195,6 +247,8 @@ class Series:
 
     def reword(self, method: str, exc: Exception) -> Exception:
         exc = self.view.error(exc)
+        if self.major >= 19 and isinstance(exc, OdooError):
+            _reword_integrity_19(exc)
         if self.major < 19 or not isinstance(exc, InvalidValue):
             return exc
         unknown = re.match(r"^Invalid field '([^']+)' on model '[^']+'$", exc.message)

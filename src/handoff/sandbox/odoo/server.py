@@ -10,6 +10,7 @@ answers `/json/...` as a real 18 does (its `/json/<path>` route wants a web sess
 from __future__ import annotations
 
 import json
+import re
 import xmlrpc.client
 from typing import Any
 from urllib.parse import quote
@@ -46,6 +47,14 @@ DB_MASTER_METHODS = frozenset({
     "create_database", "duplicate_database", "drop", "dump", "restore", "rename",
     "change_admin_password", "migrate_databases", "list_countries",
 })
+
+
+class PythonError(OdooError):
+    """A plain Python exception Odoo lets through (`builtins.<name>`)."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.wire_name = f"builtins.{name}"  # type: ignore[misc]
 
 
 class MethodNotFound(OdooError):
@@ -114,6 +123,9 @@ class OdooSandbox:
         if method == "execute_kw":
             call_args = rest[0] if rest else []
             kwargs = rest[1] if len(rest) > 1 and rest[1] else {}
+            if self.series.major >= 19 and model_method == "create" and not call_args:
+                # 19's legacy create reads args[0] (quote_to_cash_jsonrpc.json #1)
+                raise PythonError("IndexError", "list index out of range")
         else:
             call_args, kwargs = list(rest), {}
         return self.execute(uid, model, model_method, list(call_args), dict(kwargs), extra_context)
@@ -123,6 +135,8 @@ class OdooSandbox:
         view = self.series.view
         if model in view.removed_models:
             raise UserError(f"Object {model} doesn't exist")
+        if method == "formatted_read_group" and self.series.major >= 19:
+            return self.formatted_read_group(uid, model, args, kwargs, extra_context)
         args, kwargs = view.request(model, method, args, kwargs)
         try:
             with self.db.transaction():
@@ -130,7 +144,42 @@ class OdooSandbox:
                 result = env.call(model, method, args, kwargs)
         except Exception as exc:
             raise self.series.reword(method, exc) from None
+        if self.series.major >= 19 and method == "load" and isinstance(result, dict):
+            # 19 raises on an unknown column instead of reporting it (external_ids.json #6)
+            for message in result.get("messages") or []:
+                unknown = re.match(r"^Invalid field '([^']+)' on model ", message.get("message", ""))
+                if unknown and result.get("ids") is False:
+                    raise PythonError("ValueError", f"Invalid field name {unknown.group(1)!r}")
         return view.answer(model, method, result)
+
+    def formatted_read_group(self, uid: int, model: str, args: list[Any],
+                             kwargs: dict[str, Any], extra_context: dict | None) -> Any:
+        """19's `formatted_read_group(domain, groupby, aggregates, ...)` over read_group: groups
+        carry `__extra_domain`, `__count` and `"field:agg"` keys; a date groupby is the pair
+        [start, label] (read_group.json #2, #3)."""
+        names = ("domain", "groupby", "aggregates", "having", "offset", "limit", "order")
+        params = {**dict(zip(names, args, strict=False)), **kwargs}
+        groupby = list(params.get("groupby") or [])
+        aggregates = list(params.get("aggregates") or [])
+        fields = [a for a in aggregates if a != "__count"]
+        groups = self.execute(uid, model, "read_group", [], {
+            "domain": params.get("domain") or [], "fields": fields, "groupby": groupby,
+            "offset": params.get("offset") or 0, "limit": params.get("limit"),
+            "orderby": params.get("order"), "lazy": False,
+            **({"context": params["context"]} if "context" in params else {})}, extra_context)
+        answer = []
+        for group in groups:
+            row: dict[str, Any] = {}
+            for spec in groupby:
+                value = group.get(spec)
+                window = (group.get("__range") or {}).get(spec)
+                row[spec] = [window["from"], value] if window and value else value
+            row["__extra_domain"] = group.get("__domain", [])
+            for aggregate in aggregates:
+                row[aggregate] = (group.get("__count") if aggregate == "__count"
+                                  else group.get(aggregate.split(":")[0]))
+            answer.append(row)
+        return answer
 
     def dispatch(self, service: str, method: str, args: list[Any]) -> Any:
         if service == "common":
@@ -147,9 +196,19 @@ def _error_data(exc: OdooError) -> dict[str, Any]:
             "message": exc.message, "arguments": [exc.message], "context": {}}
 
 
-def _jsonrpc_error(request_id: Any, exc: OdooError) -> dict[str, Any]:
-    return {"jsonrpc": "2.0", "id": request_id,
-            "error": {"code": 200, "message": "Odoo Server Error", "data": _error_data(exc)}}
+def _jsonrpc_error(request_id: Any, exc: OdooError, series: Series = SERIES_18) -> Response:
+    # 19's JsonRPCDispatcher says code 0 ("we don't care of this code"); 18 said 200.
+    code = 0 if series.major >= 19 else 200
+    return _json({"jsonrpc": "2.0", "id": request_id,
+                  "error": {"code": code, "message": "Odoo Server Error",
+                            "data": _error_data(exc)}}, nosniff=False)
+
+
+def _json(body: Any, *, nosniff: bool = True) -> Response:
+    """Odoo's make_json_response: json.dumps, `application/json; charset=utf-8`, and on a
+    successful answer `X-Content-Type-Options: nosniff` (recorded 19 headers)."""
+    headers = {"X-Content-Type-Options": "nosniff"} if nosniff else {}
+    return Response(json.dumps(body), media_type=j2.JSON_TYPE, headers=headers)
 
 
 def _as_odoo_error(exc: Exception) -> OdooError:
@@ -160,12 +219,12 @@ def _as_odoo_error(exc: Exception) -> OdooError:
     return error
 
 
-def _jsonrpc_result(request_id: Any, result: Any) -> dict[str, Any]:
+def _jsonrpc_result(request_id: Any, result: Any) -> Response:
     """Odoo's JsonRPCDispatcher._response: no `result` key when the method returned None."""
     answer: dict[str, Any] = {"jsonrpc": "2.0", "id": request_id}
     if result is not None:
         answer["result"] = result
-    return answer
+    return _json(answer)
 
 
 def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -> Starlette:
@@ -203,8 +262,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
             result = sandbox.dispatch(params.get("service", ""), params.get("method", ""),
                                       list(params.get("args") or []))
         except Exception as exc:  # every failure becomes Odoo's error object, as Odoo does
-            return JSONResponse(_jsonrpc_error(request_id, _as_odoo_error(exc)))
-        return JSONResponse(_jsonrpc_result(request_id, result))
+            return _jsonrpc_error(request_id, _as_odoo_error(exc), series)
+        return _jsonrpc_result(request_id, result)
 
     async def xmlrpc_endpoint(request: Request) -> Response:
         fault = await injected(request)
@@ -284,7 +343,7 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
             if not uid:
                 raise AccessDenied()
         except OdooError as exc:
-            return JSONResponse(_jsonrpc_error(body.get("id"), exc))
+            return _jsonrpc_error(body.get("id"), exc, series)
         response = JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": {
             "uid": uid, "is_system": uid == 2, "is_admin": uid == 2, "is_public": False,
             "is_internal_user": True, "user_context": {"lang": "en_US", "tz": False, "uid": uid},
@@ -305,8 +364,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
                                      list(params.get("args") or []), kwargs,
                                      {"__http_session__": True})
         except Exception as exc:
-            return JSONResponse(_jsonrpc_error(body.get("id"), _as_odoo_error(exc)))
-        return JSONResponse(_jsonrpc_result(body.get("id"), result))
+            return _jsonrpc_error(body.get("id"), _as_odoo_error(exc), series)
+        return _jsonrpc_result(body.get("id"), result)
 
     async def doc_bearer(request: Request) -> Response:
         """Method signatures for odoo-client-lib's json2 proxy (positional args -> kwargs)."""

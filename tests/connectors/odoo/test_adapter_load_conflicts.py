@@ -16,7 +16,7 @@ import httpx
 import pytest
 
 from handoff.config import RetryPolicy, Settings, StoreConfig
-from handoff.connectors.odoo import OdooAdapter, OdooClient, ValidationError
+from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.adapter import load_error
 from handoff.connectors.odoo.errors import OdooConcurrencyError, error_from_payload
 from handoff.engine.errors import ErrorKind, classify_exception
@@ -57,8 +57,9 @@ def test_the_recorded_duplicate_external_id_of_a_concurrent_create_is_transient(
     transcript = json.loads((TRANSCRIPTS / "hub_calls_refused_by_real_odoo.json").read_text())
     data = transcript["exchanges"][1]["response"]["error"]["data"]
     assert "ir_model_data_module_name_uniq_index" in data["message"]
-    refused = error_from_payload(data, model="res.partner", method="load")
-    assert isinstance(refused, ValidationError)  # what the client raises when load itself fails
+    # Raised by the call itself (a create of ir.model.data) or reported inside load's result.
+    refused = error_from_payload(data, model="ir.model.data", method="create")
+    assert isinstance(refused, OdooConcurrencyError) and refused.kind is ErrorKind.TRANSIENT
     error = load_error("res.partner", [{"type": "error", "message": refused.message}])
     assert error.kind is ErrorKind.TRANSIENT
 

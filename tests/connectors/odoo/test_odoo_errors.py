@@ -54,6 +54,30 @@ EXPECTED: dict[tuple[str, int], type[e.OdooError]] = {
     ("required_field_error", 2): e.ValidationError,
     ("required_field_error", 3): e.ValidationError,
     ("unlink", 2): e.MissingError,
+    ("concurrency_and_limits", 85): e.InvalidValue,
+    ("concurrency_and_limits", 87): e.ValidationError,
+    ("concurrency_and_limits", 89): e.MissingError,
+    ("credit_note", 11): e.ValidationError,
+    ("credit_note", 42): e.UserError,
+    ("expense_company_mismatch", 3): e.UserError,
+    ("external_ids", 8): e.OdooServerError,
+    # Two creates of one external id: the second is a concurrent flow's, retried (it then finds it).
+    ("external_ids", 9): e.OdooConcurrencyError,
+    ("external_ids", 10): e.ValidationError,
+    ("external_ids", 22): e.OdooServerError,
+    ("fixed_price_and_down_payment", 18): e.UserError,
+    ("hub_calls_refused_by_real_odoo", 1): e.OdooServerError,
+    ("hub_calls_refused_by_real_odoo", 2): e.OdooConcurrencyError,
+    ("hub_calls_refused_by_real_odoo", 3): e.UserError,
+    ("multi_company_currency_tax", 14): e.OdooServerError,
+    ("multi_company_currency_tax", 27): e.UserError,
+    ("multi_company_currency_tax", 28): e.UserError,
+    ("multi_company_currency_tax", 35): e.AccessError,
+    ("multi_company_currency_tax", 38): e.AccessError,
+    ("tax_group_country_mismatch", 4): e.ValidationError,
+    ("timesheet_approval_and_billing_state", 4): e.InvalidField,
+    ("timesheet_approval_and_billing_state", 23): e.UserError,
+    ("timesheet_approval_and_billing_state", 28): e.UserError,
 }
 
 ERROR_EXCHANGES = [
@@ -94,7 +118,7 @@ def test_recorded_error_maps_to_typed_exception(stem: str, exchange: dict[str, A
     assert error.message == data["message"]
     assert error.arguments == data["arguments"]
     assert error.debug == data["debug"]
-    assert error.retryable is False
+    assert error.retryable is (type(error) is e.OdooConcurrencyError)
     params = exchange["request"]["params"]
     if params["method"] == "execute_kw":
         assert error.model == params["args"][3]

@@ -22,7 +22,13 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from .client import OdooClient
-from .errors import OdooConcurrencyError, OdooError, OdooServerError, ValidationError
+from .errors import (
+    CONCURRENT_UPDATE,
+    OdooConcurrencyError,
+    OdooError,
+    OdooServerError,
+    ValidationError,
+)
 from .schema import FIELDS_GET_ATTRIBUTES, ModelSchema, SchemaRegistry, SchemaViolation, Violation
 from .wire import ODOO_DATETIME_FORMAT
 
@@ -509,21 +515,10 @@ class OdooAdapter:
 
 
 # What Odoo's ``load`` reports *inside its result* (it catches the database error per row) when
-# another transaction touched the same rows: PostgreSQL serialization failures, deadlocks and
-# lock timeouts, and the unique index of ir.model.data's (module, name) when a concurrent load
-# created the same external id first (load_concurrent_same_external_id.json,
-# hub_calls_refused_by_real_odoo.json #2). Retrying the whole upsert succeeds: the external id then
-# exists, so the row is updated instead of created.
-_TRANSIENT_LOAD = re.compile(
-    r"could not serialize access|deadlock detected|could not obtain lock|lock not available"
-    r"|lock timeout|canceling statement due to lock timeout"
-    r"|duplicate key value violates unique constraint \"ir_model_data_module_name_uniq",
-    re.IGNORECASE,
-)
-
-
+# another transaction touched the same rows (errors.CONCURRENT_UPDATE). Retrying the whole upsert
+# succeeds: the external id then exists, so the row is updated instead of created.
 def is_transient_load_message(message: str) -> bool:
-    return _TRANSIENT_LOAD.search(message) is not None
+    return CONCURRENT_UPDATE.search(message) is not None
 
 
 def load_error(

@@ -186,6 +186,12 @@ _LOCK_PATTERN = (
     r"(?i)could not serialize access|concurrent update|could not obtain lock|deadlock detected"
     r"|lock timeout|lock not available"
 )
+# ir.model.data's unique (module, name) when a concurrent transaction created the same external id
+# first (hub_calls_refused_by_real_odoo.json #2, load_concurrent_same_external_id.json): a retry
+# finds that external id and updates instead of creating.
+_EXTERNAL_ID_RACE = r'duplicate key value violates unique constraint "ir_model_data_module_name_uniq'
+# Another transaction touched the same rows: raised as an error, or reported inside load's result.
+CONCURRENT_UPDATE = re.compile(f"{_LOCK_PATTERN}|{_EXTERNAL_ID_RACE}")
 
 # First match wins. Names are the ones recorded from Odoo 18 (README "Shape of every JSON-RPC
 # error") plus psycopg2's lock/serialization classes that Odoo lets through after its own retries.
@@ -193,6 +199,7 @@ ERROR_RULES: tuple[ErrorRule, ...] = (
     ErrorRule("odoo.exceptions.AccessDenied", AccessDenied),
     ErrorRule("odoo.exceptions.AccessError", AccessError),
     ErrorRule("odoo.exceptions.MissingError", MissingError),
+    ErrorRule("odoo.exceptions.ValidationError", OdooConcurrencyError, _EXTERNAL_ID_RACE),
     ErrorRule("odoo.exceptions.ValidationError", ValidationError),
     ErrorRule("odoo.exceptions.UserError", InvalidModel, r"^Object \S+ doesn't exist"),
     ErrorRule("odoo.exceptions.UserError", UserError),

@@ -4,6 +4,11 @@ straight to the sandbox with one batched ``create`` per 1,000 rows.
 
     python benchmarks/time_entries.py [--rows 2000] [--projects 20] [--latency-ms 15]
                                       [--store sqlite|postgresql] [--modes batch,single]
+                                      [--odoo-url http://127.0.0.1:8069 --odoo-db psa]
+
+With ``--odoo-url`` both sides run against that (real) Odoo instead of the sandbox, with no
+latency injected (password from $BENCH_ODOO_PASSWORD, default admin); each run seeds its own
+orders and projects, so the database may be reused.
 
 End to end = POST /webhooks/time (--request-size items per signed request, default 500) -> inbox -> ``time_entry`` flow ->
 account.analytic.line created with its external id -> binding in the store; the clock stops when
@@ -22,6 +27,8 @@ import shutil
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -47,51 +54,82 @@ SECRET = "bench-secret"
 CONSULTANTS = 30
 
 
+@dataclass(frozen=True)
+class RealOdoo:
+    """A running Odoo the benchmark does not start (no fault controls: nothing is injected)."""
+
+    url: str
+    db: str
+    login: str = "admin"
+    password: str = os.environ.get("BENCH_ODOO_PASSWORD", "admin")
+
+    def set_faults(self, **_: Any) -> None:
+        return None
+
+
+Target = RealOdoo | RunningSandbox
+REAL: RealOdoo | None = None  # set by --odoo-url
+
+
+@contextmanager
+def odoo_target() -> Iterator[Target]:
+    if REAL is not None:
+        yield REAL
+        return
+    with running_odoo_sandbox() as box:
+        yield box
+
+
 @dataclass
 class Firm:
     deals: list[str]
     projects: list[int]
     tasks: dict[int, int]
     employees: list[int]
+    run: str
 
 
-def seed(box: RunningSandbox, projects: int) -> Firm:
+def seed(box: Target, projects: int) -> Firm:
+    """A product, a client, 30 consultants and ``projects`` confirmed T&M orders, all new."""
     odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
     q2c = QuoteToCashAdapter(odoo)
+    run = uuid.uuid4().hex[:8]
     product = odoo.create("product.product", {
-        "name": "Consulting hour", "default_code": "SVC-TM", "list_price": 150.0,
+        "name": "Consulting hour", "default_code": f"SVC-TM-{run}", "list_price": 150.0,
         **required_product_setup(BillingModel.TIME_AND_MATERIALS)})
-    partner = odoo.create("res.partner", {"name": "Bench Client", "is_company": True})
+    partner = odoo.create("res.partner", {"name": f"Bench Client {run}", "is_company": True})
     employees = odoo.create_many("hr.employee", [
-        {"name": f"Consultant {i}", "work_email": f"c{i}@firm.example"} for i in range(CONSULTANTS)
+        {"name": f"Consultant {i} {run}", "work_email": f"c{i}.{run}@firm.example"}
+        for i in range(CONSULTANTS)
     ])
     deals, project_ids, tasks = [], [], {}
     for p in range(projects):
         order = q2c.create_sale_order(SaleOrderIn(
-            reference=f"bench:{p}", partner_id=partner,
+            reference=f"bench-{run}:{p}", partner_id=partner,
             lines=[OrderLineIn(product_id=product, quantity=10000, price_unit=150)]))
-        deals.append(f"hubspot:deal:{p}")
+        deals.append(f"hubspot:deal:{run}-{p}")
         project_ids.append(order.project_ids[0])
         tasks[order.project_ids[0]] = order.task_ids[0]
-    return Firm(deals, project_ids, tasks, employees)
+    return Firm(deals, project_ids, tasks, employees, run)
 
 
 def items(rows: int, firm: Firm) -> list[dict[str, Any]]:
     return [
         {"kind": "time", "source_id": f"T-{i}", "revision": "1",
-         "consultant": f"c{i % CONSULTANTS}@firm.example", "deal_ref": firm.deals[i % len(firm.deals)],
+         "consultant": f"c{i % CONSULTANTS}.{firm.run}@firm.example",
+         "deal_ref": firm.deals[i % len(firm.deals)],
          "date": f"2026-11-{1 + i % 28:02d}", "hours": 1 + (i % 8) / 4, "billable": True,
          "approval": "approved", "description": f"Work item {i}"}
         for i in range(rows)
     ]
 
 
-def config(store_url: str, odoo_url: str) -> str:
+def config(store_url: str, odoo_url: str, odoo_db: str) -> str:
     return f"""
 version: 1
 store: {{url: "{store_url}"}}
 systems:
-  odoo: {{kind: odoo, url: "{odoo_url}", database: psa, username: admin,
+  odoo: {{kind: odoo, url: "{odoo_url}", database: {odoo_db}, username: admin,
           credentials: {{password: "${{BENCH_ODOO_PASSWORD}}"}}}}
   timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{BENCH_TIME_SECRET}}"}}
 """
@@ -102,11 +140,11 @@ def end_to_end(store_url: str, rows: int, projects: int, latency_ms: float, batc
     from support_serving import serving
 
     os.environ["HANDOFF_TIME_BATCH"] = "1" if batch else "0"
-    with running_odoo_sandbox() as box:
+    with odoo_target() as box:
         os.environ["BENCH_ODOO_PASSWORD"] = box.password
         os.environ["BENCH_TIME_SECRET"] = SECRET
         firm = seed(box, projects)
-        hub = start_hub(parse_settings(config(store_url, box.url)))
+        hub = start_hub(parse_settings(config(store_url, box.url, box.db)))
         for deal, project in zip(firm.deals, firm.projects, strict=True):
             hub.bindings.bind("odoo", "project.project", str(project), canonical_type="deal",
                               canonical_id=deal)
@@ -133,7 +171,8 @@ def end_to_end(store_url: str, rows: int, projects: int, latency_ms: float, batc
                 seconds = time.perf_counter() - started
             box.set_faults(latency_ms=0)
             odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
-            count = odoo.call("account.analytic.line", "search_count", [[["project_id", "!=", False]]])
+            count = odoo.call("account.analytic.line", "search_count",
+                              [[["project_id", "in", firm.projects]]])
             failed = hub.exceptions.count_open()
             assert count == rows and failed == 0, f"{count} timesheets, {failed} exceptions"
             print(f"  ({'batch' if batch else 'single'}: webhook intake {posted:.2f} s of {seconds:.2f} s)")
@@ -145,7 +184,7 @@ def end_to_end(store_url: str, rows: int, projects: int, latency_ms: float, batc
 
 
 def raw_limit(rows: int, projects: int, latency_ms: float) -> float:
-    with running_odoo_sandbox() as box:
+    with odoo_target() as box:
         firm = seed(box, projects)
         odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password), batch_size=1000)
         values = [
@@ -187,15 +226,23 @@ def main() -> None:
     parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
     parser.add_argument("--modes", default="batch,single")
     parser.add_argument("--request-size", type=int, default=500, help="items per webhook call")
+    parser.add_argument("--odoo-url", help="a real Odoo instead of the sandbox")
+    parser.add_argument("--odoo-db", default="psa")
     args = parser.parse_args()
+    global REAL
+    if args.odoo_url:
+        REAL = RealOdoo(args.odoo_url, args.odoo_db)
+        args.latency_ms = 0.0
     import sys
 
     sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
     sys.modules.setdefault("support_serving", __import__("servers"))
 
     raw = raw_limit(args.rows, args.projects, args.latency_ms)
-    print(f"{args.rows} time entries, {args.projects} projects, {args.latency_ms:g} ms per Odoo "
-          f"call, store {args.store}, {args.request_size} items per webhook call")
+    against = f"real Odoo {REAL.url} ({REAL.db})" if REAL else (
+        f"Odoo sandbox, {args.latency_ms:g} ms per call")
+    print(f"{args.rows} time entries, {args.projects} projects, {against}, "
+          f"store {args.store}, {args.request_size} items per webhook call")
     print(f"{'raw limit (create per 1,000 rows)':40}{args.rows / raw:>10.1f} rows/s  {raw:>7.2f} s")
     folder = Path(tempfile.mkdtemp())
     try:
@@ -208,7 +255,7 @@ def main() -> None:
                 drop()
             rate = args.rows / seconds
             print(f"{'webhook -> timesheets, ' + mode:40}{rate:>10.1f} rows/s  {seconds:>7.2f} s"
-                  f"   raw/end-to-end = {seconds / raw:.1f}x")
+                  f"   end-to-end/raw = {raw / seconds:.2f}x")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -38,7 +38,7 @@ from handoff.sandbox.month import (
     posted_invoices,
     reach_first_milestones,
 )
-from handoff.sandbox.stack import Stack, running_stack
+from handoff.sandbox.stack import ExternalOdoo, Stack, running_stack
 from support.servers import free_port
 from support.stack_processes import reading_hub, running_api
 from support.waiting import wait_for
@@ -67,11 +67,18 @@ def test_a_month_of_delivery_is_invoiced_paid_and_reported_once_even_when_the_wo
     assert killed == calm, "a worker killed mid-run must end in the same state"
 
 
-def live_the_month(folder: Path, *, kill_worker: bool) -> dict[str, Any]:
+def live_the_month(
+    folder: Path,
+    *,
+    kill_worker: bool,
+    real_odoo: ExternalOdoo | None = None,
+    checks: Callable[[Stack, OdooAdapter, Hub, MonthOfWork], None] | None = None,
+) -> dict[str, Any]:
     """Win, deliver, log, invoice, pay and report one month; check it; deliver it all again and
-    check that nothing changed. Returns the final state, keyed by deal name (not by ids)."""
+    check that nothing changed. Returns the final state, keyed by deal name (not by ids).
+    ``real_odoo``: a real server instead of the sandbox; ``checks`` run after the first month."""
     with running_stack(folder / "world", hub_port=free_port(),
-                       extra_deals=EXTRA_DEALS_PER_CRM) as stack, \
+                       extra_deals=EXTRA_DEALS_PER_CRM, odoo=real_odoo) as stack, \
             running_api(stack, folder), reading_hub(stack) as reader:  # fmt: skip
         odoo = OdooAdapter(
             OdooClient(stack.odoo.url, stack.odoo.db, stack.odoo.login, stack.odoo.password)
@@ -95,6 +102,8 @@ def live_the_month(folder: Path, *, kill_worker: bool) -> dict[str, Any]:
             wait_for(_crm_agrees(stack, odoo, reader), timeout=180, what="CRM shows Odoo's figures")
             first = snapshot(stack, odoo, reader, names)
             check_month(first, work, names, reader)
+            if checks is not None:
+                checks(stack, odoo, reader, work)
 
             # Everything again: the time tracker and Stripe redeliver, the invoice run reruns.
             assert post_time(stack.hub_url, stack.secret("timetracker_secret"), work.items) == 0
@@ -111,7 +120,8 @@ def live_the_month(folder: Path, *, kill_worker: bool) -> dict[str, Any]:
 
 
 def _project(stack: Stack, deal: DemoDeal) -> Project:
-    return Project(stack.deal_key(deal.key), deal.name, deal.billing_model, deal.currency)
+    return Project(stack.deal_key(deal.key), deal.name, deal.billing_model, deal.currency,
+                   deal.legal_entity)
 
 
 def _deliver_work(

@@ -42,6 +42,7 @@ class Project:
     name: str
     billing_model: BillingModel
     currency: str
+    legal_entity: str = ""  # the firm's entity that sold it: its people expense to it
 
 
 @dataclass
@@ -131,7 +132,10 @@ def month_of_work(
         for k in range(2):
             category = EXPENSE_CATEGORIES[(index + k) % len(EXPENSE_CATEGORIES)]
             low, high = category.typical
-            person = people[(index + k) % len(people)]
+            # An expense is booked in the project's company, so by one of its employees (Odoo
+            # refuses an employee of another company: "Incompatible companies on records").
+            spenders = [p for p in people if p.entity == project.legal_entity] or list(people)
+            person = spenders[(index + k) % len(spenders)]
             work.expenses.append(
                 {
                     "kind": "expense",

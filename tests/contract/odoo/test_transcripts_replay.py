@@ -40,10 +40,11 @@ class Divergence:
     # a per-database value no rule covers) or "both" (a fact of the recording itself)
 
 
-def known_divergences() -> dict[tuple[str, int], Divergence]:
-    """The register's Odoo table rows: | `file.json#seq` ... | applies to | reason |."""
+def known_divergences(heading: str = "Odoo") -> dict[tuple[str, int], Divergence]:
+    """The rows of the register's ``## {heading}`` table: | `file.json#seq` ... | applies to |
+    reason |."""
     text = REGISTER.read_text()
-    section = text.split("## Odoo", 1)[1].split("\n## ", 1)[0]
+    section = text.split(f"\n## {heading}\n", 1)[1].split("\n## ", 1)[0]
     found: dict[tuple[str, int], Divergence] = {}
     for line in section.splitlines():
         cells = [c.strip() for c in line.strip().strip("|").split("|")]

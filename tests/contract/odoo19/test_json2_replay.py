@@ -28,6 +28,7 @@ import httpx
 import pytest
 
 from contract.odoo.strict import RULES, Comparer, IdMap
+from contract.odoo.test_transcripts_replay import known_divergences
 from handoff.sandbox.odoo.schema import FieldSpec, ModelSpec, load_models
 from handoff.sandbox.odoo.series import series
 from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
@@ -45,29 +46,10 @@ ORDER = [
 ]
 COMPARED_HEADERS = ("www-authenticate", "accept", "location", "x-content-type-options")
 
-# (file, seq) -> why the sandbox answers differently. Sent anyway (later calls may need its
-# effect), not compared.
+# (file, seq) -> why the sandbox answers differently: the "## Odoo 19" table of the register
+# (docs/sandbox-differences.md). Sent anyway (later calls may need its effect), not compared.
 KNOWN_DIVERGENCES: dict[tuple[str, int], str] = {
-    # The data model: the sandbox is the 18 schema under 19's renames and removals.
-    ("search_read.json", 2): "all fields of res.partner: 19 added ~40 fields the 18 schema lacks",
-    ("search_read.json", 5): "same answer as #2 (a JSON array body is ignored: all fields)",
-    ("quote_to_cash.json", 3): "uom.uom relative_factor/relative_uom_id (19's new units model)",
-    ("quote_to_cash_jsonrpc.json", 4): "uom.uom relative_factor/relative_uom_id, as #3 above",
-    ("required_field_error.json", 3): "19's project.project takes its required name from "
-                                      "account.analytic.account (the message names that model)",
-    ("quote_to_cash.json", 12): "19 names the order's analytic account 'S00002 - <customer>', "
-                                "18 (the sandbox) '<order> - <product> - <customer>'",
-    ("quote_to_cash_jsonrpc.json", 13): "the analytic account name, as quote_to_cash.json #12",
-    # The recorded database (psa19) held records the sandbox's seed (psa, 18) does not.
-    ("search_read.json", 3): "psa19 has the portal module's 'Portal User Template' (partner 5)",
-    ("version.json", 9): "ir.module.module rows: module ids and 19.0.x versions of psa19",
-    ("external_ids.json", 7): "the seed has no external id base.de (only base.us)",
-    ("quote_to_cash.json", 22): "19's generic chart names the sale journal 'Sales'",
-    ("quote_to_cash_jsonrpc.json", 23): "the journal name, as quote_to_cash.json #22",
-    # The sandbox ORM (orm.py, shared with 18, where the real server behaves the same).
-    ("write.json", 4): "html fields (comment) are not sanitised into '<p>batch</p>'",
-    ("search_read.json", 8): "web_search_read: a many2one with a sub-specification must read as "
-                             "{id, display_name}, the sandbox answers [id, name]",
+    key: row.reason for key, row in known_divergences("Odoo 19").items()
 }
 
 

@@ -28,7 +28,7 @@ systems:
 RULES = """
 retry: {{max_attempts: 3, initial_delay_seconds: 0.05, max_delay_seconds: 1}}
 delivery:
-  legal_entities: {{"Northwind US": My Company}}
+  legal_entities: {{"Northwind US": My Company, "Northwind Bare": Bare Co}}
   payment_terms: {{"Net 30": 30 Days}}
   tax_profiles: {{standard: []}}
   rate_card: {{roles: {{consultant: {{USD: 150.0}}}}}}

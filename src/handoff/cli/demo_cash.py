@@ -50,7 +50,8 @@ def live_the_month(
         console.print("[yellow]no deal was delivered: no month of work to bill[/yellow]")
         return MonthSummary(0, 0, 0, 0)
     month = date.today().replace(day=1)
-    projects = [Project(stack.deal_key(d.key), d.name, d.billing_model, d.currency) for d in deals]
+    projects = [Project(stack.deal_key(d.key), d.name, d.billing_model, d.currency, d.legal_entity)
+                for d in deals]
     work = month_of_work(projects, month, entries=entries)
     console.print(
         f"The time tracker posts {len(work.time)} time entries and {len(work.expenses)} "
@@ -72,6 +73,10 @@ def live_the_month(
     invoices = posted_invoices(odoo)
     console.print(f"  {len(run.output.get('invoiced', {}))} proposals invoiced: "
                   f"{len(invoices)} invoices posted in Odoo.")  # fmt: skip
+    failed = run.output.get("failed", {})
+    if failed:
+        console.print(f"  [red]{len(failed)} proposals could not be invoiced[/red] "
+                      "(see the proposals and billing matters below).")  # fmt: skip
 
     payments = card_payments(invoices, stamp=int(time.time()))
     console.print(f"Clients pay {len(payments)} card payments (signed Stripe events) ...")
@@ -103,7 +108,9 @@ def print_cash_summary(hub: Hub, stack: Stack, console: Console, summary: MonthS
                       f"{f.paid:,.2f}", f"{f.outstanding:,.2f}",
                       f.last_invoice_number or "")  # fmt: skip
     console.print(table)
-    waiting = [e for e in hub.exceptions.list(limit=100) if e.flow != "deal_to_delivery"]
+    print_proposals(hub, console, {key: d.name for key, d in deals.items()})
+    waiting = [e for e in hub.exceptions.list(status="open", limit=100)
+               if e.flow != "deal_to_delivery"]  # fmt: skip
     if waiting:
         problems = Table(title=f"{len(waiting)} billing matters need a person "
                                "(handoff exceptions list)")  # fmt: skip
@@ -115,6 +122,28 @@ def print_cash_summary(hub: Hub, stack: Stack, console: Console, summary: MonthS
         console.print(problems)
     console.print("The same figures are on each HubSpot deal and Salesforce opportunity "
                   "(handoff_invoiced_to_date ..., Handoff_Invoiced_To_Date__c ...).")  # fmt: skip
+
+
+def print_proposals(hub: Hub, console: Console, names: dict[str, str]) -> None:
+    """Every proposal of the run, blocked ones included: what it bills and what became of it."""
+    from handoff.invoicing.records import Proposals, ProposalStatus
+
+    proposals = sorted(Proposals(hub.store).list(limit=1000), key=lambda p: p.id)
+    if not proposals:
+        return
+    blocked = [p for p in proposals if p.status == ProposalStatus.FAILED]
+    title = f"{len(proposals)} billing proposals" + (
+        f", {len(blocked)} not invoiced" if blocked else ""
+    )
+    table = Table(title=title)
+    for column in ("id", "deal", "period", "total", "status", "invoices / why not"):
+        table.add_column(column, overflow="fold")
+    for p in proposals:
+        outcome = ", ".join(map(str, p.invoice_ids)) if p.invoice_ids else (p.error or "")
+        status = f"[red]{p.status}[/red]" if p.status == ProposalStatus.FAILED else p.status
+        table.add_row(str(p.id), names.get(p.deal_key, p.deal_key), p.period,
+                      f"{p.total:,.2f} {p.currency}", status, outcome[:160])  # fmt: skip
+    console.print(table)
 
 
 def _pending(hub: Hub, source: str) -> int:

@@ -31,13 +31,16 @@ from handoff.billing.engine import BillingPeriod
 from handoff.billing.plan import DeliveryPlan
 from handoff.connectors.odoo.quote_to_cash import InvoiceRequest, QuoteToCashAdapter
 from handoff.connectors.registry import connectors_for
+from handoff.engine.errors import BusinessRuleError
 from handoff.engine.runtime import Hub
+from handoff.observability.metrics import BILLING_FAILED
 from handoff.store.models import Binding
 
 from .deliverables import read_deliverables
 from .problems import record_problems
 from .proposals import BillingProblem, ProposalDraft, ProposalLine
 from .records import ProposalRecord, Proposals, ProposalStatus
+from .setup import InvoiceSetupError, invoicing_gaps
 
 BILLED_SOURCE = "billed_source"
 INVOICE_MODEL = "account.move"
@@ -140,7 +143,14 @@ def assess_all(hub: Hub, period: BillingPeriod) -> tuple[list[ProposalDraft], li
         candidate_keys = [f"time:odoo:{t.id}" for t in found.timesheets]
         billed = set(billed_keys(hub, candidate_keys))
         billed |= set(billed_keys(hub, _contract_keys(hub, bound.deal_key)))
-        drafts.append(build_draft(bound.deal_key, bound.plan, found, period, billed))
+        draft = build_draft(bound.deal_key, bound.plan, found, period, billed)
+        if not draft.is_empty:
+            # What Odoo needs to invoice it (sale journal, income accounts, the company's
+            # taxes): a gap is an exception a person sees before the run fails on it.
+            for problem in invoicing_gaps(q2c.odoo, bound.order_id):
+                draft.warnings.append(f"{problem.rule}: {problem.message}")
+                draft.problems.append(problem)
+        drafts.append(draft)
     return drafts, skipped
 
 
@@ -198,11 +208,49 @@ def invoice_or_record_failure(
         return invoice_proposal(hub, proposal_id, post=post), None
     except passing:
         raise
+    except InvoiceSetupError as error:
+        # Odoo cannot invoice it yet: failed, and an exception per gap says what to set up.
+        record = Proposals(hub.store).update(
+            proposal_id, status=ProposalStatus.FAILED, error=str(error)[:2000]
+        )
+        raise_setup_exceptions(hub, record, error.problems)
+        BILLING_FAILED.labels(reason=error.problems[0].rule).inc()
+        return [], str(error)
     except Exception as error:
         Proposals(hub.store).update(
             proposal_id, status=ProposalStatus.FAILED, error=str(error)[:2000]
         )
+        BILLING_FAILED.labels(reason="error").inc()
         return [], str(error)
+
+
+def raise_setup_exceptions(
+    hub: Hub, record: ProposalRecord, problems: list[BillingProblem]
+) -> list[int]:
+    """An exception record (flow ``billing_run``, the deal) per gap of a proposal Odoo cannot
+    invoice; the run that no longer finds the gap resolves it."""
+    from .problems import FLOW
+
+    return [
+        hub.exceptions.raise_for(
+            BusinessRuleError(
+                f"proposal {record.id} ({record.period}, {record.total} {record.currency}) "
+                f"cannot be invoiced: {problem.message}",
+                rule=problem.rule,
+                value=problem.value,
+                suggested_fix=problem.suggested_fix,
+                context={
+                    "proposal": record.id,
+                    "order_id": record.order_id,
+                    "period": record.period,
+                    "proposed_total": str(record.total),
+                },
+            ),
+            flow=FLOW,
+            record=record.deal_key,
+        )
+        for problem in problems
+    ]
 
 
 def record_proposals(
@@ -294,6 +342,10 @@ def invoice_proposal(hub: Hub, proposal_id: int, *, post: bool | None = None) ->
     if post is None:
         post = hub.settings.billing.post
     q2c = _odoo(hub)
+    if record.invoices_before is None:
+        gaps = invoicing_gaps(q2c.odoo, record.order_id)
+        if gaps:
+            raise InvoiceSetupError(gaps)
     lines = [ProposalLine.model_validate(line) for line in record.lines]
     _set_delivered(q2c, record.order_id, lines)
     current = _order_invoices(q2c, record.order_id)

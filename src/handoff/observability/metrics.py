@@ -28,6 +28,12 @@ STEP_SECONDS = Histogram(
     ["system", "operation", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
 )
+BILLING_FAILED = Counter(
+    "handoff_billing_invoices_failed_total",
+    "Approved proposals the invoice run could not invoice, by reason (a missing Odoo setup "
+    "rule such as no_sale_journal, or error)",
+    ["reason"],
+)
 RETRIES = Counter("handoff_retries_total", "Attempts retried after a transient error", ["system"])
 CALLS = Counter("handoff_calls_total", "Calls made to other systems", ["system", "operation"])
 RATE_LIMIT_HEADROOM = Gauge(
@@ -58,6 +64,17 @@ class HubStateCollector:
         )
         exceptions.add_metric([], self.hub.exceptions.count_open())
         yield exceptions
+
+        from handoff.invoicing.records import Proposals, ProposalStatus
+
+        failed = GaugeMetricFamily(
+            "handoff_billing_proposals_failed",
+            "Approved proposals whose invoicing failed and waits for a retry",
+        )
+        failed.add_metric(
+            [], len(Proposals(self.hub.store).list(status=ProposalStatus.FAILED, limit=100_000))
+        )
+        yield failed
 
         depth = GaugeMetricFamily(
             "handoff_queue_depth", "Flows waiting or running per queue", labels=["queue", "status"]

@@ -1415,12 +1415,28 @@ class InvoiceBuilder:
     def _header(self, order: Vals) -> Vals:
         return {"move_type": "out_invoice", "partner_id": order["partner_invoice_id"]
                 or order["partner_id"], "invoice_origin": order["name"],
-                "journal_id": SALES_JOURNAL, "invoice_payment_term_id": order["payment_term_id"]}
+                "journal_id": self._sale_journal(order),
+                "invoice_payment_term_id": order["payment_term_id"]}
+
+    def _sale_journal(self, order: Vals) -> int:
+        """account.move `_search_default_journal`: the order company's sale journal; a company
+        without a chart of accounts has none (hub_calls_refused_by_real_odoo.json #3)."""
+        company = order.get("company_id")
+        if not company or company == 1:
+            return SALES_JOURNAL
+        found = self.env["account.journal"].search_ids(
+            [["type", "=", "sale"], ["company_id", "=", company]], limit=1)
+        if not found:
+            name = self.env["res.company"].raw_rows([company], ["name"]).get(
+                company, {}).get("name")
+            raise UserError(
+                f"No journal could be found in company {name} for any of those types: sale")
+        return found[0]
 
     def _order(self, order_id: int) -> Vals:
         return self.env["sale.order"].one(order_id, [
             "name", "partner_id", "partner_invoice_id", "state", "payment_term_id", "project_id",
-            "amount_untaxed"])
+            "amount_untaxed", "company_id"])
 
     def regular(self, order_id: int, period: TimesheetRange | None = None) -> int | None:
         order = self._order(order_id)

@@ -1,7 +1,9 @@
 """A company without a chart of accounts (no sale journal) cannot be invoiced (issue 9, defect 6):
 the invoice run says so before it tries, as one exception per blocked proposal (flow
 ``billing_run``) with what to set up in Odoo, counted in the metrics; and once the chart is
-loaded the next run invoices the proposal and resolves the exception. Over real HTTP."""
+loaded the next run invoices the proposal and resolves the exception. Over real HTTP, on the Odoo
+sandbox or, when HANDOFF_TEST_ODOO_* are set, on a real Odoo 18 (a fresh database: the test
+creates company "Bare Co" and loads its chart)."""
 
 from __future__ import annotations
 
@@ -23,8 +25,9 @@ def _sample(name: str, **labels: str) -> float:
 
 
 def test_a_company_without_a_sale_journal_blocks_its_proposal_as_an_exception(
-    world: World,
+    odoo_world: World,
 ) -> None:
+    world = odoo_world
     # No country, no chart: no journals. (Its partner given: the sandbox does not create it.)
     partner = world.odoo.create("res.partner", {"name": "Bare Co", "is_company": True})
     bare = world.odoo.create("res.company", {"name": "Bare Co", "partner_id": partner})

@@ -85,13 +85,12 @@ def test_validation_of_relations_selection_and_required(odoo: RunningSandbox) ->
     assert "Field: Opportunity (name)" in lead["error"]["data"]["message"]
 
 
-def test_one_thousand_rows_in_one_create_are_fast(odoo: RunningSandbox) -> None:
-    started = time.perf_counter()
+def test_one_thousand_rows_in_one_create_come_back_in_order(odoo: RunningSandbox) -> None:
+    # Its speed is measured in benchmarks/odoo_adapter.py, not here.
     ids = result(odoo, "account.analytic.line", "create", [[
         {"name": f"t{i}", "unit_amount": 1.0, "employee_id": 1, "project_id": 1}
         for i in range(1000)]])
     assert len(ids) == 1000 and ids == sorted(ids)
-    assert time.perf_counter() - started < 1.0
 
 
 def _timesheet_order(odoo: RunningSandbox) -> tuple[int, int, int]:

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from handoff.connectors.odoo import OdooClient
 from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 
 
@@ -167,3 +168,20 @@ def test_public_reads_modules_copy_data_and_seeded_partners(odoo: RunningSandbox
     assert copied[0]["name"] == "Administrator" and "id" not in copied[0]
     assert ok(odoo, "res.users", "has_group", [[2], "base.group_user"]) is True
     assert ok(odoo, "res.users", "has_group", [[2], "project.group_project_milestone"]) is False
+
+
+def test_ir_model_fields_describes_the_schema_as_odoo_does() -> None:
+    """Third-party connectors discover fields through ir.model.fields (real Odoo 18 answers
+    ``[{name: 'email', ttype: 'char', model_id: [87, 'Contact']}, ...]``)."""
+    with running_odoo_sandbox() as sandbox, OdooClient(
+        sandbox.url, sandbox.db, sandbox.login, sandbox.password
+    ) as client:
+        rows = client.execute_kw(
+            "ir.model.fields", "search_read",
+            [[["model", "=", "res.partner"], ["name", "in", ["name", "email", "parent_id"]]]],
+            {"fields": ["name", "ttype", "relation", "model_id"], "order": "name"},
+        )  # fmt: skip
+    assert [(r["name"], r["ttype"], r["relation"]) for r in rows] == [
+        ("email", "char", False), ("name", "char", False), ("parent_id", "many2one", "res.partner")
+    ]
+    assert {r["model_id"][1] for r in rows} == {"Contact"}

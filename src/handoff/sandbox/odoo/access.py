@@ -47,6 +47,7 @@ INTERNAL_ALLOWED: dict[str, set[str]] = {
     "uom.uom": {"read"},
     "ir.model.data": {"read"},
     "ir.model": {"read"},
+    "ir.model.fields": {"read"},
     "res.groups": {"read"},
     "product.template": {"read"},
     "product.product": {"read"},

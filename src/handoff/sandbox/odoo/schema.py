@@ -162,7 +162,6 @@ MODEL_ORDERS: dict[str, str] = {
 
 REC_NAMES: dict[str, str] = {
     "account.move": "name",
-    "ir.model": "model",
     "res.users": "name",
 }
 

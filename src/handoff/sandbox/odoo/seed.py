@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from .auth import SEED_API_KEY, credentials_tables, issue_api_key
+from .introspection import seed_fields
 from .orm import Env
 
 Vals = dict[str, Any]
@@ -101,6 +102,7 @@ def seed(env: Env) -> None:
         )])
     env["ir.model"].create([{"name": spec.description, "model": spec.name,
                              "transient": spec.transient} for spec in env.db.models.values()])
+    seed_fields(env)
 
     for uom_id, cat, name, kind, factor in (
         (1, 1, "Units", "reference", 1.0), (2, 1, "Dozens", "bigger", 1 / 12),

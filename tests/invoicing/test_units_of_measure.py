@@ -48,6 +48,11 @@ def test_odoo_converts_timesheet_hours_into_the_days_a_line_is_sold_in(odoo_worl
     assert (stored["unit_amount"], stored["product_uom_id"]) == (12.0, [4, "Hours"])
     line = _line(world, deal)
     assert line["product_uom"] == [3, "Days"]
+    # The task the order created is allocated the 10 days in hours (_convert_qty_company_hours).
+    tasks = world.odoo.search_read(
+        "project.task", [["sale_line_id", "=", line["id"]]], ["allocated_hours"]
+    )
+    assert 80.0 in [task["allocated_hours"] for task in tasks]
     assert (line["qty_delivered"], line["qty_to_invoice"], line["price_unit"]) == (1.5, 1.5, 1000.0)
 
     [[invoice]] = run_billing(world.hub, OCTOBER).invoiced.values()

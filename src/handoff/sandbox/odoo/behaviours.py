@@ -41,6 +41,7 @@ DRAFT_MOVE_NAMES = {"out_invoice": "Draft Invoice", "out_refund": "Draft Credit 
 INVOICED_TIMESHEET_FIELDS = ("unit_amount", "employee_id", "project_id", "task_id", "so_line",
                              "date")
 HOURS_UOM = 4
+UNITS_UOM = 1
 BANK_MANUAL_IN = 1
 
 
@@ -805,7 +806,7 @@ class ServiceGeneration:
         lines = self.env["sale.order.line"]
         line_ids = lines.children_of("order_id", [self.order_id]).get(self.order_id, [])
         rows = lines.values(line_ids, ["product_id", "product_uom_qty", "name", "project_id",
-                                       "task_id", "display_type"])
+                                       "task_id", "display_type", "product_uom"])
         facts = product_facts(lines, [r["product_id"] for r in rows if r["product_id"]])
         for row in rows:
             product = facts.get(row["product_id"] or 0)
@@ -842,7 +843,7 @@ class ServiceGeneration:
         return self.project_id
 
     def _task(self, line: Vals, product: Vals, project: int | None) -> int:
-        hours = line["product_uom_qty"] if product["uom_id"] == HOURS_UOM else 0.0
+        hours = self._allocated_hours(line, product)
         return self.env["project.task"].create([{
             "name": product["name"], "project_id": project, "sale_line_id": line["id"],
             "partner_id": self.order["partner_id"], "allocated_hours": hours,
@@ -851,6 +852,22 @@ class ServiceGeneration:
 
 @register
 class SaleOrderLine(Behaviour):
+    def _allocated_hours(self, line: Vals, product: Vals) -> float:
+        """sale_timesheet `_convert_qty_company_hours`: the ordered quantity in the company's
+        project time unit (Hours): 10 Days -> 80 h; sold in Units, counted as hours."""
+        uom_id = line.get("product_uom") or product["uom_id"]
+        if uom_id == UNITS_UOM:
+            uom_id = HOURS_UOM
+        rows = self.env["uom.uom"].raw_rows(sorted({uom_id, HOURS_UOM}),
+                                            ["category_id", "factor", "rounding"])
+        source, hours = rows.get(uom_id), rows.get(HOURS_UOM)
+        if source is None or hours is None or source["category_id"] != hours["category_id"]:
+            return 0.0
+        if uom_id == HOURS_UOM:
+            return line["product_uom_qty"] or 0.0
+        return units.compute_quantity(line["product_uom_qty"] or 0.0, {"id": uom_id, **source},
+                                      {"id": HOURS_UOM, **hours})
+
     model = "sale.order.line"
     fixed_defaults: ClassVar[Vals] = {"customer_lead": 0.0, "product_uom_qty": 1.0}
 

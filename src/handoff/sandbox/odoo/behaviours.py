@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from . import uom as units
-from .errors import InvalidValue, UserError, ValidationError
+from .errors import InvalidValue, UserError, ValidationError, missing_record
 from .schema import FieldSpec
 
 if TYPE_CHECKING:
@@ -218,6 +218,9 @@ class Partner(Behaviour):
         super().complete_rows(model, rows)
         parents = {r["parent_id"] for r in rows if r.get("parent_id")}
         names = model.raw_rows(list(parents), ["complete_name"]) if parents else {}
+        missing = sorted(parents - set(names))
+        if missing:  # res.partner's create reads the parent while computing (MissingError)
+            raise missing_record(model.name, missing[:1], model.env.uid)
         for row in rows:
             parent = names.get(row.get("parent_id") or 0)
             name = row.get("name") or ""
@@ -849,9 +852,6 @@ class ServiceGeneration:
             "partner_id": self.order["partner_id"], "allocated_hours": hours,
         }])[0]
 
-
-@register
-class SaleOrderLine(Behaviour):
     def _allocated_hours(self, line: Vals, product: Vals) -> float:
         """sale_timesheet `_convert_qty_company_hours`: the ordered quantity in the company's
         project time unit (Hours): 10 Days -> 80 h; sold in Units, counted as hours."""
@@ -868,6 +868,9 @@ class SaleOrderLine(Behaviour):
         return units.compute_quantity(line["product_uom_qty"] or 0.0, {"id": uom_id, **source},
                                       {"id": HOURS_UOM, **hours})
 
+
+@register
+class SaleOrderLine(Behaviour):
     model = "sale.order.line"
     fixed_defaults: ClassVar[Vals] = {"customer_lead": 0.0, "product_uom_qty": 1.0}
 

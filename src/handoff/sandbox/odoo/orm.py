@@ -411,6 +411,8 @@ class Model:
                 x2many[name] = value
                 continue
             if not field.has_column:
+                if field.type == "selection" and value not in (False, None):
+                    self._to_column(field, value)  # Odoo's convert_to_cache validates it
                 self.behaviour.write_nonstored(self, field, value, columns)
                 continue
             columns[name] = self._to_column(field, value)

@@ -70,3 +70,12 @@ def test_taxes_use_a_tax_group_of_their_own_country(
     }
     assert taxes
     assert all(groups[t["tax_group_id"][0]] == t["country_id"][0] for t in taxes)
+
+
+def test_a_company_created_without_a_partner_gets_one(odoo: OdooAdapter) -> None:
+    """res.company.create makes the company's partner itself (it carries the company's country)."""
+    [company] = odoo.search_read("res.company", [["name", "=", "Probe Holdings"]], ["id"]) or [
+        {"id": odoo.create("res.company", {"name": "Probe Holdings", "currency_id": 1})}
+    ]
+    [row] = odoo.read("res.company", [company["id"]], ["partner_id"])
+    assert row["partner_id"] and row["partner_id"][1] == "Probe Holdings"

@@ -44,6 +44,16 @@ class Company(Behaviour):
             if r["partner_id"] in countries and countries[r["partner_id"]]["country_id"]
         }
 
+    def before_create(self, model: Model, vals_list: list[Vals]) -> list[Vals]:
+        # Odoo makes the company's partner when none is given (res.company.create).
+        for vals in vals_list:
+            if not vals.get("partner_id") and vals.get("name"):
+                vals["partner_id"] = model.env["res.partner"].create([{
+                    "name": vals["name"], "is_company": True,
+                    **{k: vals[k] for k in ("email", "phone", "website", "vat") if vals.get(k)},
+                }])[0]  # fmt: skip
+        return vals_list
+
     def after_create(self, model: Model, ids: list[int], vals_list: list[Vals]) -> None:
         for record_id, vals in zip(ids, vals_list, strict=True):
             self._country_to_partner(model, [record_id], vals)

@@ -161,10 +161,13 @@ def test_credit_note_reverses_a_posted_invoice(odoo: RunningSandbox) -> None:
         "invoice_line_ids": [[0, 0, {"name": "fee", "quantity": 1, "price_unit": 100}]]}])
     result(odoo, "account.move", "action_post", [[invoice]])
     context = {"context": {"active_model": "account.move", "active_ids": [invoice]}}
-    wizard = result(odoo, "account.move.reversal", "create", [{"reason": "error"}], context)
+    wizard = result(odoo, "account.move.reversal", "create", [{"reason": "error",
+                                                               "journal_id": 1}], context)
     action = result(odoo, "account.move.reversal", "modify_moves", [[wizard]], context)
-    credit = result(odoo, "account.move", "read", [[action["res_id"]], ["move_type", "state",
-                                                                         "reversed_entry_id"]])[0]
+    assert action["context"] == {"default_move_type": "out_invoice"}  # the draft copy to correct
+    [credit] = result(odoo, "account.move", "search_read",
+                      [[["reversed_entry_id", "=", invoice]]],
+                      {"fields": ["move_type", "state", "reversed_entry_id"]})
     assert credit["move_type"] == "out_refund" and credit["reversed_entry_id"][0] == invoice
     original = result(odoo, "account.move", "read", [[invoice], ["payment_state"]])[0]
     assert original["payment_state"] == "reversed"

@@ -409,6 +409,9 @@ class QuoteToCashAdapter:
         """``account.move.reversal`` → ``refund_moves``; returns the credit note ids."""
         ids = list(invoice_ids)
         values: dict[str, Any] = {"reason": reason}
+        if journal_id is None:  # required on create: Odoo computes it only after the INSERT
+            rows = self.odoo.read("account.move", ids[:1], ["journal_id"])  # credit_note.json #11-14
+            journal_id = rows[0]["journal_id"][0] if rows and rows[0]["journal_id"] else None
         if journal_id is not None:
             values["journal_id"] = journal_id
         if reversal_date is not None:

@@ -1695,7 +1695,25 @@ class Move(Behaviour):
                 columns["invoice_date"] = day
             model.write_columns([record_id], columns)
         self.recompute(model, ids)
+        self._reconcile_reversed(model, rows)
         return False
+
+    def _reconcile_reversed(self, model: Model, posted: dict[int, Vals]) -> None:
+        """`_post`: a reversal posted while its reversed entry is posted is reconciled with it
+        (`_reconcile_reversed_moves`): each settles the other up to the smaller residual."""
+        for record_id, row in posted.items():
+            origin = row.get("reversed_entry_id")
+            if not origin:
+                continue
+            both = model.raw_rows([origin, record_id], ["state", "amount_residual"])
+            if both.get(origin, {}).get("state") != "posted":
+                continue
+            amount = money(min(both[origin]["amount_residual"] or 0.0,
+                               both[record_id]["amount_residual"] or 0.0))
+            if amount <= 0:
+                continue
+            self.settle(model, origin, amount, None, reversed_by=True)
+            self.settle(model, record_id, amount, None)
 
     @rpc()
     def button_draft(self, model: Model, ids: list[int], *args: Any, **kwargs: Any) -> bool:
@@ -1712,7 +1730,10 @@ class Move(Behaviour):
                reversed_by: bool = False) -> None:
         row = model.values([move_id], ["amount_residual", "amount_total", "matched_payment_ids"])[0]
         residual = money(max(row["amount_residual"] - amount, 0.0))
-        state = "partial" if residual > 0.005 else ("reversed" if reversed_by else "paid")
+        # `_compute_payment_state`: settled by its reversal alone -> 'reversed'; with payments
+        # among its counterparts -> 'paid'.
+        reversed_only = reversed_by and not row["matched_payment_ids"]
+        state = "partial" if residual > 0.005 else ("reversed" if reversed_only else "paid")
         matched = row["matched_payment_ids"] + ([payment_id] if payment_id else [])
         model.write_columns([move_id], {
             "amount_residual": residual, "payment_state": state,
@@ -1764,67 +1785,160 @@ class MoveLine(Behaviour):
             Move().recompute(model.env["account.move"], list({r["move_id"] for r in rows}))
 
 
+TYPE_REVERSE_MAP = {"entry": "entry", "out_invoice": "out_refund", "out_refund": "entry",
+                    "in_invoice": "in_refund", "in_refund": "entry", "out_receipt": "out_refund",
+                    "in_receipt": "in_refund"}
+
+
 @register
 class Reversal(Behaviour):
+    """account/wizard/account_move_reversal.py of Odoo 18."""
+
     model = "account.move.reversal"
 
     def defaults(self, model: Model) -> Vals:
+        """`default_get`: refuses moves not posted or of several companies; no journal (it is a
+        stored compute Odoo fills after the INSERT, so a create without it fails required)."""
         values = super().defaults(model)
+        values.pop("journal_id", None)
         context = model.env.context
-        moves = context.get("active_ids") if context.get("active_model") == "account.move" else []
-        values.update({"move_ids": json.dumps(list(moves or [])), "date": _today(),
-                       "journal_id": SALES_JOURNAL})
+        moves = list(context.get("active_ids") or []) \
+            if context.get("active_model") == "account.move" else []
+        rows = model.env["account.move"].raw_rows(moves, ["state", "company_id"])
+        companies = {r["company_id"] for r in rows.values()}
+        if len(companies) > 1:
+            raise UserError("All selected moves for reversal must belong to the same company.")
+        if any(r["state"] != "posted" for r in rows.values()):
+            raise UserError("You can only reverse posted moves.")
+        values.update({"move_ids": json.dumps([m for m in moves if m in rows]), "date": _today(),
+                       "company_id": next(iter(companies), None) or 1})
         return values
 
-    def _reverse(self, model: Model, ids: list[int], cancel: bool) -> Vals:
+    def check_constraints(self, model: Model, rows: list[Vals]) -> None:
+        """`_check_journal_type`: the journal is of a type of the reversed entries' journals."""
+        journals = model.env["account.journal"]
+        for row in rows:
+            moves = json.loads(row.get("move_ids") or "[]")
+            if not moves or not row.get("journal_id"):
+                continue
+            theirs = sorted({r["journal_id"] for r in model.env["account.move"].raw_rows(
+                moves, ["journal_id"]).values()})
+            types = {r["type"] for r in journals.raw_rows(theirs, ["type"]).values()}
+            mine = journals.raw_rows([row["journal_id"]], ["type"]).get(row["journal_id"], {})
+            if mine.get("type") not in types:
+                raise UserError("Journal should be the same type as the reversed entry.")
+
+    def _from_moves(self, model: Model, ids: list[int]) -> dict[int, Vals]:
+        out = {}
+        moves = model.env["account.move"]
+        for row in model.values(ids, ["move_ids"]):
+            found = moves.raw_rows(row["move_ids"], ["amount_residual", "currency_id",
+                                                     "move_type"])
+            single = next(iter(found.values())) if len(found) == 1 else None
+            currencies = {r["currency_id"] for r in found.values()}
+            out[row["id"]] = {
+                "residual": (single["amount_residual"] or 0.0) if single else 0.0,
+                "currency_id": next(iter(currencies)) if len(currencies) == 1 else False,
+                "move_type": single["move_type"] if single else (
+                    "some_invoice" if any(r["move_type"] in ("in_invoice", "out_invoice")
+                                          for r in found.values()) else False)}
+        return out
+
+    def compute_residual(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        return {i: v["residual"] for i, v in self._from_moves(model, ids).items()}
+
+    def compute_currency_id(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        return {i: v["currency_id"] for i, v in self._from_moves(model, ids).items()}
+
+    def compute_move_type(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        return {i: v["move_type"] for i, v in self._from_moves(model, ids).items()}
+
+    def compute_available_journal_ids(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        out = {}
+        journals = model.env["account.journal"]
+        for row in model.values(ids, ["move_ids", "company_id"]):
+            types = sorted({r["type"] for r in journals.raw_rows(sorted({
+                m["journal_id"] for m in model.env["account.move"].raw_rows(
+                    row["move_ids"], ["journal_id"]).values()}), ["type"]).values()})
+            domain: list[Any] = [["company_id", "in", [row["company_id"], False]]]
+            out[row["id"]] = journals.search_ids(domain + ([["type", "in", types]] if types
+                                                           else []))
+        return out
+
+    def _reverse(self, model: Model, ids: list[int], is_modify: bool) -> Vals:
+        """`reverse_moves`: a draft credit note per move (refund), or a posted credit note
+        reconciled with the move plus a draft copy of the move to correct (modify)."""
         model.ensure_exist(ids)
-        wizard = model.one(ids[0], ["move_ids", "reason", "date"])
+        wizard = model.one(ids[0], ["move_ids", "reason", "date", "journal_id"])
         moves = model.env["account.move"]
         amls = model.env["account.move.line"]
-        created = []
-        for move in moves.values(wizard["move_ids"], ["state", "name", "partner_id",
-                                                      "invoice_origin", "amount_residual",
-                                                      "move_type"]):
+        today = _today()
+        reverse_date = wizard["date"] or today
+        redirect: list[int] = []
+        for move in moves.values(wizard["move_ids"], [
+                "state", "name", "partner_id", "invoice_origin", "move_type", "date",
+                "invoice_user_id", "journal_id", "invoice_payment_term_id"]):
             if move["state"] != "posted":
                 raise UserError("You can only reverse posted moves.")
             lines = amls.values(amls.children_of("move_id", [move["id"]]).get(move["id"], []), [
                 "product_id", "quantity", "price_unit", "tax_ids", "name", "discount",
-                "sale_line_ids", "analytic_distribution", "account_id"])
+                "sale_line_ids", "analytic_distribution", "account_id", "display_type",
+                "product_uom_id"])
+            copied = [[0, 0, {
+                "product_id": ln["product_id"], "quantity": ln["quantity"],
+                "price_unit": ln["price_unit"], "tax_ids": [[6, 0, ln["tax_ids"]]],
+                "name": ln["name"], "discount": ln["discount"], "account_id": ln["account_id"],
+                "display_type": ln["display_type"], "product_uom_id": ln["product_uom_id"],
+                "sale_line_ids": [[6, 0, ln["sale_line_ids"]]],
+                "analytic_distribution": ln["analytic_distribution"]}] for ln in lines]
             reason = wizard["reason"]
             ref = f"Reversal of: {move['name']}" + (f", {reason}" if reason else "")
+            is_invoice = move["move_type"] != "entry"
+            auto_post = "at_date" if reverse_date > today else "no"
+            cancel = auto_post == "no" and (is_modify or move["move_type"] == "entry")
             credit_note = moves.create([{
-                "move_type": "out_refund", "partner_id": move["partner_id"], "ref": ref,
-                "reversed_entry_id": move["id"], "invoice_origin": move["invoice_origin"],
-                "invoice_line_ids": [[0, 0, {
-                    "product_id": ln["product_id"], "quantity": ln["quantity"],
-                    "price_unit": ln["price_unit"], "tax_ids": [[6, 0, ln["tax_ids"]]],
-                    "name": ln["name"], "discount": ln["discount"], "account_id": ln["account_id"],
-                    "sale_line_ids": [[6, 0, ln["sale_line_ids"]]],
-                    "analytic_distribution": ln["analytic_distribution"]}] for ln in lines],
-            }])[0]
-            if cancel:
+                "move_type": TYPE_REVERSE_MAP[move["move_type"]], "partner_id": move["partner_id"],
+                "ref": ref, "reversed_entry_id": move["id"], "date": reverse_date,
+                "invoice_origin": move["invoice_origin"], "invoice_date_due": reverse_date,
+                "invoice_date": (reverse_date or move["date"]) if is_invoice else False,
+                "journal_id": wizard["journal_id"], "auto_post": auto_post,
+                "invoice_user_id": move["invoice_user_id"], "invoice_line_ids": copied}])[0]
+            if cancel:  # `_reverse_moves(cancel=True)` posts it, which reconciles the two
                 Move().action_post(moves, [credit_note])
-                residual = move["amount_residual"]
-                Move().settle(moves, move["id"], residual, None, reversed_by=True)
-                Move().settle(moves, credit_note, residual, None)
-            created.append(credit_note)
-        model.write_columns(ids, {"new_move_ids": json.dumps(created)})
-        return {"name": "Reverse Moves", "type": "ir.actions.act_window",
-                "res_model": "account.move", "view_mode": "form", "res_id": created[0]
-                if len(created) == 1 else False, "domain": [["id", "in", created]]}
+            if is_modify:
+                redirect.extend(moves.create([{
+                    "move_type": move["move_type"], "partner_id": move["partner_id"],
+                    "invoice_origin": move["invoice_origin"], "date": reverse_date,
+                    "journal_id": move["journal_id"], "invoice_user_id": move["invoice_user_id"],
+                    "invoice_payment_term_id": move["invoice_payment_term_id"],
+                    "invoice_line_ids": copied}]))
+            else:
+                redirect.append(credit_note)
+        model.write_columns(ids, {"new_move_ids": json.dumps(redirect)})
+        action: Vals = {"name": "Reverse Moves", "type": "ir.actions.act_window",
+                        "res_model": "account.move"}
+        types = [r["move_type"] for r in moves.raw_rows(redirect, ["move_type"]).values()]
+        if len(redirect) == 1:
+            action.update({"view_mode": "form", "res_id": redirect[0],
+                           "context": {"default_move_type": types[0]}})
+        else:
+            action.update({"view_mode": "list,form", "domain": [["id", "in", redirect]]})
+            if len(set(types)) == 1:
+                action["context"] = {"default_move_type": types[0]}
+        return action
 
     @rpc()
     def refund_moves(self, model: Model, ids: list[int], *args: Any, **kwargs: Any) -> Vals:
-        return self._reverse(model, ids, cancel=False)
+        return self._reverse(model, ids, is_modify=False)
 
     @rpc()
     def modify_moves(self, model: Model, ids: list[int], *args: Any, **kwargs: Any) -> Vals:
-        return self._reverse(model, ids, cancel=True)
+        return self._reverse(model, ids, is_modify=True)
 
     @rpc()
     def reverse_moves(self, model: Model, ids: list[int], is_modify: bool = False, *args: Any,
                       **kwargs: Any) -> Vals:
-        return self._reverse(model, ids, cancel=bool(is_modify))
+        return self._reverse(model, ids, is_modify=bool(is_modify))
 
 
 @register

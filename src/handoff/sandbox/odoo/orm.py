@@ -696,7 +696,15 @@ class Model:
 
     def rpc_default_get(self, fields_list: list[str], **_: Any) -> Vals:
         defaults = self.behaviour.defaults(self)
-        return {k: v for k, v in defaults.items() if k in fields_list}
+        out = {}
+        for name, value in defaults.items():
+            if name not in fields_list:
+                continue
+            if self.spec.fields[name].type == "many2many":  # as commands, as Odoo gives them
+                ids = json.loads(value) if isinstance(value, str) else list(value or [])
+                value = [[6, 0, ids]]
+            out[name] = value
+        return out
 
     def rpc_copy(self, ids: Any, default: Vals | None = None, **_: Any) -> list[int]:
         names = [f.name for f in self.spec.column_fields() if f.name not in (

@@ -8,6 +8,9 @@
 - ``upsert_many``: idempotent by external identity, through Odoo's own external ids
   (``ir.model.data``, module ``handoff``) and ``load``, which creates the record *and* its external
   id in one server transaction: a crash after the call returned cannot leave an unbound record.
+- ``create_bound_many``: the same guarantee for bulk new records at ``create`` speed: one
+  ``create`` carrying a deterministic reference, one ``ir.model.data`` ``create``; a crash in
+  between is repaired on re-run by finding the records by their reference.
 """
 
 from __future__ import annotations
@@ -433,6 +436,103 @@ class OdooAdapter:
                     updated_fields=sorted(changes.get(rid, {})),
                 )
         return [results[ext] for ext, _ in prepared]
+
+    def create_bound_many(
+        self,
+        model: str,
+        system: str,
+        rows: Sequence[tuple[str, Values | BaseModel]],
+        reference_field: str,
+        *,
+        context: Values | None = None,
+    ) -> list[UpsertResult]:
+        """``upsert_many`` for bulk *new* records, written with ``create`` instead of ``load``
+        (real Odoo 18, 1,000 timesheets: ``create`` 1.2 ms a row, ``load`` 2.6 ms, and 5.4 ms in
+        loads of 50), still safe to re-run after a crash at any point:
+
+        1. one ``search_read`` on ``ir.model.data`` finds the external ids already bound (those
+           records get only their changed fields written, as in ``upsert_many``);
+        2. one ``search_read`` on ``reference_field`` (a stored char field of ``model``) finds
+           records created by an earlier attempt that died before binding them: they are
+           adopted, not created again;
+        3. one ``create`` makes the rest, each with its deterministic reference (its external
+           id's full name) in ``reference_field``;
+        4. one ``ir.model.data`` ``create`` binds the created and adopted records.
+
+        A crash between 3 and 4 leaves records with their reference and no external id: the
+        re-run finds them in 2. Two callers must not create the same external ids at the same
+        time (the hub runs each entry's writes in one ordered partition); should they, step 4
+        fails on the duplicate external id and the re-run adopts the lowest record id. Needs an
+        Odoo user allowed to create ``ir.model.data`` (Settings / Administration), which
+        ``load`` does not.
+        """
+        prepared = [(ext, as_values(vals)) for ext, vals in rows]
+        if len({ext for ext, _ in prepared}) != len(prepared):
+            raise ValueError(f"duplicate external ids in one create_bound_many on {model}")
+        clashing = [ext for ext, vals in prepared if reference_field in vals]
+        if clashing:
+            raise ValueError(f"{model}.{reference_field} is set by create_bound_many itself "
+                             f"(rows {clashing[:3]} give it)")
+        if self.check_schema:
+            problems: list[Violation] = []
+            for index, (ext, vals) in enumerate(prepared):
+                problems += self.schema.violations(
+                    model, {**vals, reference_field: self.reference(system, model, ext)},
+                    creating=True, row=index)
+            if problems:
+                raise SchemaViolation(model, problems)
+        fields = sorted({name for _ext, vals in prepared for name in vals})
+        bound, current = self._live_bindings(system, model, [ext for ext, _ in prepared], fields)
+        results: dict[str, UpsertResult] = {}
+        existing = [(ext, vals, bound[ext]) for ext, vals in prepared if ext in bound]
+        unbound = [(ext, vals) for ext, vals in prepared if ext not in bound]
+        adopted: dict[str, int] = {}
+        if unbound:
+            references = {self.reference(system, model, ext): ext for ext, _ in unbound}
+            found = self.search_read(
+                model, [[reference_field, "in", list(references)]],
+                [reference_field, *fields], order="id asc", context=context)
+            for row in found:
+                ext = references.get(row.get(reference_field) or "")
+                if ext is not None and ext not in adopted:
+                    adopted[ext] = row["id"]
+                    current[row["id"]] = row
+            existing += [(ext, vals, adopted[ext]) for ext, vals in unbound if ext in adopted]
+        missing = [(ext, vals) for ext, vals in unbound if ext not in adopted]
+        created: dict[str, int] = {}
+        if missing:
+            new_ids = self.create_many(
+                model,
+                [{**vals, reference_field: self.reference(system, model, ext)}
+                 for ext, vals in missing],
+                context=context,
+            )
+            created = {ext: new_id for (ext, _vals), new_id in zip(missing, new_ids, strict=True)}
+        to_bind = {**adopted, **created}
+        if to_bind:
+            self.client.execute_kw("ir.model.data", "create", [[
+                {"module": EXTERNAL_ID_MODULE, "name": external_id_name(system, model, ext),
+                 "model": model, "res_id": rid}
+                for ext, rid in to_bind.items()
+            ]])
+        for ext, rid in created.items():
+            results[ext] = UpsertResult(
+                external_id=ext, xmlid=self.reference(system, model, ext), id=rid, created=True)
+        if existing:
+            changes = self._changed_values(
+                model, [(rid, vals) for _ext, vals, rid in existing], current)
+            self.write_many(
+                model, [(rid, diff) for rid, diff in changes.items() if diff], context=context)
+            for ext, _vals, rid in existing:
+                results[ext] = UpsertResult(
+                    external_id=ext, xmlid=self.reference(system, model, ext), id=rid,
+                    created=False, updated_fields=sorted(changes.get(rid, {})))
+        return [results[ext] for ext, _ in prepared]
+
+    @staticmethod
+    def reference(system: str, model: str, external_id: str) -> str:
+        """The deterministic reference ``create_bound_many`` writes: the full external id."""
+        return f"{EXTERNAL_ID_MODULE}.{external_id_name(system, model, external_id)}"
 
     def _live_bindings(
         self, system: str, model: str, external_ids: Sequence[str], fields: Sequence[str]

@@ -103,3 +103,68 @@ def test_modify_moves_posts_the_credit_note_and_drafts_a_copy(odoo: RunningSandb
     assert (copy["move_type"], copy["state"], copy["amount_total"]) == (
         "out_invoice", "draft", 800.0)
     assert ok(odoo, "account.move", "read", [[invoice], MONEY])[0]["payment_state"] == "reversed"
+
+
+def _confirmed_order(odoo: RunningSandbox) -> int:
+    """One line of 10,000 at the default 15% tax, invoiced on ordered quantity."""
+    template = ok(odoo, "product.template", "create", [{
+        "name": "Fixed-fee implementation package", "type": "service", "invoice_policy": "order",
+        "service_type": "manual", "service_tracking": "no", "list_price": 10000.0}])
+    product = ok(odoo, "product.template", "read", [[template], ["product_variant_id"]])[0][
+        "product_variant_id"][0]
+    partner = ok(odoo, "res.partner", "create", [{"name": "Contoso Fixed Fee Ltd"}])
+    order = ok(odoo, "sale.order", "create", [{"partner_id": partner, "order_line": [
+        [0, 0, {"product_id": product, "product_uom_qty": 1}]]}])
+    ok(odoo, "sale.order", "action_confirm", [[order]])
+    return int(order)
+
+
+def _invoice(odoo: RunningSandbox, order: int, vals: dict) -> int:
+    context = {"context": {"active_model": "sale.order", "active_ids": [order],
+                           "active_id": order}}
+    wizard = ok(odoo, "sale.advance.payment.inv", "create", [vals], context)
+    return int(ok(odoo, "sale.advance.payment.inv", "create_invoices", [[wizard]],
+                  context)["res_id"])
+
+
+TOTALS = ["amount_untaxed", "amount_tax", "amount_total"]
+
+
+def test_down_payments_carry_taxes_and_are_deducted_from_the_final_invoice(
+        odoo: RunningSandbox) -> None:
+    """fixed_price_and_down_payment.json #10-30: 30% then 1,150 tax included, then the rest."""
+    order = _confirmed_order(odoo)
+    first = _invoice(odoo, order, {"advance_payment_method": "percentage", "amount": 30})
+    ok(odoo, "account.move", "action_post", [[first]])
+    second = _invoice(odoo, order, {"advance_payment_method": "fixed", "fixed_amount": 1150})
+    ok(odoo, "account.move", "action_post", [[second]])
+    final = _invoice(odoo, order, {"advance_payment_method": "delivered"})
+    ok(odoo, "account.move", "action_post", [[final]])
+    got = ok(odoo, "account.move", "read", [[first, second, final], TOTALS])
+    assert [[r[k] for k in TOTALS] for r in got] == [
+        [3000.0, 450.0, 3450.0], [1000.0, 150.0, 1150.0], [6000.0, 900.0, 6900.0]]
+    lines = ok(odoo, "account.move.line", "search_read", [[["move_id", "=", final]]],
+               {"fields": ["display_type", "quantity", "price_subtotal"]})
+    assert [(r["display_type"], r["quantity"], r["price_subtotal"]) for r in lines] == [
+        ("product", 1.0, 10000.0), ("line_section", 0.0, 0.0), ("product", -1.0, -3000.0),
+        ("product", -1.0, -1000.0)]
+    status = ok(odoo, "sale.order", "read", [[order], ["invoice_status", "amount_invoiced",
+                                                       "amount_to_invoice"]])[0]
+    assert (status["invoice_status"], status["amount_invoiced"], status["amount_to_invoice"]) == (
+        "invoiced", 11500.0, 0.0)
+
+
+def test_a_down_payment_names_its_posted_invoice_on_the_order(odoo: RunningSandbox) -> None:
+    """fixed_price_and_down_payment.json #16: section 'Down Payments' + the line, 'to invoice'."""
+    order = _confirmed_order(odoo)
+    invoice = _invoice(odoo, order, {"advance_payment_method": "percentage", "amount": 30})
+    ok(odoo, "account.move", "action_post", [[invoice]])
+    name = ok(odoo, "account.move", "read", [[invoice], ["name", "invoice_date"]])[0]
+    day = name["invoice_date"]
+    lines = ok(odoo, "sale.order.line", "search_read", [[["order_id", "=", order]]], {
+        "fields": ["name", "display_type", "qty_to_invoice", "price_unit", "invoice_status"]})
+    assert [(r["name"], r["display_type"], r["qty_to_invoice"], r["price_unit"],
+             r["invoice_status"]) for r in lines[1:]] == [
+        ("Down Payments", "line_section", 0.0, 0.0, "invoiced"),
+        (f"Down Payment (ref: {name['name']} on {day[5:7]}/{day[8:10]}/{day[:4]})", False,
+         -1.0, 3000.0, "to invoice")]

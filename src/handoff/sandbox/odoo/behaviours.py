@@ -708,19 +708,24 @@ class SaleOrder(Behaviour):
         self.recompute(model, ids)
 
     def _invoices(self, model: Model, ids: list[int]) -> dict[int, list[int]]:
+        """`order_line.invoice_lines.move_id`: in the order of the lines, then of their items."""
         lines = model.env["sale.order.line"].children_of("order_id", ids)
+        sequences = model.env["sale.order.line"].raw_rows(
+            [i for ls in lines.values() for i in ls], ["sequence"])
+        lines = {o: sorted(ls, key=lambda i: (sequences[i]["sequence"] or 0, i))
+                 for o, ls in lines.items()}
         line_to_order = {line: order for order, ls in lines.items() for line in ls}
         moves: dict[int, list[int]] = defaultdict(list)
         invoice_lines = model.env["account.move.line"]
         by_line = invoice_lines.children_of("sale_line_ids", list(line_to_order))
         move_rows = invoice_lines.raw_rows([i for ls in by_line.values() for i in ls], ["move_id"])
-        for line_id, aml_ids in by_line.items():
-            for aml in aml_ids:
-                move = move_rows[aml]["move_id"]
-                order = line_to_order[line_id]
-                if move not in moves[order]:
-                    moves[order].append(move)
-        return {i: sorted(moves.get(i, [])) for i in ids}
+        for order, order_lines in lines.items():
+            for line_id in order_lines:
+                for aml in by_line.get(line_id, []):
+                    move = move_rows[aml]["move_id"]
+                    if move not in moves[order]:
+                        moves[order].append(move)
+        return {i: moves.get(i, []) for i in ids}
 
     def compute_invoice_ids(self, model: Model, ids: list[int]) -> dict[int, Any]:
         return self._invoices(model, ids)
@@ -739,15 +744,29 @@ class SaleOrder(Behaviour):
         return out
 
     def compute_amount_to_invoice(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        """sale.order.line `_compute_amount_to_invoice` summed: (ordered or delivered quantity -
+        the quantity on posted invoices) x the unit price with taxes; lines of no quantity
+        (sections, down payments) count 0."""
         lines = model.env["sale.order.line"]
         children = lines.children_of("order_id", ids)
+        all_lines = [i for ls in children.values() for i in ls]
+        rows = {r["id"]: r for r in lines.values(all_lines, [
+            "product_uom_qty", "qty_delivered", "price_total", "product_id"])}
+        facts = product_facts(lines, [r["product_id"] for r in rows.values() if r["product_id"]])
+        posted = SaleOrderLine().posted_quantities(lines, all_lines)
         out = {}
         for order_id in ids:
-            rows = lines.values(children.get(order_id, []), ["qty_to_invoice", "price_unit",
-                                                             "tax_id", "discount"])
-            out[order_id] = money(sum(
-                r["qty_to_invoice"] * r["price_unit"] * (1 - (r["discount"] or 0) / 100)
-                * (1 + tax_rate(model, r["tax_id"])) for r in rows))
+            total = 0.0
+            for line_id in children.get(order_id, []):
+                row = rows[line_id]
+                if not row["product_uom_qty"]:
+                    continue
+                policy = facts.get(row["product_id"] or 0, {}).get("invoice_policy")
+                quantity = row["qty_delivered"] if policy == "delivery" else row[
+                    "product_uom_qty"]
+                total += row["price_total"] / row["product_uom_qty"] * (
+                    quantity - posted.get(line_id, 0.0))
+            out[order_id] = money(total)
         return out
 
     def compute_project_ids(self, model: Model, ids: list[int]) -> dict[int, Any]:
@@ -926,6 +945,7 @@ class SaleOrderLine(Behaviour):
         facts = product_facts(model, [r["product_id"] for r in rows if r["product_id"]])
         delivered = self._delivered(model, rows)
         invoiced = self._invoiced(model, ids)
+        posted_untaxed = self._untaxed_invoiced(model, ids)
         for row in rows:
             qty = row["product_uom_qty"] or 0.0
             subtotal = qty * (row["price_unit"] or 0) * (1 - (row["discount"] or 0) / 100)
@@ -936,14 +956,16 @@ class SaleOrderLine(Behaviour):
             state = orders.get(row["order_id"], {}).get("state")
             if state != "sale" or row["display_type"]:
                 to_invoice = 0.0
-            elif row["is_downpayment"]:
-                to_invoice = -billed if billed < 0 else 0.0
-            elif product.get("invoice_policy") == "delivery":
-                to_invoice = done - billed
-            else:
+            elif product.get("invoice_policy") == "order":
                 to_invoice = qty - billed
-            if state != "sale" or row["is_downpayment"]:
+            else:  # delivery, and down payments (no product): delivered 0 - invoiced
+                to_invoice = done - billed
+            untaxed_invoiced = posted_untaxed.get(row["id"], 0.0)
+            if state != "sale":
                 status = "no"
+            elif row["is_downpayment"] and abs(untaxed_invoiced) < 0.005:
+                # untaxed_amount_to_invoice is 0 - what posted invoices took
+                status = "invoiced"
             elif abs(to_invoice) > 1e-6:
                 status = "to invoice"
             elif billed >= qty > 0:
@@ -955,6 +977,7 @@ class SaleOrderLine(Behaviour):
                 "price_total": money(subtotal + tax), "qty_delivered": done,
                 "qty_invoiced": billed, "qty_to_invoice": units.quantity_field(to_invoice),
                 "invoice_status": status, "untaxed_amount_invoiced": money(
+                    untaxed_invoiced if row["is_downpayment"] else
                     billed * (row["price_unit"] or 0))})
 
     def _delivered(self, model: Model, rows: list[Vals]) -> dict[int, float]:
@@ -997,6 +1020,90 @@ class SaleOrderLine(Behaviour):
                 total += sign * (amls[aml]["quantity"] or 0.0)
             out[line_id] = total
         return out
+
+    def posted_quantities(self, model: Model, ids: list[int]) -> dict[int, float]:
+        """`_compute_qty_invoiced_posted`: quantities on posted invoices, refunds negative."""
+        amls = model.env["account.move.line"]
+        by_line = amls.children_of("sale_line_ids", ids)
+        rows = amls.raw_rows([i for ls in by_line.values() for i in ls], ["quantity", "move_id"])
+        moves = model.env["account.move"].raw_rows(
+            list({r["move_id"] for r in rows.values()}), ["state", "move_type"])
+        out: dict[int, float] = {}
+        for line_id, aml_ids in by_line.items():
+            out[line_id] = sum(
+                (-1 if moves[rows[a]["move_id"]]["move_type"] == "out_refund" else 1)
+                * (rows[a]["quantity"] or 0.0) for a in aml_ids
+                if moves.get(rows[a]["move_id"], {}).get("state") == "posted")
+        return out
+
+    def _untaxed_invoiced(self, model: Model, ids: list[int]) -> dict[int, float]:
+        """`_compute_untaxed_amount_invoiced`: posted invoice lines' subtotals, refunds negative."""
+        amls = model.env["account.move.line"]
+        by_line = amls.children_of("sale_line_ids", ids)
+        rows = amls.raw_rows([i for ls in by_line.values() for i in ls],
+                             ["price_subtotal", "move_id"])
+        moves = model.env["account.move"].raw_rows(
+            list({r["move_id"] for r in rows.values()}), ["state", "move_type"])
+        out: dict[int, float] = {}
+        for line_id, aml_ids in by_line.items():
+            total = 0.0
+            for aml in aml_ids:
+                move = moves.get(rows[aml]["move_id"], {})
+                if move.get("state") == "posted":
+                    sign = -1 if move.get("move_type") == "out_refund" else 1
+                    total += sign * (rows[aml]["price_subtotal"] or 0.0)
+            out[line_id] = money(total)
+        return out
+
+    def refresh_down_payments(self, model: Model, move_ids: list[int]) -> None:
+        """sale's `action_post`/`button_draft`/`button_cancel`: the down payment lines of these
+        invoices get their name from their invoices' state, and once posted their price and
+        taxes from their posted invoices (the order's other invoices left out)."""
+        amls = model.env["account.move.line"]
+        mine = amls.search_ids([["move_id", "in", move_ids]])
+        sale_lines = sorted({s for r in amls.values(mine, ["sale_line_ids"])
+                             for s in r["sale_line_ids"]})
+        rows = [r for r in model.values(sale_lines, ["is_downpayment", "display_type",
+                                                     "order_id", "create_date", "price_unit"])
+                if r["is_downpayment"] and not r["display_type"]]
+        moves = model.env["account.move"]
+        for row in rows:
+            invoiced = amls.values(amls.children_of("sale_line_ids", [row["id"]]).get(
+                row["id"], []), ["move_id", "quantity", "price_unit", "tax_ids"])
+            states = moves.raw_rows(sorted({a["move_id"] for a in invoiced}), [
+                "state", "move_type", "name", "invoice_date"])
+            parents = [states[a["move_id"]] for a in invoiced]
+            if all(p["state"] == "draft" for p in parents):
+                day = (row["create_date"] or _now())[:10]
+                name = f"Down Payment: {day[5:7]}/{day[8:10]}/{day[:4]} (Draft)"
+            elif all(p["state"] == "cancel" for p in parents):
+                name = "Down Payment (Cancelled)"
+            else:
+                name = "Down Payment"
+                origin = {a["move_id"] for a in invoiced if a["quantity"] >= 0
+                          and states[a["move_id"]]["move_type"] == "out_invoice"}
+                if len(origin) == 1:
+                    invoice = states[origin.pop()]
+                    day = invoice["invoice_date"]
+                    if invoice["state"] == "posted" and day:
+                        name = (f"Down Payment (ref: {invoice['name']} on "
+                                f"{day[5:7]}/{day[8:10]}/{day[:4]})")
+            columns: Vals = {"name": name}
+            if any(states[m]["state"] == "posted" for m in move_ids if m in states):
+                others = model.search_ids([["order_id", "=", row["order_id"]],
+                                           ["id", "!=", row["id"]]])
+                real = {a["move_id"] for a in amls.values(
+                    [i for ls in amls.children_of("sale_line_ids", others).values() for i in ls],
+                    ["move_id"])}
+                columns["price_unit"] = money(sum(
+                    a["price_unit"] * (1 if states[a["move_id"]]["move_type"] == "out_invoice"
+                                       else -1) for a in invoiced
+                    if states[a["move_id"]]["state"] == "posted" and a["move_id"] not in real))
+                columns["tax_id"] = json.dumps(sorted({t for a in invoiced for t in a["tax_ids"]}))
+            model.write_columns([row["id"]], columns)
+        if rows:
+            self.recompute(model, [r["id"] for r in rows])
+            self._orders(model, [r["id"] for r in rows])
 
     def display_names(self, model: Model, ids: list[int]) -> dict[int, str]:
         rows = model.values(ids, ["order_id", "name"])
@@ -1327,15 +1434,73 @@ class AdvancePayment(Behaviour):
         orders = context.get("active_ids") if context.get("active_model") == "sale.order" else []
         values["sale_order_ids"] = json.dumps(list(orders or []))
         values["advance_payment_method"] = "delivered"
+        values["deduct_down_payments"] = True
+        values["consolidated_billing"] = True
         return values
+
+    def _orders(self, model: Model, ids: list[int]) -> dict[int, list[int]]:
+        return {r["id"]: r["sale_order_ids"] for r in model.values(ids, ["sale_order_ids"])}
+
+    def compute_has_down_payments(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        lines = model.env["sale.order.line"]
+        return {i: bool(orders and lines.search_ids([["order_id", "in", orders],
+                                                     ["is_downpayment", "=", True]], limit=1))
+                for i, orders in self._orders(model, ids).items()}
+
+    def _order_sums(self, model: Model, ids: list[int], name: str) -> dict[int, Any]:
+        """`_compute_invoice_amounts`: the orders' amount_invoiced / amount_to_invoice."""
+        orders = model.env["sale.order"]
+        out = {}
+        for wizard, order_ids in self._orders(model, ids).items():
+            values = getattr(SaleOrder(), f"compute_{name}")(orders, order_ids)
+            out[wizard] = money(sum(values.values()))
+        return out
+
+    def compute_amount_invoiced(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        return self._order_sums(model, ids, "amount_invoiced")
+
+    def compute_amount_to_invoice(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        return self._order_sums(model, ids, "amount_to_invoice")
+
+    def compute_display_invoice_amount_warning(self, model: Model, ids: list[int]
+                                               ) -> dict[int, Any]:
+        to_invoice = self.compute_amount_to_invoice(model, ids)
+        out = {}
+        for row in model.values(ids, ["advance_payment_method", "amount", "fixed_amount",
+                                      "sale_order_ids"]):
+            amount = row["fixed_amount"] or 0.0
+            if row["advance_payment_method"] == "percentage":
+                totals = model.env["sale.order"].raw_rows(row["sale_order_ids"], ["amount_total"])
+                amount = (row["amount"] or 0.0) / 100 * sum(
+                    r["amount_total"] or 0.0 for r in totals.values())
+            out[row["id"]] = amount > to_invoice[row["id"]]
+        return out
+
+    def compute_display_draft_invoice_warning(self, model: Model, ids: list[int]
+                                              ) -> dict[int, Any]:
+        orders = model.env["sale.order"]
+        out = {}
+        for wizard, order_ids in self._orders(model, ids).items():
+            moves = [m for ms in SaleOrder()._invoices(orders, order_ids).values() for m in ms]
+            states = {r["state"] for r in model.env["account.move"].raw_rows(
+                moves, ["state"]).values()}
+            out[wizard] = "draft" in states
+        return out
 
     def compute_count(self, model: Model, ids: list[int]) -> dict[int, Any]:
         return {r["id"]: len(r["sale_order_ids"]) for r in model.values(ids, ["sale_order_ids"])}
 
     def after_create(self, model: Model, ids: list[int], vals_list: list[Vals]) -> None:
-        # Stored compute in Odoo: fixed when the wizard is made.
+        # Stored computes in Odoo: fixed when the wizard is made.
         for record_id, enabled in self.compute_invoicing_timesheet_enabled(model, ids).items():
             model.write_columns([record_id], {"invoicing_timesheet_enabled": int(enabled)})
+        for record_id, orders in self._orders(model, ids).items():
+            # `_compute_currency_id` / `_compute_company_id`: only for one order.
+            order = model.env["sale.order"].raw_rows(orders, ["currency_id", "company_id"]).get(
+                orders[0]) if len(orders) == 1 else None
+            model.write_columns([record_id], {
+                "currency_id": order["currency_id"] if order else None,
+                "company_id": order["company_id"] if order else None})
 
     def compute_invoicing_timesheet_enabled(self, model: Model, ids: list[int]) -> dict[int, Any]:
         """A line 'to invoice' whose product is invoiced on delivered timesheets."""
@@ -1362,6 +1527,10 @@ class AdvancePayment(Behaviour):
                                     "date_end_invoice_timesheet"])
         method = wizard["advance_payment_method"]
         orders = wizard["sale_order_ids"]
+        # `_check_amount_is_positive`
+        if (method == "percentage" and (wizard["amount"] or 0.0) <= 0) or (
+                method == "fixed" and (wizard["fixed_amount"] or 0.0) <= 0):
+            raise UserError("The value of the down payment amount must be positive.")
         if method == "delivered":
             # sale_timesheet: with a date range, only the timesheets not invoiced yet and dated
             # in it are invoiced (_recompute_qty_to_invoice), and they are the ones linked to the
@@ -1369,13 +1538,15 @@ class AdvancePayment(Behaviour):
             period = TimesheetRange(start=wizard["date_start_invoice_timesheet"] or None,
                                     end=wizard["date_end_invoice_timesheet"] or None)
             builder = InvoiceBuilder(model.env)
-            moves = [m for m in (builder.regular(o, period) for o in orders) if m]
+            final = bool(model.one(ids[0], ["deduct_down_payments"])["deduct_down_payments"])
+            moves = [m for m in (builder.regular(o, period, final) for o in orders) if m]
             if not moves:
                 raise UserError(NO_ITEMS_TO_INVOICE)
         else:
-            moves = [InvoiceBuilder(model.env).down_payment(o, method, wizard) for o in orders]
-            if not moves:
-                raise UserError(NO_ITEMS_TO_INVOICE)
+            if len(orders) != 1:
+                inner = ", ".join(str(i) for i in orders)
+                raise InvalidValue(f"Expected singleton: sale.order({inner})")
+            moves = [InvoiceBuilder(model.env).down_payment(orders[0], method, wizard)]
         order = model.env["sale.order"].one(orders[0], ["partner_id", "name"])
         return act_window_invoices(order["partner_id"], moves[0], order["name"])
 
@@ -1458,7 +1629,8 @@ class InvoiceBuilder:
             "name", "partner_id", "partner_invoice_id", "state", "payment_term_id", "project_id",
             "amount_untaxed", "company_id"])
 
-    def regular(self, order_id: int, period: TimesheetRange | None = None) -> int | None:
+    def regular(self, order_id: int, period: TimesheetRange | None = None,
+                final: bool = False) -> int | None:
         order = self._order(order_id)
         if order["state"] != "sale":
             return None
@@ -1467,22 +1639,56 @@ class InvoiceBuilder:
         line_ids = lines.children_of("order_id", [order_id]).get(order_id, [])
         rows = lines.values(line_ids, ["product_id", "qty_to_invoice", "price_unit", "tax_id",
                                        "name", "discount", "is_downpayment", "display_type",
-                                       "project_id", "qty_delivered_method", "product_uom"])
+                                       "project_id", "qty_delivered_method", "product_uom",
+                                       "sequence"])
+        rows.sort(key=lambda r: (r["sequence"] or 0, r["id"]))
         timesheet_lines = [r["id"] for r in rows if r["qty_delivered_method"] == "timesheet"]
         if period.is_set:
             # _recompute_qty_to_invoice: a timesheet line invoices its uninvoiced hours in range.
             for row in rows:
                 if row["id"] in timesheet_lines:
                     row["qty_to_invoice"] = self._uninvoiced_hours(row["id"], period)
-        billable = [r for r in rows if abs(r["qty_to_invoice"]) > 1e-6 and not r["display_type"]]
-        if not [r for r in billable if not r["is_downpayment"]]:
+        billable = self._invoiceable(rows, final)
+        if not [r for r in billable if not r["is_downpayment"] and not r["display_type"]]:
             return None
-        invoice_lines = [[0, 0, self._line(r, r["qty_to_invoice"], order)] for r in billable]
+        invoice_lines: list[Any] = []
+        for row in billable:
+            if row["is_downpayment"] and not any(c[2].get("is_downpayment") for c in
+                                                 invoice_lines):
+                # `_prepare_down_payment_section_line`: the deductions under their own section
+                invoice_lines.append([0, 0, {
+                    "display_type": "line_section", "name": "Down Payments", "product_id": False,
+                    "quantity": 0.0, "price_unit": 0.0, "discount": 0.0, "account_id": False}])
+            invoice_lines.append([0, 0, self._line(row, row["qty_to_invoice"], order)])
         move_id = self.env["account.move"].create(
             [{**self._header(order), "invoice_line_ids": invoice_lines}])[0]
         self._link_timesheets(move_id, [r["id"] for r in billable if r["id"] in timesheet_lines],
                               period)
         return move_id
+
+    @staticmethod
+    def _invoiceable(rows: list[Vals], final: bool) -> list[Vals]:
+        """`_get_invoiceable_lines`: a section only before an invoiced line of its own, negative
+        quantities (down payments to deduct) only on a final invoice, down payments last."""
+        regular: list[Vals] = []
+        down_payments: list[Vals] = []
+        pending = None
+        for row in rows:
+            if row["display_type"] == "line_section":
+                pending = row
+                continue
+            quantity = row["qty_to_invoice"] or 0.0
+            if row["display_type"] != "line_note" and abs(quantity) < 1e-6:
+                continue
+            if quantity > 0 or (quantity < 0 and final) or row["display_type"] == "line_note":
+                if row["is_downpayment"]:
+                    down_payments.append(row)
+                    continue
+                if pending is not None:
+                    regular.append(pending)
+                    pending = None
+                regular.append(row)
+        return regular + down_payments
 
     def _uninvoiced_hours(self, line_id: int, period: TimesheetRange) -> float:
         """_recompute_qty_to_invoice: the range's uninvoiced timesheets, in the line's unit."""
@@ -1505,12 +1711,26 @@ class InvoiceBuilder:
             timesheets.write_columns(found, {"timesheet_invoice_id": move_id})
 
     def _line(self, row: Vals, quantity: float, order: Vals) -> Vals:
+        """`_prepare_invoice_line`."""
+        if row.get("display_type"):
+            return {"display_type": row["display_type"], "name": row["name"], "quantity": quantity,
+                    "product_id": False, "price_unit": row["price_unit"], "account_id": False,
+                    "sale_line_ids": [[6, 0, [row["id"]]]]}
         analytic = self._analytic(row.get("project_id") or order["project_id"])
-        return {"product_id": row["product_id"], "quantity": quantity,
-                "product_uom_id": row.get("product_uom") or False,
-                "price_unit": row["price_unit"], "tax_ids": [[6, 0, row["tax_id"]]],
-                "name": row["name"], "discount": row["discount"] or 0.0,
-                "sale_line_ids": [[6, 0, [row["id"]]]], "analytic_distribution": analytic}
+        values = {"product_id": row["product_id"], "quantity": quantity,
+                  "product_uom_id": row.get("product_uom") or False,
+                  "price_unit": row["price_unit"], "tax_ids": [[6, 0, row["tax_id"]]],
+                  "name": row["name"], "discount": row["discount"] or 0.0,
+                  "sale_line_ids": [[6, 0, [row["id"]]]], "analytic_distribution": analytic,
+                  "is_downpayment": bool(row.get("is_downpayment"))}
+        if row.get("is_downpayment"):  # the account of its down payment invoice's line
+            amls = self.env["account.move.line"]
+            earlier = amls.search_ids([["sale_line_ids", "in", [row["id"]]],
+                                       ["is_downpayment", "=", True]], limit=1)
+            if earlier:
+                values["account_id"] = amls.raw_rows(earlier, ["account_id"])[earlier[0]][
+                    "account_id"]
+        return values
 
     def _analytic(self, project_id: int | None) -> Any:
         if not project_id:
@@ -1520,33 +1740,47 @@ class InvoiceBuilder:
         return {str(account_id): 100.0} if account_id else False
 
     def down_payment(self, order_id: int, method: str, wizard: Vals) -> int:
+        """sale.advance.payment.inv `_create_invoices` for a down payment: the order's 'Down
+        Payments' section (once), one down payment line per set of taxes, an invoice of them."""
         order = self._order(order_id)
-        if method == "percentage":
-            if not wizard["amount"] or wizard["amount"] <= 0:
-                raise UserError("The value of the down payment amount must be positive.")
-            amount = money(order["amount_untaxed"] * wizard["amount"] / 100)
-        else:
-            if not wizard["fixed_amount"] or wizard["fixed_amount"] <= 0:
-                raise UserError("The value of the down payment amount must be positive.")
-            amount = money(wizard["fixed_amount"])
-        taxes = self._order_taxes(order_id)
-        if method == "fixed":
-            amount = money(amount / (1 + tax_rate(self.env["account.tax"], taxes)))
-        line_id = self.env["sale.order.line"].create([{
-            "order_id": order_id, "name": f"Down Payment: {_today()} (Draft)",
-            "is_downpayment": True, "product_uom_qty": 0.0, "price_unit": amount,
-            "tax_id": [[6, 0, taxes]],
-        }])[0]
-        row = {"id": line_id, "product_id": False, "price_unit": amount, "tax_id": taxes,
-               "name": "Down Payment", "discount": 0.0, "project_id": False}
-        return self.env["account.move"].create(
-            [{**self._header(order), "invoice_line_ids": [[0, 0, self._line(row, 1.0, order)]]}])[0]
-
-    def _order_taxes(self, order_id: int) -> list[int]:
         lines = self.env["sale.order.line"]
-        rows = lines.values(lines.children_of("order_id", [order_id]).get(order_id, []),
-                            ["tax_id", "is_downpayment"])
-        return sorted({t for r in rows if not r["is_downpayment"] for t in r["tax_id"]})
+        rows = lines.values(lines.children_of("order_id", [order_id]).get(order_id, []), [
+            "display_type", "is_downpayment", "tax_id", "price_subtotal", "sequence"])
+        totals = self.env["sale.order"].raw_rows([order_id], ["amount_total"])[order_id]
+        if method == "percentage":
+            ratio = (wizard["amount"] or 0.0) / 100
+        else:
+            total = totals["amount_total"] or 0.0
+            ratio = (wizard["fixed_amount"] or 0.0) / total if total else 1.0
+        sequence = (max((r["sequence"] or 0 for r in rows), default=9) + 1) if rows else 10
+        if not any(r["display_type"] and r["is_downpayment"] for r in rows):
+            lines.create([{"order_id": order_id, "display_type": "line_section",
+                           "is_downpayment": True, "product_uom_qty": 0.0,
+                           "name": "Down Payments", "sequence": sequence}])
+        groups: dict[tuple[int, ...], float] = {}
+        for row in rows:
+            if row["display_type"] or row["is_downpayment"]:
+                continue
+            key = tuple(sorted(row["tax_id"]))
+            groups[key] = groups.get(key, 0.0) + (row["price_subtotal"] or 0.0)
+        day = datetime.now(UTC).date()
+        draft_name = f"Down Payment: {day.month:02d}/{day.day:02d}/{day.year} (Draft)"
+        created = lines.create([{
+            "order_id": order_id, "name": draft_name, "is_downpayment": True,
+            "product_uom_qty": 0.0, "discount": 0.0, "sequence": sequence,
+            "price_unit": money(subtotal * ratio), "tax_id": [[6, 0, list(taxes)]]}
+            for taxes, subtotal in groups.items() if abs(subtotal) > 0.005])
+        label = (f"Down payment of {float(wizard['amount'] or 0.0)}%" if method == "percentage"
+                 else "Down Payment")
+        invoice_lines = []
+        for line in lines.values(created, ["price_unit", "tax_id"]):
+            invoice_lines.append([0, 0, {
+                "name": label, "quantity": 1.0, "product_id": False,
+                "price_unit": line["price_unit"], "tax_ids": [[6, 0, line["tax_id"]]],
+                "account_id": PRODUCT_SALES_ACCOUNT, "is_downpayment": True,
+                "sale_line_ids": [[6, 0, [line["id"]]]]}])
+        return self.env["account.move"].create(
+            [{**self._header(order), "invoice_line_ids": invoice_lines}])[0]
 
 
 @register
@@ -1696,6 +1930,7 @@ class Move(Behaviour):
             model.write_columns([record_id], columns)
         self.recompute(model, ids)
         self._reconcile_reversed(model, rows)
+        SaleOrderLine().refresh_down_payments(model.env["sale.order.line"], ids)
         return False
 
     def _reconcile_reversed(self, model: Model, posted: dict[int, Vals]) -> None:
@@ -1716,15 +1951,17 @@ class Move(Behaviour):
             self.settle(model, record_id, amount, None)
 
     @rpc()
-    def button_draft(self, model: Model, ids: list[int], *args: Any, **kwargs: Any) -> bool:
+    def button_draft(self, model: Model, ids: list[int], *args: Any, **kwargs: Any) -> None:
+        """Returns None, as Odoo's (the answer has no result)."""
         model.write_columns(ids, {"state": "draft"})
-        return False
+        SaleOrderLine().refresh_down_payments(model.env["sale.order.line"], ids)
 
     @rpc()
-    def button_cancel(self, model: Model, ids: list[int], *args: Any, **kwargs: Any) -> bool:
-        model.write_columns(ids, {"state": "cancel"})
+    def button_cancel(self, model: Model, ids: list[int], *args: Any, **kwargs: Any) -> None:
+        """Returns None, as Odoo's (fixed_price_and_down_payment.json #35)."""
+        model.write_columns(ids, {"state": "cancel", "auto_post": "no"})
         self.recompute(model, ids)
-        return False
+        SaleOrderLine().refresh_down_payments(model.env["sale.order.line"], ids)
 
     def settle(self, model: Model, move_id: int, amount: float, payment_id: int | None,
                reversed_by: bool = False) -> None:
@@ -1773,6 +2010,12 @@ class MoveLine(Behaviour):
             row["balance"] = -row["price_subtotal"] * sign
             row["credit"] = max(row["balance"] * -1, 0.0)
             row["debit"] = max(row["balance"], 0.0)
+
+    def after_create(self, model: Model, ids: list[int], vals_list: list[Vals]) -> None:
+        """Taxes given as commands are set after the row: the totals follow them."""
+        given = [i for i, vals in zip(ids, vals_list, strict=True) if "tax_ids" in vals]
+        if given:
+            self.after_write(model, given, {"tax_ids": True})
 
     def after_write(self, model: Model, ids: list[int], vals: Vals) -> None:
         if {"quantity", "price_unit", "discount", "tax_ids"} & set(vals):

@@ -48,6 +48,7 @@ class FieldSpec(BaseModel):
     relation: str | None = None
     selection: list[list[Any]] | None = None
     company_dependent: bool = False
+    help: str | bool | None = None  # only where a recording gave it
     # The many2one on `relation` that a one2many reads back through (not part of fields_get).
     inverse_name: str | None = None
     # Non-stored in Odoo but kept in a column here, because flows search on it (not reported).
@@ -75,6 +76,8 @@ class FieldSpec(BaseModel):
             attrs["relation"] = self.relation
         if self.selection is not None:
             attrs["selection"] = self.selection
+        if self.help is not None:
+            attrs["help"] = self.help
         if wanted:
             return {k: v for k, v in attrs.items() if k in wanted}
         return attrs

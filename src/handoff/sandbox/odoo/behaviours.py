@@ -855,12 +855,15 @@ class ServiceGeneration:
             return self.project_id
         name = f"{self.order['name']} - {product['name']}"
         partner = self.order["partner_id"]
+        # sale_project: the project and its analytic account belong to the order's company.
+        [order] = self.env["sale.order"].values([self.order_id], ["company_id"])
+        company = m2o_id(order["company_id"])
         account = self.env["account.analytic.account"].create(
-            [{"name": name, "partner_id": partner, "plan_id": 1}])[0]
+            [{"name": name, "partner_id": partner, "plan_id": 1, "company_id": company}])[0]
         self.project_id = self.env["project.project"].create([{
             "name": name, "partner_id": partner, "sale_line_id": line["id"],
             "sale_order_id": self.order_id, "account_id": account, "allow_timesheets": True,
-            "allow_billable": True, "billing_type": "not_billable",
+            "allow_billable": True, "billing_type": "not_billable", "company_id": company,
         }])[0]
         return self.project_id
 

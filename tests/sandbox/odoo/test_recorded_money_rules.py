@@ -168,3 +168,18 @@ def test_a_down_payment_names_its_posted_invoice_on_the_order(odoo: RunningSandb
         ("Down Payments", "line_section", 0.0, 0.0, "invoiced"),
         (f"Down Payment (ref: {name['name']} on {day[5:7]}/{day[8:10]}/{day[:4]})", False,
          -1.0, 3000.0, "to invoice")]
+
+
+def test_external_ids_follow_their_record_and_refuse_duplicates_as_postgres(
+        odoo: RunningSandbox) -> None:
+    """external_ids.json #9, #10, #35-36."""
+    partner = ok(odoo, "res.partner", "create", [{"name": "Globex"}])
+    row = {"module": "__handoff__", "name": "hubspot_company_123", "model": "res.partner",
+           "res_id": partner}
+    ok(odoo, "ir.model.data", "create", [row])
+    name, message = error(odoo, "ir.model.data", "create", [row])
+    assert 'unique constraint "ir_model_data_module_name_uniq_index"' in message
+    assert error(odoo, "ir.model.data", "create", [{**row, "name": "a b"}])[1] == (
+        "The operation cannot be completed: External IDs cannot contain spaces")
+    ok(odoo, "res.partner", "unlink", [[partner]])
+    assert ok(odoo, "ir.model.data", "search_count", [[["name", "=", "hubspot_company_123"]]]) == 0

@@ -344,14 +344,19 @@ class ModelData(Behaviour):
         return self.display_names(model, ids)
 
     def check_constraints(self, model: Model, rows: list[Vals]) -> None:
+        """The table's constraints, with PostgreSQL's words (external_ids.json #9, #10)."""
         for row in rows:
+            if " " in (row.get("name") or ""):  # CHECK(name NOT LIKE '% %')
+                raise ValidationError(
+                    "The operation cannot be completed: External IDs cannot contain spaces")
             clash = model.conn.execute(
                 "SELECT id FROM ir_model_data WHERE module=? AND name=?",
                 (row.get("module"), row.get("name"))).fetchone()
             if clash:
                 raise ValidationError(
-                    "The operation cannot be completed: The external identifier "
-                    f"{row.get('module')}.{row.get('name')} already exists.")
+                    "The operation cannot be completed: duplicate key value violates unique "
+                    'constraint "ir_model_data_module_name_uniq_index"\nDETAIL:  Key (module, '
+                    f"name)=({row.get('module')}, {row.get('name')}) already exists.\n")
 
     def lookup(self, model: Model, xmlid: str) -> tuple[str, int] | None:
         module, _, name = xmlid.partition(".")

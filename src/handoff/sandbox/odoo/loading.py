@@ -135,9 +135,12 @@ def load(model: Model, fields: list[str], data: list[list[Any]]) -> dict[str, An
                     module, name = _xmlid_parts(xmlid)
                     conn.execute("DELETE FROM ir_model_data WHERE module=? AND name=?",
                                  (module, name))
-                    model.env["ir.model.data"].create([{
+                    made = model.env["ir.model.data"].create([{
                         "module": module, "name": name, "model": model.name,
                         "res_id": record_id}])
+                    # `_update_xmlids` inserts the rows in SQL: no create/write uid or date
+                    model.env["ir.model.data"].write_columns(made, {
+                        "create_uid": None, "write_uid": None})
             ids.append(record_id)
         except ImportValueError as exc:
             messages.append({"type": "error", "message": str(exc), "record": index,

@@ -599,6 +599,10 @@ class Model:
         for chunk in _chunks(ids, 900):
             self.conn.execute(
                 f"DELETE FROM {self.spec.table} WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+            if self.name != "ir.model.data":  # Odoo's unlink deletes the records' external ids
+                self.conn.execute(
+                    f"DELETE FROM ir_model_data WHERE model=? AND res_id IN "
+                    f"({','.join('?' * len(chunk))})", [self.name, *chunk])
         self.behaviour.after_unlink(self, ids)
         return True
 

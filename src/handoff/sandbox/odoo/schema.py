@@ -161,6 +161,7 @@ MODEL_ORDERS: dict[str, str] = {
     "uom.uom": "factor desc, id",
     "res.currency": "active desc, name",
     "ir.module.module": "application desc, sequence, name",
+    "ir.model.data": "module, model, name",
 }
 
 REC_NAMES: dict[str, str] = {

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handoff.billing.units import ODOO_HOURS, TimeConversion, Uom
+from handoff.billing.units import ODOO19_HOURS, ODOO_HOURS, TimeConversion, Uom
 from handoff.connectors.odoo.adapter import OdooAdapter
 
 LINE_FIELDS = [
@@ -36,7 +36,13 @@ TIMESHEET_FIELDS = [
     "timesheet_invoice_id",
     "product_uom_id",
 ]
+# How a unit is read, per Odoo series (see handoff.billing.units). 18: its category, its factor
+# (units per reference unit) and its own rounding. 19 (no categories): what 19's
+# uom.uom._compute_quantity and _has_common_reference read: the stored factor (size in the root
+# unit, _compute_factor over relative_factor / relative_uom_id), the computed rounding (precision
+# 'Product Unit') and parent_path (its first id is the root).
 UOM_FIELDS = ["name", "category_id", "factor", "rounding"]
+UOM_FIELDS_19 = ["name", "factor", "rounding", "parent_path"]
 MILESTONE_FIELDS = ["name", "is_reached", "reached_date", "sale_line_id", "quantity_percentage"]
 
 
@@ -148,19 +154,51 @@ def _holding_invoices(odoo: OdooAdapter, invoice_ids: set[int | None]) -> set[in
     }
 
 
-def _units(odoo: OdooAdapter, ids: set[int | None]) -> dict[int, Uom]:
-    wanted = sorted(i for i in ids if i is not None)
-    if not wanted:
-        return {}
-    return {
-        row["id"]: Uom(
+def uom_fields(series: int) -> list[str]:
+    """The ``uom.uom`` fields a unit is read with on a server of major version ``series``."""
+    return UOM_FIELDS_19 if series >= 19 else UOM_FIELDS
+
+
+def uom_from_row(row: dict[str, Any], series: int) -> Uom:
+    """A ``uom.uom`` row read with :func:`uom_fields` as the billing engine's unit."""
+    if series < 19:
+        return Uom(
             id=row["id"],
             name=str(row["name"]),
             category_id=m2o(row["category_id"])[0] or 0,
             factor=float(row["factor"]),
             rounding=float(row["rounding"] or 0.01),
         )
-        for row in odoo.read("uom.uom", wanted, UOM_FIELDS)
+    path = str(row.get("parent_path") or "")
+    root = path.split("/")[0]
+    if not root.isdigit():
+        raise ValueError(f"uom.uom {row['id']} ({row['name']}) has no parent_path: {path!r}")
+    return Uom(
+        id=row["id"],
+        name=str(row["name"]),
+        category_id=int(root),
+        factor=float(row["factor"]),
+        rounding=float(row["rounding"]),
+        series=19,
+    )
+
+
+def hours_unit(series: int) -> Uom:
+    """The unit a timesheet without ``product_uom_id`` is taken to be in."""
+    return ODOO19_HOURS if series >= 19 else ODOO_HOURS
+
+
+def _series(odoo: OdooAdapter) -> int:
+    return odoo.client.version().major
+
+
+def _units(odoo: OdooAdapter, ids: set[int | None], series: int) -> dict[int, Uom]:
+    wanted = sorted(i for i in ids if i is not None)
+    if not wanted:
+        return {}
+    return {
+        row["id"]: uom_from_row(row, series)
+        for row in odoo.read("uom.uom", wanted, uom_fields(series))
     }
 
 
@@ -183,10 +221,12 @@ def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
             TIMESHEET_FIELDS,
             order="date asc, id asc",
         )
+    series = _series(odoo)
     units = _units(
         odoo,
         {m2o(row.get("product_uom"))[0] for row in rows}
         | {m2o(row.get("product_uom_id"))[0] for row in sheet_rows},
+        series,
     )
     lines = [
         OrderLine(
@@ -221,7 +261,7 @@ def read_deliverables(odoo: OdooAdapter, order_id: int) -> OrderDeliverables:
                     consultant=m2o(row["employee_id"])[1] or "unknown",
                     description=row.get("name") or "",
                     line_id=m2o(row["so_line"])[0],
-                    unit=units.get(m2o(row.get("product_uom_id"))[0] or 0, ODOO_HOURS),
+                    unit=units.get(m2o(row.get("product_uom_id"))[0] or 0, hours_unit(series)),
                     invoice_id=invoice_id if invoice_id in holding else None,
                 )
             )

@@ -115,7 +115,7 @@ def seed(box: Target, projects: int) -> Firm:
 
 def items(rows: int, firm: Firm) -> list[dict[str, Any]]:
     return [
-        {"kind": "time", "source_id": f"T-{i}", "revision": "1",
+        {"kind": "time", "source_id": f"T-{firm.run}-{i}", "revision": "1",
          "consultant": f"c{i % CONSULTANTS}.{firm.run}@firm.example",
          "deal_ref": firm.deals[i % len(firm.deals)],
          "date": f"2026-11-{1 + i % 28:02d}", "hours": 1 + (i % 8) / 4, "billable": True,

@@ -123,9 +123,16 @@ def _row(session: object, system: str, *, for_update: bool = False) -> Circuit:
         query = query.with_for_update()
     row = session.scalar(query)
     if row is None:
-        row = Circuit(system=system, state=CircuitState.CLOSED, consecutive_failures=0)
-        session.add(row)
-        session.flush()
+        from sqlalchemy.exc import IntegrityError
+
+        try:
+            with session.begin_nested():
+                row = Circuit(system=system, state=CircuitState.CLOSED, consecutive_failures=0)
+                session.add(row)
+        except IntegrityError:
+            # Another flow of the same system created the row first (flows run side by side).
+            row = session.scalar(query)
+            assert row is not None
     return row
 
 

@@ -1,13 +1,15 @@
-"""Time entries and expenses -> Odoo timesheets and re-invoiced expenses, ordered per project.
+"""Time entries and expenses -> Odoo timesheets and re-invoiced expenses, in order per entry.
 Only approved, billable entries are pushed; an entry edited or rejected after it was pushed is
 corrected in Odoo while not invoiced, and becomes an exception naming the invoice once it is.
 
-One run per entry; when intake handed a run the other new entries of its project delivered with
-it (``handoff.timesheets.intake``), the run pushes those that are new, approved and billable in
-one ``load`` and gives every other one a run of its own. When that shared push fails, every
-batch-mate gets a run of its own too: each entry ends done or with its own exception, never
-queued behind a failed run. The flow only sequences roles
-(``handoff.timesheets.push``)."""
+One run per entry; when intake handed a run the other entries delivered with it (up to 1,000,
+any projects; ``handoff.timesheets.intake`` explains why that keeps each entry's revisions in
+order), the run sorts them (``push.sort_batch``): the new approved billable ones are pushed
+together, one ``create`` per model for all their projects; the new ones not for Odoo are
+recorded; an entry's older revisions in the batch are superseded by its latest; every other one
+gets a run of its own. When a shared push fails, every batch-mate not finished gets a run of its
+own too: each entry ends done or with its own exception, never queued behind a failed run. The
+flow only sequences roles (``handoff.timesheets.push``)."""
 
 from __future__ import annotations
 
@@ -49,7 +51,7 @@ def time_entry(event: FlowEvent) -> dict[str, Any]:
             {"name": "time.assigned"}, push.assigned_to, DBOS.workflow_id, event.inbox_id
         )
     if assigned:
-        return _batch(record, assigned)
+        return _batch(record, event.inbox_id, assigned)
     return _one(record)
 
 
@@ -58,52 +60,74 @@ def _outcome(record: DeliveryRecord, name: str, odoo_id: int | None = None,
     return EntryOutcome(entry=record.key, outcome=name, odoo_id=odoo_id, batch=batch).model_dump()
 
 
-def _batch(record: DeliveryRecord, assigned: list[push.Assigned]) -> dict[str, Any]:
+def _batch(record: DeliveryRecord, inbox_id: int, assigned: list[push.Assigned]) -> dict[str, Any]:
     records = [record, *(a.record for a in assigned)]
-    fits = DBOS.run_step({"name": "time.batchable"}, push.batchable, records)
-    candidates = [i for i, ok in enumerate(fits) if ok]
-    held = DBOS.run_step({"name": "time.recordable"}, push.recordable, records)
-    recorded = {i for i, ok in enumerate(held) if ok}
-    if recorded:
+    inbox_ids = [inbox_id, *(a.inbox_id for a in assigned)]
+    roles = DBOS.run_step({"name": "time.sort_batch"}, push.sort_batch, records, inbox_ids)
+    latest = {r.key: i for i, r in enumerate(records) if roles[i] is not push.Role.SUPERSEDED}
+    superseded = [i for i, role in enumerate(roles) if role is push.Role.SUPERSEDED]
+    recorded = [i for i, role in enumerate(roles) if role is push.Role.RECORD]
+    if superseded or recorded:
         DBOS.run_step(
-            {"name": "time.record"}, push.record_not_pushed, [records[i] for i in sorted(recorded)]
+            {"name": "time.record"}, _record_batch,
+            [records[i] for i in recorded],
+            [records[i] for i in superseded],
+            [records[latest[records[i].key]] for i in superseded],
         )
+    finished = set(superseded) | set(recorded)
     followers = range(1, len(records))
+    candidates = [i for i, role in enumerate(roles) if role is push.Role.PUSH]
+    pushed_ids: dict[int, int] = {}
     try:
-        pushed_ids = _push_together(records, candidates)
+        for model in (push.TIMESHEET_MODEL, push.EXPENSE_MODEL):
+            group = [i for i in candidates if push.model_of(records[i]) == model]
+            pushed_ids.update(_push_together(records, group))
     except DBOSException:
         raise
     except Exception as error:
-        # The batch's shared work failed (its project unknown, one row refused by Odoo, Odoo
-        # unreachable after every retry): no batch-mate may be left queued behind this run.
-        # Each gets a run of its own, ending with its own outcome or its own exception; this
-        # run's entry goes on alone below.
+        # The batch's shared work failed (Odoo refused a row, or stayed unreachable after every
+        # retry): no batch-mate may be left queued behind this run. Each one not finished gets
+        # a run of its own, ending with its own outcome or its own exception (one pushed by an
+        # earlier write of this run finds itself up to date); this run's entry goes on alone.
         log.warning("batch of %d released to runs of their own: %s", len(records), error)
         DBOS.run_step(
             {"name": "time.release_assigned"},
             push.finish_assigned,
-            [assigned[i - 1].inbox_id for i in followers if i in recorded],
-            [assigned[i - 1].inbox_id for i in followers if i not in recorded],
+            [inbox_ids[i] for i in followers if i in finished],
+            [inbox_ids[i] for i in followers if i not in finished],
         )
-        if 0 in recorded:
-            return _outcome(record, "recorded")
-        return _one(record)
+        return _leader_outcome(record, roles[0], {}, len(records)) or _one(record)
+    finished |= set(pushed_ids)
     DBOS.run_step(
         {"name": "time.finish_assigned"},
         push.finish_assigned,
-        [assigned[i - 1].inbox_id for i in followers if i in pushed_ids or i in recorded],
-        [assigned[i - 1].inbox_id for i in followers if i not in pushed_ids and i not in recorded],
+        [inbox_ids[i] for i in followers if i in finished],
+        [inbox_ids[i] for i in followers if i not in finished],
     )
+    return _leader_outcome(record, roles[0], pushed_ids, len(pushed_ids)) or _one(record)
+
+
+def _leader_outcome(record: DeliveryRecord, role: push.Role, pushed_ids: dict[int, int],
+                    batch: int) -> dict[str, Any] | None:
+    """The batch run's own entry's outcome, None when it still has to be handled alone."""
     if 0 in pushed_ids:
-        return _outcome(record, "pushed", pushed_ids[0], batch=len(pushed_ids))
-    if 0 in recorded:
-        return _outcome(record, "recorded", batch=len(pushed_ids))
-    return _one(record)
+        return _outcome(record, "pushed", pushed_ids[0], batch=batch)
+    if role is push.Role.RECORD:
+        return _outcome(record, "recorded", batch=batch)
+    if role is push.Role.SUPERSEDED:
+        return _outcome(record, "superseded", batch=batch)
+    return None
+
+
+def _record_batch(recorded: list[DeliveryRecord], superseded: list[DeliveryRecord],
+                  by: list[DeliveryRecord]) -> None:
+    push.record_not_pushed(recorded)
+    push.record_superseded(superseded, by)
 
 
 def _push_together(records: list[DeliveryRecord], candidates: list[int]) -> dict[int, int]:
-    """Push the batchable records in one ``load``; index in ``records`` -> Odoo id of those
-    pushed (a record that does not resolve is left out, to its own run)."""
+    """Push the given records (one model, any projects) in one write; index in ``records`` ->
+    Odoo id of those pushed (a record that does not resolve is left out, to its own run)."""
     if not candidates:
         return {}
     batch = [records[i] for i in candidates]

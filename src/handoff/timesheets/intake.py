@@ -1,11 +1,23 @@
 """The one way records enter the hub, shared by the webhook and the file drop: every entry's
 event stored in one statement (nothing half-imported), then flows started.
 
-Batching: the new entries of one project delivered together are handed to one run (the first
-entry's, the project's *leader*), which pushes them to Odoo in one ``load``: intake marks the
-other events queued for the leader's workflow id *before* starting it, so a crash in between
-leaves the leader stored and waiting (the worker starts it, under the same workflow id) and
-nothing is lost. HANDOFF_TIME_BATCH=0 starts one run per entry instead.
+Batching: the new entries delivered together (up to BATCH_LIMIT, any projects) are handed to one
+run (the first entry's, the batch's *leader*), which pushes the new approved billable ones to
+Odoo in one ``create`` per model (``handoff.flows.time_entries``). Intake marks the other events
+queued for the leader's workflow id *before* starting it, so a crash in between leaves the
+leader stored and waiting (the worker starts it, under the same workflow id) and nothing is lost.
+
+Why this cannot reorder an entry's revisions: the partition key of every time-entry run (a
+batch, or a run of its own) is the entry's partition (``records.entity_key``: a stable hash of
+the entry key, one partition by default), so every run that touches an entry runs in the same
+ordered partition, one at a time, in arrival order; a batch is cut per partition. Inside a
+batch, an entry's revisions are folded into the latest (the older ones recorded as superseded);
+an entry pushed before, or whose earlier revision still waits for a run of its own (released by
+an earlier batch, so ahead in the partition), gets a run of its own after the batch
+(``push.sort_batch``). Why not one partition per project, as before: a run would then hold 50
+entries (20 projects x 1,000 per request), and the fixed cost per run and per Odoo call made the
+push 5x slower than Odoo's own limit; and a batch across projects in a project's partition could
+race with a run of the same entry in another. HANDOFF_TIME_BATCH=0 starts one run per entry.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel
@@ -30,7 +31,7 @@ from handoff.connectors.registry import connectors_for
 from handoff.engine.errors import BusinessRuleError
 from handoff.engine.runtime import current_hub
 from handoff.store.repositories import content_hash
-from handoff.timesheets.records import DeliveryRecord
+from handoff.timesheets.records import FLOW, DeliveryRecord, entity_key
 
 TIMESHEET_MODEL = "account.analytic.line"
 EXPENSE_MODEL = "hr.expense"
@@ -212,48 +213,6 @@ def record_not_pushed(records: Sequence[DeliveryRecord]) -> None:
 # -- where the entry goes ------------------------------------------------------------------------
 
 
-def resolve_project(record: DeliveryRecord) -> tuple[int, int | None, int | None]:
-    """(project id, sale order id, company id): the deal's delivered project (binding written by
-    deal-to-delivery), else an explicit Odoo project (``odoo:project:<id>``, an id, or its name)."""
-    hub = current_hub()
-    odoo = _odoo().odoo
-    project_id: int | None = None
-    if record.deal_ref:
-        projects = [
-            int(b.external_id)
-            for b in hub.bindings.for_canonical("deal", record.deal_ref)
-            if b.system == "odoo" and b.model == PROJECT_MODEL
-        ]
-        project_id = min(projects) if projects else None
-    if project_id is None and record.project_ref:
-        project_id = _explicit_project(odoo, record.project_ref)
-    if project_id is None:
-        where = f"deal {record.deal_ref}" if record.deal_ref else f"project {record.project_ref}"
-        raise BusinessRuleError(
-            f"{record.key}: no Odoo project for {where}",
-            rule="project_unknown",
-            value=record.deal_ref or record.project_ref,
-            suggested_fix="Deliver the deal first (deal-to-delivery creates its project), or set "
-            "project_ref to an Odoo project (odoo:project:<id> or its exact name); then retry.",
-        )
-    rows = odoo.read(PROJECT_MODEL, [project_id], ["sale_order_id", "company_id"])
-    if not rows:
-        raise BusinessRuleError(
-            f"{record.key}: Odoo project {project_id} no longer exists",
-            rule="project_unknown",
-            value=str(project_id),
-            suggested_fix="Restore the project in Odoo or correct the entry's project; then retry.",
-        )
-    order_id = _id_of(rows[0].get("sale_order_id"))
-    company_id = _id_of(rows[0].get("company_id"))
-    if order_id is not None:
-        # The order's company is what an expense re-invoiced on it must belong to (Odoo gives the
-        # order's project the same company).
-        orders = odoo.read(ORDER_MODEL, [order_id], ["company_id"])
-        company_id = _id_of(orders[0].get("company_id")) if orders else company_id
-    return project_id, order_id, company_id
-
-
 def _id_of(many2one: Any) -> int | None:
     return int(many2one[0]) if isinstance(many2one, list) and many2one else None
 
@@ -296,20 +255,31 @@ def resolve_employees(
     """consultant -> (hr.employee id, its company) by work email, else by exact name; one search
     for all of them. A person has one employee per company in Odoo: the one of ``company_id``
     is preferred."""
+    rows = _employee_rows(consultants)
+    found = {c: _pick_employee(rows, c, company_id) for c in set(consultants)}
+    return {c: e for c, e in found.items() if e is not None}
+
+
+def _employee_rows(consultants: Sequence[str]) -> list[dict[str, Any]]:
     wanted = sorted(set(consultants))
     if not wanted:
-        return {}
-    rows = _odoo().odoo.search_read(
+        return []
+    return list(_odoo().odoo.search_read(
         "hr.employee",
         ["|", ["work_email", "in", wanted], ["name", "in", wanted]],
         ["name", "work_email", "company_id"],
-    )
-    found: dict[str, tuple[int, int | None]] = {}
-    for row in sorted(rows, key=lambda r: (_id_of(r.get("company_id")) != company_id, r["id"])):
-        for key in (row.get("work_email"), row.get("name")):
-            if key in wanted:
-                found.setdefault(key, (row["id"], _id_of(row.get("company_id"))))
-    return found
+    ))
+
+
+def _pick_employee(
+    rows: Sequence[dict[str, Any]], consultant: str, company_id: int | None
+) -> tuple[int, int | None] | None:
+    """The consultant's employee (work email or exact name), the one of ``company_id`` first."""
+    matching = [r for r in rows if consultant in (r.get("work_email"), r.get("name"))]
+    if not matching:
+        return None
+    row = min(matching, key=lambda r: (_id_of(r.get("company_id")) != company_id, r["id"]))
+    return row["id"], _id_of(row.get("company_id"))
 
 
 def employee_missing(record: DeliveryRecord) -> BusinessRuleError:
@@ -323,29 +293,109 @@ def employee_missing(record: DeliveryRecord) -> BusinessRuleError:
 
 
 def resolve_targets(records: Sequence[DeliveryRecord]) -> list[Target | None]:
-    """Targets of records that share one project/deal reference (the first record's): one
-    project read, one task search, one employee search for all. None: no such employee."""
-    project_id, order_id, company_id = resolve_project(records[0])
-    employees = resolve_employees([r.consultant for r in records], company_id)
-    tasks = project_tasks(project_id) if any(isinstance(r, TimeEntry) for r in records) else []
-    targets: list[Target | None] = []
+    """Targets of records of any projects / deals, in four Odoo calls whatever their number: one
+    project read, one order read, one employee search, one task search. None: the record's
+    project or employee is unknown (left to the record's own run, whose exception is its own)."""
+    return [t if isinstance(t, Target) else None for t in _targets_or_errors(records)]
+
+
+def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | BusinessRuleError]:
+    hub = current_hub()
+    odoo = _odoo().odoo
+    refs = sorted({(r.deal_ref or "", r.project_ref or "") for r in records})
+    project_of: dict[tuple[str, str], int | BusinessRuleError] = {}
+    for deal_ref, project_ref in refs:
+        project_id: int | None = None
+        if deal_ref:
+            projects = [
+                int(b.external_id)
+                for b in hub.bindings.for_canonical("deal", deal_ref)
+                if b.system == "odoo" and b.model == PROJECT_MODEL
+            ]
+            project_id = min(projects) if projects else None
+        if project_id is None and project_ref:
+            try:
+                project_id = _explicit_project(odoo, project_ref)
+            except BusinessRuleError as error:
+                project_of[(deal_ref, project_ref)] = error
+                continue
+        if project_id is not None:
+            project_of[(deal_ref, project_ref)] = project_id
+    project_ids = sorted({p for p in project_of.values() if isinstance(p, int)})
+    projects = {
+        row["id"]: row
+        for row in (odoo.read(PROJECT_MODEL, project_ids, ["sale_order_id", "company_id"])
+                    if project_ids else [])
+    }
+    order_ids = sorted({o for row in projects.values()
+                        if (o := _id_of(row.get("sale_order_id"))) is not None})
+    # The order's company is what an expense re-invoiced on it must belong to (Odoo gives the
+    # order's project the same company).
+    order_company = {
+        row["id"]: _id_of(row.get("company_id"))
+        for row in (odoo.read(ORDER_MODEL, order_ids, ["company_id"]) if order_ids else [])
+    }
+    employees = _employee_rows([r.consultant for r in records])
+    tasks: dict[int, list[dict[str, Any]]] = {}
+    timesheet_projects = sorted({
+        p for r in records
+        if isinstance(r, TimeEntry)
+        and isinstance(p := project_of.get((r.deal_ref or "", r.project_ref or "")), int)
+        and p in projects
+    })
+    if timesheet_projects:
+        for task in odoo.search_read("project.task", [["project_id", "in", timesheet_projects]],
+                                     ["name", "project_id"], order="id asc"):
+            tasks.setdefault(_id_of(task.get("project_id")) or 0, []).append(task)
+    targets: list[Target | BusinessRuleError] = []
     for record in records:
-        employee = employees.get(record.consultant)
-        task = pick_task(tasks, record.task_ref) if isinstance(record, TimeEntry) else None
-        targets.append(
-            None
-            if employee is None
-            else Target(project_id=project_id, order_id=order_id, task_id=task,
-                        employee_id=employee[0], company_id=company_id or employee[1],
-                        employee_company_id=employee[1])
-        )
+        project = project_of.get((record.deal_ref or "", record.project_ref or ""))
+        if project is None:
+            targets.append(_project_unknown(record))
+            continue
+        if isinstance(project, BusinessRuleError):
+            targets.append(project)
+            continue
+        row = projects.get(project)
+        if row is None:
+            targets.append(BusinessRuleError(
+                f"{record.key}: Odoo project {project} no longer exists",
+                rule="project_unknown",
+                value=str(project),
+                suggested_fix="Restore the project in Odoo or correct the entry's project; "
+                "then retry.",
+            ))
+            continue
+        order_id = _id_of(row.get("sale_order_id"))
+        company_id = order_company.get(order_id, _id_of(row.get("company_id"))) if order_id \
+            else _id_of(row.get("company_id"))
+        employee = _pick_employee(employees, record.consultant, company_id)
+        if employee is None:
+            targets.append(employee_missing(record))
+            continue
+        task = pick_task(tasks.get(project, []), record.task_ref) \
+            if isinstance(record, TimeEntry) else None
+        targets.append(Target(project_id=project, order_id=order_id, task_id=task,
+                              employee_id=employee[0], company_id=company_id or employee[1],
+                              employee_company_id=employee[1]))
     return targets
 
 
+def _project_unknown(record: DeliveryRecord) -> BusinessRuleError:
+    where = f"deal {record.deal_ref}" if record.deal_ref else f"project {record.project_ref}"
+    return BusinessRuleError(
+        f"{record.key}: no Odoo project for {where}",
+        rule="project_unknown",
+        value=record.deal_ref or record.project_ref,
+        suggested_fix="Deliver the deal first (deal-to-delivery creates its project), or set "
+        "project_ref to an Odoo project (odoo:project:<id> or its exact name); then retry.",
+    )
+
+
 def resolve_target(record: DeliveryRecord) -> Target:
-    [target] = resolve_targets([record])
-    if target is None:
-        raise employee_missing(record)
+    [target] = _targets_or_errors([record])
+    if isinstance(target, BusinessRuleError):
+        raise target
     return target
 
 
@@ -655,48 +705,89 @@ def assigned_to(workflow_id: str, own_inbox_id: int) -> list[Assigned]:
         return [Assigned(inbox_id=row[0], record=record_of(row[1])) for row in rows]
 
 
-def batchable(records: Sequence[DeliveryRecord]) -> list[bool]:
-    """Which records can be pushed together: new, approved and billable (see ``_fresh``)."""
-    return [fresh and r.billable_now for r, fresh in zip(records, _fresh(records), strict=True)]
+class Role(StrEnum):
+    """What a batch run does with each entry it was handed."""
+
+    PUSH = "push"  # new, approved and billable: pushed with its batch-mates
+    RECORD = "record"  # new, not approved or not billable: recorded as not for Odoo
+    SUPERSEDED = "superseded"  # a later revision of the entry is in the same batch
+    OWN_RUN = "own_run"  # pushed before (a change may correct or withdraw it), or an earlier
+    # revision of it still waits for its own run: it gets a run of its own, after this one
 
 
-def recordable(records: Sequence[DeliveryRecord]) -> list[bool]:
-    """Which records the batch can just record as not for Odoo: new, not approved or not
-    billable (see ``_fresh``). Entries pushed before need their own run: a change may withdraw
-    them from Odoo."""
-    return [fresh and not r.billable_now
-            for r, fresh in zip(records, _fresh(records), strict=True)]  # fmt: skip
-
-
-def _fresh(records: Sequence[DeliveryRecord]) -> list[bool]:
-    """New (never bound), the only revision of their entry in the batch, same kind and
-    project/deal reference as the first."""
+def sort_batch(records: Sequence[DeliveryRecord], inbox_ids: Sequence[int]) -> list[Role]:
+    """Each record's role in its batch (``Role``). Folding: of an entry's revisions in the batch
+    only the latest (by ``updated_at``, else arrival) is handled, the others are superseded. An
+    entry whose earlier revision is still waiting in the inbox for a run (queued in this run's
+    partition, so ahead of this run's released entries) is not pushed here: it goes to a run of
+    its own, which the partition starts after that earlier revision's run."""
     from sqlalchemy import select
 
-    from handoff.store.models import Binding
+    from handoff.store.models import Binding, InboxEvent, InboxStatus
 
     if not records:
         return []
-    first = records[0]
-    counts: dict[str, int] = {}
-    for record in records:
-        counts[record.key] = counts.get(record.key, 0) + 1
+    revisions: dict[str, list[int]] = {}
+    for index, record in enumerate(records):
+        revisions.setdefault(record.key, []).append(index)
+    latest = {key: _latest(records, indexes) for key, indexes in revisions.items()}
+    own = set(inbox_ids)
     with current_hub().store.session() as session:
         bound = set(
             session.scalars(
                 select(Binding.canonical_id).where(
                     Binding.canonical_type.in_(["time_entry", "expense"]),
-                    Binding.canonical_id.in_(list(counts)),
+                    Binding.canonical_id.in_(list(revisions)),
                 )
             )
         )
-    return [
-        counts[r.key] == 1
-        and r.key not in bound
-        and type(r) is type(first)
-        and (r.project_ref, r.deal_ref) == (first.project_ref, first.deal_ref)
-        for r in records
-    ]
+        keys = {entity_key(r) for r in records}
+        waiting: dict[str, int] = {}
+        for inbox_id, event_id in session.execute(
+            select(InboxEvent.id, InboxEvent.source_event_id).where(
+                InboxEvent.flow == FLOW,
+                InboxEvent.entity_key.in_(sorted(keys)),
+                InboxEvent.status.in_([InboxStatus.RECEIVED, InboxStatus.QUEUED]),
+                InboxEvent.id < max(inbox_ids),
+            )
+        ):
+            if inbox_id not in own:
+                key = event_id.rsplit("@", 1)[0]
+                waiting[key] = min(inbox_id, waiting.get(key, inbox_id))
+    roles: list[Role] = []
+    for index, record in enumerate(records):
+        if latest[record.key] != index:
+            roles.append(Role.SUPERSEDED)
+        elif record.key in bound or waiting.get(record.key, inbox_ids[index]) < inbox_ids[index]:
+            roles.append(Role.OWN_RUN)
+        else:
+            roles.append(Role.PUSH if record.billable_now else Role.RECORD)
+    return roles
+
+
+def _latest(records: Sequence[DeliveryRecord], indexes: Sequence[int]) -> int:
+    stamps = [records[i].updated_at for i in indexes]
+    if all(stamp is not None for stamp in stamps):
+        return max(indexes, key=lambda i: (records[i].updated_at, i))
+    return max(indexes)
+
+
+def record_superseded(records: Sequence[DeliveryRecord], by: Sequence[DeliveryRecord]) -> None:
+    """Audit that older revisions were folded into a later one of the same batch."""
+    correlation = _correlation()
+    audit_many([
+        {
+            "action": "superseded",
+            "system": "handoff",
+            "model": canonical_type(record),
+            "record_id": record.key,
+            "canonical_id": record.key,
+            "after": {"revision": record.revision, "superseded_by": later.revision,
+                      "pushed": False},
+            "correlation_id": correlation,
+        }
+        for record, later in zip(records, by, strict=True)
+    ])
 
 
 def plan_push(
@@ -705,14 +796,14 @@ def plan_push(
     """Indexes of the records that resolve to an Odoo target, and their values. A record that
     does not resolve is left to its own run (its exception is its own), except the first one
     when ``first_must_resolve`` (a run's own entry fails its run)."""
-    targets = resolve_targets(records)
-    if first_must_resolve and targets[0] is None:
-        raise employee_missing(records[0])
+    targets = _targets_or_errors(records)
+    if first_must_resolve and isinstance(targets[0], BusinessRuleError):
+        resolve_target(records[0])  # raises the record's own error, its key in the message
     chosen: list[int] = []
     values: list[dict[str, Any]] = []
     categories: dict[str, int] = {}
     for index, (record, target) in enumerate(zip(records, targets, strict=True)):
-        if target is None:
+        if not isinstance(target, Target):
             continue
         try:
             product = None

@@ -6,6 +6,7 @@ stores nothing unless the whole batch is clean.
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Literal
 
@@ -122,11 +123,26 @@ def kind_of(record: DeliveryRecord) -> ItemKind:
     return "time" if isinstance(record, TimeEntry) else "expense"
 
 
+def partitions() -> int:
+    """How many ordered partitions time entries are spread over (HANDOFF_TIME_PARTITIONS,
+    default 1): runs of one partition run one after the other, partitions side by side. One is
+    the fastest on a real Odoo 18 (4,000 entries, 20 projects: 297 rows/s with 1, 273 with 2):
+    two batches touching the same sale lines at once make Odoo's creates wait on each other.
+    Change it only with no time entry in flight (an event keeps the partition it was stored
+    with)."""
+    import os
+
+    return max(1, int(os.environ.get("HANDOFF_TIME_PARTITIONS", "1")))
+
+
 def entity_key(record: DeliveryRecord) -> str:
-    """Entries of one project (else one deal) run in order, one after the other."""
-    if record.project_ref:
-        return f"project:{record.project_ref}"
-    return f"deal:{record.deal_ref}"
+    """The ordered partition of the entry: a stable hash of the entry key, so every run that
+    touches an entry (a batch holding one of its revisions, a run of its own) is in the same
+    partition and they run in arrival order, never two at a time (``handoff.timesheets.intake``).
+    Entries of one project may land in different partitions: nothing orders them but their own
+    revisions."""
+    bucket = zlib.crc32(record.key.encode()) % partitions()
+    return f"time-entries:{bucket}"
 
 
 def event_id(record: DeliveryRecord) -> str:

@@ -21,6 +21,7 @@ from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.observability.logging import bound_context, get_logger
 from handoff.observability.metrics import WEBHOOK_REJECTED, register_state_collector
+from handoff.observability.webhook_metrics import source_label
 from handoff.store import migrate
 from handoff.store.inbox import AcceptResult, IncomingEvent
 
@@ -59,11 +60,12 @@ def generic_webhook_router(hub: Hub) -> APIRouter:
     async def receive(source: str, request: Request) -> Response:
         system = hub.settings.systems.get(source)
         if system is None or system.webhook_secret is None:
+            # Counted under a configured name or "unknown": a caller never adds a label value.
             return problem(
                 404,
                 "unknown_source",
-                f"no system {source!r} with a webhook_secret in handoff.yaml",
-                source=source,
+                f"no system {source[:64]!r} with a webhook_secret in handoff.yaml",
+                source=source_label(source, hub.settings.systems),
                 reason="unknown_source",
             )
         body = await read_limited_body(request)

@@ -14,8 +14,9 @@ End to end = POST /webhooks/time (--request-size items per signed request, defau
 account.analytic.line created with its external id -> binding in the store; the clock stops when
 every entry's run is done. Two modes of the flow:
 - ``single``: strictly one entry per run (HANDOFF_TIME_BATCH=0): ~6 Odoo calls per entry;
-- ``drain`` (default in the product): a run pushes every pending new approved entry of its project
-  in one ``load``; the runs of the drained entries then find them bound and only check the store.
+- ``batch`` (default in the product): a run pushes the new approved entries delivered together
+  (up to 1,000, any projects) with one ``create`` and one ``ir.model.data`` ``create``.
+Entry ids carry the run's seed, so a reused database never adopts an earlier run's timesheets.
 """
 
 from __future__ import annotations

@@ -72,3 +72,39 @@ def test_odoo_failing_the_batch_shared_push_leaves_no_entry_queued(desk: Desk) -
     assert httpx.get(f"{odoo_url}/sandbox/control").json()["faults_served"] == 3
     done = [e for e in desk.hub.inbox.list(limit=5000) if e.status == "done"]
     assert len(desk.timesheets()) == len(done) == 5  # the faults ran out: each pushed on its own
+
+
+def test_one_run_pushes_the_new_entries_of_every_project_delivered_together(desk: Desk) -> None:
+    other = desk.odoo.create("project.project", {"name": "Internal tooling",
+                                                 "allow_timesheets": True})
+    items = [entry(f"d-{n}", hours=1 + n) for n in range(3)]
+    items += [entry(f"p-{n}", hours=5 + n, deal_ref=None, project_ref=f"odoo:project:{other}")
+              for n in range(2)]
+    assert desk.post(items).status_code == 202
+    _assert_each_ended_with_its_own_outcome(desk, 5)
+    assert {e.workflow_id for e in desk.hub.inbox.list(limit=10)} == {
+        "000000000001-time_entry"}
+    assert sorted(t["unit_amount"] for t in desk.timesheets()) == [1, 2, 3]
+    others = desk.odoo.search_read("account.analytic.line", [["project_id", "=", other]],
+                                   ["unit_amount"])
+    assert sorted(t["unit_amount"] for t in others) == [5, 6]
+
+
+def test_revisions_delivered_together_fold_into_the_latest(desk: Desk) -> None:
+    # Three revisions of one new entry in one request, the newest delivered in the middle.
+    items = [
+        entry("T-7", hours=1, revision="1", updated_at="2026-11-02T09:00:00+00:00"),
+        entry("T-7", hours=3, revision="3", updated_at="2026-11-02T11:00:00+00:00"),
+        entry("T-7", hours=2, revision="2", updated_at="2026-11-02T10:00:00+00:00"),
+        entry("T-8", hours=4),
+    ]
+    assert desk.post(items).status_code == 202
+    _assert_each_ended_with_its_own_outcome(desk, 4)
+    assert desk.hub.exceptions.list() == []
+    # The latest revision created the timesheet once: never corrected, never created twice.
+    assert sorted(t["unit_amount"] for t in desk.timesheets()) == [3, 4]
+    audit = desk.hub.audit.search(limit=50)
+    superseded = sorted((a.diff["revision"][1], a.diff["superseded_by"][1])
+                        for a in audit if a.action == "superseded")
+    assert superseded == [("1", "3"), ("2", "3")]
+    assert not [a for a in audit if a.action == "correct"]

@@ -204,7 +204,14 @@ _SENSITIVE_WORDS = frozenset(
 _SENSITIVE_WORD_PAIRS = frozenset(
     {("api", "key"), ("private", "key"), ("access", "key"), ("session", "id")}
 )
-_URL_PASSWORD = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^:/@\s]*:)[^@/\s]+@")
+# Anchored on the literal "://", with no two quantifiers able to match the same characters: one
+# pass over the text (linear), whatever it holds. The scheme before "://" is checked by looking
+# back a bounded number of characters (``_has_scheme``), not by the pattern: a pattern starting
+# with ``[A-Za-z][A-Za-z0-9+.-]*`` retries from every letter and is quadratic on a long word (a
+# 5 MB description froze the hub for minutes, holding the interpreter lock).
+_URL_PASSWORD = re.compile(r"://(?P<user>[^:/@\s]*):(?P<password>[^@/\s]+)@")
+_SCHEME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+.-")
+_SCHEME_LOOKBACK = 64
 
 
 def is_sensitive_key(key: object) -> bool:
@@ -230,8 +237,33 @@ def redact(obj: Any) -> Any:
     if isinstance(obj, BaseModel):
         return redact(obj.model_dump(mode="json"))
     if isinstance(obj, str):
-        return _URL_PASSWORD.sub(rf"\g<head>{REDACTED}@", obj)
+        return _mask_url_passwords(obj)
     return obj
+
+
+def _has_scheme(text: str, end: int) -> bool:
+    """Whether ``text[:end]`` ends with a URL scheme (a letter, then letters, digits, + . -)."""
+    start = end
+    while start > 0 and end - start < _SCHEME_LOOKBACK and text[start - 1] in _SCHEME_CHARS:
+        start -= 1
+    return any(char.isascii() and char.isalpha() for char in text[start:end])
+
+
+def _mask_url_passwords(text: str) -> str:
+    """``scheme://user:password@host`` -> ``scheme://user:***@host``, in time linear in the text."""
+    if "://" not in text:
+        return text
+    parts: list[str] = []
+    done = 0
+    for match in _URL_PASSWORD.finditer(text):
+        if not _has_scheme(text, match.start()):
+            continue
+        parts += [text[done : match.start("password")], REDACTED]
+        done = match.end("password")
+    if not parts:
+        return text
+    parts.append(text[done:])
+    return "".join(parts)
 
 
 # ── Validators shared by the models ──────────────────────────────────────────────────────
@@ -750,6 +782,19 @@ class BillingConfig(Section):
     post: bool = True
 
 
+class ApiConfig(Section):
+    """The HTTP server of `handoff api` / `handoff run` and its defences against slow clients.
+
+    ``limit_concurrency``: connections and requests served at once; past it new ones get 503 at
+    once (uvicorn), so a few hundred slow clients cannot hold every socket. ``body_read_timeout``:
+    seconds a webhook body may take to arrive in full (a byte a second never does: 408).
+    ``keep_alive_timeout``: seconds an idle kept-alive connection stays open."""
+
+    limit_concurrency: int = Field(default=200, ge=1, le=100_000)
+    body_read_timeout: float = Field(default=30.0, gt=0, le=3600)
+    keep_alive_timeout: float = Field(default=5.0, gt=0, le=3600)
+
+
 class Settings(Section):
     """The whole of `handoff.yaml`. Build it with `load_settings()`."""
 
@@ -763,6 +808,7 @@ class Settings(Section):
     alerts: AlertsConfig = AlertsConfig()
     delivery: DeliveryConfig = DeliveryConfig()
     billing: BillingConfig = BillingConfig()
+    api: ApiConfig = ApiConfig()
 
     _source: Path | None = PrivateAttr(None)
 

@@ -8,6 +8,7 @@ import hmac
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -16,7 +17,14 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import BaseModel, Field, ValidationError
 
 from handoff import __version__
-from handoff.api.bodies import MAX_BODY_BYTES, read_limited_body
+from handoff.api.bodies import (
+    MAX_BODY_BYTES,
+    install,
+    off_loop,
+    parse_json_off_loop,
+    read_limited_body,
+    signatures_match,
+)
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.observability.logging import bound_context, get_logger
@@ -41,7 +49,7 @@ class GenericEvent(BaseModel):
     entity: str = Field(min_length=1, max_length=255)
     kind: str = Field(min_length=1, max_length=128)
     flow: str | None = None
-    occurred_at: str | None = None
+    occurred_at: datetime | None = None
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -78,8 +86,8 @@ def generic_webhook_router(hub: Hub) -> APIRouter:
                 reason="too_large",
             )
         given = request.headers.get(SIGNATURE_HEADER, "")
-        expected = sign(system.webhook_secret.reveal(), body)
-        if not given or not hmac.compare_digest(given, expected):
+        expected = await off_loop(len(body), sign, system.webhook_secret.reveal(), body)
+        if not given or not signatures_match(given, expected):
             return problem(
                 401,
                 "invalid_signature",
@@ -88,7 +96,7 @@ def generic_webhook_router(hub: Hub) -> APIRouter:
                 reason="signature",
             )
         try:
-            batch = GenericBatch.model_validate(json.loads(body))
+            batch = GenericBatch.model_validate(await parse_json_off_loop(body))
         except json.JSONDecodeError as error:
             return problem(
                 400, "malformed_json", str(error), source=source, reason="malformed_json"
@@ -257,6 +265,11 @@ def create_app(hub: Hub) -> FastAPI:
         response.headers["X-Correlation-Id"] = correlation_id
         return response
 
+    install(
+        app,
+        body_read_timeout=hub.settings.api.body_read_timeout,
+        system_names=frozenset(hub.settings.systems),
+    )
     app.include_router(health_router(hub))
     app.include_router(generic_webhook_router(hub))
     for router in crm_webhook_routers(hub):

@@ -181,6 +181,18 @@ def worker(
     hub.shutdown()
 
 
+def server_options(hub: Hub) -> dict[str, Any]:
+    """uvicorn's settings from handoff.yaml's ``api`` section: a cap on connections served at
+    once (past it: 503 at once, so slow clients cannot hold every socket) and the idle time of a
+    kept-alive connection. The body read timeout is the app's own (``handoff.api.bodies``)."""
+    return {
+        "log_level": "warning",
+        "access_log": False,
+        "limit_concurrency": hub.settings.api.limit_concurrency,
+        "timeout_keep_alive": hub.settings.api.keep_alive_timeout,
+    }
+
+
 def api(
     host: str = typer.Option("127.0.0.1"),
     port: int = typer.Option(8080),
@@ -194,7 +206,7 @@ def api(
     hub_logging.configure(log_level)
     hub = start_hub()
     _print_layout(hub, api=f"http://{host}:{port}", worker=None)
-    uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
+    uvicorn.run(create_app(hub), host=host, port=port, **server_options(hub))
     hub.shutdown()
 
 
@@ -215,7 +227,7 @@ def run(
     executor = _start_worker(hub, executor_id, stop)
     _print_layout(hub, api=f"http://{host}:{port}", worker=executor)
     try:
-        uvicorn.run(create_app(hub), host=host, port=port, log_level="warning", access_log=False)
+        uvicorn.run(create_app(hub), host=host, port=port, **server_options(hub))
     finally:
         stop.set()
         hub.shutdown()

@@ -42,9 +42,29 @@ class JsonFormatter(logging.Formatter):
             **_context.get(),
         }
         line.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
-        if record.exc_info:
+        line = _shortened(line)
+        if record.exc_info:  # a traceback is logged whole
             line["exception"] = self.formatException(record.exc_info)
         return json.dumps(redact(line), default=str)
+
+
+MAX_LOGGED_TEXT = 4096  # a log line repeats what it is about, not a 5 MB description
+
+
+def _shortened(value: Any, depth: int = 0) -> Any:
+    """``value`` with every text cut to ``MAX_LOGGED_TEXT`` characters (saying how much was cut)
+    and nesting cut at 8 levels, so a log line costs little whatever a request carried."""
+    if isinstance(value, str):
+        if len(value) <= MAX_LOGGED_TEXT:
+            return value
+        return f"{value[:MAX_LOGGED_TEXT]}...[{len(value) - MAX_LOGGED_TEXT} more characters]"
+    if depth >= 8 and isinstance(value, dict | list | tuple):
+        return f"<{type(value).__name__} nested too deep to log>"
+    if isinstance(value, dict):
+        return {key: _shortened(item, depth + 1) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_shortened(item, depth + 1) for item in value]
+    return value
 
 
 def configure(level: str = "INFO", stream: Any = None) -> None:

@@ -49,6 +49,46 @@ class ParsedItems(BaseModel):
         return not self.errors
 
 
+# The longest text each field may hold, checked before anything else looks at an item. Ids and
+# references fit the hub's 255-character keys once combined ("time:<source>:<source_id>@<rev>");
+# a description is what a person types about a few hours of work, not a document: a longer one
+# is refused (naming the field), never cut short, so what reaches Odoo is what was sent.
+FIELD_MAX_LENGTHS: dict[str, int] = {
+    "kind": 16,
+    "source": 32,
+    "source_id": 128,
+    "consultant": 255,
+    "project_ref": 128,
+    "deal_ref": 128,
+    "task_ref": 255,
+    "role": 128,
+    "revision": 64,
+    "description": 10_000,
+    "category": 128,
+    "receipt_ref": 255,
+}
+MAX_OTHER_FIELD_LENGTH = 64  # dates, numbers and flags written as text; unknown fields
+MAX_FIELD_NAME_LENGTH = 64
+ECHO_LENGTH = 80  # how much of a refused value an error repeats
+
+
+def _too_long(row: int, raw: Mapping[str, Any]) -> list[ItemError]:
+    problems: list[ItemError] = []
+    for key, value in raw.items():
+        name = str(key)
+        if len(name) > MAX_FIELD_NAME_LENGTH:
+            problems.append(ItemError(row=row, column=name[:ECHO_LENGTH] + "...", value="",
+                                      problem=f"a field name of {len(name)} characters "
+                                      f"(at most {MAX_FIELD_NAME_LENGTH})"))
+            continue
+        limit = FIELD_MAX_LENGTHS.get(name, MAX_OTHER_FIELD_LENGTH)
+        if isinstance(value, str) and len(value) > limit:
+            problems.append(ItemError(row=row, column=name, value=value[:ECHO_LENGTH] + "...",
+                                      problem=f"{len(value)} characters; {name} holds at most "
+                                      f"{limit}"))
+    return problems
+
+
 def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Blank cells mean "not given" (a CSV has no null), so the model's defaults apply."""
     return {
@@ -66,6 +106,8 @@ def parse_item(
     if not isinstance(raw, Mapping):
         return None, [ItemError(row=row, column="-", value=repr(raw)[:80],
                                 problem="an item must be a JSON object")]
+    if too_long := _too_long(row, raw):
+        return None, too_long
     values = _clean(raw)
     given = values.pop("kind", None)
     resolved = KIND_ALIASES.get(str(given)) if given is not None else None
@@ -91,8 +133,10 @@ def _item_error(row: int, values: Mapping[str, Any], error: Any) -> ItemError:
     column = ".".join(loc) if loc else "project_ref/deal_ref"
     value = values.get(loc[0]) if loc else ""
     message = str(error.get("msg", "invalid")).removeprefix("Value error, ")
-    return ItemError(row=row, column=column, value="" if value is None else str(value),
-                     problem=message)
+    shown = "" if value is None else str(value)
+    if len(shown) > ECHO_LENGTH:
+        shown = shown[:ECHO_LENGTH] + "..."
+    return ItemError(row=row, column=column, value=shown, problem=message)
 
 
 def parse_items(

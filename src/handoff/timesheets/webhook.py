@@ -9,7 +9,6 @@ nothing stored; otherwise every item becomes one inbox event (202).
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable
 from typing import Any
 
@@ -17,7 +16,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from handoff.api.app import SIGNATURE_HEADER, problem, sign
-from handoff.api.bodies import BodyRefused, off_loop, parse_json_off_loop, read_body
+from handoff.api.bodies import (
+    BodyRefused,
+    off_loop,
+    parse_json_off_loop,
+    read_body,
+    signatures_match,
+)
 from handoff.engine.runtime import Hub
 from handoff.timesheets.intake import submit_records
 from handoff.timesheets.records import TIMETRACKER_SYSTEM, event_id, parse_items
@@ -53,7 +58,7 @@ def time_webhook_router(hub: Hub, secret: Callable[[], str | None] | None = None
             body = await read_body(request)
             given = request.headers.get(SIGNATURE_HEADER, "")
             # A big body's HMAC and JSON parse run in a thread: the event loop stays free.
-            if not given or not hmac.compare_digest(
+            if not given or not signatures_match(
                 given, await off_loop(len(body), sign, key, body)
             ):
                 return problem(401, "invalid_signature",
@@ -67,7 +72,7 @@ def time_webhook_router(hub: Hub, secret: Callable[[], str | None] | None = None
             return problem(422, "invalid_body",
                            f"the body must be a JSON list of 1 to {MAX_ITEMS} items",
                            source=source, reason="invalid_event")
-        parsed = await off_loop(len(body), parse_items, items, source=source)
+        parsed = await off_loop(len(body), lambda: parse_items(items, source=source))
         if not parsed.ok:
             from handoff.observability.metrics import WEBHOOK_REJECTED
 

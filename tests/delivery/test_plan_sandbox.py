@@ -164,11 +164,8 @@ def write_plan(odoo: Odoo, plan: DeliveryPlan, partner_id: int) -> dict[str, Any
     milestone_ids: list[int] = []
     if plan.milestones:
         project = delivery.project_ids[0]
-        milestone_ids = odoo.q2c.create_milestones([
-            milestone.milestone_in(
-                project, lines[milestone.line_index]["id"],
-                lines[milestone.line_index]["product_uom_qty"],
-            )
+        milestone_ids = odoo.q2c.place_milestones(project, [
+            milestone.milestone_in(project, lines[milestone.line_index]["id"])
             for milestone in plan.milestones
         ])  # fmt: skip
     [order] = odoo.adapter.read(
@@ -281,6 +278,15 @@ def test_milestone_plan_creates_milestones_linked_to_the_order_line(
         ("Build", project, line["id"], 0.5, "2027-02-01"),
         ("Go-live", project, line["id"], 0.2, "2027-03-01"),
     ]  # fmt: skip
+    # The 100 % milestone Odoo makes on confirmation became "Design": the line is billed once.
+    on_line = odoo.adapter.search_read(
+        "project.milestone", [["sale_line_id", "=", line["id"]]], ["quantity_percentage"]
+    )
+    assert sorted(m["id"] for m in on_line) == sorted(written["milestones"])
+    assert sum(m["quantity_percentage"] for m in on_line) == pytest.approx(1.0)
+    # Placing them again (a retried step) changes nothing.
+    assert write_plan(odoo, plan, partner(odoo, "Acme MS"))[
+        "milestones"] == written["milestones"]
     # Reaching a milestone delivers its share of the line, which becomes invoiceable.
     odoo.q2c.mark_milestones_reached(written["milestones"][:1])
     [after] = odoo.adapter.read("sale.order.line", [line["id"]],

@@ -5,7 +5,8 @@ Pure: a deal, the customer's Odoo partner id, the configuration and an ``OdooRef
 ``sale.order.create`` with ``partner_id`` and the lines as ``[0, 0, vals]`` commands, taxes as the
 many2many ``tax_id`` (``[6, 0, ids]``), ``client_order_ref`` = the deal reference (searched before
 creating, so a retry finds the order instead of duplicating it), and milestones created on the
-project with their ``sale_line_id`` and ``product_uom_qty`` (Odoo derives ``quantity_percentage``).
+project with their ``sale_line_id`` and ``quantity_percentage``, the first one of a line taking over
+the 100 % milestone Odoo creates on confirmation (milestone_billing.json).
 
 Per billing model (``billing.products``):
 - time & materials: product ``invoice_policy=delivery`` + ``service_type=timesheet``
@@ -148,15 +149,14 @@ class PlannedMilestone(PlanModel):
     amount: Decimal
     deadline: date | None = None
 
-    def milestone_in(self, project_id: int, sale_line_id: int, line_quantity: float) -> MilestoneIn:
-        """The ``project.milestone`` to create once the order is confirmed. Odoo computes
-        ``quantity_percentage`` from ``product_uom_qty`` / the line's quantity."""
+    def milestone_in(self, project_id: int, sale_line_id: int) -> MilestoneIn:
+        """The ``project.milestone`` to place once the order is confirmed."""
         return MilestoneIn(
             name=self.name,
             project_id=project_id,
             deadline=self.deadline,
             sale_line_id=sale_line_id,
-            product_uom_qty=round(float(self.quantity_percentage) * line_quantity, 6),
+            quantity_percentage=float(self.quantity_percentage),
         )
 
 

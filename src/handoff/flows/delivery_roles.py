@@ -338,34 +338,37 @@ def create_milestones(delivery_plan: Any, order: Any) -> list[int]:
         return []
     q2c = _odoo()
     project_id = order.project_ids[0]
-    existing = {
-        row["name"]: row["id"]
+    before = {
+        row["id"]: row["name"]
         for row in q2c.odoo.search_read(
             "project.milestone", [["project_id", "=", project_id]], ["name"]
         )
     }
-    lines = q2c.odoo.read("sale.order.line", order.line_ids, ["product_uom_qty"])
-    quantities = {row["id"]: row["product_uom_qty"] for row in lines}
     wanted = [
-        m.milestone_in(
-            project_id, order.line_ids[m.line_index], quantities[order.line_ids[m.line_index]]
-        )
-        for m in delivery_plan.milestones
-        if m.name not in existing
+        m.milestone_in(project_id, order.line_ids[m.line_index]) for m in delivery_plan.milestones
     ]
-    created = q2c.create_milestones(wanted) if wanted else []
-    if created:
-        current_hub().audit.record(
-            actor="handoff",
-            action="create",
-            system="odoo",
-            model="project.milestone",
-            record_id=",".join(map(str, created)),
-            canonical_id=delivery_plan.deal_reference,
-            after={"milestones": [m.name for m in wanted]},
-            correlation_id=_correlation(),
-        )
-    return [*existing.values(), *created]
+    placed = q2c.place_milestones(project_id, wanted)
+    changes = {
+        "create": [(i, m) for i, m in zip(placed, wanted, strict=True) if i not in before],
+        # Odoo's own 100 % milestone of the line, taken over by the deal's first one.
+        "update": [(i, m) for i, m in zip(placed, wanted, strict=True)
+                   if i in before and before[i] != m.name],
+    }  # fmt: skip
+    for action, done in changes.items():
+        if done:
+            current_hub().audit.record(
+                actor="handoff",
+                action=action,
+                system="odoo",
+                model="project.milestone",
+                record_id=",".join(str(i) for i, _ in done),
+                canonical_id=delivery_plan.deal_reference,
+                after={"milestones": [
+                    {"name": m.name, "quantity_percentage": m.quantity_percentage} for _, m in done
+                ]},
+                correlation_id=_correlation(),
+            )  # fmt: skip
+    return placed
 
 
 def bind_delivery(

@@ -157,6 +157,12 @@ class Comparer:
                                       for m, m_r in self.ids.ids):
                     self.differ(sub, r, a)
                 continue
+            if key == "analytic_distribution" and isinstance(r, dict) and isinstance(a, dict):
+                # rule "ids": the keys are account.analytic.account ids (as text)
+                self.value(sub, {self.ids.get("account.analytic.account", int(k))
+                                 if k.isdigit() else k: v for k, v in r.items()},
+                           {int(k) if k.isdigit() else k: v for k, v in a.items()})
+                continue
             fspec = spec.fields.get(key) if spec else None
             if fspec is not None and fspec.relation:
                 if fspec.type == "many2one" and isinstance(r, list) and isinstance(a, list) \

@@ -85,7 +85,9 @@ class MilestoneIn(BaseModel):
     project_id: int
     deadline: dt.date | None = None
     sale_line_id: int | None = None
-    product_uom_qty: float | None = None
+    # The share of the line it bills, 0..1. Not ``product_uom_qty``: real Odoo 18 ignores that
+    # over RPC and bills 100 % (milestone_billing.json #15-16).
+    quantity_percentage: float | None = None
 
 
 class TimesheetIn(BaseModel):
@@ -342,6 +344,41 @@ class QuoteToCashAdapter:
         return self.odoo.create_many(
             "project.milestone", [m.model_dump(exclude_none=True) for m in milestones]
         )
+
+    def place_milestones(self, project_id: int, milestones: Sequence[MilestoneIn]) -> list[int]:
+        """The milestones on the project, in the given order; safe to run again.
+
+        Confirming an order creates one milestone billing 100 % of each milestone-invoiced line,
+        named after the line (sale_project ``_handle_milestones``, milestone_billing.json #12):
+        the first planned milestone of that line takes it over (its name, share and deadline), so
+        the line is never billed twice; the others are created. One already there by name is
+        kept.
+        """
+        existing = self.odoo.search_read(
+            "project.milestone", [["project_id", "=", project_id]], ["name", "sale_line_id"],
+            order="id",
+        )  # fmt: skip
+        by_name = {row["name"]: row["id"] for row in existing}
+        planned = {m.name for m in milestones}
+        defaults: dict[int, list[int]] = {}
+        for row in existing:
+            if row["name"] not in planned and row["sale_line_id"]:
+                defaults.setdefault(row["sale_line_id"][0], []).append(row["id"])
+        ids: list[int | None] = []
+        to_create: list[MilestoneIn] = []
+        for milestone in milestones:
+            if milestone.name in by_name:
+                ids.append(by_name[milestone.name])
+            elif milestone.sale_line_id and defaults.get(milestone.sale_line_id):
+                taken = defaults[milestone.sale_line_id].pop(0)
+                self.odoo.write("project.milestone", [taken], milestone.model_dump(
+                    exclude_none=True, exclude={"project_id", "sale_line_id"}))
+                ids.append(taken)
+            else:
+                ids.append(None)
+                to_create.append(milestone)
+        created = iter(self.create_milestones(to_create) if to_create else [])
+        return [found if found is not None else next(created) for found in ids]
 
     def mark_milestones_reached(self, milestone_ids: Sequence[int]) -> None:
         self.odoo.write("project.milestone", list(milestone_ids), {"is_reached": True})

@@ -845,9 +845,12 @@ class ServiceGeneration:
             if tracking in ("project_only", "task_in_project"):
                 project = self._project(row, product)
                 lines.write_columns([row["id"]], {"project_id": project})
+            task = None
             if tracking == "task_in_project":
                 task = self._task(row, product, self.project_id)
                 lines.write_columns([row["id"]], {"task_id": task})
+            if product["service_type"] == "milestones" and self.project_id:
+                self._milestone(row, self.project_id, task)
             elif tracking == "task_global_project":
                 project = product.get("project_id") or self._project(row, product)
                 task = self._task(row, product, m2o_id(project))
@@ -871,6 +874,21 @@ class ServiceGeneration:
             "allow_billable": True, "billing_type": "not_billable", "company_id": company,
         }])[0]
         return self.project_id
+
+    def _milestone(self, line: Vals, project: int, task: int | None) -> None:
+        """sale_project ``_handle_milestones``: the project's milestones without a line take it
+        (sharing its quantity), else one milestone billing 100 % of the line, named after it."""
+        milestones = self.env["project.milestone"]
+        free = [m["id"] for m in milestones.values(
+            milestones.search_ids([["project_id", "=", project], ["sale_line_id", "=", False]]),
+            ["id"])]  # fmt: skip
+        if free:
+            milestones.write(free, {"sale_line_id": line["id"], "quantity_percentage": 1 / len(free)})
+            return
+        [created] = milestones.create([{"name": line["name"], "project_id": project,
+                                        "sale_line_id": line["id"], "quantity_percentage": 1.0}])
+        if task:
+            self.env["project.task"].write_columns([task], {"milestone_id": created})
 
     def _task(self, line: Vals, product: Vals, project: int | None) -> int:
         hours = self._allocated_hours(line, product)
@@ -900,6 +918,15 @@ class ServiceGeneration:
 class SaleOrderLine(Behaviour):
     model = "sale.order.line"
     fixed_defaults: ClassVar[Vals] = {"customer_lead": 0.0, "product_uom_qty": 1.0}
+
+    def compute_reached_milestones_ids(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        milestones = model.env["project.milestone"]
+        rows = milestones.values(milestones.search_ids(
+            [["sale_line_id", "in", ids], ["is_reached", "=", True]]), ["sale_line_id"])
+        out: dict[int, Any] = {i: [] for i in ids}
+        for row in rows:
+            out[m2o_id(row["sale_line_id"]) or 0].append(row["id"])
+        return out
 
     def complete_rows(self, model: Model, rows: list[Vals]) -> None:
         super().complete_rows(model, rows)
@@ -1207,12 +1234,10 @@ class Milestone(Behaviour):
             columns["__milestone_qty"] = value
 
     def before_create(self, model: Model, vals_list: list[Vals]) -> list[Vals]:
-        lines = model.env["sale.order.line"]
+        # Real Odoo 18 ignores product_uom_qty on create over RPC: the milestone bills 100 %
+        # (milestone_billing.json #15-16).
         for vals in vals_list:
-            qty = vals.pop("product_uom_qty", None)
-            if qty is not None and vals.get("sale_line_id"):
-                ordered = lines.one(vals["sale_line_id"], ["product_uom_qty"])["product_uom_qty"]
-                vals["quantity_percentage"] = (qty / ordered) if ordered else 0.0
+            vals.pop("product_uom_qty", None)
         return vals_list
 
     def convert_percentage(self, model: Model, vals: Vals) -> None:
@@ -1245,6 +1270,29 @@ class Milestone(Behaviour):
 
     def compute_allow_billable(self, model: Model, ids: list[int]) -> dict[int, Any]:
         return {i: True for i in ids}
+
+    @rpc()
+    def toggle_is_reached(self, model: Model, ids: list[int], is_reached: bool, **_: Any) -> Vals:
+        """The milestone widget's toggle: write, then the widget's data (``_get_data``)."""
+        [milestone_id] = ids
+        model.write([milestone_id], {"is_reached": bool(is_reached)})
+        [row] = model.read_rows([milestone_id], [
+            "name", "deadline", "is_reached", "reached_date", "allow_billable",
+            "quantity_percentage", "sale_line_id", "task_ids"])  # fmt: skip
+        today = _today()
+        deadline = row["deadline"] or None
+        tasks = model.env["project.task"].values(row["task_ids"] or [], ["state"])
+        done = bool(tasks) and all(t["state"] in ("1_done", "1_canceled") for t in tasks)
+        return {
+            "id": milestone_id, "name": row["name"], "deadline": row["deadline"],
+            "is_reached": row["is_reached"], "reached_date": row["reached_date"],
+            "is_deadline_exceeded": bool(deadline and not row["is_reached"] and deadline < today),
+            "is_deadline_future": bool(deadline and deadline > today),
+            "can_be_marked_as_done": not row["is_reached"] and done,
+            "allow_billable": row["allow_billable"],
+            "quantity_percentage": row["quantity_percentage"],
+            "sale_line_display_name": row["sale_line_id"][1] if row["sale_line_id"] else False,
+        }  # fmt: skip
 
 
 @register

@@ -465,6 +465,63 @@ def test_settings_built_in_code_are_cross_checked_too() -> None:
     assert Settings(systems=systems, flows=flows).flows["won"].trigger.kind == "webhook"
 
 
+# ── Which flows a source may start ───────────────────────────────────────────────────────
+
+SOURCES = """\
+systems:
+  psa:
+    kind: http
+    url: https://psa.example
+    webhook_secret: ${PSA_SECRET}
+    allowed_flows: [time_entry, stripe_payment]
+  stripe:
+    kind: stripe
+    url: https://api.stripe.com
+    webhook_secret: ${STRIPE_SECRET}
+"""
+
+
+def test_a_source_may_start_no_flow_unless_it_lists_it(tmp_path: Path) -> None:
+    settings = load_settings(write_config(tmp_path, SOURCES.replace(", stripe_payment", "")))
+    assert settings.system("psa").allowed_flows == ["time_entry"]
+    assert settings.system("stripe").allowed_flows == []  # deny by default
+
+
+def test_a_flow_no_source_may_start_is_reported_with_its_path_and_line(tmp_path: Path) -> None:
+    path = write_config(tmp_path, SOURCES)
+    with pytest.raises(ConfigError) as raised:
+        load_settings(path, startable_flows={"time_entry"})
+    [problem] = raised.value.problems
+    assert problem.path == "systems.psa.allowed_flows[1]"
+    assert problem.message == (
+        "no flow 'stripe_payment' that a source may start by name (time_entry)"
+    )
+    assert problem.line == 6
+
+
+def test_the_starters_commented_source_is_valid_once_uncommented() -> None:
+    from handoff.flows.routing import startable_flows
+
+    text = starter_config_text()
+    block = text[text.index("#  psa:") : text.index("#  drops:")]
+    uncommented = "\n".join(line[1:] for line in block.splitlines() if line.startswith("#  "))
+    settings = parse_settings(
+        text.replace(block, uncommented + "\n\n"), startable_flows=startable_flows()
+    )
+    assert settings.system("psa").allowed_flows == ["time_entry"]
+    assert settings.system("hubspot").allowed_flows == []
+
+
+def test_allowed_flows_need_a_signed_source(tmp_path: Path) -> None:
+    problem = only_problem(
+        tmp_path,
+        "systems:\n  psa:\n    kind: http\n    url: https://psa.example\n"
+        "    allowed_flows: [time_entry]\n",
+    )
+    assert problem.path == "systems.psa.allowed_flows"
+    assert "needs webhook_secret" in problem.message
+
+
 # ── Secrets ──────────────────────────────────────────────────────────────────────────────
 
 

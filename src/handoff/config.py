@@ -18,7 +18,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -290,6 +290,19 @@ def _describe_systems(names: typing.Iterable[str]) -> str:
     return f"defined in systems: {', '.join(names)}" if names else "no systems are defined"
 
 
+def _startable_flow(name: str, info: ValidationInfo) -> str:
+    """Cross-check a flow a source may start against the flows that declare an input model
+    (``handoff.flows.routing``); the caller passes them, this module imports no flow."""
+    startable = _context(info).get("startable_flows")
+    if startable is not None and name not in startable:
+        raise PydanticCustomError(
+            "unknown_flow",
+            "no flow '{name}' that a source may start by name ({known})",
+            {"name": name, "known": ", ".join(sorted(startable)) or "none"},
+        )
+    return name
+
+
 def _valid_cron(expression: str) -> str:
     fields = expression.split()
     if len(fields) != 5:
@@ -340,6 +353,7 @@ def _path_from_text(value: Any) -> Any:
 SystemName = Annotated[str, AfterValidator(_known_system)]
 SystemKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
 FlowKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
+StartableFlow = Annotated[FlowKey, AfterValidator(_startable_flow)]
 CronExpression = Annotated[str, AfterValidator(_valid_cron)]
 FieldGroup = Annotated[str, AfterValidator(_valid_field_group)]
 MappingFile = Annotated[
@@ -394,6 +408,10 @@ class SystemConfig(Section):
     rate_limit: RateLimit | None = None
     circuit_breaker: BreakerPolicy = BreakerPolicy()
     webhook_secret: SecretRef | None = None
+    # The flows this system may start by name on the generic signed webhook
+    # `POST /webhooks/events/<system>`. Deny by default: an empty list starts none. Payment
+    # events come only from Stripe's own `/webhooks/stripe`, never from here.
+    allowed_flows: list[StartableFlow] = []
     # A private CA to trust for this system's TLS (a sandbox's self-signed certificate).
     tls_ca_file: Annotated[Path, BeforeValidator(_path_from_text)] | None = None
     # Files only: the folder watched for drops (relative to the config file's folder).
@@ -418,6 +436,15 @@ class SystemConfig(Section):
         if kind not in (None, "odoo") and database is not None:
             raise ValueError("only used by kind 'odoo'")
         return database
+
+    @field_validator("allowed_flows")
+    @classmethod
+    def _allowed_flows_need_a_secret(cls, allowed: list[str], info: ValidationInfo) -> list[str]:
+        if allowed and info.data.get("webhook_secret") is None:
+            raise ValueError("needs webhook_secret: only a signed request may start a flow")
+        if len(set(allowed)) != len(allowed):
+            raise ValueError("lists a flow twice")
+        return allowed
 
     @field_validator("path")
     @classmethod
@@ -920,9 +947,13 @@ def resolve_config_path(path: Path | None = None) -> Path | None:
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.is_file() else None
 
 
-def load_settings(path: Path | None = None) -> Settings:
+def load_settings(
+    path: Path | None = None, *, startable_flows: Collection[str] | None = None
+) -> Settings:
     """Load and validate the configuration; embedded defaults when there is no file.
 
+    ``startable_flows``: the flows a source may start by name (``flows.routing``); given, every
+    ``systems.<name>.allowed_flows`` entry is checked against them.
     Raises ConfigError listing every problem (a missing named file is one).
     """
     source = resolve_config_path(path)
@@ -933,11 +964,17 @@ def load_settings(path: Path | None = None) -> Settings:
     except OSError as error:
         problem = ConfigProblem("", f"cannot read the configuration file: {error.strerror}")
         raise ConfigError([problem], source) from None
-    return parse_settings(text, base_dir=source.resolve().parent, source=source)
+    return parse_settings(
+        text, base_dir=source.resolve().parent, source=source, startable_flows=startable_flows
+    )
 
 
 def parse_settings(
-    text: str, *, base_dir: Path | None = None, source: Path | None = None
+    text: str,
+    *,
+    base_dir: Path | None = None,
+    source: Path | None = None,
+    startable_flows: Collection[str] | None = None,
 ) -> Settings:
     """Validate YAML text. Relative paths (mappings, file: secrets) resolve against base_dir."""
     root, data = _parse_yaml(text, source)
@@ -953,6 +990,8 @@ def parse_settings(
         "base_dir": base_dir or Path.cwd(),
         "system_names": frozenset(map(str, systems)) if isinstance(systems, dict) else frozenset(),
     }
+    if startable_flows is not None:
+        context["startable_flows"] = frozenset(startable_flows)
     try:
         settings = Settings.model_validate(data, context=context)
     except ValidationError as error:

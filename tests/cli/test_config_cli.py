@@ -147,3 +147,26 @@ def test_show_refuses_an_invalid_file(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert "retry.max_attempts: must be >= 1" in result.stderr
     assert result.stdout == ""
+
+
+def test_check_names_the_path_of_a_flow_a_source_may_not_start(tmp_path: Path) -> None:
+    config = tmp_path / "handoff.yaml"
+    config.write_text(
+        "systems:\n"
+        "  tracker:\n"
+        "    kind: http\n"
+        "    url: https://time.example\n"
+        "    webhook_secret: ${TRACKER_SECRET}\n"
+        "    allowed_flows: [time_entry, billing_run, no_such_flow]\n"
+    )
+    result = runner.invoke(app, ["config", "check", str(config)])
+    assert result.exit_code == 1
+    for flow in ("billing_run", "no_such_flow"):
+        index = 1 if flow == "billing_run" else 2
+        assert (
+            f"systems.tracker.allowed_flows[{index}]: no flow '{flow}' that a source may start "
+            "by name (time_entry)"
+        ) in result.stderr
+    assert "invalid (2 problems)" in result.stderr
+    config.write_text(config.read_text().replace(", billing_run, no_such_flow", ""))
+    assert runner.invoke(app, ["config", "check", str(config)]).exit_code == 0

@@ -7,7 +7,7 @@ import hashlib
 import hmac
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,6 +25,7 @@ from handoff.api.bodies import (
     read_limited_body,
     signatures_match,
 )
+from handoff.config import ConfigError, ConfigProblem, Settings
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.observability.logging import bound_context, get_logger
@@ -122,18 +123,13 @@ def generic_webhook_router(hub: Hub) -> APIRouter:
                 source=source,
                 reason="unknown_flow",
             )
-        events = [
-            IncomingEvent(
-                source_event_id=e.id,
-                entity_key=e.entity,
-                kind=e.kind,
-                flow=e.flow,
-                payload=e.payload,
-                occurred_at=e.occurred_at,  # type: ignore[arg-type]
-            )
-            for e in batch.events
-        ]
-        results = await _in_thread(flows.submit, hub, source, events)
+        refused = _refuse_unallowed_flows(source, system.allowed_flows, batch)
+        if refused is not None:
+            return refused
+        inputs = _validated_inputs(source, batch)
+        if isinstance(inputs, JSONResponse):
+            return inputs
+        results = await _in_thread(_store_batch, hub, source, batch, inputs)
         return JSONResponse(
             {
                 "accepted": [
@@ -145,6 +141,106 @@ def generic_webhook_router(hub: Hub) -> APIRouter:
         )
 
     return router
+
+
+def _refuse_unallowed_flows(
+    source: str, allowed: Sequence[str], batch: GenericBatch
+) -> JSONResponse | None:
+    """403 unless ``source`` may start every flow the batch names (deny by default): the flow is
+    one a source may start by name (it declares an input model) and `allowed_flows` lists it."""
+    from handoff.flows.routing import STARTED_ONLY_BY, input_model
+
+    for name in sorted({e.flow for e in batch.events if e.flow}):
+        if input_model(name) is None:
+            origin = STARTED_ONLY_BY.get(name, "its own trigger")
+            why = f"no source may start it by name; it starts only from {origin}"
+        elif name not in allowed:
+            why = f"systems.{source}.allowed_flows in handoff.yaml does not list it"
+        else:
+            continue
+        return problem(
+            403,
+            "flow_not_allowed",
+            f"source {source!r} may not start flow {name!r}: {why}; nothing was stored",
+            source=source,
+            reason="flow_not_allowed",
+        )
+    if len({e.flow for e in batch.events}) > 1:
+        return problem(
+            422,
+            "mixed_flows",
+            "a batch starts one flow (or none): send the events of each flow in their own batch",
+            source=source,
+            reason="invalid_event",
+        )
+    return None
+
+
+def _validated_inputs(source: str, batch: GenericBatch) -> list[Any] | JSONResponse:
+    """Each event's payload validated against its flow's input model (None for an event that
+    starts no flow), or the 4xx naming every invalid field. A payload naming another system as
+    its source is refused: a source speaks only for itself."""
+    from handoff.flows.routing import input_model
+
+    inputs: list[Any] = []
+    problems: list[str] = []
+    for index, event in enumerate(batch.events):
+        model = input_model(event.flow) if event.flow else None
+        if model is None:
+            inputs.append(None)
+            continue
+        claimed = event.payload.get("source", source)
+        if claimed != source:
+            return problem(
+                403,
+                "source_mismatch",
+                f"events[{index}].payload.source names another system than {source!r}; "
+                f"source {source!r} may not start flow {event.flow!r} for it",
+                source=source,
+                reason="source_mismatch",
+            )
+        try:
+            inputs.append(model.validate_python({**event.payload, "source": source}))
+        except ValidationError as error:
+            problems.extend(
+                f"events[{index}].payload.{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in error.errors(include_input=False)
+            )
+    if problems:
+        return problem(
+            422,
+            "invalid_payload",
+            "; ".join(problems[:20]) + "; nothing was stored",
+            source=source,
+            reason="invalid_payload",
+        )
+    return inputs
+
+
+def _store_batch(
+    hub: Hub, source: str, batch: GenericBatch, inputs: list[Any]
+) -> list[AcceptResult]:
+    """Store the batch (one flow or none, validated) and start its flows."""
+    from handoff.flows.routing import TIME_ENTRY_FLOW, delivery_record
+
+    flow = batch.events[0].flow
+    if flow == TIME_ENTRY_FLOW:
+        # Time entries enter as /webhooks/time's do: one intake, batching and entry identity.
+        from handoff.timesheets.intake import submit_records
+
+        return submit_records(hub, [delivery_record(i) for i in inputs], source=source)
+    events = [
+        IncomingEvent(
+            source_event_id=e.id,
+            entity_key=e.entity,
+            kind=e.kind,
+            flow=e.flow,
+            payload=e.payload if validated is None else validated.model_dump(mode="json"),
+            occurred_at=e.occurred_at,  # type: ignore[arg-type]
+        )
+        for e, validated in zip(batch.events, inputs, strict=True)
+    ]
+    return flows.submit(hub, source, events)
 
 
 async def _in_thread(fn: Any, *args: Any) -> Any:
@@ -248,9 +344,30 @@ def crm_webhook_routers(hub: Hub) -> list[APIRouter]:
     return routers
 
 
+def _check_allowed_flows(settings: Settings) -> None:
+    """Refuse to serve when a source is allowed a flow no source may start by name (settings
+    built in code skip the check `handoff config check` makes of a file)."""
+    from handoff.flows.routing import startable_flows
+
+    startable = startable_flows()
+    problems = [
+        ConfigProblem(
+            f"systems.{name}.allowed_flows[{index}]",
+            f"no flow '{flow}' that a source may start by name "
+            f"({', '.join(sorted(startable)) or 'none'})",
+        )
+        for name, system in settings.systems.items()
+        for index, flow in enumerate(system.allowed_flows)
+        if flow not in startable
+    ]
+    if problems:
+        raise ConfigError(problems, settings.source)
+
+
 def create_app(hub: Hub) -> FastAPI:
     # The API routes events to flows by name, so it must know them even where no worker runs.
     flows.load_flow_modules(hub.settings)
+    _check_allowed_flows(hub.settings)
     app = FastAPI(title="Handoff", version=__version__)
     register_state_collector(hub)
 

@@ -37,7 +37,9 @@ FILE_HELP = (
 def _load_or_exit(file: Path | None) -> Settings:
     """Load the settings, or print every problem to stderr and exit with status 1."""
     try:
-        return load_settings(resolve_config_path(file))
+        from handoff.flows.routing import startable_flows
+
+        return load_settings(resolve_config_path(file), startable_flows=startable_flows())
     except ConfigError as error:
         for problem in error.problems:
             typer.echo(problem.format(error.source), err=True)

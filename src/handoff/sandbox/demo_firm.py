@@ -783,11 +783,14 @@ def hub_config(
                 "url": urls.docusign,
                 "webhook_secret": ref(names.docusign_hmac_key),
             },
-            # The firm's time tracker posts approved time and expenses to /webhooks/time.
+            # The firm's time tracker posts approved time and expenses to /webhooks/time, which
+            # starts time_entry and nothing else. Its secret starts no flow by name on
+            # /webhooks/events/timetracker (deny by default, written out for the reader).
             "timetracker": {
                 "kind": "http",
                 "url": urls.timetracker,
                 "webhook_secret": ref(names.timetracker_secret),
+                "allowed_flows": [],
             },
             "stripe": {
                 "kind": "stripe",

@@ -305,6 +305,56 @@ def webhook_secret(hub: Hub, kind: str) -> Callable[[], str | None]:
     return provide
 
 
+def _deal_is_known(hub: Hub, key: str) -> bool:
+    """Whether the hub has seen the deal: an event of it from its CRM, a gate, or a binding."""
+    from sqlalchemy import select
+
+    from handoff.store.models import InboxEvent
+
+    if hub.gates.for_deal(key) or hub.bindings.for_canonical("deal", key):
+        return True
+    with hub.store.session() as session:
+        seen = session.scalar(
+            select(InboxEvent.id)
+            .where(InboxEvent.entity_key == key, InboxEvent.source != "docusign")
+            .limit(1)
+        )
+    return seen is not None
+
+
+def _hold_envelope(hub: Hub, key: str, envelope_id: str) -> None:
+    """A completed envelope for a deal the hub does not know: kept in the inbox for audit (it
+    starts nothing) and an exception for a person; no gate is lifted."""
+    from handoff.engine.errors import BusinessRuleError
+
+    hub.inbox.accept_many(
+        "docusign",
+        [
+            IncomingEvent(
+                source_event_id=f"envelope-completed:{envelope_id}",
+                entity_key=key,
+                kind="envelope-completed",
+                payload={"envelope_id": envelope_id, "deal": key},
+            )
+        ],
+    )
+    hub.exceptions.raise_for(
+        BusinessRuleError(
+            f"envelope {envelope_id} was completed for {key}, a deal the hub does not know; "
+            "its signed_sow gate was not lifted",
+            rule="docusign.unknown_deal",
+            value=key,
+            suggested_fix="check the envelope's handoff_deal field in DocuSign. If the deal is "
+            "real but has not reached the hub yet, republish the envelope from DocuSign Connect "
+            "once it has; if the reference is wrong, correct the template and ignore this "
+            "exception",
+            context={"envelope_id": envelope_id, "deal": key},
+        ),
+        flow="docusign",
+        record=key,
+    )
+
+
 def crm_webhook_routers(hub: Hub) -> list[APIRouter]:
     """HubSpot, Salesforce CDC, Stripe and DocuSign endpoints, for the systems of those kinds
     in handoff.yaml."""
@@ -326,16 +376,22 @@ def crm_webhook_routers(hub: Hub) -> list[APIRouter]:
         from handoff import services
         from handoff.connectors.docusign.webhooks import docusign_router
 
-        def signed(crm: str, deal_id: str, envelope_id: str) -> None:
+        def signed(crm: str, deal_id: str, envelope_id: str) -> bool:
+            key = services.deal_key(crm, deal_id)
+            if not _deal_is_known(hub, key):
+                _hold_envelope(hub, key, envelope_id)
+                return False
             services.satisfy_gate(
-                hub,
-                services.deal_key(crm, deal_id),
-                "signed_sow",
-                by="docusign",
-                evidence={"envelope_id": envelope_id},
+                hub, key, "signed_sow", by="docusign", evidence={"envelope_id": envelope_id}
             )
+            return True
 
-        routers.append(docusign_router(webhook_secret(hub, "docusign"), signed))
+        crms = {
+            name: system.kind
+            for name, system in hub.settings.systems.items()
+            if system.kind in ("hubspot", "salesforce")
+        }
+        routers.append(docusign_router(webhook_secret(hub, "docusign"), signed, crms))
     if "timetracker" in hub.settings.systems:
         from handoff.timesheets.webhook import time_webhook_router
 

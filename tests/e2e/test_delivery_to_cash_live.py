@@ -43,6 +43,37 @@ def test_a_month_of_delivery_on_a_real_odoo(tmp_path: Path) -> None:
 def money_is_right(stack: Stack, odoo: OdooAdapter, reader: Hub, work: MonthOfWork) -> None:
     invoices_equal_their_proposals(odoo, reader)
     billable_hours_are_invoiced_or_in_progress(odoo, reader, work)
+    milestones_bill_their_share(odoo, reader)
+
+
+def milestones_bill_their_share(odoo: OdooAdapter, reader: Hub) -> None:
+    """A milestone deal is invoiced its reached milestones' share of the line, no more (real
+    Odoo bills 100 % for a milestone whose share it was not told, and makes one on confirm)."""
+    orders = [bound.order_id for bound in bound_orders(reader) if bound.plan is not None
+              and BillingModel(bound.plan.billing_model) is BillingModel.MILESTONE]  # fmt: skip
+    assert orders, "no milestone deal delivered"
+    for order in odoo.read("sale.order", orders, ["name", "order_line"]):
+        lines = odoo.read("sale.order.line", order["order_line"],
+                          ["price_subtotal", "qty_delivered_method"])  # fmt: skip
+        reached = odoo.search_read(
+            "project.milestone",
+            [["sale_line_id", "in", order["order_line"]], ["is_reached", "=", True]],
+            ["sale_line_id", "quantity_percentage"],
+        )  # fmt: skip
+        share = defaultdict(Decimal)
+        for milestone in reached:
+            share[milestone["sale_line_id"][0]] += Decimal(repr(milestone["quantity_percentage"]))
+        expected = sum((Decimal(repr(line["price_subtotal"])) * share[line["id"]]
+                        for line in lines if line["qty_delivered_method"] == "milestones"),
+                       Decimal(0))  # fmt: skip
+        invoiced = sum((Decimal(repr(m["amount_untaxed"])) for m in odoo.search_read(
+            "account.move", [["invoice_origin", "=", order["name"]], ["state", "=", "posted"],
+                             ["move_type", "=", "out_invoice"]], ["amount_untaxed"])),
+                       Decimal(0))  # fmt: skip
+        assert reached, f"{order['name']}: no milestone reached"
+        assert invoiced.quantize(Decimal("0.01")) == expected.quantize(Decimal("0.01")), (
+            f"{order['name']}: invoiced {invoiced}, its reached milestones are worth {expected}"
+        )
 
 
 def invoices_equal_their_proposals(odoo: OdooAdapter, reader: Hub) -> None:

@@ -3,6 +3,9 @@
 After ``failure_threshold`` consecutive transient failures the circuit opens for
 ``cooldown_seconds``: work waits instead of burning retries. After the cool-down one probe call
 is let through (half-open); its success closes the circuit, its failure opens it again.
+
+A stored "open" whose open-until has passed *is* half-open: ``effective_state`` says so, and
+every reader (flows, schedules, CLI, API, metrics) sees the state through it.
 """
 
 from __future__ import annotations
@@ -12,10 +15,30 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+from prometheus_client import Counter
 from sqlalchemy import select
 
 from handoff.store.db import Store
 from handoff.store.models import Circuit, CircuitState, utcnow
+
+CIRCUIT_WAITS = Counter(
+    "handoff_circuit_waits_total", "Calls that waited for an open circuit", ["system"]
+)
+SCHEDULED_SKIPPED = Counter(
+    "handoff_scheduled_runs_skipped_total",
+    "Scheduled runs (pollers, monitors) skipped because a system's circuit was open",
+    ["job", "system"],
+)
+
+
+def effective_state(
+    state: CircuitState | str, opened_until: datetime | None, now: datetime | None = None
+) -> CircuitState:
+    """The state a circuit is in *now*: an open circuit whose open-until has passed is half-open
+    (the next call is the probe), whatever the stored row still says."""
+    state = CircuitState(state)
+    expired = opened_until is not None and opened_until <= (now or datetime.now(UTC))
+    return CircuitState.HALF_OPEN if state == CircuitState.OPEN and expired else state
 
 
 @dataclass(frozen=True)
@@ -52,13 +75,13 @@ class CircuitBreakers:
         with self._lock:
             cached = self._cache.get(system)
         if cached and not fresh and now - cached[0] < self.CACHE_SECONDS:
-            return cached[1]
+            return _effective(cached[1])
         with self.store.session() as session:
             row = session.get(Circuit, system)
             view = _view(system, row)
         with self._lock:
             self._cache[system] = (now, view)
-        return view
+        return _effective(view)
 
     def wait_seconds(self, system: str) -> float:
         """0 when a call may go ahead now, else how long the circuit stays open."""
@@ -67,11 +90,12 @@ class CircuitBreakers:
             return 0.0
         view = self.view(system, fresh=True)
         if view.state == CircuitState.OPEN and view.opened_until is not None:
-            remaining = (view.opened_until - datetime.now(UTC)).total_seconds()
-            if remaining > 0:
-                return remaining
-            self._transition(system, CircuitState.HALF_OPEN)
+            return max(0.0, (view.opened_until - datetime.now(UTC)).total_seconds())
         return 0.0
+
+    def is_open(self, system: str) -> bool:
+        """True while calls to ``system`` must wait (open, cool-down not over)."""
+        return self.wait_seconds(system) > 0
 
     def record_success(self, system: str) -> None:
         view = self.view(system)
@@ -91,7 +115,7 @@ class CircuitBreakers:
             row.consecutive_failures += 1
             row.last_error = error[:2000]
             if (
-                row.state == CircuitState.HALF_OPEN
+                effective_state(row.state, row.opened_until) == CircuitState.HALF_OPEN
                 or row.consecutive_failures >= policy.failure_threshold
             ):
                 row.state = CircuitState.OPEN
@@ -102,12 +126,9 @@ class CircuitBreakers:
 
     def all(self) -> list[CircuitView]:
         with self.store.session() as session:
-            return [_view(row.system, row) for row in session.scalars(select(Circuit))]
-
-    def _transition(self, system: str, state: CircuitState) -> None:
-        with self.store.session() as session:
-            _row(session, system).state = state
-        self._forget(system)
+            return [
+                _effective(_view(row.system, row)) for row in session.scalars(select(Circuit))
+            ]
 
     def _forget(self, system: str) -> None:
         with self._lock:
@@ -134,6 +155,15 @@ def _row(session: object, system: str, *, for_update: bool = False) -> Circuit:
             row = session.scalar(query)
             assert row is not None
     return row
+
+
+def _effective(view: CircuitView) -> CircuitView:
+    state = effective_state(view.state, view.opened_until)
+    if state == view.state:
+        return view
+    return CircuitView(
+        view.system, state, view.consecutive_failures, view.opened_until, view.last_error
+    )
 
 
 def _view(system: str, row: Circuit | None) -> CircuitView:

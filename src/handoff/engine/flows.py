@@ -14,6 +14,7 @@ from pydantic import BaseModel
 
 from handoff.engine.errors import HandoffError, classify_exception
 from handoff.engine.runtime import APP_VERSION, DEFAULT_QUEUE, Hub, current_hub
+from handoff.engine.steps import CircuitWait
 from handoff.observability.logging import bound_context, get_logger
 from handoff.observability.metrics import FLOWS_FAILED, FLOWS_STARTED, FLOWS_SUCCEEDED
 from handoff.store.inbox import AcceptResult, IncomingEvent
@@ -277,7 +278,8 @@ def _failed_step(workflow_id: str) -> int:
     steps = DBOS.list_workflow_steps(workflow_id)
     own = [s for s in steps if not str(s["function_name"]).startswith("DBOS.")]
     for step in reversed(own):
-        if step.get("error") is not None:
+        # A recorded circuit wait is not a failure: the call after it is the one to retry.
+        if step.get("error") is not None and not isinstance(step["error"], CircuitWait):
             return int(step["function_id"])
     return int(steps[-1]["function_id"]) + 1 if steps else 0
 

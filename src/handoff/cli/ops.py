@@ -12,7 +12,9 @@ from rich.progress import Progress
 from rich.table import Table
 
 from handoff import services
+from handoff.engine.breaker import CircuitView
 from handoff.engine.runtime import Hub, start_hub
+from handoff.store.models import CircuitState
 
 console = Console()
 flows_app = typer.Typer(help="Durable flow runs: list, inspect, replay.", no_args_is_help=True)
@@ -244,12 +246,21 @@ def circuits_list() -> None:
                 c.system,
                 c.state.value,
                 c.consecutive_failures,
-                c.opened_until,
+                _open_until(c),
                 (c.last_error or "")[:80],
             ]
             for c in services.circuits(_hub())
         ],
     )
+
+
+def _open_until(circuit: CircuitView) -> str:
+    """Open-until while the circuit is open; once it has passed the state reads half-open."""
+    if circuit.opened_until is None or circuit.state == CircuitState.CLOSED:
+        return ""
+    if circuit.state == CircuitState.HALF_OPEN:
+        return f"{_fmt(circuit.opened_until)} (passed: next call probes)"
+    return _fmt(circuit.opened_until)
 
 
 approvals_app = typer.Typer(

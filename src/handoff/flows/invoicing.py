@@ -23,8 +23,11 @@ STREAM = "invoices"
 
 def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
     """Submit one ``invoice_status`` event per deal whose invoices changed since the last poll."""
+    from handoff.engine.schedules import open_circuit, systems_of_kind
     from handoff.invoicing.service import bound_orders
 
+    if open_circuit(hub, "poll.invoices", systems_of_kind(hub, "odoo")):
+        return 0  # Odoo's circuit is open: skipped and counted, the next poll probes
     odoo = connectors_for(hub.settings).odoo().odoo
     position = hub.cursors.get("odoo", STREAM)
     cursor = WriteDateCursor.model_validate(position) if position else None

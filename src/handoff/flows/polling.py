@@ -1,12 +1,14 @@
 """Poll triggers: deals changed in a CRM since the last poll become inbox events, exactly like
 webhook events (deduplicated by deal and modification time, routed, ordered per deal).
-The cursor advances only after every changed deal of the window is in the inbox."""
+The cursor advances only after every changed deal of the window is in the inbox. A poll is
+skipped (and counted) while the CRM's circuit is open."""
 
 from __future__ import annotations
 
 from handoff.connectors.registry import connectors_for
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
+from handoff.engine.schedules import open_circuit, systems_of_kind
 from handoff.flows.routing import route
 from handoff.store.inbox import IncomingEvent
 
@@ -14,6 +16,8 @@ STREAM = "deals"
 
 
 def poll_hubspot_deals(hub: Hub) -> int:
+    if open_circuit(hub, "poll.hubspot", systems_of_kind(hub, "hubspot")):
+        return 0
     adapter = connectors_for(hub.settings).hubspot()
     position = hub.cursors.get("hubspot", STREAM)
     sync = adapter.sync_modified("deals", int(position.get("ms", 0)), ["hs_lastmodifieddate"])
@@ -37,6 +41,8 @@ def poll_hubspot_deals(hub: Hub) -> int:
 def poll_salesforce_deals(hub: Hub) -> int:
     from handoff.connectors.salesforce.adapter import SyncCursor
 
+    if open_circuit(hub, "poll.salesforce", systems_of_kind(hub, "salesforce")):
+        return 0
     adapter = connectors_for(hub.settings).salesforce()
     position = hub.cursors.get("salesforce", STREAM)
     cursor = SyncCursor.model_validate(position) if position else None

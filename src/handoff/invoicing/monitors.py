@@ -20,6 +20,7 @@ from handoff.billing.keys import milestone_key
 from handoff.canonical.crm import BillingModel
 from handoff.connectors.registry import connectors_for
 from handoff.engine.runtime import Hub
+from handoff.engine.schedules import open_circuit, systems_of_kind
 from handoff.store.models import Binding
 
 from .deliverables import OrderDeliverables, read_deliverables
@@ -44,6 +45,8 @@ class MonitorReport(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     items: dict[str, list[MonitorItem]]
+    # The system whose open circuit made this run skip (nothing read, gauges left as they were).
+    skipped: str | None = None
 
     def counts(self) -> dict[str, int]:
         return {name: len(items) for name, items in self.items.items()}
@@ -59,6 +62,9 @@ MONITORS = (
 
 
 def run_monitors(hub: Hub, *, older_than_days: int = 7, today: date | None = None) -> MonitorReport:
+    skipped = open_circuit(hub, "monitors", systems_of_kind(hub, "odoo"))
+    if skipped is not None:
+        return MonitorReport(items={}, skipped=skipped)
     today = today or date.today()
     odoo = connectors_for(hub.settings).odoo().odoo
     bound = bound_orders(hub)

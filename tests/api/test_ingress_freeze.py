@@ -11,8 +11,16 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from api.ingress_support import ROUTES, SECRETS, encode, ingress_settings, post, rejected_total
-from api.ingress_support import serving_ingress, stored_rows
+from api.ingress_support import (
+    ROUTES,
+    SECRETS,
+    encode,
+    ingress_settings,
+    post,
+    rejected_total,
+    serving_ingress,
+    stored_rows,
+)
 from handoff.engine.runtime import Hub
 
 DEAL = "hubspot:1234"
@@ -86,7 +94,9 @@ def test_a_long_but_reasonable_description_with_urls_is_accepted_whole(
     hub_api: tuple[str, Hub],
 ) -> None:
     base, hub = hub_api
-    text = ("see https://wiki.example/page and postgresql://ops:hunter2@db/x " * 120)[:9_999].strip()
+    text = ("see https://wiki.example/page and postgresql://ops:hunter2@db/x " * 120)[
+        :9_999
+    ].strip()
     answer = post(base, ROUTES["time"], encode([time_entry("T-ok", text)]))
     assert answer.status_code == 202, answer.text[:300]
     [event] = hub.inbox.list(source="timetracker")

@@ -185,7 +185,7 @@ def parse_json(body: bytes) -> Any:
         text = body.decode("utf-8")
     except UnicodeDecodeError as error:
         raise BodyRefused(
-            400, "not_utf8", f"the body is not UTF-8 (byte {error.start}: {error.reason})"
+            400, "malformed_json", f"the body is not UTF-8 (byte {error.start}: {error.reason})"
         ) from None
     try:
         value = json.loads(

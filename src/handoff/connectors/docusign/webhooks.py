@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,7 +21,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 
-from handoff.api.bodies import read_limited_body
+from handoff.api.bodies import BodyRefused, parse_json, read_limited_body, signatures_match
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
 
 SOURCE = "docusign"
@@ -152,13 +151,13 @@ def docusign_router(
             return reject("too_large", "the body exceeds 10 MB", 413)
         key = connect_key()
         given = request.headers.get(SIGNATURE_HEADER, "")
-        if not key or not given or not hmac.compare_digest(given, sign(key, body)):
+        if not key or not given or not signatures_match(given, sign(key, body)):
             return reject("signature", f"{SIGNATURE_HEADER} missing or wrong", 401)
         try:
-            envelope = json.loads(body)
+            envelope = parse_json(body)
             signed = completed_deal(envelope, crms) if isinstance(envelope, dict) else None
-        except json.JSONDecodeError as error:
-            return reject("malformed_json", str(error), 400)
+        except BodyRefused as refused:  # bounded JSON: depth, numbers, UTF-8, NUL, surrogates
+            return reject(refused.reason, refused.detail, refused.status)
         except DealReferenceError as error:
             return reject(error.reason, str(error), 422)
         if signed is None:

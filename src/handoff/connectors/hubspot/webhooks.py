@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import inspect
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -28,7 +27,7 @@ from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from handoff.api.bodies import MAX_BODY_BYTES, read_limited_body
+from handoff.api.bodies import MAX_BODY_BYTES, BodyRefused, off_loop, parse_json, read_body
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
 from handoff.store.inbox import AcceptResult, IncomingEvent
 
@@ -36,6 +35,9 @@ log = logging.getLogger(__name__)
 
 SOURCE = "hubspot"
 MAX_TIMESTAMP_AGE_SECONDS = 300.0
+# HubSpot ids are 64-bit numbers; a longer id is not HubSpot's and would not fit the inbox keys.
+MAX_ID_LENGTH = 64
+MAX_EPOCH_MILLISECONDS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 KNOWN_OBJECTS = frozenset({"contact", "company", "deal", "line_item", "product", "ticket"})
 ACCEPTED_OBJECTS = frozenset({"contact", "company", "deal", "line_item", "product"})
 KNOWN_ACTIONS = frozenset(
@@ -49,8 +51,6 @@ KNOWN_ACTIONS = frozenset(
         "privacyDeletion",
     }
 )
-
-
 
 
 # -- signatures (pure) -------------------------------------------------------------------------
@@ -108,7 +108,7 @@ def verify_signature(
     v3 = headers.get("x-hubspot-signature-v3")
     if v3 is not None and "v3" in accepted_versions:
         raw_timestamp = headers.get("x-hubspot-request-timestamp", "")
-        if not raw_timestamp.isdigit():
+        if not (raw_timestamp.isascii() and raw_timestamp.isdigit() and len(raw_timestamp) <= 16):
             raise SignatureError(
                 "missing_timestamp",
                 "X-HubSpot-Request-Timestamp is missing or not epoch milliseconds.",
@@ -124,14 +124,14 @@ def verify_signature(
                 "stale_timestamp", "Request timestamp is in the future beyond the allowed skew."
             )
         expected = sign_v3(secret, method, uri, body, raw_timestamp)
-        if hmac.compare_digest(expected.encode(), v3.encode()):
+        if hmac.compare_digest(expected.encode(), v3.encode("utf-8", "replace")):
             return "v3"
         raise SignatureError("bad_signature", "X-HubSpot-Signature-v3 does not match the request.")
     legacy = headers.get("x-hubspot-signature")
     version = headers.get("x-hubspot-signature-version", "v1").lower()
     if legacy is not None and version in accepted_versions:
         expected = sign_v1(secret, body) if version == "v1" else sign_v2(secret, method, uri, body)
-        if hmac.compare_digest(expected.encode(), legacy.lower().encode()):
+        if hmac.compare_digest(expected.encode(), legacy.lower().encode("utf-8", "replace")):
             return version
         raise SignatureError(
             "bad_signature", f"X-HubSpot-Signature ({version}) does not match the request."
@@ -154,9 +154,9 @@ class EventError(ValueError):
 def parse_events(body: bytes) -> list[IncomingEvent]:
     """The inbox events a HubSpot webhook body stands for, or EventError naming the bad part."""
     try:
-        decoded = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EventError("malformed_json", f"Body is not valid JSON: {error}") from None
+        decoded = parse_json(body)
+    except BodyRefused as refused:
+        raise EventError(refused.reason, refused.detail, refused.status) from None
     if not isinstance(decoded, list):
         raise EventError(
             "not_an_array", f"Body must be a JSON array of events, got {type(decoded).__name__}."
@@ -193,11 +193,25 @@ def _incoming(index: int, raw: Any) -> IncomingEvent:
             422,
         )
     occurred = raw["occurredAt"]
-    if not isinstance(occurred, int) or isinstance(occurred, bool):
-        raise EventError("invalid_event", f"{where} occurredAt must be epoch milliseconds.")
+    if (
+        not isinstance(occurred, int)
+        or isinstance(occurred, bool)
+        or not 0 <= occurred <= MAX_EPOCH_MILLISECONDS
+    ):
+        raise EventError(
+            "invalid_event", f"{where} occurredAt must be epoch milliseconds (year 1970 to 9999)."
+        )
     object_id = raw.get("objectId", raw.get("fromObjectId"))
     if object_id is None:
         raise EventError("invalid_event", f"{where} has no objectId.")
+    for name, value in (("eventId", raw["eventId"]), ("objectId", object_id)):
+        if not isinstance(value, int | str) or isinstance(value, bool):
+            raise EventError("invalid_event", f"{where} {name} must be a number or a string.")
+        if len(str(value)) > MAX_ID_LENGTH:
+            raise EventError(
+                "invalid_event",
+                f"{where} {name} has {len(str(value))} characters (at most {MAX_ID_LENGTH}).",
+            )
     return IncomingEvent(
         source_event_id=str(raw["eventId"]),
         entity_key=f"{SOURCE}:{object_name}:{object_id}",
@@ -248,9 +262,10 @@ def hubspot_webhook_router(
 
     @router.post("/webhooks/hubspot")
     async def receive_hubspot_webhook(request: Request) -> JSONResponse:
-        body = await read_limited_body(request, config.max_body_bytes)
-        if body is None:
-            return _reject("too_large", f"Body exceeds {config.max_body_bytes} bytes.", 413)
+        try:
+            body = await read_body(request, config.max_body_bytes)
+        except BodyRefused as refused:
+            return _reject(refused.reason, refused.detail, refused.status)
         uri = str(request.url)
         if config.public_base_url:
             uri = config.public_base_url.rstrip("/") + request.url.path
@@ -258,21 +273,24 @@ def hubspot_webhook_router(
                 uri += "?" + request.url.query
         headers = {k.lower(): v for k, v in request.headers.items()}
         try:
-            verify_signature(
-                secret=current_secret() or "",
-                method=request.method,
-                uri=uri,
-                body=body,
-                headers=headers,
-                now=clock(),
-                accepted_versions=config.accepted_versions,
-                max_age_seconds=config.max_age_seconds,
+            await off_loop(
+                len(body),
+                lambda: verify_signature(
+                    secret=current_secret() or "",
+                    method=request.method,
+                    uri=uri,
+                    body=body,
+                    headers=headers,
+                    now=clock(),
+                    accepted_versions=config.accepted_versions,
+                    max_age_seconds=config.max_age_seconds,
+                ),
             )
         except SignatureError as error:
             status = 500 if error.reason == "no_secret" else 401
             return _reject(error.reason, error.detail, status)
         try:
-            events = parse_events(body)
+            events = await off_loop(len(body), parse_events, body)
         except EventError as error:
             return _reject(error.reason, error.detail, error.status_code)
         if flow_for is not None:

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -29,11 +28,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from handoff.api.bodies import MAX_BODY_BYTES, read_limited_body
+from handoff.api.bodies import MAX_BODY_BYTES, BodyRefused, off_loop, parse_json, read_body
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
 from handoff.store.inbox import AcceptResult, IncomingEvent
 
 SOURCE = "salesforce"
+# Salesforce record ids are 15 or 18 characters, replay ids and transaction keys short: anything
+# far longer is not Salesforce's and would not fit the inbox's 255-character keys.
+MAX_ID_LENGTH = 64
+MAX_EPOCH_MILLISECONDS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 SIGNATURE_HEADER = "X-Handoff-Relay-Signature"
 KNOWN_ENTITIES = frozenset(
     {"Account", "Contact", "Opportunity", "OpportunityLineItem", "Product2", "PricebookEntry"}
@@ -69,16 +72,17 @@ def verify_relay_signature(secret: str | None, body: bytes, header: str | None) 
         )
     if not header:
         raise CdcRejected("missing_signature", f"Header {SIGNATURE_HEADER} is required.", 401)
-    if not hmac.compare_digest(sign_relay_body(secret, body).encode(), header.strip().encode()):
+    given = header.strip().encode("utf-8", "replace")
+    if not hmac.compare_digest(sign_relay_body(secret, body).encode(), given):
         raise CdcRejected("bad_signature", f"{SIGNATURE_HEADER} does not match the body.", 401)
 
 
 def parse_cdc_events(body: bytes) -> list[IncomingEvent]:
     """Inbox events from a relay body; raises CdcRejected on anything malformed."""
     try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise CdcRejected("malformed_json", f"Body is not valid JSON: {error}") from None
+        data = parse_json(body)
+    except BodyRefused as refused:
+        raise CdcRejected(refused.reason, refused.detail, refused.status) from None
     raw_events = data if isinstance(data, list) else [data]
     if not raw_events:
         raise CdcRejected("empty", "The body holds no events.")
@@ -113,12 +117,31 @@ def _events_of(index: int, raw: Any) -> list[IncomingEvent]:
     if (
         not isinstance(record_ids, list)
         or not record_ids
-        or not all(isinstance(i, str) and i for i in record_ids)
+        or not all(isinstance(i, str) and 0 < len(i) <= MAX_ID_LENGTH for i in record_ids)
     ):
-        raise CdcRejected("bad_event", f"{where}: recordIds must be a non-empty list of ids.")
+        raise CdcRejected(
+            "bad_event",
+            f"{where}: recordIds must be a non-empty list of ids of 1 to {MAX_ID_LENGTH} "
+            "characters.",
+        )
     replay = raw.get("event", {}).get("replayId") if isinstance(raw.get("event"), dict) else None
     transaction_key = header.get("transactionKey")
     sequence = header.get("sequenceNumber")
+    for name, value in (
+        ("event.replayId", replay),
+        ("transactionKey", transaction_key),
+        ("sequenceNumber", sequence),
+    ):
+        if value is not None and (
+            not isinstance(value, int | str)
+            or isinstance(value, bool)
+            or len(str(value)) > MAX_ID_LENGTH
+        ):
+            raise CdcRejected(
+                "bad_event",
+                f"{where}: {name} must be a number or a string of at most {MAX_ID_LENGTH} "
+                "characters.",
+            )
     if transaction_key and sequence is not None:
         identity = f"{entity}:{transaction_key}:{sequence}"
     elif replay is not None:
@@ -130,7 +153,16 @@ def _events_of(index: int, raw: Any) -> list[IncomingEvent]:
         )
     occurred_at = None
     commit = header.get("commitTimestamp")
-    if isinstance(commit, int | float) and not isinstance(commit, bool):
+    if commit is not None:
+        if (
+            not isinstance(commit, int | float)
+            or isinstance(commit, bool)
+            or not 0 <= commit <= MAX_EPOCH_MILLISECONDS
+        ):
+            raise CdcRejected(
+                "bad_event",
+                f"{where}: commitTimestamp must be epoch milliseconds (year 1970 to 9999).",
+            )
         occurred_at = datetime.fromtimestamp(commit / 1000, UTC)
     return [
         IncomingEvent(
@@ -158,12 +190,14 @@ def salesforce_cdc_router(
 
     @router.post("/webhooks/salesforce/cdc")
     async def receive_salesforce_cdc(request: Request) -> JSONResponse:
-        body = await read_limited_body(request, max_body_bytes)
-        if body is None:
-            return reject("too_large", f"Body exceeds {max_body_bytes} bytes.", 413)
         try:
-            verify_relay_signature(secret_provider(), body, request.headers.get(SIGNATURE_HEADER))
-            events = parse_cdc_events(body)
+            body = await read_body(request, max_body_bytes)
+        except BodyRefused as refused:
+            return reject(refused.reason, refused.detail, refused.status)
+        try:
+            signature = request.headers.get(SIGNATURE_HEADER)
+            await off_loop(len(body), verify_relay_signature, secret_provider(), body, signature)
+            events = await off_loop(len(body), parse_cdc_events, body)
         except CdcRejected as error:
             return reject(error.reason, error.detail, error.status_code)
         # The inbox writes to the database: keep that off the event loop.

@@ -12,11 +12,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import inspect
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, Protocol
 
 from fastapi import APIRouter, Request
@@ -24,11 +24,17 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from prometheus_client import Counter
 
-from handoff.api.bodies import MAX_BODY_BYTES, read_limited_body
+from handoff.api.bodies import MAX_BODY_BYTES, BodyRefused, off_loop, parse_json, read_body
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
 from handoff.store.inbox import AcceptResult, IncomingEvent
 
-from .payments import EVENTS_OF_INTEREST, PaymentParseError, normalise_reference, payment_from_event
+from .payments import (
+    EVENTS_OF_INTEREST,
+    Payment,
+    PaymentParseError,
+    normalise_reference,
+    payment_from_event,
+)
 
 SOURCE = "stripe"
 FLOW = "stripe_payment"
@@ -36,6 +42,12 @@ SIGNATURE_HEADER = "Stripe-Signature"
 TOLERANCE_SECONDS = 300
 # Stripe events are single objects of a few KB; a megabyte is generous and bounds the work.
 MAX_STRIPE_BODY_BYTES = 1024 * 1024
+# Stripe's ids are ~30 characters and its largest amount is 8 digits in minor units (99,999,999);
+# anything far beyond is not Stripe and must not reach a ledger.
+MAX_ID_LENGTH = 255
+MAX_TYPE_LENGTH = 128
+MAX_AMOUNT = Decimal(10) ** 10
+MAX_UNIX_SECONDS = 253_402_300_799  # 9999-12-31T23:59:59Z
 
 STRIPE_IGNORED = Counter(
     "handoff_stripe_events_ignored_total",
@@ -75,7 +87,7 @@ def parse_signature_header(header: str) -> tuple[int, list[str]]:
         if not sep:
             continue
         if key == "t":
-            if not value.isdigit():
+            if not (value.isascii() and value.isdigit() and len(value) <= 12):
                 raise SignatureError("bad_signature_header", f"t={value!r} is not unix seconds.")
             timestamp = int(value)
         elif key == "v1":
@@ -113,7 +125,10 @@ def verify_signature(
         )
     expected = sign(secret, timestamp, body).encode()
     # Compare against every v1 (constant time each, and no early exit that reveals which matched).
-    matched = [hmac.compare_digest(expected, given.encode()) for given in signatures]
+    # Bytes, not str: compare_digest refuses a str holding non-ASCII (a header can).
+    matched = [
+        hmac.compare_digest(expected, given.encode("utf-8", "replace")) for given in signatures
+    ]
     if not any(matched):
         raise SignatureError("bad_signature", f"No v1 signature in {SIGNATURE_HEADER} matches.")
     return timestamp
@@ -129,23 +144,48 @@ class EventError(ValueError):
 
 
 def parse_event(body: bytes) -> dict[str, Any]:
-    """The Stripe event object, checked for what every event has (`id`, `type`, `data.object`)."""
+    """The Stripe event object, checked for what every event has (`id`, `type`, `data.object`).
+    The JSON itself is bounded (``handoff.api.bodies.parse_json``): depth, numbers, text."""
     try:
-        event = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise EventError("malformed_json", f"Body is not valid JSON: {error}") from None
+        event = parse_json(body)
+    except BodyRefused as refused:
+        raise EventError(refused.reason, refused.detail, refused.status) from None
     if not isinstance(event, dict):
         raise EventError(
             "invalid_event", f"Body must be an event object, got {type(event).__name__}."
         )
     if not isinstance(event.get("id"), str) or not event["id"]:
         raise EventError("invalid_event", "The event has no id.")
+    if len(event["id"]) > MAX_ID_LENGTH:
+        raise EventError(
+            "invalid_event",
+            f"The event id has {len(event['id'])} characters (at most {MAX_ID_LENGTH}).",
+        )
     if not isinstance(event.get("type"), str) or not event["type"]:
         raise EventError("invalid_event", f"Event {event['id']} has no type.")
+    if len(event["type"]) > MAX_TYPE_LENGTH:
+        raise EventError(
+            "invalid_event", f"Event {event['id']}: a type of {len(event['type'])} characters."
+        )
     data = event.get("data")
     if not isinstance(data, dict) or not isinstance(data.get("object"), dict):
         raise EventError("invalid_event", f"Event {event['id']} has no data.object.")
     return event
+
+
+def _beyond_limits(payment: Payment) -> str | None:
+    """What makes a parsed payment one Stripe never sends, or None."""
+    if payment.amount < 0:
+        return f"amount {payment.amount} is negative (a refund is its own event type)"
+    if payment.amount > MAX_AMOUNT:
+        return f"amount {payment.amount} {payment.currency} is beyond {MAX_AMOUNT}"
+    if not payment.currency.isascii() or not payment.currency.isalpha():
+        return f"currency {payment.currency!r} is not an ISO 4217 code"
+    for name in ("stripe_id", "customer_id", "invoice_reference", "customer_email"):
+        value = getattr(payment, name)
+        if value is not None and len(value) > MAX_ID_LENGTH:
+            return f"{name} has {len(value)} characters (at most {MAX_ID_LENGTH})"
+    return None
 
 
 def incoming_event(event: dict[str, Any]) -> IncomingEvent:
@@ -154,6 +194,14 @@ def incoming_event(event: dict[str, Any]) -> IncomingEvent:
         payment = payment_from_event(event)
     except PaymentParseError as error:
         raise EventError("invalid_payment", f"Event {event['id']}: {error}.", 422) from None
+    except (ValueError, TypeError, ArithmeticError, OSError, IndexError) as error:
+        # A shape Stripe never sends (a timestamp past year 9999, a list where an object goes...).
+        raise EventError(
+            "invalid_payment", f"Event {event['id']}: {type(error).__name__}: {error}"[:300], 422
+        ) from None
+    problem = _beyond_limits(payment)
+    if problem:
+        raise EventError("invalid_payment", f"Event {event['id']}: {problem}.", 422)
     if payment.invoice_reference:
         entity = f"{SOURCE}:invoice:{normalise_reference(payment.invoice_reference)}"
     elif payment.customer_id:
@@ -161,11 +209,13 @@ def incoming_event(event: dict[str, Any]) -> IncomingEvent:
     else:
         entity = f"{SOURCE}:payment:{payment.stripe_id}"
     created = event.get("created")
+    if not (isinstance(created, int) and 0 <= created <= MAX_UNIX_SECONDS):
+        created = None
     return IncomingEvent(
         source_event_id=event["id"],
         entity_key=entity[:255],
         kind=event["type"],
-        occurred_at=datetime.fromtimestamp(created, tz=UTC) if isinstance(created, int) else None,
+        occurred_at=datetime.fromtimestamp(created, tz=UTC) if created is not None else None,
         payload=event,
         flow=FLOW,
     )
@@ -207,21 +257,25 @@ def stripe_webhook_router(
 
     @router.post("/webhooks/stripe")
     async def receive_stripe_webhook(request: Request) -> JSONResponse:
-        body = await read_limited_body(request, config.max_body_bytes)
-        if body is None:
-            return _reject("too_large", f"Body exceeds {config.max_body_bytes} bytes.", 413)
         try:
-            verify_signature(
-                secret_provider() or "",
-                body,
-                request.headers.get(SIGNATURE_HEADER),
-                now=clock(),
-                tolerance=config.tolerance_seconds,
+            body = await read_body(request, config.max_body_bytes)
+        except BodyRefused as refused:
+            return _reject(refused.reason, refused.detail, refused.status)
+        try:
+            await off_loop(
+                len(body),
+                lambda: verify_signature(
+                    secret_provider() or "",
+                    body,
+                    request.headers.get(SIGNATURE_HEADER),
+                    now=clock(),
+                    tolerance=config.tolerance_seconds,
+                ),
             )
         except SignatureError as error:
             return _reject(error.reason, error.detail, 500 if error.reason == "no_secret" else 400)
         try:
-            event = parse_event(body)
+            event = await off_loop(len(body), parse_event, body)
             if event["type"] not in EVENTS_OF_INTEREST:
                 STRIPE_IGNORED.labels(type=event["type"][:64]).inc()
                 return JSONResponse({"id": event["id"], "ignored": event["type"]})

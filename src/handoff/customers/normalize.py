@@ -259,7 +259,10 @@ KNOWN_VAT_PREFIXES: frozenset[str] = frozenset(
     }
 )
 _TAX_NOISE = re.compile(r"[\s.\-/_,:;]+")
-_TAX_SUFFIX = re.compile(r"(MWST|TVA|IVA|MVA)+$")
+# At most three suffixes: an unbounded "(...)+$" retries from every position (quadratic on a
+# long run of them: 80,000 characters took 20 s holding the interpreter lock).
+_TAX_SUFFIX = re.compile(r"(?:MWST|TVA|IVA|MVA){1,3}$")
+MAX_TAX_ID_LENGTH = 64  # the longest VAT numbers are ~15 characters
 _TAX_PREFIX = re.compile(r"^(CHE|[A-Z]{2})(?=[0-9A-Z]*[0-9])")
 
 
@@ -292,6 +295,8 @@ def normalize_tax_id(value: str | None, country_code: str | None = None) -> TaxI
         return None
     text = _compact(value)
     if text.casefold() in _PLACEHOLDERS or not any(ch.isdigit() for ch in text):
+        return None
+    if len(text) > MAX_TAX_ID_LENGTH:  # not a tax number; and the suffix pattern stays linear
         return None
     text = _TAX_SUFFIX.sub("", text)
     prefix: str | None = None

@@ -1660,10 +1660,16 @@ class InvoiceBuilder:
         self.env = env
 
     def _header(self, order: Vals) -> Vals:
-        return {"move_type": "out_invoice", "partner_id": order["partner_invoice_id"]
-                or order["partner_id"], "invoice_origin": order["name"],
-                "journal_id": self._sale_journal(order),
-                "invoice_payment_term_id": order["payment_term_id"]}
+        """sale.order `_prepare_invoice`: the invoice takes the order's currency and company."""
+        header: Vals = {"move_type": "out_invoice", "partner_id": order["partner_invoice_id"]
+                        or order["partner_id"], "invoice_origin": order["name"],
+                        "journal_id": self._sale_journal(order),
+                        "invoice_payment_term_id": order["payment_term_id"]}
+        if order.get("currency_id"):
+            header["currency_id"] = order["currency_id"]
+        if order.get("company_id"):
+            header["company_id"] = order["company_id"]
+        return header
 
     def _sale_journal(self, order: Vals) -> int:
         """account.move `_search_default_journal`: the order company's sale journal; a company
@@ -1683,7 +1689,7 @@ class InvoiceBuilder:
     def _order(self, order_id: int) -> Vals:
         return self.env["sale.order"].one(order_id, [
             "name", "partner_id", "partner_invoice_id", "state", "payment_term_id", "project_id",
-            "amount_untaxed", "company_id"])
+            "amount_untaxed", "company_id", "currency_id"])
 
     def regular(self, order_id: int, period: TimesheetRange | None = None,
                 final: bool = False) -> int | None:

@@ -822,6 +822,24 @@ class ApiConfig(Section):
     keep_alive_timeout: float = Field(default=5.0, gt=0, le=3600)
 
 
+class LimitsConfig(Section):
+    """Business limits every time entry and expense must meet at the edge (webhook, file import,
+    generic route) before anything is stored; a value outside them is refused naming the field.
+
+    Hours: above 0, at most ``max_hours_per_entry`` in one entry and ``max_hours_per_day`` for
+    one consultant on one day across the entries delivered together, with at most
+    ``hours_decimals`` decimals. Expenses: above 0, at most ``max_expense_amount`` (in the
+    expense's own currency), with no more decimals than its currency has. Dates: not more than
+    ``days_back`` days before today nor ``days_ahead`` days after it."""
+
+    max_hours_per_entry: float = Field(default=24.0, gt=0, le=24)
+    max_hours_per_day: float = Field(default=24.0, gt=0, le=24)
+    hours_decimals: int = Field(default=2, ge=0, le=6)
+    max_expense_amount: float = Field(default=100_000.0, gt=0, le=1_000_000_000)
+    days_back: int = Field(default=366, ge=0, le=36_500)
+    days_ahead: int = Field(default=31, ge=0, le=36_500)
+
+
 class Settings(Section):
     """The whole of `handoff.yaml`. Build it with `load_settings()`."""
 
@@ -836,6 +854,7 @@ class Settings(Section):
     delivery: DeliveryConfig = DeliveryConfig()
     billing: BillingConfig = BillingConfig()
     api: ApiConfig = ApiConfig()
+    limits: LimitsConfig = LimitsConfig()
 
     _source: Path | None = PrivateAttr(None)
 

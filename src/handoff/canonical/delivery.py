@@ -17,8 +17,17 @@ from enum import StrEnum
 from itertools import pairwise
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
+from handoff.canonical import limits
 from handoff.canonical.crm import BillingModel
 
 CurrencyCode = Annotated[str, Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 code, e.g. EUR.")]
@@ -52,7 +61,7 @@ class _DeliveryRecord(_Model):
     deal_ref: str | None = Field(
         default=None, description="CRM deal reference, when the project is not known yet."
     )
-    date: date
+    date: Annotated[date, AfterValidator(limits.record_date)]
     billable: bool = True
     approval: ApprovalStatus = ApprovalStatus.DRAFT
     description: str = ""
@@ -62,9 +71,15 @@ class _DeliveryRecord(_Model):
     updated_at: datetime | None = None
 
     @model_validator(mode="after")
-    def _belongs_somewhere(self) -> _DeliveryRecord:
+    def _belongs_somewhere(self, info: ValidationInfo) -> _DeliveryRecord:
         if not self.project_ref and not self.deal_ref:
             raise ValueError("a delivery record needs a project_ref or a deal_ref")
+        # At an edge that validates with ``limits.edge_context(...)``: the configured limits too.
+        context = info.context if isinstance(info.context, dict) else {}
+        if limits.EDGE_CONTEXT_KEY in context:
+            configured, today = context[limits.EDGE_CONTEXT_KEY]
+            if problems := limits.edge_problems(self, configured, today):
+                raise ValueError("; ".join(f"{p.field} {p.value}: {p.problem}" for p in problems))
         return self
 
     @property
@@ -78,7 +93,7 @@ class TimeEntry(_DeliveryRecord):
         default=None, description="The consultant's role for this work (rate fallback)."
     )
     task_ref: str | None = None
-    hours: Hours
+    hours: Annotated[Hours, AfterValidator(limits.entry_hours)]
 
     @property
     def key(self) -> str:
@@ -86,13 +101,20 @@ class TimeEntry(_DeliveryRecord):
 
 
 class Expense(_DeliveryRecord):
+    # The currency first: the amount's check needs it (its decimals).
+    currency: Annotated[CurrencyCode, AfterValidator(limits.iso_currency)]
     amount: Money = Field(ge=0)
-    currency: CurrencyCode
     category: str = Field(default="other", min_length=1)
     receipt_ref: str | None = None
     markup_percent: Decimal | None = Field(
         default=None, ge=0, description="Overrides the contract's expense policy for this expense."
     )
+
+    @field_validator("amount")
+    @classmethod
+    def _amount_fits_currency(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
+        limits.expense_amount(amount, info.data.get("currency"))
+        return amount
 
     @property
     def key(self) -> str:

@@ -10,9 +10,12 @@ import csv
 import io
 import json
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from handoff.timesheets.records import TIMETRACKER_SYSTEM, ItemKind, ParsedItems, parse_items
+
+if TYPE_CHECKING:
+    from handoff.config import LimitsConfig
 
 
 class FileFormatError(ValueError):
@@ -55,5 +58,14 @@ def _csv_rows(path: Path, text: str) -> list[Any]:
     return rows
 
 
-def parse_file(path: Path, kind: ItemKind, *, source: str = TIMETRACKER_SYSTEM) -> ParsedItems:
-    return parse_items(read_rows(path), kind=kind, source=source)
+def parse_file(
+    path: Path, kind: ItemKind, *, source: str = TIMETRACKER_SYSTEM,
+    limits: LimitsConfig | None = None, config: Path | None = None,
+) -> ParsedItems:
+    """Every row parsed and held to the business limits: ``limits``, else those of the
+    handoff.yaml at ``config`` (its ``limits:``), else the defaults."""
+    if limits is None and config is not None:
+        from handoff.config import load_settings, resolve_config_path
+
+        limits = load_settings(resolve_config_path(config)).limits
+    return parse_items(read_rows(path), kind=kind, source=source, limits=limits)

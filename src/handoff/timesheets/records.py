@@ -6,15 +6,20 @@ stores nothing unless the whole batch is clean.
 
 from __future__ import annotations
 
+import datetime as dt
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from handoff.canonical.delivery import Expense, TimeEntry
+from handoff.canonical.limits import day_problems, edge_problems
 from handoff.store.inbox import IncomingEvent
 from handoff.store.repositories import content_hash
+
+if TYPE_CHECKING:
+    from handoff.config import LimitsConfig
 
 # The handoff.yaml system (kind "http") whose webhook_secret signs POST /webhooks/time, and the
 # inbox source name of every time-tracking event (webhook and file drop alike, so a file that
@@ -99,10 +104,13 @@ def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_item(
-    raw: Any, row: int, *, kind: ItemKind | None = None, source: str = TIMETRACKER_SYSTEM
+    raw: Any, row: int, *, kind: ItemKind | None = None, source: str = TIMETRACKER_SYSTEM,
+    limits: LimitsConfig | None = None, today: dt.date | None = None,
 ) -> tuple[DeliveryRecord | None, list[ItemError]]:
     """One item -> its record, or every problem with it. ``kind`` forces the kind (file drops);
-    otherwise the item's own ``kind`` field says it ("time" or "expense")."""
+    otherwise the item's own ``kind`` field says it ("time" or "expense"). Besides the model's
+    own rules, the business limits (``limits``: handoff.yaml ``limits:``, else the defaults;
+    ``handoff.canonical.limits``) must hold: hours, amounts, the date window."""
     if not isinstance(raw, Mapping):
         return None, [ItemError(row=row, column="-", value=repr(raw)[:80],
                                 problem="an item must be a JSON object")]
@@ -123,9 +131,13 @@ def parse_item(
                                 problem="missing: every item needs kind 'time' or 'expense'")]
     values.setdefault("source", source)
     try:
-        return MODELS[chosen].model_validate(values), []
+        record = MODELS[chosen].model_validate(values)
     except ValidationError as error:
         return None, [_item_error(row, values, e) for e in error.errors()]
+    if beyond := edge_problems(record, limits, today):
+        return None, [ItemError(row=row, column=p.field, value=p.value, problem=p.problem)
+                      for p in beyond]
+    return record, []
 
 
 def _item_error(row: int, values: Mapping[str, Any], error: Any) -> ItemError:
@@ -140,13 +152,19 @@ def _item_error(row: int, values: Mapping[str, Any], error: Any) -> ItemError:
 
 
 def parse_items(
-    items: Iterable[Any], *, kind: ItemKind | None = None, source: str = TIMETRACKER_SYSTEM
+    items: Iterable[Any], *, kind: ItemKind | None = None, source: str = TIMETRACKER_SYSTEM,
+    limits: LimitsConfig | None = None, today: dt.date | None = None,
 ) -> ParsedItems:
+    """Every item parsed (``parse_item``), then the hours of each consultant and day across the
+    items delivered together (an entry counted once, by its last revision here) held to
+    ``limits.max_hours_per_day``."""
     records: list[TimeEntry | Expense] = []
     errors: list[ItemError] = []
     seen: dict[tuple[str, str], int] = {}
+    latest: dict[str, tuple[int, TimeEntry]] = {}
     for row, raw in enumerate(items, start=1):
-        record, problems = parse_item(raw, row, kind=kind, source=source)
+        record, problems = parse_item(raw, row, kind=kind, source=source, limits=limits,
+                                      today=today)
         errors += problems
         if record is None:
             continue
@@ -157,6 +175,11 @@ def parse_items(
             continue
         seen[identity] = row
         records.append(record)
+        if isinstance(record, TimeEntry):
+            latest[record.key] = (row, record)
+    for row, problem in day_problems(sorted(latest.values(), key=lambda pair: pair[0]), limits):
+        errors.append(ItemError(row=row, column=problem.field, value=problem.value,
+                                problem=problem.problem))
     return ParsedItems(records=records, errors=errors)
 
 

@@ -433,6 +433,23 @@ def expense_product(category: str) -> int:
     return int(rows[0]["id"])
 
 
+def expense_currency(expense: Expense) -> int:
+    """The res.currency id of the expense's currency, which Odoo must have active (issue 10,
+    defect 5: without it Odoo booked a USD expense in the company's EUR)."""
+    from handoff.connectors.odoo.quote_to_cash import active_currency_ids
+
+    found = active_currency_ids(_odoo().odoo, [expense.currency]).get(expense.currency)
+    if found is None:
+        raise BusinessRuleError(
+            f"{expense.key}: currency {expense.currency} is not active in Odoo",
+            rule="currency_inactive",
+            value=expense.currency,
+            suggested_fix=f"Activate {expense.currency} in Odoo (Accounting > Settings > "
+            "Currencies) with its exchange rates, or correct the expense's currency; then retry.",
+        )
+    return found
+
+
 def expense_values(
     expense: Expense, target: Target, product_id: int | None = None
 ) -> dict[str, Any]:
@@ -458,6 +475,7 @@ def expense_values(
         "employee_id": target.employee_id,
         "product_id": product_id or expense_product(expense.category),
         "total_amount_currency": float(expense.amount),
+        "currency_id": expense_currency(expense),
         "date": expense.date.isoformat(),
     }
     if target.order_id is not None:

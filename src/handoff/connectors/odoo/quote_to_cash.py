@@ -127,12 +127,26 @@ class ExpenseIn(BaseModel):
     employee_id: int
     product_id: int
     total_amount: float = Field(gt=0)
+    # The currency the expense was paid in (res.currency id, see ``active_currency_ids``);
+    # without it Odoo books the amount in the company's currency, whatever it was paid in.
+    currency_id: int | None = None
     sale_order_id: int | None = None
     date: dt.date | None = None
     payment_mode: Literal["own_account", "company_account"] = "own_account"
     # The employee's / order's company; without it Odoo uses the API user's current company and
     # refuses an employee of another one (expense_company_mismatch.json).
     company_id: int | None = None
+
+
+def active_currency_ids(odoo: OdooAdapter, codes: Sequence[str]) -> dict[str, int]:
+    """The ``res.currency`` ids of the ISO codes Odoo has active (an inactive or unknown code is
+    absent: Odoo would refuse or misbook a record in it)."""
+    wanted = sorted(set(codes))
+    if not wanted:
+        return {}
+    rows = odoo.search_read("res.currency", [["name", "in", wanted], ["active", "=", True]],
+                            ["name"])
+    return {str(row["name"]): int(row["id"]) for row in rows}
 
 
 # --- outputs ------------------------------------------------------------------------------------

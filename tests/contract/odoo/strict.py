@@ -42,6 +42,8 @@ RULES: dict[str, Rule] = {r.name: r for r in (
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 US_DATE_IN_TEXT = re.compile(r"\b\d{2}/\d{2}/\d{4}\b")
+# read_group's label of a `date:day` group ("05 Dec 2026")
+DAY_LABEL_IN_TEXT = re.compile(r"\b\d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b")
 SEQUENCE = re.compile(r"\b([A-Z][A-Z0-9]*)/(\d{4})/(\d{2}/)?(\d{3,6})\b")
 ORDER_NUMBER = re.compile(r"\bS\d{5}\b")
 SECRET = re.compile(r"^[0-9a-f]{40}$")
@@ -56,6 +58,7 @@ def normalise_text(text: str) -> str:
     if DATE.match(text):
         return "<date>"
     text = US_DATE_IN_TEXT.sub("<date>", text)
+    text = DAY_LABEL_IN_TEXT.sub("<date>", text)
     text = SEQUENCE.sub(lambda m: f"{m.group(1)}/<year>/<seq>", text)
     return ORDER_NUMBER.sub("S<seq>", text)
 

@@ -93,7 +93,11 @@ def test_permanent_error_becomes_an_exception_and_retry_continues_from_the_faile
     assert record.record == "test:deal-1"
     assert "400" in record.message and record.suggested_fix
     assert record.context["system"] == "ledger"
-    assert hub.inbox.get(accepted.inbox_id).status == InboxStatus.FAILED  # type: ignore[union-attr]
+    # The flow records its exception, then marks its event last.
+    wait_for(
+        lambda: hub.inbox.get(accepted.inbox_id).status == InboxStatus.FAILED,  # type: ignore[union-attr]
+        what="the event marked failed",
+    )
     assert book.requests == 2  # the 400 was tried once
 
     new_run = services.retry_exception(hub, record.id)

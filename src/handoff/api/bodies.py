@@ -231,7 +231,7 @@ def refusal_source(request: Request) -> str:
     if fixed:
         return fixed
     source = request.path_params.get("source")
-    systems = getattr(request.app.state, "system_names", frozenset())
+    systems: frozenset[str] = getattr(request.app.state, "system_names", frozenset())
     return source if isinstance(source, str) and source in systems else "unknown"
 
 

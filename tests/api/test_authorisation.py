@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +44,7 @@ TIME_ITEM = {
     "source_id": "te-1",
     "consultant": "jane@example.com",
     "project_ref": "P-1",
-    "date": "2025-01-15",
+    "date": (date.today() - timedelta(days=3)).isoformat(),
     "hours": 2,
     "approval": "approved",
 }

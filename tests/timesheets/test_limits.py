@@ -164,19 +164,7 @@ def psa(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, 
         yield running
 
 
-# The model's own invariants refuse these on every route; the configured limits (25 hours, 1e-30
-# hours, the date window, the maximum expense) need the route to validate under
-# ``edge_context(settings.limits)`` (api/app.py, another helper's file: xfail until it does).
-INVARIANT = {"A-1", "A-2", "A-6", "A-7", "E-1", "E-3", "E-4"}
-CONFIGURED = pytest.mark.xfail(strict=True, reason="the generic route does not yet validate "
-                               "with handoff.canonical.limits.edge_context(hub.settings.limits)")
-
-
-@pytest.mark.parametrize(("item", "field"), [
-    pytest.param(i, f, id=i["source_id"],
-                 marks=() if i["source_id"] in INVARIANT else (CONFIGURED,))
-    for i, f in ABSURD
-])
+@pytest.mark.parametrize(("item", "field"), [pytest.param(i, f, id=i["source_id"]) for i, f in ABSURD])
 def test_the_generic_route_refuses_an_absurd_time_entry_naming_its_field(
     psa: tuple[str, Hub], item: dict[str, Any], field: str
 ) -> None:

@@ -25,7 +25,8 @@ from handoff.api.bodies import (
     read_limited_body,
     signatures_match,
 )
-from handoff.config import ConfigError, ConfigProblem, Settings
+from handoff.canonical.limits import edge_context
+from handoff.config import ConfigError, ConfigProblem, LimitsConfig, Settings
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.observability.logging import bound_context, get_logger
@@ -126,7 +127,7 @@ def generic_webhook_router(hub: Hub) -> APIRouter:
         refused = _refuse_unallowed_flows(source, system.allowed_flows, batch)
         if refused is not None:
             return refused
-        inputs = _validated_inputs(source, batch)
+        inputs = _validated_inputs(source, batch, hub.settings.limits)
         if isinstance(inputs, JSONResponse):
             return inputs
         results = await _in_thread(_store_batch, hub, source, batch, inputs)
@@ -176,11 +177,15 @@ def _refuse_unallowed_flows(
     return None
 
 
-def _validated_inputs(source: str, batch: GenericBatch) -> list[Any] | JSONResponse:
-    """Each event's payload validated against its flow's input model (None for an event that
-    starts no flow), or the 4xx naming every invalid field. A payload naming another system as
-    its source is refused: a source speaks only for itself."""
+def _validated_inputs(
+    source: str, batch: GenericBatch, limits: LimitsConfig
+) -> list[Any] | JSONResponse:
+    """Each event's payload validated against its flow's input model and the configured business
+    limits (None for an event that starts no flow), or the 4xx naming every invalid field. A
+    payload naming another system as its source is refused: a source speaks only for itself."""
     from handoff.flows.routing import input_model
+
+    context = edge_context(limits)
 
     inputs: list[Any] = []
     problems: list[str] = []
@@ -200,7 +205,9 @@ def _validated_inputs(source: str, batch: GenericBatch) -> list[Any] | JSONRespo
                 reason="source_mismatch",
             )
         try:
-            inputs.append(model.validate_python({**event.payload, "source": source}))
+            inputs.append(
+                model.validate_python({**event.payload, "source": source}, context=context)
+            )
         except ValidationError as error:
             problems.extend(
                 f"events[{index}].payload.{'.'.join(map(str, e['loc']))}: {e['msg']}"

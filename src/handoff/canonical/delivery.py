@@ -70,16 +70,19 @@ class _DeliveryRecord(_Model):
     )
     updated_at: datetime | None = None
 
+    # At an edge that validates with ``limits.edge_context(...)``: the configured limits too,
+    # each reported on its own field.
+    @field_validator("date")
+    @classmethod
+    def _date_in_window(cls, value: date, info: ValidationInfo) -> date:
+        if (edge := limits.edge_limits(info)) and (problem := limits.date_problem(value, *edge)):
+            raise ValueError(f"{value}: {problem}")
+        return value
+
     @model_validator(mode="after")
-    def _belongs_somewhere(self, info: ValidationInfo) -> _DeliveryRecord:
+    def _belongs_somewhere(self) -> _DeliveryRecord:
         if not self.project_ref and not self.deal_ref:
             raise ValueError("a delivery record needs a project_ref or a deal_ref")
-        # At an edge that validates with ``limits.edge_context(...)``: the configured limits too.
-        context = info.context if isinstance(info.context, dict) else {}
-        if limits.EDGE_CONTEXT_KEY in context:
-            configured, today = context[limits.EDGE_CONTEXT_KEY]
-            if problems := limits.edge_problems(self, configured, today):
-                raise ValueError("; ".join(f"{p.field} {p.value}: {p.problem}" for p in problems))
         return self
 
     @property
@@ -94,6 +97,13 @@ class TimeEntry(_DeliveryRecord):
     )
     task_ref: str | None = None
     hours: Annotated[Hours, AfterValidator(limits.entry_hours)]
+
+    @field_validator("hours")
+    @classmethod
+    def _hours_within_limits(cls, value: Decimal, info: ValidationInfo) -> Decimal:
+        if (edge := limits.edge_limits(info)) and (problem := limits.hours_problem(value, edge[0])):
+            raise ValueError(f"{value}: {problem}")
+        return value
 
     @property
     def key(self) -> str:
@@ -114,6 +124,8 @@ class Expense(_DeliveryRecord):
     @classmethod
     def _amount_fits_currency(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
         limits.expense_amount(amount, info.data.get("currency"))
+        if (edge := limits.edge_limits(info)) and (problem := limits.amount_problem(amount, edge[0])):
+            raise ValueError(f"{amount}: {problem}")
         return amount
 
     @property

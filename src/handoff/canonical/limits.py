@@ -115,45 +115,59 @@ def _limits(limits: LimitsConfig | None) -> LimitsConfig:
     return limits if limits is not None else LimitsConfig()
 
 
+def date_problem(value: dt.date, limits: LimitsConfig, today: dt.date) -> str | None:
+    earliest = today - dt.timedelta(days=limits.days_back)
+    latest = today + dt.timedelta(days=limits.days_ahead)
+    if earliest <= value <= latest:
+        return None
+    return (f"outside the accepted window {earliest} to {latest} (limits.days_back "
+            f"{limits.days_back}, days_ahead {limits.days_ahead})")
+
+
+def hours_problem(hours: Decimal, limits: LimitsConfig) -> str | None:
+    maximum = Decimal(str(limits.max_hours_per_entry))
+    if hours <= 0:
+        return "must be above 0"
+    if hours > maximum:
+        return f"more than {maximum} hours in one entry (limits.max_hours_per_entry)"
+    if decimals_of(hours) > limits.hours_decimals:
+        return f"at most {limits.hours_decimals} decimals (limits.hours_decimals)"
+    return None
+
+
+def amount_problem(amount: Decimal, limits: LimitsConfig) -> str | None:
+    maximum = Decimal(str(limits.max_expense_amount))
+    if amount <= 0:
+        return "must be above 0"
+    if amount > maximum:
+        return f"above the maximum expense {maximum} (limits.max_expense_amount)"
+    return None
+
+
 def edge_problems(
     record: Any, limits: LimitsConfig | None = None, today: dt.date | None = None
 ) -> list[Problem]:
     """Every edge limit a TimeEntry / Expense breaks (empty: within the limits)."""
     limits = _limits(limits)
     today = today or dt.date.today()
-    problems: list[Problem] = []
-    earliest = today - dt.timedelta(days=limits.days_back)
-    latest = today + dt.timedelta(days=limits.days_ahead)
-    if not earliest <= record.date <= latest:
-        problems.append(Problem("date", str(record.date),
-                                f"outside the accepted window {earliest} to {latest} (limits."
-                                f"days_back {limits.days_back}, days_ahead {limits.days_ahead})"))
-    hours = getattr(record, "hours", None)
-    if isinstance(hours, Decimal):
-        maximum = Decimal(str(limits.max_hours_per_entry))
-        if hours <= 0:
-            problems.append(Problem("hours", str(hours), "must be above 0"))
-        elif hours > maximum:
-            problems.append(Problem("hours", str(hours),
-                                    f"more than {maximum} hours in one entry "
-                                    "(limits.max_hours_per_entry)"))
-        elif decimals_of(hours) > limits.hours_decimals:
-            problems.append(Problem("hours", str(hours),
-                                    f"at most {limits.hours_decimals} decimals "
-                                    "(limits.hours_decimals)"))
-    amount = getattr(record, "amount", None)
-    if isinstance(amount, Decimal):
-        maximum = Decimal(str(limits.max_expense_amount))
-        if amount <= 0:
-            problems.append(Problem("amount", str(amount), "must be above 0"))
-        elif amount > maximum:
-            problems.append(Problem("amount", str(amount),
-                                    f"above the maximum expense {maximum} "
-                                    "(limits.max_expense_amount)"))
-    return problems
+    checks = [("date", record.date, date_problem(record.date, limits, today))]
+    if isinstance(hours := getattr(record, "hours", None), Decimal):
+        checks.append(("hours", hours, hours_problem(hours, limits)))
+    if isinstance(amount := getattr(record, "amount", None), Decimal):
+        checks.append(("amount", amount, amount_problem(amount, limits)))
+    return [Problem(field, str(value), problem) for field, value, problem in checks if problem]
 
 
 EDGE_CONTEXT_KEY = "delivery_limits"
+
+
+def edge_limits(info: Any) -> tuple[LimitsConfig, dt.date] | None:
+    """The configured limits and today when validating under :func:`edge_context`, else None."""
+    context = getattr(info, "context", None)
+    if isinstance(context, dict) and EDGE_CONTEXT_KEY in context:
+        found: tuple[LimitsConfig, dt.date] = context[EDGE_CONTEXT_KEY]
+        return found
+    return None
 
 
 def edge_context(limits: LimitsConfig | None = None, today: dt.date | None = None) -> dict[str, Any]:

@@ -43,7 +43,7 @@ def _report(path: Path, errors: list[ItemError]) -> None:
 
 def run_import(path: Path, kind: ItemKind, source: str, config: Path | None, check: bool) -> None:
     try:
-        parsed = parse_file(path, kind, source=source)
+        parsed = parse_file(path, kind, source=source, config=config)
     except FileFormatError as error:
         console.print(f"[red]error:[/red] {error}")
         raise typer.Exit(2) from None

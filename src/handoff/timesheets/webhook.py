@@ -72,7 +72,9 @@ def time_webhook_router(hub: Hub, secret: Callable[[], str | None] | None = None
             return problem(422, "invalid_body",
                            f"the body must be a JSON list of 1 to {MAX_ITEMS} items",
                            source=source, reason="invalid_event")
-        parsed = await off_loop(len(body), lambda: parse_items(items, source=source))
+        parsed = await off_loop(
+            len(body), lambda: parse_items(items, source=source, limits=hub.settings.limits)
+        )
         if not parsed.ok:
             from handoff.observability.metrics import WEBHOOK_REJECTED
 

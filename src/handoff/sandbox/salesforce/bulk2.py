@@ -148,7 +148,9 @@ class QueryJobs:
 
     def create(self, payload: Any, version: str) -> dict[str, Any]:
         if not isinstance(payload, dict):
-            raise SalesforceApiError(400, "JSON_PARSER_ERROR", "The request body must be a JSON object")
+            raise SalesforceApiError(
+                400, "JSON_PARSER_ERROR", "The request body must be a JSON object"
+            )
         operation = payload.get("operation")
         if operation not in ("query", "queryAll"):
             raise _invalid_job(
@@ -168,7 +170,9 @@ class QueryJobs:
             raise _invalid_job(f"InvalidJob : Invalid line ending: {line_ending}")
         plan = soql.parse(text, self.store)
         if plan.count_only:
-            raise _invalid_job("InvalidJob : Aggregate queries such as COUNT() are not supported by Bulk API 2.0")
+            raise _invalid_job(
+                "InvalidJob : Aggregate queries such as COUNT() are not supported by Bulk API 2.0"
+            )
         if plan.offset:
             raise _invalid_job("InvalidJob : The OFFSET clause is not supported by Bulk API 2.0")
         started = time.perf_counter()
@@ -210,7 +214,9 @@ class QueryJobs:
     def set_state(self, job: QueryJob, payload: Any) -> QueryJob:
         state = payload.get("state") if isinstance(payload, dict) else None
         if state != "Aborted":
-            raise _invalid_state(f"InvalidJobState : Query jobs can only be set to Aborted, not {state}")
+            raise _invalid_state(
+                f"InvalidJobState : Query jobs can only be set to Aborted, not {state}"
+            )
         with self.lock:
             if job.state in FINISHED_STATES:
                 raise _invalid_state(

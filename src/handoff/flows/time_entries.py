@@ -134,8 +134,9 @@ def _push_together(records: list[DeliveryRecord], candidates: list[int]) -> dict
     chosen, values = call("odoo", "plan_push", push.plan_push, batch, first_must_resolve=False)
     if not chosen:
         return {}
-    ids = call("odoo", "upsert", push.upsert, [batch[i] for i in chosen], values)
-    DBOS.run_step({"name": "time.bind"}, push.bind, [batch[i] for i in chosen], ids)
+    # Created, audited and bound in one step: the store's bookkeeping runs while Odoo creates
+    # the external ids (``push.upsert``).
+    ids = call("odoo", "upsert", push.upsert, [batch[i] for i in chosen], values, and_bind=True)
     return {candidates[i]: rid for i, rid in zip(chosen, ids, strict=True)}
 
 

@@ -14,6 +14,9 @@ entry as pushed, to compare the next revision with.
 from __future__ import annotations
 
 import json
+import threading
+import time
+import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
@@ -124,9 +127,13 @@ def is_stale(record: DeliveryRecord, pushed: Pushed | None) -> bool:
     return held is not None and datetime.fromisoformat(held) > record.updated_at
 
 
-def bind(records: Sequence[DeliveryRecord], record_ids: Sequence[int]) -> None:
-    """Bind each entry to its Odoo record, all in one statement (the same upsert as
-    ``Bindings.bind``, which takes one row per transaction: too slow for a batch of 1,000)."""
+def bind(records: Sequence[DeliveryRecord], record_ids: Sequence[int],
+         audit: Sequence[dict[str, Any]] = ()) -> None:
+    """Bind each entry to its Odoo record in one transaction (with ``audit``'s entries, as
+    ``audit_many``) (the same upsert as
+    ``Bindings.bind``, which takes one row per transaction: too slow for a batch of 1,000), as
+    one executemany: a single INSERT of 1,000 rows x 8 parameters takes SQLAlchemy longer to
+    compile than the store to run."""
     from sqlalchemy.dialects import postgresql, sqlite
 
     from handoff.store.models import Binding, utcnow
@@ -149,7 +156,7 @@ def bind(records: Sequence[DeliveryRecord], record_ids: Sequence[int]) -> None:
         for record, record_id in zip(records, record_ids, strict=True)
     ]
     insert = postgresql.insert if hub.store.dialect == "postgresql" else sqlite.insert
-    statement = insert(Binding).values(rows)
+    statement = insert(Binding.__table__)
     statement = statement.on_conflict_do_update(
         index_elements=["system", "model", "external_id"],
         set_={
@@ -158,34 +165,45 @@ def bind(records: Sequence[DeliveryRecord], record_ids: Sequence[int]) -> None:
         },
     )
     with hub.store.session() as session:
-        session.execute(statement)
+        session.connection().execute(statement, rows)
+        if audit:
+            _insert_audit(session, audit)
 
 
 def audit_many(entries: Sequence[dict[str, Any]]) -> None:
-    """Audit entries of one batch in one transaction (fields as ``AuditTrail.record``)."""
-    from handoff.config import redact
-    from handoff.store.models import AuditEntry
-    from handoff.store.repositories import diff
-
+    """Audit entries of one batch in one transaction and one executemany (fields as
+    ``AuditTrail.record``; ORM objects cost more than the insert itself at 1,000 rows)."""
     if not entries:
         return
-    hub = current_hub()
+    with current_hub().store.session() as session:
+        _insert_audit(session, entries)
+
+
+def _insert_audit(session: Any, entries: Sequence[dict[str, Any]]) -> None:
+    from sqlalchemy import insert
+
+    from handoff.config import redact
+    from handoff.store.models import AuditEntry, utcnow
+    from handoff.store.repositories import diff
+
+    now = utcnow()
     rows = [
-        AuditEntry(
-            actor="handoff",
-            action=e["action"],
-            system=e["system"],
-            model=e["model"],
-            record_id=e.get("record_id"),
-            canonical_id=e.get("canonical_id"),
-            diff=json.loads(json.dumps(redact(diff(e.get("before") or {}, e.get("after") or {})),
-                                       default=str)),
-            correlation_id=e.get("correlation_id"),
-        )
+        {
+            "at": now,
+            "actor": "handoff",
+            "action": e["action"],
+            "system": e["system"],
+            "model": e["model"],
+            "record_id": e.get("record_id"),
+            "canonical_id": e.get("canonical_id"),
+            "diff": json.loads(json.dumps(redact(diff(e.get("before") or {}, e.get("after") or {})),
+                                          default=str)),
+            "correlation_id": e.get("correlation_id"),
+            "workflow_id": None,
+        }
         for e in entries
     ]
-    with hub.store.session() as session:
-        session.add_all(rows)
+    session.connection().execute(insert(AuditEntry.__table__), rows)
 
 
 def not_pushed_reason(record: DeliveryRecord) -> str:
@@ -271,6 +289,27 @@ def _employee_rows(consultants: Sequence[str]) -> list[dict[str, Any]]:
     ))
 
 
+def _cached_employee_rows(cache: _TargetCache, consultants: Sequence[str]) -> list[dict[str, Any]]:
+    """``_employee_rows``, the consultants found by an earlier run not searched again (one not
+    found is searched every time: an employee created since is found at once)."""
+    rows: dict[int, dict[str, Any]] = {}
+    missing = []
+    for consultant in sorted(set(consultants)):
+        cached = cache.get("hr.employee", consultant)
+        if cached is None:
+            missing.append(consultant)
+        else:
+            rows.update((row["id"], row) for row in cached)
+    if missing:
+        found = _employee_rows(missing)
+        for consultant in missing:
+            matching = [r for r in found if consultant in (r.get("work_email"), r.get("name"))]
+            if matching:
+                cache.put("hr.employee", consultant, matching)
+        rows.update((row["id"], row) for row in found)
+    return list(rows.values())
+
+
 def _pick_employee(
     rows: Sequence[dict[str, Any]], consultant: str, company_id: int | None
 ) -> tuple[int, int | None] | None:
@@ -299,20 +338,99 @@ def resolve_targets(records: Sequence[DeliveryRecord]) -> list[Target | None]:
     return [t if isinstance(t, Target) else None for t in _targets_or_errors(records)]
 
 
+class _TargetCache:
+    """What earlier runs read of the Odoo records entries land on (projects with their order and
+    company, orders' companies, employees by consultant, tasks by project), reused for
+    ``TARGET_CACHE_SECONDS``: they change rarely, and reading them again cost a 1,000-entry
+    batch a third of a second. Only ever read inside a durable step (``plan_push``), whose
+    recorded result a replay reuses, so replays stay deterministic. Misses are read (a named
+    task not among a project's cached tasks reads them again; an unknown employee or project is
+    never cached); the whole cache is dropped when Odoo refuses a write (``forget_targets``)."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.rows: dict[tuple[str, Any], tuple[float, Any]] = {}
+
+    def get(self, kind: str, key: Any) -> Any:
+        with self.lock:
+            hit = self.rows.get((kind, key))
+        if hit is None or time.monotonic() - hit[0] > TARGET_CACHE_SECONDS:
+            return None
+        return hit[1]
+
+    def put(self, kind: str, key: Any, value: Any) -> None:
+        with self.lock:
+            self.rows[(kind, key)] = (time.monotonic(), value)
+
+
+TARGET_CACHE_SECONDS = 120.0
+_target_caches: weakref.WeakKeyDictionary[Any, _TargetCache] = weakref.WeakKeyDictionary()
+_target_caches_lock = threading.Lock()
+
+
+def _target_cache(odoo: Any) -> _TargetCache:
+    with _target_caches_lock:
+        cache = _target_caches.get(odoo)
+        if cache is None:
+            cache = _target_caches[odoo] = _TargetCache()
+        return cache
+
+
+def forget_targets() -> None:
+    """Drop what was cached of the hub's Odoo targets (Odoo refused a write: something the
+    cache holds may have changed, e.g. a task or project deleted)."""
+    with _target_caches_lock:
+        _target_caches.pop(_odoo().odoo, None)
+
+
+def _cached_read(cache: _TargetCache, odoo: Any, model: str, ids: Sequence[int],
+                 fields: list[str]) -> dict[int, dict[str, Any]]:
+    """id -> row of ``model`` (``fields``), read from Odoo only for the ids not cached."""
+    rows: dict[int, dict[str, Any]] = {}
+    missing = []
+    for rid in ids:
+        row = cache.get(model, rid)
+        if row is None:
+            missing.append(rid)
+        else:
+            rows[rid] = row
+    if missing:
+        for row in odoo.read(model, missing, fields):
+            cache.put(model, row["id"], row)
+            rows[row["id"]] = row
+    return rows
+
+
+def _deal_projects(deal_refs: Sequence[str]) -> dict[str, int]:
+    """deal -> its Odoo project (the lowest bound), in one store query."""
+    from sqlalchemy import select
+
+    from handoff.store.models import Binding
+
+    if not deal_refs:
+        return {}
+    found: dict[str, int] = {}
+    with current_hub().store.session() as session:
+        for deal, external_id in session.execute(
+            select(Binding.canonical_id, Binding.external_id).where(
+                Binding.canonical_type == "deal",
+                Binding.canonical_id.in_(list(deal_refs)),
+                Binding.system == "odoo",
+                Binding.model == PROJECT_MODEL,
+            )
+        ):
+            found[deal] = min(int(external_id), found.get(deal, int(external_id)))
+    return found
+
+
 def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | BusinessRuleError]:
-    hub = current_hub()
     odoo = _odoo().odoo
+    cache = _target_cache(odoo)
     refs = sorted({(r.deal_ref or "", r.project_ref or "") for r in records})
+    deal_projects = _deal_projects(sorted({deal for deal, _ in refs if deal}))
     project_of: dict[tuple[str, str], int | BusinessRuleError] = {}
     for deal_ref, project_ref in refs:
-        project_id: int | None = None
-        if deal_ref:
-            projects = [
-                int(b.external_id)
-                for b in hub.bindings.for_canonical("deal", deal_ref)
-                if b.system == "odoo" and b.model == PROJECT_MODEL
-            ]
-            project_id = min(projects) if projects else None
+        project_id: int | None = deal_projects.get(deal_ref) if deal_ref else None
         if project_id is None and project_ref:
             try:
                 project_id = _explicit_project(odoo, project_ref)
@@ -322,20 +440,17 @@ def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | Busin
         if project_id is not None:
             project_of[(deal_ref, project_ref)] = project_id
     project_ids = sorted({p for p in project_of.values() if isinstance(p, int)})
-    projects = {
-        row["id"]: row
-        for row in (odoo.read(PROJECT_MODEL, project_ids, ["sale_order_id", "company_id"])
-                    if project_ids else [])
-    }
+    projects = _cached_read(cache, odoo, PROJECT_MODEL, project_ids,
+                            ["sale_order_id", "company_id"])
     order_ids = sorted({o for row in projects.values()
                         if (o := _id_of(row.get("sale_order_id"))) is not None})
     # The order's company is what an expense re-invoiced on it must belong to (Odoo gives the
     # order's project the same company).
     order_company = {
-        row["id"]: _id_of(row.get("company_id"))
-        for row in (odoo.read(ORDER_MODEL, order_ids, ["company_id"]) if order_ids else [])
+        rid: _id_of(row.get("company_id"))
+        for rid, row in _cached_read(cache, odoo, ORDER_MODEL, order_ids, ["company_id"]).items()
     }
-    employees = _employee_rows([r.consultant for r in records])
+    employees = _cached_employee_rows(cache, [r.consultant for r in records])
     tasks: dict[int, list[dict[str, Any]]] = {}
     timesheet_projects = sorted({
         p for r in records
@@ -343,10 +458,23 @@ def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | Busin
         and isinstance(p := project_of.get((r.deal_ref or "", r.project_ref or "")), int)
         and p in projects
     })
-    if timesheet_projects:
-        for task in odoo.search_read("project.task", [["project_id", "in", timesheet_projects]],
+    named = {(p, r.task_ref) for r in records if isinstance(r, TimeEntry) and r.task_ref
+             and isinstance(p := project_of.get((r.deal_ref or "", r.project_ref or "")), int)}
+    to_read = []
+    for project in timesheet_projects:
+        cached = cache.get("project.task", project)
+        if cached is None or any(
+            p == project and not any(t["name"] == name for t in cached) for p, name in named
+        ):
+            to_read.append(project)
+        else:
+            tasks[project] = cached
+    if to_read:
+        for task in odoo.search_read("project.task", [["project_id", "in", to_read]],
                                      ["name", "project_id"], order="id asc"):
             tasks.setdefault(_id_of(task.get("project_id")) or 0, []).append(task)
+        for project in to_read:
+            cache.put("project.task", project, tasks.get(project, []))
     targets: list[Target | BusinessRuleError] = []
     for record in records:
         project = project_of.get((record.deal_ref or "", record.project_ref or ""))
@@ -395,6 +523,7 @@ def _project_unknown(record: DeliveryRecord) -> BusinessRuleError:
 def resolve_target(record: DeliveryRecord) -> Target:
     [target] = _targets_or_errors([record])
     if isinstance(target, BusinessRuleError):
+        forget_targets()
         raise target
     return target
 
@@ -496,37 +625,54 @@ def values_for(
 # -- writes ----------------------------------------------------------------------------------------
 
 
-def upsert(records: Sequence[DeliveryRecord], values: Sequence[dict[str, Any]]) -> list[int]:
+def upsert(records: Sequence[DeliveryRecord], values: Sequence[dict[str, Any]],
+           *, and_bind: bool = False) -> list[int]:
     """Create (or update) the Odoo records of ``records`` (all of one model), each with the
     entry's external id: timesheets by ``create_bound_many`` (one ``create`` carrying the
     reference, one ``ir.model.data`` ``create``), expenses by ``load``; audit each; return their
-    ids in order."""
+    ids in order. ``and_bind``: bind them in the store too (``bind``), in the audit's
+    transaction, which for new timesheets runs while Odoo creates their external ids. Binding
+    before the step is recorded is safe: a re-run finds the records by external id or
+    reference, and binds the same ids again."""
     odoo = _odoo().odoo
     if not records:
         return []
     model = model_of(records[0])
     rows = [(r.key, v) for r, v in zip(records, values, strict=True)]
-    if model == TIMESHEET_MODEL:
-        # One create + one ir.model.data create, the reference in the timesheet's own stored
-        # ``ref`` (create_bound_many): half the cost of load on a real Odoo 18.
-        results = odoo.create_bound_many(model, EXTERNAL_ID_SYSTEM, rows, TIMESHEET_REFERENCE)
-    else:
-        # hr.expense has no stored reference field of its own to search (only ``name`` and the
-        # person's ``description`` notes), so expenses keep ``load``.
-        results = odoo.upsert_many(model, EXTERNAL_ID_SYSTEM, rows)
     correlation = _correlation()
-    audit_many([
-        {
-            "action": "create" if result.created else "update",
-            "system": "odoo",
-            "model": model,
-            "record_id": str(result.id),
-            "canonical_id": record.key,
-            "after": row if result.created else {k: row[k] for k in result.updated_fields},
-            "correlation_id": correlation,
-        }
-        for record, row, result in zip(records, values, results, strict=True)
-    ])
+
+    def bookkeeping(results: Sequence[Any]) -> None:
+        audit = [
+            {
+                "action": "create" if result.created else "update",
+                "system": "odoo",
+                "model": model,
+                "record_id": str(result.id),
+                "canonical_id": record.key,
+                "after": row if result.created else {k: row[k] for k in result.updated_fields},
+                "correlation_id": correlation,
+            }
+            for record, row, result in zip(records, values, results, strict=True)
+        ]
+        if and_bind:
+            bind(records, [result.id for result in results], audit)
+        else:
+            audit_many(audit)
+
+    try:
+        if model == TIMESHEET_MODEL:
+            # One create + one ir.model.data create, the reference in the timesheet's own stored
+            # ``ref`` (create_bound_many): half the cost of load on a real Odoo 18.
+            results = odoo.create_bound_many(model, EXTERNAL_ID_SYSTEM, rows, TIMESHEET_REFERENCE,
+                                             alongside=bookkeeping)
+        else:
+            # hr.expense has no stored reference field of its own to search (only ``name`` and
+            # the person's ``description`` notes), so expenses keep ``load``.
+            results = odoo.upsert_many(model, EXTERNAL_ID_SYSTEM, rows)
+            bookkeeping(results)
+    except Exception:
+        forget_targets()  # a target read earlier may be what Odoo refused (deleted, changed)
+        raise
     return [result.id for result in results]
 
 
@@ -590,7 +736,11 @@ def _currency(record: DeliveryRecord) -> str:
 
 def correct(record: DeliveryRecord, pushed: Pushed, target: Target, reason: str) -> int:
     """Rewrite a pushed, not yet invoiced record to the entry's current values."""
-    values = values_for(record, target)
+    try:
+        values = values_for(record, target)
+    except BusinessRuleError:
+        forget_targets()  # the target may have come from the cache: its retry reads afresh
+        raise
     odoo = _odoo().odoo
     [before] = odoo.read(pushed.model, [pushed.record_id], sorted(values)) or [{}]
     changed = {k: v for k, v in values.items() if _plain(before.get(k)) != v}
@@ -813,7 +963,22 @@ def plan_push(
 ) -> tuple[list[int], list[dict[str, Any]]]:
     """Indexes of the records that resolve to an Odoo target, and their values. A record that
     does not resolve is left to its own run (its exception is its own), except the first one
-    when ``first_must_resolve`` (a run's own entry fails its run)."""
+    when ``first_must_resolve`` (a run's own entry fails its run). Any record that does not
+    resolve drops the cached targets (``_TargetCache``): its own run, or the retry of its
+    exception once someone fixed Odoo (a new employee, task, project), reads them afresh."""
+    try:
+        chosen, values = _plan_push(records, first_must_resolve)
+    except Exception:
+        forget_targets()
+        raise
+    if len(chosen) < len(records):
+        forget_targets()
+    return chosen, values
+
+
+def _plan_push(
+    records: Sequence[DeliveryRecord], first_must_resolve: bool
+) -> tuple[list[int], list[dict[str, Any]]]:
     targets = _targets_or_errors(records)
     if first_must_resolve and isinstance(targets[0], BusinessRuleError):
         resolve_target(records[0])  # raises the record's own error, its key in the message

@@ -15,10 +15,12 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import json
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -445,6 +447,7 @@ class OdooAdapter:
         reference_field: str,
         *,
         context: Values | None = None,
+        alongside: Callable[[list[UpsertResult]], None] | None = None,
     ) -> list[UpsertResult]:
         """``upsert_many`` for bulk *new* records, written with ``create`` instead of ``load``
         (real Odoo 18, 1,000 timesheets: ``create`` 1.2 ms a row, ``load`` 2.6 ms, and 5.4 ms in
@@ -465,6 +468,11 @@ class OdooAdapter:
         fails on the duplicate external id and the re-run adopts the lowest record id. Needs an
         Odoo user allowed to create ``ir.model.data`` (Settings / Administration), which
         ``load`` does not.
+
+        ``alongside(results)``, when given, is called with the results once the records exist;
+        when every record was created now, while step 4 runs (the caller's own bookkeeping
+        overlaps Odoo's), else after it. Either way this returns only after both ended, and an
+        error of either is raised.
         """
         prepared = [(ext, as_values(vals)) for ext, vals in rows]
         if len({ext for ext, _ in prepared}) != len(prepared):
@@ -509,6 +517,22 @@ class OdooAdapter:
             )
             created = {ext: new_id for (ext, _vals), new_id in zip(missing, new_ids, strict=True)}
         to_bind = {**adopted, **created}
+        if alongside is not None and created and not existing:
+            fresh = [UpsertResult(external_id=ext, xmlid=self.reference(system, model, ext),
+                                  id=created[ext], created=True) for ext, _ in prepared]
+            binding = [
+                {"module": EXTERNAL_ID_MODULE, "name": external_id_name(system, model, ext),
+                 "model": model, "res_id": rid}
+                for ext, rid in to_bind.items()
+            ]
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                future = pool.submit(contextvars.copy_context().run, self.client.execute_kw,
+                                     "ir.model.data", "create", [binding])
+                try:
+                    alongside(fresh)
+                finally:
+                    future.result()
+            return fresh
         if to_bind:
             self.client.execute_kw("ir.model.data", "create", [[
                 {"module": EXTERNAL_ID_MODULE, "name": external_id_name(system, model, ext),
@@ -527,7 +551,10 @@ class OdooAdapter:
                 results[ext] = UpsertResult(
                     external_id=ext, xmlid=self.reference(system, model, ext), id=rid,
                     created=False, updated_fields=sorted(changes.get(rid, {})))
-        return [results[ext] for ext, _ in prepared]
+        ordered = [results[ext] for ext, _ in prepared]
+        if alongside is not None:
+            alongside(ordered)
+        return ordered
 
     @staticmethod
     def reference(system: str, model: str, external_id: str) -> str:

@@ -65,6 +65,7 @@ class FlowSpec:
     record: Callable[[FlowEvent], str]
     workflow: Callable[[dict[str, Any]], Any]
     retry_from: RetryFrom = "failed_step"
+    module: str = ""  # where the flow is defined
 
 
 @dataclass(frozen=True)
@@ -127,7 +128,8 @@ def flow(
         run.__name__ = run.__qualname__ = f"flow_{name}"
         workflow = DBOS.workflow(name=name)(run)
         _FLOWS[name] = FlowSpec(
-            name=name, queue=queue, record=describe, workflow=workflow, retry_from=retry_from
+            name=name, queue=queue, record=describe, workflow=workflow, retry_from=retry_from,
+            module=fn.__module__,
         )
         return fn
 

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
 
+from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.sandbox.odoo.testing import running_odoo_sandbox
 
 LIVE_VARIABLES = ("HANDOFF_TEST_ODOO_URL", "HANDOFF_TEST_ODOO_DB", "HANDOFF_TEST_ODOO_USER",
@@ -40,3 +42,18 @@ def odoo_target() -> Iterator[OdooTarget]:
         return
     with running_odoo_sandbox() as sandbox:
         yield OdooTarget(sandbox.url, sandbox.db, sandbox.login, sandbox.password, live=False)
+
+
+@contextmanager
+def live_or_sandbox_adapter() -> Iterator[OdooAdapter]:
+    """An adapter on the live Odoo of HANDOFF_TEST_ODOO_*, else on a fresh sandbox: for tests of
+    Odoo behaviour that must hold on both (a module-scoped fixture wraps it)."""
+    target = live_target()
+    if target is not None:
+        with OdooClient(target.url, target.db, target.login, target.password) as client:
+            yield OdooAdapter(client)
+        return
+    with running_odoo_sandbox() as sandbox, OdooClient(
+        sandbox.url, sandbox.db, sandbox.login, sandbox.password
+    ) as client:
+        yield OdooAdapter(client)

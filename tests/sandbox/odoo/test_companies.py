@@ -7,23 +7,15 @@ from collections.abc import Iterator
 
 import pytest
 
-from contract.odoo.conftest import live_target
-from handoff.connectors.odoo import OdooAdapter, OdooClient
+from contract.odoo.conftest import live_or_sandbox_adapter
+from handoff.connectors.odoo import OdooAdapter
 from handoff.sandbox import demo_firm
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
 
 
 @pytest.fixture(scope="module")
 def odoo() -> Iterator[OdooAdapter]:
-    live = live_target()
-    if live is not None:
-        with OdooClient(live.url, live.db, live.login, live.password) as client:
-            yield OdooAdapter(client)
-        return
-    with running_odoo_sandbox() as sandbox, OdooClient(
-        sandbox.url, sandbox.db, sandbox.login, sandbox.password
-    ) as client:
-        yield OdooAdapter(client)
+    with live_or_sandbox_adapter() as adapter:
+        yield adapter
 
 
 def test_an_orders_project_belongs_to_the_orders_company(odoo: OdooAdapter) -> None:

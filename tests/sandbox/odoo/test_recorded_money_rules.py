@@ -177,7 +177,7 @@ def test_external_ids_follow_their_record_and_refuse_duplicates_as_postgres(
     row = {"module": "__handoff__", "name": "hubspot_company_123", "model": "res.partner",
            "res_id": partner}
     ok(odoo, "ir.model.data", "create", [row])
-    name, message = error(odoo, "ir.model.data", "create", [row])
+    _name, message = error(odoo, "ir.model.data", "create", [row])
     assert 'unique constraint "ir_model_data_module_name_uniq_index"' in message
     assert error(odoo, "ir.model.data", "create", [{**row, "name": "a b"}])[1] == (
         "The operation cannot be completed: External IDs cannot contain spaces")

@@ -9,9 +9,9 @@ from decimal import Decimal, InvalidOperation
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from handoff.billing.engine import BillingPeriod
+from handoff.cli.output import SafeTable, shown
 from handoff.engine.runtime import Hub, start_hub
 from handoff.invoicing.proposals import ProposalDraft
 from handoff.invoicing.records import Proposals
@@ -30,12 +30,12 @@ def _period(label: str | None) -> BillingPeriod:
     try:
         return BillingPeriod.month(label or f"{date.today():%Y-%m}")
     except ValueError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {shown(error)}")
         raise typer.Exit(2) from None
 
 
 def show_draft(draft: ProposalDraft) -> None:
-    table = Table(
+    table = SafeTable(
         title=f"{draft.order_name} (project {draft.project}, {draft.billing_model}) — {draft.period}"
     )
     for column in ("line", "basis", "from", "quantity", "rate", "amount"):
@@ -56,7 +56,7 @@ def show_draft(draft: ProposalDraft) -> None:
     table.add_row("total", "", "", "", "", f"{draft.total:f} {draft.currency}")
     console.print(table)
     for warning in draft.warnings:
-        console.print(f"  [yellow]warning:[/yellow] {warning}")
+        console.print(f"  [yellow]warning:[/yellow] {shown(warning)}")
 
 
 @billing_app.command("run")
@@ -90,11 +90,14 @@ def billing_run(
     for draft in result.drafts:
         show_draft(draft)
     for skipped in result.skipped:
-        console.print(f"[yellow]skipped:[/yellow] {skipped}")
+        console.print(f"[yellow]skipped:[/yellow] {shown(skipped)}")
     for deal_key, problems in result.problems.items():
         for problem in problems:
             if problem.severity == "exception":
-                console.print(f"[red]held back[/red] {deal_key} {problem.rule}: {problem.message}")
+                console.print(
+                    f"[red]held back[/red] {shown(deal_key)} {shown(problem.rule)}: "
+                    f"{shown(problem.message)}"
+                )
     if dry_run:
         console.print(f"dry run: {len(result.drafts)} proposals, nothing written")
         return
@@ -103,7 +106,7 @@ def billing_run(
         f"{len(result.failed)} failed"
     )
     for proposal_id, error in result.failed.items():
-        console.print(f"[red]proposal {proposal_id} failed:[/red] {error}")
+        console.print(f"[red]proposal {shown(proposal_id)} failed:[/red] {shown(error)}")
     if result.failed:
         raise typer.Exit(1)
 
@@ -129,7 +132,7 @@ def _queued_run(
         f"{len(output.get('invoiced', {}))} invoiced, {len(output.get('failed', {}))} failed"
     )
     for proposal_id, error in (output.get("failed") or {}).items():
-        console.print(f"[red]proposal {proposal_id} failed:[/red] {error}")
+        console.print(f"[red]proposal {shown(proposal_id)} failed:[/red] {shown(error)}")
     if outcome.status == "failed" or output.get("failed"):
         raise typer.Exit(1)
 
@@ -145,9 +148,9 @@ def billing_approve(
     try:
         invoices = approve(_hub(), proposal_id, by=by or getpass.getuser(), post=post)
     except BillingError as error:
-        console.print(f"[red]error:[/red] {error}")
+        console.print(f"[red]error:[/red] {shown(error)}")
         raise typer.Exit(1) from None
-    console.print(f"proposal {proposal_id} invoiced: account.move {invoices}")
+    console.print(f"proposal {proposal_id} invoiced: account.move {shown(invoices)}")
 
 
 @billing_app.command("set-cap")
@@ -161,9 +164,9 @@ def billing_set_cap(
         cap = None if amount.strip().lower() == "none" else Decimal(amount)
         set_cap(_hub(), deal, cap, by=by or getpass.getuser())
     except (InvalidOperation, BillingError) as error:
-        console.print(f"[red]error:[/red] {error or f'{amount!r} is not an amount'}")
+        console.print(f"[red]error:[/red] {shown(error or f'{amount!r} is not an amount')}")
         raise typer.Exit(1) from None
-    console.print(f"{deal}: not-to-exceed {'removed' if cap is None else f'{cap:f}'}")
+    console.print(f"{shown(deal)}: not-to-exceed {'removed' if cap is None else f'{cap:f}'}")
 
 
 @billing_app.command("proposals")
@@ -171,7 +174,7 @@ def billing_proposals(
     status: str | None = typer.Option(None, help="proposed, approved, invoiced, failed"),
     limit: int = typer.Option(50, min=1, max=5000),
 ) -> None:
-    table = Table(title="Billing proposals")
+    table = SafeTable(title="Billing proposals")
     for column in ("id", "period", "project", "deal", "total", "status", "approved by", "invoices"):
         table.add_column(column, overflow="fold")
     for r in Proposals(_hub().store).list(status=status, limit=limit):
@@ -197,6 +200,6 @@ def monitors(
 
     report = run_monitors(_hub(), older_than_days=older_than_days)
     for name, items in report.items.items():
-        console.print(f"[bold]{name}[/bold]: {len(items)}")
+        console.print(f"[bold]{shown(name)}[/bold]: {len(items)}")
         for item in items:
-            console.print(f"  {item.deal or ''} {item.record}: {item.detail}")
+            console.print(f"  {shown(item.deal)} {shown(item.record)}: {shown(item.detail)}")

@@ -12,9 +12,10 @@ from datetime import date
 
 from rich.console import Console
 from rich.progress import Progress
-from rich.table import Table
+from rich.text import Text
 
 from handoff.billing.engine import BillingPeriod
+from handoff.cli.output import SafeTable
 from handoff.connectors.registry import connectors_for
 from handoff.engine.runtime import Hub
 from handoff.sandbox.month import (
@@ -95,7 +96,7 @@ def print_cash_summary(hub: Hub, stack: Stack, console: Console, summary: MonthS
     keys = [b.canonical_id for b in hub.bindings.all(model="sale.order")]
     figures = figures_for(hub, odoo, keys)
     deals = {stack.deal_key(d.key): d for d in stack.deals}
-    table = Table(title=f"Delivery to cash: {summary.entries} entries received, "
+    table = SafeTable(title=f"Delivery to cash: {summary.entries} entries received, "
                         f"{summary.pushed} approved and billable in Odoo, {summary.invoices} "
                         f"invoices, {summary.payments} card payments")  # fmt: skip
     for column in ("deal", "contract", "cur.", "invoiced", "paid", "outstanding", "last invoice"):
@@ -112,7 +113,7 @@ def print_cash_summary(hub: Hub, stack: Stack, console: Console, summary: MonthS
     waiting = [e for e in hub.exceptions.list(status="open", limit=100)
                if e.flow != "deal_to_delivery"]  # fmt: skip
     if waiting:
-        problems = Table(title=f"{len(waiting)} billing matters need a person "
+        problems = SafeTable(title=f"{len(waiting)} billing matters need a person "
                                "(handoff exceptions list)")  # fmt: skip
         for column in ("id", "flow", "record", "rule", "what to do"):
             problems.add_column(column, overflow="fold")
@@ -135,12 +136,12 @@ def print_proposals(hub: Hub, console: Console, names: dict[str, str]) -> None:
     title = f"{len(proposals)} billing proposals" + (
         f", {len(blocked)} not invoiced" if blocked else ""
     )
-    table = Table(title=title)
+    table = SafeTable(title=title)
     for column in ("id", "deal", "period", "total", "status", "invoices / why not"):
         table.add_column(column, overflow="fold")
     for p in proposals:
         outcome = ", ".join(map(str, p.invoice_ids)) if p.invoice_ids else (p.error or "")
-        status = f"[red]{p.status}[/red]" if p.status == ProposalStatus.FAILED else p.status
+        status = Text(str(p.status), style="red" if p.status == ProposalStatus.FAILED else "")
         table.add_row(str(p.id), names.get(p.deal_key, p.deal_key), p.period,
                       f"{p.total:,.2f} {p.currency}", status, outcome[:160])  # fmt: skip
     console.print(table)

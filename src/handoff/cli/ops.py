@@ -12,6 +12,7 @@ from rich.progress import Progress
 from rich.table import Table
 
 from handoff import services
+from handoff.cli.output import cell, plain, shown
 from handoff.engine.breaker import CircuitView
 from handoff.engine.runtime import Hub, start_hub
 from handoff.store.models import CircuitState
@@ -29,16 +30,13 @@ def _hub() -> Hub:
 
 
 def _fail(error: services.OperationError) -> None:
-    console.print(f"[red]error:[/red] {error}")
+    console.print(f"[red]error:[/red] {_fmt(error)}")
     raise typer.Exit(1)
 
 
 def _fmt(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
-    return str(value)
+    """A value inside a markup string: plain text, control characters escaped, markup escaped."""
+    return shown(value)
 
 
 def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
@@ -46,7 +44,7 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     for column in columns:
         table.add_column(column, overflow="fold")
     for row in rows:
-        table.add_row(*(_fmt(v) for v in row))
+        table.add_row(*(cell(v) for v in row))
     console.print(table)
 
 
@@ -72,11 +70,11 @@ def flows_show(workflow_id: str) -> None:
         _fail(error)
         return
     console.print(
-        f"[bold]{run.flow}[/bold] {run.workflow_id}: {run.status} (entity {run.entity}, "
-        f"queue {run.queue}, executor {run.executor})"
+        f"[bold]{_fmt(run.flow)}[/bold] {_fmt(run.workflow_id)}: {_fmt(run.status)} "
+        f"(entity {_fmt(run.entity)}, queue {_fmt(run.queue)}, executor {_fmt(run.executor)})"
     )
     if run.error:
-        console.print(f"[red]error:[/red] {run.error}")
+        console.print(f"[red]error:[/red] {_fmt(run.error)}")
     _table(
         "Steps",
         ["#", "step", "outcome", "started", "finished"],
@@ -94,7 +92,7 @@ def flows_replay(
     except services.OperationError as error:
         _fail(error)
         return
-    console.print(f"replaying {workflow_id} as {new_id}")
+    console.print(f"replaying {_fmt(workflow_id)} as {_fmt(new_id)}")
 
 
 @exceptions_app.command("list")
@@ -133,7 +131,7 @@ def exceptions_show(exception_id: int) -> None:
         ("created", record.created_at),
         (
             "resolved",
-            f"{_fmt(record.resolved_at)} by {record.resolved_by}: {record.resolution}"
+            f"{plain(record.resolved_at)} by {record.resolved_by}: {record.resolution}"
             if record.resolved_by
             else None,
         ),
@@ -158,10 +156,12 @@ def exceptions_retry(
         for exception_id in ids:
             try:
                 new_id = services.retry_exception(hub, exception_id)
-                progress.console.print(f"exception {exception_id}: flow continues as {new_id}")
+                progress.console.print(
+                    f"exception {exception_id}: flow continues as {_fmt(new_id)}"
+                )
             except services.OperationError as error:
                 failed += 1
-                progress.console.print(f"[red]exception {exception_id}:[/red] {error}")
+                progress.console.print(f"[red]exception {exception_id}:[/red] {_fmt(error)}")
             progress.advance(task)
     if failed:
         raise typer.Exit(1)
@@ -259,8 +259,8 @@ def _open_until(circuit: CircuitView) -> str:
     if circuit.opened_until is None or circuit.state == CircuitState.CLOSED:
         return ""
     if circuit.state == CircuitState.HALF_OPEN:
-        return f"{_fmt(circuit.opened_until)} (passed: next call probes)"
-    return _fmt(circuit.opened_until)
+        return f"{plain(circuit.opened_until)} (passed: next call probes)"
+    return plain(circuit.opened_until)
 
 
 approvals_app = typer.Typer(
@@ -292,7 +292,7 @@ def approvals_approve(
     except services.OperationError as error:
         _fail(error)
         return
-    console.print(f"approval {gate_id} given; the deal's flow continues")
+    console.print(f"approval {_fmt(gate_id)} given; the deal's flow continues")
 
 
 customers_app = typer.Typer(
@@ -312,7 +312,10 @@ def customers_bind(
     except services.OperationError as error:
         _fail(error)
         return
-    console.print(f"{source} customer {external_id} is Odoo partner {partner}; retry its exception")
+    console.print(
+        f"{_fmt(source)} customer {_fmt(external_id)} is Odoo partner {_fmt(partner)}; "
+        "retry its exception"
+    )
 
 
 @customers_app.command("mark-different")
@@ -323,4 +326,6 @@ def customers_mark_different(
     by: str = typer.Option("operator", "--by"),
 ) -> None:
     services.mark_different(_hub(), source, external_id, partner, by=by)
-    console.print(f"{source} customer {external_id} will never match partners {partner}")
+    console.print(
+        f"{_fmt(source)} customer {_fmt(external_id)} will never match partners {_fmt(partner)}"
+    )

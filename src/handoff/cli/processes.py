@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from handoff.cli.output import shown
 from handoff.engine import flows
 from handoff.engine.runtime import Hub, describe, start_hub
 from handoff.observability import logging as hub_logging
@@ -25,13 +26,35 @@ SWEEP_SECONDS = 5.0
 
 def _print_layout(hub: Hub, *, api: str | None, worker: str | None) -> None:
     for label, value in describe(hub).items():
-        console.print(f"[bold]{label:>16}[/bold]  {value}")
+        console.print(f"[bold]{label:>16}[/bold]  {shown(value)}")
     if api:
         console.print(f"[bold]{'api':>16}[/bold]  {api} (/healthz /readyz /metrics /webhooks/...)")
     if worker:
         queues = ", ".join(spec.name for spec in flows.queue_specs(hub.settings))
         console.print(f"[bold]{'worker':>16}[/bold]  executor {worker}, queues: {queues}")
         console.print(f"[bold]{'flows':>16}[/bold]  {', '.join(flows.registered()) or 'none'}")
+
+
+def _open_hub() -> Hub:
+    """``start_hub()``, or one line naming the store URL (password hidden) and what to check,
+    and exit code 2, when the store or the durable engine's database cannot be opened."""
+    from handoff.config import DATABASE_URL_ENV_VAR, load_settings, redact
+
+    settings = load_settings()
+    try:
+        return start_hub(settings)
+    except Exception as error:  # any driver's error: said in a line, not a 500-line traceback
+        url = redact(settings.store_url())
+        reason = redact(str(error).strip().splitlines()[0] if str(error).strip() else "")
+        reason = reason[:300] or type(error).__name__
+        console.print(
+            f"[red]error:[/red] cannot open the store at {shown(url)} "
+            f"({shown(type(error).__name__)}: {shown(reason)}); check store.url in handoff.yaml "
+            f"(or {DATABASE_URL_ENV_VAR}): driver, host, port, database name, user and password, "
+            "and that the database server is running and reachable from here",
+            soft_wrap=True,
+        )
+        raise typer.Exit(2) from None
 
 
 def _stop_on_signals(stop: threading.Event) -> None:
@@ -172,7 +195,7 @@ def worker(
 ) -> None:
     """Run flows from the queues until stopped (SIGTERM/Ctrl-C)."""
     hub_logging.configure(log_level)
-    hub = start_hub()
+    hub = _open_hub()
     stop = threading.Event()
     _stop_on_signals(stop)
     executor = _start_worker(hub, executor_id, stop)
@@ -204,7 +227,7 @@ def api(
     from handoff.api.app import create_app
 
     hub_logging.configure(log_level)
-    hub = start_hub()
+    hub = _open_hub()
     _print_layout(hub, api=f"http://{host}:{port}", worker=None)
     uvicorn.run(create_app(hub), host=host, port=port, **server_options(hub))
     hub.shutdown()
@@ -222,7 +245,7 @@ def run(
     from handoff.api.app import create_app
 
     hub_logging.configure(log_level)
-    hub = start_hub()
+    hub = _open_hub()
     stop = threading.Event()
     executor = _start_worker(hub, executor_id, stop)
     _print_layout(hub, api=f"http://{host}:{port}", worker=executor)
@@ -237,7 +260,7 @@ def db_upgrade() -> None:
     """Bring the store's schema to the latest migration (`run` does this by itself)."""
     from handoff.store import migrate
 
-    hub = start_hub()
+    hub = _open_hub()
     console.print(
         f"store at revision {migrate.current_revision(hub.store)} ({describe(hub)['store']})"
     )
@@ -352,10 +375,10 @@ def _settled_deals(hub: Hub) -> int:
 
 
 def _print_summary(hub: Hub, stack: Any) -> None:
-    from rich.table import Table
+    from handoff.cli.output import SafeTable
 
     orders = hub.bindings.all(model="sale.order")
-    table = Table(title=f"{len(orders)} won deals now confirmed sales orders in Odoo")
+    table = SafeTable(title=f"{len(orders)} won deals now confirmed sales orders in Odoo")
     for column in ("deal", "Odoo sale.order id", "projects"):
         table.add_column(column)
     projects: dict[str, list[str]] = {}
@@ -370,14 +393,14 @@ def _print_summary(hub: Hub, stack: Any) -> None:
     console.print(table)
     exceptions = hub.exceptions.list(limit=100)
     if exceptions:
-        problems = Table(title=f"{len(exceptions)} deals need a person (handoff exceptions list)")
+        problems = SafeTable(title=f"{len(exceptions)} deals need a person (handoff exceptions list)")
         for column in ("id", "deal", "rule", "what to do"):
             problems.add_column(column, overflow="fold")
         for record in exceptions:
             problems.add_row(str(record.id), record.record, record.rule, record.suggested_fix or "")
         console.print(problems)
     for label, value in stack.where_to_look().items():
-        console.print(f"[bold]{label:>16}[/bold]  {value}")
+        console.print(f"[bold]{label:>16}[/bold]  {shown(value)}")
     console.print(
         "Next: handoff flows list · handoff exceptions show ID · handoff audit search · "
         "handoff billing run --dry-run   (with HANDOFF_CONFIG="

@@ -150,6 +150,10 @@ def start_hub(settings: Settings | None = None) -> Hub:
     hub = Hub.from_settings(settings or load_settings())
     migrate.upgrade(hub.store)
     # The durable engine's own tables too: an API process enqueues flows before any worker ran.
+    # Its SQLite file, like the store's, is readable by the hub's user only.
+    from handoff.store.db import private_sqlite_file
+
+    private_sqlite_file(hub.system_database_url())
     DBOS.migrate(hub.system_database_url())
     set_current_hub(hub)
     return hub

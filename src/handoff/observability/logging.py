@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from handoff.config import redact
+from handoff.observability.safe_text import printable
 
 _context: ContextVar[dict[str, Any]] = ContextVar("handoff_log_context", default={})  # noqa: B039
 
@@ -44,8 +45,13 @@ class JsonFormatter(logging.Formatter):
         line.update({k: v for k, v in record.__dict__.items() if k not in _RESERVED})
         line = _shortened(line)
         if record.exc_info:  # a traceback is logged whole
-            line["exception"] = self.formatException(record.exc_info)
+            line["exception"] = printable_lines(self.formatException(record.exc_info))
         return json.dumps(redact(line), default=str)
+
+
+def printable_lines(text: str) -> str:
+    """A traceback keeps its line breaks; any other control character is escaped."""
+    return "\n".join(printable(line) for line in text.split("\n"))
 
 
 MAX_LOGGED_TEXT = 4096  # a log line repeats what it is about, not a 5 MB description
@@ -54,14 +60,15 @@ MAX_LOGGED_TEXT = 4096  # a log line repeats what it is about, not a 5 MB descri
 def _shortened(value: Any, depth: int = 0) -> Any:
     """``value`` with every text cut to ``MAX_LOGGED_TEXT`` characters (saying how much was cut)
     and nesting cut at 8 levels, so a log line costs little whatever a request carried."""
-    if isinstance(value, str):
+    if isinstance(value, str):  # control characters escaped: `jq -r` cannot replay them
         if len(value) <= MAX_LOGGED_TEXT:
-            return value
-        return f"{value[:MAX_LOGGED_TEXT]}...[{len(value) - MAX_LOGGED_TEXT} more characters]"
+            return printable(value)
+        cut = len(value) - MAX_LOGGED_TEXT
+        return f"{printable(value[:MAX_LOGGED_TEXT])}...[{cut} more characters]"
     if depth >= 8 and isinstance(value, dict | list | tuple):
         return f"<{type(value).__name__} nested too deep to log>"
     if isinstance(value, dict):
-        return {key: _shortened(item, depth + 1) for key, item in value.items()}
+        return {_shortened(key, depth): _shortened(item, depth + 1) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_shortened(item, depth + 1) for item in value]
     return value

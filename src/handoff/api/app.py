@@ -13,7 +13,7 @@ from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel, Field, ValidationError
 
 from handoff import __version__
@@ -285,7 +285,9 @@ def health_router(hub: Hub) -> APIRouter:
 
     @router.get("/metrics")
     def metrics() -> Response:
-        return PlainTextResponse(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+        from handoff.observability.metrics import exposition
+
+        return PlainTextResponse(exposition(), media_type=CONTENT_TYPE_LATEST)
 
     return router
 

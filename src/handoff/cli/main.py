@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import importlib
+import sys
 
-import typer
+from handoff.cli import metrics_dir
+
+metrics_dir.prepare(sys.argv)  # before prometheus_client is imported (its multiprocess mode)
+
+import typer  # noqa: E402
 
 app = typer.Typer(
     name="handoff",

@@ -4,10 +4,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import os
+from collections.abc import Iterator, Sequence
 from typing import Any
 
-from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
 from prometheus_client.core import GaugeMetricFamily
 
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
@@ -40,7 +48,29 @@ RATE_LIMIT_HEADROOM = Gauge(
     "handoff_rate_limit_headroom_ratio",
     "Share of a system's rate-limit budget still available, as last reported by the system",
     ["system", "window"],
+    multiprocess_mode="mostrecent",
 )
+
+
+def count_received(source: str, results: Sequence[Any]) -> None:
+    """Count accepted events (``AcceptResult``s) per source and whether each was a duplicate."""
+    for result in results:
+        EVENTS_RECEIVED.labels(source, str(result.duplicate).lower()).inc()
+
+
+def exposition() -> bytes:
+    """The text of /metrics. Under multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, set by the
+    CLI for `api`, `worker` and `run`) every process's counters summed, plus the hub's state."""
+    folder = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if not folder:
+        return generate_latest()
+    from prometheus_client.multiprocess import MultiProcessCollector
+
+    registry = CollectorRegistry()
+    MultiProcessCollector(registry, path=folder)
+    for collector in _collectors.values():
+        registry.register(collector)
+    return generate_latest(registry)
 
 
 class HubStateCollector:

@@ -47,6 +47,9 @@ def submit_records(
 
     events = to_events(records)
     results = hub.inbox.accept_many(source, events)
+    from handoff.observability.metrics import count_received
+
+    count_received(source, results)  # time entries count in events received like any event
     fresh = [
         (result.inbox_id, event, result.correlation_id)
         for event, result in zip(events, results, strict=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from handoff.cli import ops
 from handoff.cli.main import app
 from handoff.config import CONFIG_ENV_VAR, DATABASE_URL_ENV_VAR
 from handoff.engine.errors import HandoffError
@@ -28,7 +29,10 @@ def sqlite_hub_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(CONFIG_ENV_VAR, raising=False)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv(DATABASE_URL_ENV_VAR, f"sqlite:///{tmp_path}/data/handoff.db")
+    # A wide terminal, so the table cells hold whole values: rich reads COLUMNS only where no
+    # width was fixed, which is not so in every test process.
     monkeypatch.setenv("COLUMNS", "250")
+    monkeypatch.setattr(ops.console, "_width", 250)
     return tmp_path
 
 

@@ -16,7 +16,7 @@ Kinds (``handoff.engine.errors``):
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -242,13 +242,30 @@ def error_from_payload(
     """Build the typed error for an Odoo error object (``error.data`` or a JSON-2 error body)."""
     server_name = str(data.get("name") or "builtins.Exception")
     message = str(data.get("message") or "")
-    arguments = data.get("arguments") or []
     cls = error_class_for(server_name, message)
     extra: dict[str, Any] = {}
     if cls in (InvalidField, InvalidValue):
         found = _FIELD_IN_MESSAGE.search(message)
         if found:
             extra["field"] = found.group("q") or found.group("d") or found.group("w")
+    return typed_error(cls, message, server_name, data, model=model, method=method,
+                       retry_after=retry_after, **extra)  # fmt: skip
+
+
+def typed_error(
+    cls: type[OdooError],
+    message: str,
+    server_name: str,
+    data: Mapping[str, Any],
+    *,
+    model: str | None,
+    method: str | None,
+    retry_after: float | None,
+    **extra: Any,
+) -> OdooError:
+    """``cls`` carrying what an Odoo error object (JSON-RPC ``error.data`` or a JSON-2 body)
+    says: message, server name, arguments, traceback."""
+    arguments = data.get("arguments") or []
     return cls(
         message or server_name,
         server_name=server_name,

@@ -38,6 +38,7 @@ from .errors import (
     OdooUnavailable,
     UnknownDatabase,
     error_from_payload,
+    typed_error,
 )
 
 ODOO_DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
@@ -238,18 +239,8 @@ def json2_error(payload: Mapping[str, Any], *, status: int, model: str | None,
                     continue
                 extra["field"] = message.strip("'")
                 message = f"Invalid field {message} on model {model!r}"
-            arguments = payload.get("arguments") or []
-            return cls(
-                message or name,
-                server_name=name,
-                arguments=arguments if isinstance(arguments, list) else [arguments],
-                debug=payload.get("debug"),
-                model=model,
-                method=method,
-                retry_after=retry_after,
-                rule=name,
-                **extra,
-            )
+            return typed_error(cls, message, name, payload, model=model, method=method,
+                               retry_after=retry_after, **extra)  # fmt: skip
     if name.startswith("werkzeug.exceptions."):
         # 400 unparsable body, 415 content type, 422 arguments that do not fit the signature,
         # 404 bad path: the request itself is wrong for this server.

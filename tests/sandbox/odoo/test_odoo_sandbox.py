@@ -4,19 +4,12 @@ from __future__ import annotations
 
 import time
 import xmlrpc.client
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
-
-
-@pytest.fixture
-def odoo() -> Iterator[RunningSandbox]:
-    with running_odoo_sandbox() as sandbox:
-        yield sandbox
+from handoff.sandbox.odoo.testing import RunningSandbox
 
 
 def call(odoo: RunningSandbox, model: str, method: str, args: list[Any],

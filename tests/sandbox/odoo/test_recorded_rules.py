@@ -5,35 +5,16 @@ Each test names the transcript whose recorded answer it checks, over real HTTP.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
-import pytest
 
 from handoff.connectors.odoo import OdooClient
 from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from sandbox.odoo.test_odoo_sandbox import call, result
 
-
-@pytest.fixture
-def odoo() -> Iterator[RunningSandbox]:
-    with running_odoo_sandbox() as sandbox:
-        yield sandbox
-
-
-def call(odoo: RunningSandbox, model: str, method: str, args: list[Any],
-         kwargs: dict[str, Any] | None = None) -> dict[str, Any]:
-    body = {"jsonrpc": "2.0", "method": "call", "id": 1, "params": {
-        "service": "object", "method": "execute_kw",
-        "args": [odoo.db, odoo.uid, odoo.password, model, method, args, kwargs or {}]}}
-    return httpx.post(f"{odoo.url}/jsonrpc", json=body).json()
-
-
-def ok(odoo: RunningSandbox, model: str, method: str, args: list[Any],
-       kwargs: dict[str, Any] | None = None) -> Any:
-    answer = call(odoo, model, method, args, kwargs)
-    assert "error" not in answer, answer.get("error")
-    return answer["result"]
+# One JSON-RPC caller for the sandbox's tests: test_odoo_sandbox's.
+ok = result
 
 
 def error(odoo: RunningSandbox, model: str, method: str, args: list[Any],

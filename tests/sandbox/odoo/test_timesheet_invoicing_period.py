@@ -5,19 +5,10 @@ invoice in ``timesheet_invoice_id``; the next invoice takes the rest."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
-import pytest
-
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from handoff.sandbox.odoo.testing import RunningSandbox
 from sandbox.odoo.test_odoo_sandbox import _timesheet_order, call, result
-
-
-@pytest.fixture
-def odoo() -> Iterator[RunningSandbox]:
-    with running_odoo_sandbox() as sandbox:
-        yield sandbox
 
 
 def _confirmed_with_time(odoo: RunningSandbox, hours_by_date: list[tuple[str, float]]) -> tuple[

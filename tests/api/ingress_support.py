@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,7 +13,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import httpx
-import uvicorn
 from sqlalchemy import func, select
 
 from handoff.api.app import SIGNATURE_HEADER, create_app, sign
@@ -28,7 +26,7 @@ from handoff.connectors.salesforce.cdc import sign_relay_body
 from handoff.connectors.stripe.webhooks import signature_header
 from handoff.engine.runtime import Hub
 from handoff.store.models import Gate, InboxEvent
-from support.servers import free_port
+from support.servers import serving
 
 SECRETS = {
     "TEST_TIME_SECRET": "time-secret",
@@ -80,22 +78,10 @@ def serving_ingress(settings: Settings) -> Iterator[tuple[str, Hub]]:
     from handoff.engine.runtime import set_current_hub, start_hub
 
     hub = start_hub(settings)
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, **server_options(hub))
-    )
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if time.monotonic() > deadline:
-            raise RuntimeError("server did not start")
-        time.sleep(0.02)
     try:
-        yield f"http://127.0.0.1:{port}", hub
+        with serving(create_app(hub), **server_options(hub)) as url:
+            yield url, hub
     finally:
-        server.should_exit = True
-        thread.join(10)
         flows.close_clients()
         hub.shutdown()
         set_current_hub(None)

@@ -99,7 +99,7 @@ def live_the_month(
 
             worker = _invoice(stack, reader, worker, folder, kill=kill_worker)
             _pay(stack, reader, odoo)
-            wait_for(_crm_agrees(stack, odoo, reader), timeout=180, what="CRM shows Odoo's figures")
+            wait_for(_crm_agrees(stack, odoo, reader), timeout=300, what="CRM shows Odoo's figures")
             first = snapshot(stack, odoo, reader, names)
             check_month(first, work, names, reader)
             if checks is not None:

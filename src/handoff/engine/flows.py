@@ -12,6 +12,7 @@ from dbos import DBOS, EnqueueOptions
 from dbos._queue import QueueRateLimit
 from pydantic import BaseModel
 
+from handoff.engine import failpoints
 from handoff.engine.errors import HandoffError, classify_exception
 from handoff.engine.runtime import APP_VERSION, DEFAULT_QUEUE, Hub, current_hub
 from handoff.engine.steps import CircuitWait
@@ -235,6 +236,11 @@ def _enqueue(
     items: Iterable[tuple[int, IncomingEvent, str]],
     sources: dict[int, str] | None = None,
 ) -> None:
+    items = list(items)
+    if items:
+        # Stored, not yet started (every intake, the time webhook's too, comes through here):
+        # a crash at this point is what dispatch_waiting recovers from.
+        failpoints.reached(failpoints.INBOX_ACCEPTED)
     client = _client(hub)
     for inbox_id, event, correlation_id in items:
         assert event.flow is not None

@@ -2,17 +2,26 @@
 
 Faults are consumed per RPC call (one `/jsonrpc`, `/xmlrpc/...` or `/json/2/...` request), never by
 the control endpoint itself, so a test can say "the next two calls fail with 503" and count on it.
+
+A *hold* stops one chosen call in its tracks, so a crash test can kill the client at that exact
+point: `{"hold_after": k, "hold_mode": "after"}` holds the (k+1)-th call from now once its effect
+is applied (the write happened, the client never hears of it), `"before"` holds it before and then
+drops it without effect. `GET /sandbox/control` says `held: true` while a call waits;
+`{"release": true}` lets it go (it is also let go after `HOLD_LIMIT_SECONDS`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Literal
+import time
+from typing import Literal, NamedTuple
 
 from pydantic import BaseModel, Field
 
 FaultKind = Literal["http", "lock", "timeout", "disconnect"]
+HoldMode = Literal["before", "after"]  # the held call's effect: not applied, or applied
+HOLD_LIMIT_SECONDS = 120.0  # a hold nobody releases ends on its own (no sandbox hangs forever)
 
 
 class FaultSettings(BaseModel):
@@ -26,6 +35,11 @@ class FaultSettings(BaseModel):
         default=None, ge=0,
         description="How many next `load` calls answer, inside their result, the serialization "
                     "failure real Odoo gives when a concurrent transaction wrote the same rows.")
+    hold_after: int | None = Field(
+        default=None, ge=0, description="Hold the call after this many more calls (0: the next).")
+    hold_mode: HoldMode | None = Field(
+        default=None, description="Hold the call before its effect (then drop it) or after it.")
+    release: bool = Field(default=False, description="Let the held call (or the pending hold) go.")
     reset: bool = Field(default=False, description="Clear latency and pending faults first.")
 
 
@@ -37,8 +51,20 @@ class FaultState(BaseModel):
     fail_status: int = 503
     fail_kind: FaultKind = "http"
     load_conflicts: int = 0
+    hold_at_call: int | None = None  # the number of the call to hold (calls counts from 1)
+    hold_mode: HoldMode = "after"
+    held: bool = False  # a call is being held now
     calls: int = 0
     faults_served: int = 0
+
+
+class TakenCall(NamedTuple):
+    """What one RPC call meets: its delay, its fault, the fault's status, and its hold."""
+
+    delay_seconds: float
+    fault: FaultKind | None
+    status: int
+    hold: HoldMode | None
 
 
 class FaultInjector:
@@ -47,31 +73,57 @@ class FaultInjector:
     def __init__(self, latency_ms: float = 0.0) -> None:
         self._lock = threading.Lock()
         self._state = FaultState(latency_ms=latency_ms)
+        self._released = threading.Event()
 
     def configure(self, settings: FaultSettings) -> FaultState:
         with self._lock:
+            if settings.reset or settings.release:
+                self._released.set()  # whatever is held goes; a pending hold is dropped
+                self._state.hold_at_call, self._state.held = None, False
             if settings.reset:
                 self._state = FaultState(calls=self._state.calls)
-            for name in ("latency_ms", "fail_next", "fail_status", "fail_kind", "load_conflicts"):
+            for name in ("latency_ms", "fail_next", "fail_status", "fail_kind", "load_conflicts",
+                         "hold_mode"):  # fmt: skip
                 value = getattr(settings, name)
                 if value is not None:
                     setattr(self._state, name, value)
+            if settings.hold_after is not None:
+                self._released = threading.Event()
+                self._state.hold_at_call = self._state.calls + settings.hold_after + 1
+                self._state.held = False
             return self._state.model_copy()
 
     def state(self) -> FaultState:
         with self._lock:
             return self._state.model_copy()
 
-    def take(self) -> tuple[float, FaultKind | None, int]:
-        """Count one call; return (latency in seconds, fault kind or None, http status)."""
+    def take(self) -> TakenCall:
+        """Count one call; say what it meets (a held call meets no other fault)."""
         with self._lock:
             self._state.calls += 1
+            if self._state.calls == self._state.hold_at_call:
+                return TakenCall(self._state.latency_ms / 1000.0, None, 200,
+                                 self._state.hold_mode)  # fmt: skip
             kind: FaultKind | None = None
             if self._state.fail_next > 0:
                 self._state.fail_next -= 1
                 self._state.faults_served += 1
                 kind = self._state.fail_kind
-            return self._state.latency_ms / 1000.0, kind, self._state.fail_status
+            return TakenCall(self._state.latency_ms / 1000.0, kind, self._state.fail_status, None)
+
+    async def hold(self) -> None:
+        """Keep the current call waiting until released (or ``HOLD_LIMIT_SECONDS``), without
+        blocking the server's other calls."""
+        with self._lock:
+            self._state.held = True
+            released = self._released
+        deadline = time.monotonic() + HOLD_LIMIT_SECONDS
+        while not released.is_set() and time.monotonic() < deadline:
+            await asyncio.sleep(0.02)
+        with self._lock:
+            if released is self._released:
+                self._state.held = False
+                self._state.hold_at_call = None
 
     def take_load_conflict(self) -> bool:
         """Whether this `load` call meets a (simulated) concurrent update."""

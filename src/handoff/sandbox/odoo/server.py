@@ -230,10 +230,17 @@ def _jsonrpc_result(request_id: Any, result: Any) -> Response:
 def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -> Starlette:
     sandbox = OdooSandbox(db, faults, series)
 
-    async def injected(request: Request) -> Response | bool | None:
-        """Apply latency, then a pending fault: a Response to send, True for a lock error."""
-        delay, kind, status = faults.take()
+    async def injected(request: Request) -> tuple[Response | bool | None, bool]:
+        """Apply latency, then a pending fault: (a Response to send, True for a lock error, or
+        None; whether to hold the answer once the effect is applied)."""
+        delay, kind, status, hold = faults.take()
         await faults.delay(delay)
+        if hold == "before":  # held, then dropped: the call never reaches the database
+            await faults.hold()
+            return Response("Service Unavailable (held call dropped)", status_code=503), False
+        return await _fault_response(kind, status), hold == "after"
+
+    async def _fault_response(kind: str | None, status: int) -> Response | bool | None:
         if kind == "http":
             return Response("Service Unavailable (injected)", status_code=status)
         if kind == "timeout":
@@ -246,7 +253,7 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         return None
 
     async def jsonrpc(request: Request) -> Response:
-        fault = await injected(request)
+        fault, hold_after = await injected(request)
         try:
             body = await request.json()
         except ValueError:
@@ -263,10 +270,12 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
                                       list(params.get("args") or []))
         except Exception as exc:  # every failure becomes Odoo's error object, as Odoo does
             return _jsonrpc_error(request_id, _as_odoo_error(exc), series)
+        if hold_after:
+            await faults.hold()
         return _jsonrpc_result(request_id, result)
 
     async def xmlrpc_endpoint(request: Request) -> Response:
-        fault = await injected(request)
+        fault, hold_after = await injected(request)
         if isinstance(fault, Response):
             return fault
         service = request.path_params["service"]
@@ -282,6 +291,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         except Exception as exc:
             error = _as_odoo_error(exc)
             payload = xmlrpc.client.dumps(_xml_fault(error, legacy), methodresponse=True)
+        if hold_after:
+            await faults.hold()
         return Response(payload, media_type="text/xml; charset=utf-8")
 
     async def json2(request: Request) -> Response:
@@ -296,7 +307,7 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         if not j2.compatible(request, bool(raw)):
             return Response(j2.UNSUPPORTED_MEDIA_PAGE, status_code=415, media_type=HTML,
                             headers={"Accept": "application/json"})
-        fault = await injected(request)
+        fault, hold_after = await injected(request)
         if isinstance(fault, Response):
             return fault
         model, method = parts
@@ -310,6 +321,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
             if isinstance(exc, UserError) and exc.message.startswith("Object "):
                 exc = j2.not_found(f"the model {model!r} does not exist")
             return j2.error_response(exc)
+        if hold_after:
+            await faults.hold()
         return j2.ok(result)
 
     async def json_needs_session(request: Request) -> Response:

@@ -809,17 +809,42 @@ class BillingConfig(Section):
     post: bool = True
 
 
+def _proxy_address(value: str) -> str:
+    """An IP address or network (CIDR), or "*" (every peer: only behind a proxy that is the sole
+    way in)."""
+    import ipaddress
+
+    if value != "*":
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError:
+            raise ValueError(
+                f"{value[:64]!r} is not an IP address, a network (CIDR) or '*'"
+            ) from None
+    return value
+
+
+ProxyAddress = Annotated[str, AfterValidator(_proxy_address)]
+
+
 class ApiConfig(Section):
     """The HTTP server of `handoff api` / `handoff run` and its defences against slow clients.
 
     ``limit_concurrency``: connections and requests served at once; past it new ones get 503 at
     once (uvicorn), so a few hundred slow clients cannot hold every socket. ``body_read_timeout``:
     seconds a webhook body may take to arrive in full (a byte a second never does: 408).
-    ``keep_alive_timeout``: seconds an idle kept-alive connection stays open."""
+    ``keep_alive_timeout``: seconds an idle kept-alive connection stays open.
+    ``max_connections_per_client``: connections (and requests in flight) one client address may
+    hold at once; past it: 429 at once, so one client cannot take every slot from the others.
+    ``forwarded_allow_ips``: the reverse proxies (IPs or CIDRs, uvicorn's `forwarded-allow-ips`)
+    whose X-Forwarded-For names the client; empty (the default): the client is the socket peer
+    and X-Forwarded-For is ignored."""
 
     limit_concurrency: int = Field(default=200, ge=1, le=100_000)
     body_read_timeout: float = Field(default=30.0, gt=0, le=3600)
     keep_alive_timeout: float = Field(default=5.0, gt=0, le=3600)
+    max_connections_per_client: int = Field(default=16, ge=1, le=100_000)
+    forwarded_allow_ips: list[ProxyAddress] = []
 
 
 class LimitsConfig(Section):

@@ -6,11 +6,13 @@ from __future__ import annotations
 
 import json
 import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, select
@@ -46,6 +48,7 @@ def ingress_settings(store_url: str, api: ApiConfig | None = None) -> Settings:
                 kind="http",
                 url="https://timetracker.example",
                 webhook_secret=SecretRef("${TEST_TIME_SECRET}"),
+                allowed_flows=["time_entry"],  # what /webhooks/time starts
             ),
             "hubspot": SystemConfig(
                 kind="hubspot",
@@ -159,9 +162,12 @@ _SAMPLE = re.compile(r"^handoff_webhook_rejected_total\{([^}]*)\} ([0-9.e+]+)$",
 _LABEL = re.compile(r'(\w+)="([^"]*)"')
 
 
-def rejected(base: str) -> dict[tuple[str, str], float]:
-    """handoff_webhook_rejected_total by (source, reason), read from /metrics over HTTP."""
-    text = httpx.get(f"{base}/metrics", timeout=10).text
+def rejected(base: str, client: httpx.Client | None = None) -> dict[tuple[str, str], float]:
+    """handoff_webhook_rejected_total by (source, reason), read from /metrics over HTTP (by
+    ``client`` when given: one from another address than a capped one)."""
+    response = (client or httpx).get(f"{base}/metrics", timeout=10)
+    response.raise_for_status()
+    text = response.text
     counts: dict[tuple[str, str], float] = {}
     for labels, value in _SAMPLE.findall(text):
         named = dict(_LABEL.findall(labels))
@@ -181,3 +187,38 @@ def stored_rows(hub: Hub) -> int:
             select(func.count()).select_from(Gate).where(Gate.status == "satisfied")
         ).scalar_one()
     return int(events) + int(gates)
+
+
+# -- slow clients over raw sockets ----------------------------------------------------------------
+
+
+def slow_client(
+    base: str,
+    path: str = "/webhooks/time",
+    length: int = 100,
+    *,
+    source: str | None = None,
+    headers: str = "",
+) -> socket.socket:
+    """A connection (from loopback address ``source``, e.g. 127.0.0.2, when given) that has sent
+    its headers and announces ``length`` body bytes to come."""
+    url = urlsplit(base)
+    assert url.hostname is not None and url.port is not None
+    sock = socket.create_connection(
+        (url.hostname, url.port), timeout=5, source_address=(source, 0) if source else None
+    )
+    sock.sendall(
+        f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
+        f"X-Handoff-Signature: sha256={'0' * 64}\r\n{headers}"
+        f"Content-Length: {length}\r\n\r\n".encode()
+    )
+    return sock
+
+
+def answer_of(sock: socket.socket, wait: float) -> bytes:
+    """What the server sent within ``wait`` seconds (b"" when nothing)."""
+    sock.settimeout(wait)
+    try:
+        return sock.recv(4096)
+    except TimeoutError:
+        return b""

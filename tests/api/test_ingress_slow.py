@@ -5,19 +5,19 @@ sockets on loopback, bounded loops, a few seconds each."""
 
 from __future__ import annotations
 
-import socket
 import time
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 
 import httpx
 import pytest
 
 from api.ingress_support import (
     SECRETS,
+    answer_of,
     ingress_settings,
     rejected,
     serving_ingress,
+    slow_client,
     stored_rows,
 )
 from handoff.config import ApiConfig
@@ -37,26 +37,6 @@ def hub_api(tmp_path: object, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple
     )
     with serving_ingress(settings) as running:
         yield running
-
-
-def slow_client(base: str, path: str = "/webhooks/time", length: int = 100) -> socket.socket:
-    """A connection that has sent its headers and announces ``length`` body bytes to come."""
-    url = urlsplit(base)
-    sock = socket.create_connection((url.hostname, url.port), timeout=5)
-    sock.sendall(
-        f"POST {path} HTTP/1.1\r\nHost: {url.netloc}\r\nContent-Type: application/json\r\n"
-        f"X-Handoff-Signature: sha256={'0' * 64}\r\nContent-Length: {length}\r\n\r\n".encode()
-    )
-    return sock
-
-
-def answer_of(sock: socket.socket, wait: float) -> bytes:
-    """What the server sent within ``wait`` seconds (b"" when nothing)."""
-    sock.settimeout(wait)
-    try:
-        return sock.recv(4096)
-    except TimeoutError:
-        return b""
 
 
 def test_a_body_sent_a_byte_a_second_is_cut_off_with_408(hub_api: tuple[str, Hub]) -> None:

@@ -25,6 +25,7 @@ from handoff.api.bodies import (
     read_limited_body,
     signatures_match,
 )
+from handoff.api.client_limits import PerClientRequests
 from handoff.canonical.limits import edge_context
 from handoff.config import ConfigError, ConfigProblem, LimitsConfig, Settings
 from handoff.engine import flows
@@ -447,6 +448,10 @@ def create_app(hub: Hub) -> FastAPI:
         response.headers["X-Correlation-Id"] = correlation_id
         return response
 
+    if hub.settings.api.forwarded_allow_ips:
+        # Behind a trusted proxy the client is the forwarded one: cap its requests in flight
+        # here (the server caps each socket peer's connections, proxies excepted).
+        app.add_middleware(PerClientRequests, cap=hub.settings.api.max_connections_per_client)
     install(
         app,
         body_read_timeout=hub.settings.api.body_read_timeout,

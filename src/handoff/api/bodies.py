@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import anyio
 from starlette.concurrency import run_in_threadpool
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -72,6 +72,11 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
                 chunk = await stream.__anext__()
         except StopAsyncIteration:
             break
+        except ClientDisconnect:
+            # Nobody is left to read an answer; counted, and no traceback for a client leaving.
+            raise BodyRefused(
+                400, "client_disconnected", "the client closed the connection mid-body"
+            ) from None
         except TimeoutError:
             raise BodyRefused(
                 408, "read_timeout", f"the body did not arrive within {timeout:g} s"

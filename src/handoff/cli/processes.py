@@ -206,13 +206,25 @@ def worker(
 
 def server_options(hub: Hub) -> dict[str, Any]:
     """uvicorn's settings from handoff.yaml's ``api`` section: a cap on connections served at
-    once (past it: 503 at once, so slow clients cannot hold every socket) and the idle time of a
-    kept-alive connection. The body read timeout is the app's own (``handoff.api.bodies``)."""
+    once (past it: 503 at once, so slow clients cannot hold every socket), a cap per client
+    address (past it: 429 at once; ``handoff.api.client_limits``), the proxies whose
+    X-Forwarded-For is believed (none unless configured: the client is the socket peer) and the
+    idle time of a kept-alive connection. The body read timeout is the app's own
+    (``handoff.api.bodies``)."""
+    from handoff.api.client_limits import capped_protocol
+
+    api = hub.settings.api
+    proxies = api.forwarded_allow_ips
     return {
         "log_level": "warning",
         "access_log": False,
-        "limit_concurrency": hub.settings.api.limit_concurrency,
-        "timeout_keep_alive": hub.settings.api.keep_alive_timeout,
+        "limit_concurrency": api.limit_concurrency,
+        "timeout_keep_alive": api.keep_alive_timeout,
+        "http": capped_protocol(api.max_connections_per_client, proxies),
+        # uvicorn believes X-Forwarded-For from 127.0.0.1 unless told otherwise: here only
+        # from the proxies handoff.yaml names.
+        "proxy_headers": bool(proxies),
+        **({"forwarded_allow_ips": list(proxies)} if proxies else {}),
     }
 
 

@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -21,11 +21,14 @@ from support.waiting import wait_for
 
 
 @contextmanager
-def running_api(stack: Stack, folder: Path) -> Iterator[subprocess.Popen[bytes]]:
-    log = (folder / "api.log").open("wb")
+def running_api(
+    stack: Stack, folder: Path, env: Mapping[str, str] | None = None
+) -> Iterator[subprocess.Popen[bytes]]:
+    """``env``: variables on top of the stack's (e.g. a failpoint for crash tests)."""
+    log = (folder / "api.log").open("ab")
     process = subprocess.Popen(
         [sys.executable, "-m", "handoff.cli.main", "api", "--port", str(stack.hub_port)],
-        env={**os.environ, **stack.env},
+        env={**os.environ, **stack.env, **(env or {})},
         stdout=log,
         stderr=subprocess.STDOUT,
         cwd=folder,

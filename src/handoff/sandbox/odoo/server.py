@@ -235,6 +235,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         None; whether to hold the answer once the effect is applied)."""
         delay, kind, status, hold = faults.take()
         await faults.delay(delay)
+        if hold is not None:
+            await request.body()  # read (and kept) while the client is still there
         if hold == "before":  # held, then dropped: the call never reaches the database
             await faults.hold()
             return Response("Service Unavailable (held call dropped)", status_code=503), False

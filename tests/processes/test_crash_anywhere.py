@@ -1,0 +1,192 @@
+"""Crash anywhere (issue 10): one month of a small firm through the real stack (Odoo, HubSpot and
+Salesforce sandboxes, `handoff api`, one `handoff worker`), with the worker SIGKILLed at many
+points of every flow type and restarted each time:
+
+- deal to delivery: while an Odoo call is held before its effect, and after it (the write
+  happened, the worker never heard), at call indexes spread over the deliveries;
+- time entries and expenses (batched runs): the API dies between storing a batch in the inbox and
+  starting its runs (failpoint); the worker dies at held calls mid-batch, while runs sleep their
+  retry backoff, and while they wait on Odoo's open circuit;
+- the invoice run and the Stripe payments: at held calls, before and after their effect.
+
+After the last restart, what is in the Odoo sandbox must be exactly once: one customer, order and
+project per deal, each approved billable entry one timesheet line or expense, one invoice per
+invoiced order, one payment per matched charge. Every inbox row ends done or failed, a failed one
+with an exception record; no run is left pending.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections import Counter
+from datetime import date
+from pathlib import Path
+
+import httpx
+import pytest
+
+from handoff import services
+from handoff.canonical.crm import BillingModel
+from handoff.connectors.odoo import OdooAdapter, OdooClient
+from handoff.sandbox.month import (
+    MonthOfWork,
+    Project,
+    card_payments,
+    month_of_work,
+    post_payments,
+    post_time,
+    posted_invoices,
+)
+from handoff.store.models import InboxStatus
+from support.crashes import CrashWorld, crash_world, settled, wait_settled
+from support.waiting import wait_for
+
+DEALS = 6
+ENTRIES = 240  # four deliveries of 60 entries (plus the T&M projects' expenses)
+MONTH = date.today().replace(day=1)
+PAYMENT_STAMP = 1_790_000_000
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(600)
+def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
+    tmp_path: Path, store_url: str
+) -> None:
+    started = time.monotonic()
+    with crash_world(tmp_path, store_url) as world:
+        stack, reader = world.stack, world.reader
+        odoo = OdooAdapter(
+            OdooClient(stack.odoo.url, stack.odoo.db, stack.odoo.login, stack.odoo.password)
+        )
+        deals = _deals(world)
+
+        # Deal to delivery: killed at held Odoo calls, before and after their effect.
+        stack.win(*(d.key for d in deals))
+        delivered = lambda: len(reader.bindings.all(model="sale.order")) == len(deals)  # noqa: E731
+        world.kill_at_calls([(4, "before"), (9, "after"), (15, "after"), (6, "before")],
+                            delivered, "deal to delivery")  # fmt: skip
+        wait_for(lambda: delivered() and settled(reader), timeout=180, what="deals delivered")
+
+        # Time entries and expenses, in four deliveries, each met by another crash.
+        projects = [Project(stack.deal_key(d.key), d.name, d.billing_model, d.currency,
+                            d.legal_entity) for d in deals]  # fmt: skip
+        work = month_of_work(projects, MONTH, entries=ENTRIES)
+        deliveries = [work.items[n::4] for n in range(4)]
+        secret = stack.secret("timetracker_secret")
+        all_pushed = lambda: settled(reader, "timetracker")  # noqa: E731
+
+        with world.api_dying_between_inbox_and_enqueue(), pytest.raises(httpx.TransportError):
+            post_time(stack.hub_url, secret, deliveries[0])
+        # Stored before the API died: redelivered, every entry is a duplicate (the worker's
+        # sweeper starts the stored ones).
+        assert post_time(stack.hub_url, secret, deliveries[0]) == 0
+        wait_for(all_pushed, timeout=120, what="the first delivery pushed by the sweeper")
+
+        assert post_time(stack.hub_url, secret, deliveries[1]) == len(deliveries[1])
+        world.kill_at_calls([(2, "after"), (5, "before"), (8, "after")], all_pushed,
+                            "time entries")  # fmt: skip
+        wait_for(all_pushed, timeout=180, what="the second delivery pushed")
+
+        assert post_time(stack.hub_url, secret, deliveries[2]) == len(deliveries[2])
+        world.kill_in_backoff(failures=2, flow="time_entry", what="time entries")
+        wait_for(all_pushed, timeout=180, what="the third delivery pushed")
+
+        assert post_time(stack.hub_url, secret, deliveries[3]) == len(deliveries[3])
+        world.kill_in_breaker_wait(flow="time_entry", what="time entries")
+        wait_for(all_pushed, timeout=180, what="the fourth delivery pushed")
+
+        # The month's invoice run, handed to the worker, killed mid-run.
+        run = _invoice_run(world)
+        invoiced = lambda: run.poll() is not None  # noqa: E731
+        world.kill_at_calls([(10, "after"), (6, "before")], invoiced, "invoice run")
+        output, _ = run.communicate(timeout=300)
+        assert run.returncode == 0, output
+
+        # Clients pay by card: Stripe's events, the worker killed at held calls.
+        payments = card_payments(posted_invoices(odoo), stamp=PAYMENT_STAMP)
+        post_payments(stack.hub_url, stack.secret("stripe_webhook_secret"), payments)
+        paid = lambda: settled(reader, "stripe")  # noqa: E731
+        world.kill_at_calls([(3, "after"), (2, "before")], paid, "payments")
+        wait_settled(reader, timeout=120, what="every event settled")
+
+        _check_nothing_left_behind(world)
+        _check_odoo_holds_everything_once(odoo, world, deals, work, payments)
+        elapsed = time.monotonic() - started
+        print(f"\ncrash anywhere ({store_url.split(':')[0]}): {len(world.kills)} kills "
+              f"in {elapsed:.0f} s:\n  " + "\n  ".join(world.kills))  # fmt: skip
+        points = {kill.split(":")[0] for kill in world.kills}
+        assert points >= {"deal to delivery", "time entries", "invoice run", "payments", "API"}
+
+
+def _deals(world: CrashWorld) -> list:
+    """A valid deal of each contract type, then more time-and-materials ones (they invoice)."""
+    valid = sorted((d for d in world.stack.winnable_deals() if not d.defect), key=lambda d: d.key)
+    chosen = {d.billing_model: d for d in reversed(valid)}
+    tm = [d for d in valid if d.billing_model is BillingModel.TIME_AND_MATERIALS]
+    picked = list(chosen.values()) + [d for d in tm if d not in chosen.values()]
+    assert len(picked) >= DEALS, [d.key for d in valid]
+    return picked[:DEALS]
+
+
+def _invoice_run(world: CrashWorld) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "handoff.cli.main", "billing", "run", "--queue",
+               "--period", f"{MONTH:%Y-%m}"]  # fmt: skip
+    return subprocess.Popen(command, env={**os.environ, **world.stack.env}, cwd=world.folder,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def _check_nothing_left_behind(world: CrashWorld) -> None:
+    reader = world.reader
+    rows = [row for row in reader.inbox.list(limit=100_000) if row.flow is not None]
+    statuses = Counter(row.status for row in rows)
+    assert set(statuses) <= {InboxStatus.DONE, InboxStatus.FAILED}, statuses
+    failed = {row.workflow_id for row in rows if row.status == InboxStatus.FAILED}
+    excepted = {e.workflow_id for e in reader.exceptions.list(limit=1000)}
+    assert failed <= excepted, f"failed without an exception: {failed - excepted}"
+    runs = Counter(r.status for r in services.list_flow_runs(reader, limit=10_000))
+    assert set(runs) <= {"SUCCESS", "ERROR"}, runs
+
+
+def _check_odoo_holds_everything_once(
+    odoo: OdooAdapter, world: CrashWorld, deals: list, work: MonthOfWork,
+    payments: list[dict[str, object]],
+) -> None:  # fmt: skip
+    stack = world.stack
+    refs = [f"{d.crm}:{stack.crm_id(d.key)}" for d in deals]
+    orders = odoo.search_read("sale.order", [["client_order_ref", "in", refs]],
+                              ["client_order_ref", "partner_id", "project_ids", "name"])  # fmt: skip
+    assert sorted(o["client_order_ref"] for o in orders) == sorted(refs), "one order per deal"
+    assert all(len(o["project_ids"]) == 1 for o in orders), "one project per order"
+    clients = Counter({d.client for d in deals})
+    partners = Counter(
+        p["name"]
+        for p in odoo.search_read(
+            "res.partner", [["name", "in", list(clients)], ["is_company", "=", True]], ["name"]
+        )
+    )
+    assert partners == clients, "one customer per client"
+
+    # Every approved billable entry is one line in Odoo, whatever crashed in between.
+    lines = odoo.search_read("account.analytic.line", [["ref", "!=", False]], ["ref"])
+    # A line's reference is its external id: ...__time_timetracker_<source id>_<hash>.
+    entries = Counter(line["ref"].split("__time_timetracker_")[1].rsplit("_", 1)[0]
+                      for line in lines)  # fmt: skip
+    wanted = Counter(item["source_id"].lower().replace("-", "_") for item in work.billable("time"))
+    assert entries == wanted, (entries - wanted, wanted - entries)
+    expenses = odoo.search_read("hr.expense", [], ["name", "description"])
+    assert len(expenses) == len(work.billable("expense")), expenses
+
+    # One invoice per invoiced order, one payment per matched charge.
+    origins = Counter(
+        m["invoice_origin"]
+        for m in odoo.search_read(
+            "account.move", [["move_type", "=", "out_invoice"]], ["invoice_origin"]
+        )
+    )
+    assert origins and max(origins.values()) == 1, origins
+    memos = Counter(p["memo"] for p in odoo.search_read("account.payment", [], ["memo"]))
+    assert memos and max(memos.values()) == 1, memos
+    assert sum(memos.values()) == len(payments) - 1  # all but the charge nobody can match

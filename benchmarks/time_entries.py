@@ -132,7 +132,10 @@ store: {{url: "{store_url}"}}
 systems:
   odoo: {{kind: odoo, url: "{odoo_url}", database: {odoo_db}, username: admin,
           credentials: {{password: "${{BENCH_ODOO_PASSWORD}}"}}}}
-  timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{BENCH_TIME_SECRET}}"}}
+  timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{BENCH_TIME_SECRET}}",
+                allowed_flows: [time_entry]}}
+# The load probe posts from one address at up to --concurrency connections at once.
+api: {{max_connections_per_client: 256}}
 """
 
 

@@ -32,7 +32,7 @@ flows.load_flow_modules()
 
 SECRETS = {
     "psa": "psa-secret",  # a PSA allowed to post time entries in the generic format
-    "timetracker": "tracker-secret",  # has /webhooks/time; may start nothing by name
+    "timetracker": "tracker-secret",  # allowed nothing: /webhooks/time refuses it too
     "stripe": "stripe-secret",
     "hubspot": "hubspot-secret",
 }
@@ -62,7 +62,7 @@ PAYLOADS: dict[str, dict[str, Any]] = {
 }
 
 
-def settings_for(store_url: str) -> Settings:
+def settings_for(store_url: str, allowed: dict[str, list[str]] = ALLOWED) -> Settings:
     return Settings(
         store=StoreConfig(url=store_url),
         systems={
@@ -70,7 +70,7 @@ def settings_for(store_url: str) -> Settings:
                 kind=KINDS[name],  # type: ignore[arg-type]
                 url="http://127.0.0.1:9/",
                 webhook_secret=SecretRef(f"${{AUTHZ_{name.upper()}_SECRET}}"),
-                allowed_flows=ALLOWED.get(name, []),
+                allowed_flows=allowed.get(name, []),
             )
             for name in SECRETS
         },
@@ -138,6 +138,49 @@ def test_a_source_starts_exactly_the_flows_it_is_allowed(
     assert f"source {source!r}" in answer["detail"] and f"flow {flow!r}" in answer["detail"]
     assert inbox_count(hub) == stored_before
     assert rejected(base, source, "flow_not_allowed") == refused_before + 1
+
+
+def post_time(base: str, secret: str, source_id: str) -> httpx.Response:
+    """``POST /webhooks/time`` as a time tracker sends it, signed with ``secret``."""
+    body = json.dumps([{**TIME_ITEM, "source_id": source_id}]).encode()
+    return httpx.post(
+        f"{base}/webhooks/time", content=body, headers={SIGNATURE_HEADER: sign(secret, body)}
+    )
+
+
+def test_the_time_webhook_is_refused_to_a_tracker_not_allowed_time_entry(
+    api: tuple[str, Hub],
+) -> None:
+    """/webhooks/time starts time_entry: the `timetracker` system above does not list it."""
+    base, hub = api
+    stored_before = inbox_count(hub)
+    refused_before = rejected(base, "timetracker", "flow_not_allowed")
+    response = post_time(base, SECRETS["timetracker"], "te-time-route")
+    assert response.status_code == 403, response.text
+    answer = response.json()
+    assert answer["error"] == "flow_not_allowed"
+    assert "source 'timetracker'" in answer["detail"]
+    assert "flow 'time_entry'" in answer["detail"]
+    assert "systems.timetracker.allowed_flows" in answer["detail"]
+    assert inbox_count(hub) == stored_before
+    assert rejected(base, "timetracker", "flow_not_allowed") == refused_before + 1
+
+
+def test_the_time_webhook_starts_time_entry_for_a_tracker_allowed_it_and_no_one_else(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name, secret in SECRETS.items():
+        monkeypatch.setenv(f"AUTHZ_{name.upper()}_SECRET", secret)
+    allowed = {**ALLOWED, "timetracker": ["time_entry"]}
+    with serving_hub(settings_for(f"sqlite:///{tmp_path / 'h.db'}", allowed)) as (base, hub):
+        accepted = post_time(base, SECRETS["timetracker"], "te-allowed")
+        assert accepted.status_code == 202, accepted.text
+        [row] = hub.inbox.list(source="timetracker")
+        assert row.flow == "time_entry"
+        # Another source allowed time_entry (psa) cannot post on the tracker's route.
+        for source in ("psa", "stripe"):
+            assert post_time(base, SECRETS[source], f"te-{source}").status_code == 401
+        assert inbox_count(hub) == 1
 
 
 def test_payment_events_are_refused_with_the_route_they_come_from(api: tuple[str, Hub]) -> None:

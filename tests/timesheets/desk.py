@@ -35,7 +35,8 @@ store: {{url: "{store_url}"}}
 systems:
   odoo: {{kind: odoo, url: "{odoo_url}", database: psa, username: admin,
           credentials: {{password: "${{TEST_ODOO_PASSWORD}}"}}}}
-  timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{TEST_TIME_SECRET}}"}}
+  timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{TEST_TIME_SECRET}}",
+                allowed_flows: [time_entry]}}
 retry: {{max_attempts: 3, initial_delay_seconds: 0.05, max_delay_seconds: 1}}
 """
 

@@ -35,6 +35,8 @@ from handoff.observability.metrics import WEBHOOK_REJECTED, register_state_colle
 from handoff.observability.webhook_metrics import source_label
 from handoff.store import migrate
 from handoff.store.inbox import AcceptResult, IncomingEvent
+from handoff.timesheets.records import FLOW as TIME_ENTRY_FLOW
+from handoff.timesheets.records import TIMETRACKER_SYSTEM
 
 SIGNATURE_HEADER = "X-Handoff-Signature"
 log = get_logger("handoff.api")
@@ -145,6 +147,17 @@ def generic_webhook_router(hub: Hub) -> APIRouter:
     return router
 
 
+def flow_not_allowed(source: str, flow: str, why: str) -> JSONResponse:
+    """The 403 (counted) refusing ``source`` the start of ``flow``, saying why."""
+    return problem(
+        403,
+        "flow_not_allowed",
+        f"source {source!r} may not start flow {flow!r}: {why}; nothing was stored",
+        source=source,
+        reason="flow_not_allowed",
+    )
+
+
 def _refuse_unallowed_flows(
     source: str, allowed: Sequence[str], batch: GenericBatch
 ) -> JSONResponse | None:
@@ -160,13 +173,7 @@ def _refuse_unallowed_flows(
             why = f"systems.{source}.allowed_flows in handoff.yaml does not list it"
         else:
             continue
-        return problem(
-            403,
-            "flow_not_allowed",
-            f"source {source!r} may not start flow {name!r}: {why}; nothing was stored",
-            source=source,
-            reason="flow_not_allowed",
-        )
+        return flow_not_allowed(source, name, why)
     if len({e.flow for e in batch.events}) > 1:
         return problem(
             422,
@@ -402,12 +409,35 @@ def crm_webhook_routers(hub: Hub) -> list[APIRouter]:
             if system.kind in ("hubspot", "salesforce")
         }
         routers.append(docusign_router(webhook_secret(hub, "docusign"), signed, crms))
-    if "timetracker" in hub.settings.systems:
+    tracker = hub.settings.systems.get(TIMETRACKER_SYSTEM)
+    if tracker is not None:
         from handoff.timesheets.webhook import time_webhook_router
 
-        # POST /webhooks/time, signed by the `timetracker` system's webhook_secret.
-        routers.append(time_webhook_router(hub))
+        # POST /webhooks/time, signed by the `timetracker` system's webhook_secret, starts
+        # time_entry: only when that system's allowed_flows lists it (deny by default).
+        if TIME_ENTRY_FLOW in tracker.allowed_flows:
+            routers.append(time_webhook_router(hub))
+        else:
+            routers.append(closed_time_route())
     return routers
+
+
+def closed_time_route() -> APIRouter:
+    """``POST /webhooks/time`` for a time tracker not allowed to start time_entry: every request
+    is a counted 403 naming the source and the flow, refused before its body is read (the
+    decision is the configuration's, whatever the request holds)."""
+    router = APIRouter()
+
+    @router.post("/webhooks/time")
+    async def refuse() -> Response:
+        return flow_not_allowed(
+            TIMETRACKER_SYSTEM,
+            TIME_ENTRY_FLOW,
+            f"systems.{TIMETRACKER_SYSTEM}.allowed_flows in handoff.yaml does not list it "
+            f"(add {TIME_ENTRY_FLOW} there to accept this route's time entries and expenses)",
+        )
+
+    return router
 
 
 def _check_allowed_flows(settings: Settings) -> None:

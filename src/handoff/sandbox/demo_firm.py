@@ -784,13 +784,13 @@ def hub_config(
                 "webhook_secret": ref(names.docusign_hmac_key),
             },
             # The firm's time tracker posts approved time and expenses to /webhooks/time, which
-            # starts time_entry and nothing else. Its secret starts no flow by name on
-            # /webhooks/events/timetracker (deny by default, written out for the reader).
+            # starts time_entry: allowed here, and nothing else (deny by default). The same
+            # list governs what it may start on /webhooks/events/timetracker.
             "timetracker": {
                 "kind": "http",
                 "url": urls.timetracker,
                 "webhook_secret": ref(names.timetracker_secret),
-                "allowed_flows": [],
+                "allowed_flows": ["time_entry"],
             },
             "stripe": {
                 "kind": "stripe",

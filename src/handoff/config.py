@@ -386,11 +386,13 @@ class RateLimit(Section):
 
 class BreakerPolicy(Section):
     """Circuit breaker per target system: opens after `failure_threshold` consecutive
-    transient failures, stays open `cooldown_seconds`, then lets `half_open_max_calls` probe."""
+    transient failures, stays open `cooldown_seconds`, then lets exactly one call probe (across
+    every process) while the others wait for its outcome. `half_open_max_calls` can only be 1
+    (kept so that files naming it still load)."""
 
     failure_threshold: int = Field(default=5, ge=1)
     cooldown_seconds: float = Field(default=30.0, gt=0)
-    half_open_max_calls: int = Field(default=1, ge=1)
+    half_open_max_calls: int = Field(default=1, ge=1, le=1)
 
 
 class SystemConfig(Section):

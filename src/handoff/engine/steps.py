@@ -98,6 +98,11 @@ def _attempt(
         )
         if error.kind == ErrorKind.TRANSIENT and not isinstance(error, CircuitOpenError):
             hub.breakers.record_failure(system, error.message)
+        elif error.kind != ErrorKind.TRANSIENT:
+            # A refusal is an answer: the system is up. This is how a half-open circuit's one
+            # probe that ends in a 4xx closes it, instead of holding the others back until the
+            # probe is presumed lost.
+            hub.breakers.record_success(system)
         _decide_retry(error, hub.backoff, system, operation, attempt)
         raise error from None
     STEP_SECONDS.labels(system, operation, "ok").observe(time.perf_counter() - started)

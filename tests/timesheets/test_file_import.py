@@ -109,4 +109,7 @@ def test_expenses_are_re_invoiced_on_the_deal_order(desk: Desk, tmp_path: Path) 
     lines = desk.odoo.search_read(
         "sale.order.line", [["order_id", "=", desk.order_id]], ["name", "price_unit"]
     )
-    assert ("Train to client site", 412.8) in [(ln["name"], ln["price_unit"]) for ln in lines]
+    # Odoo names the re-invoiced line "<employee>: <expense>" (hr.expense _get_move_line_name)
+    assert ("Ada Lovelace: Train to client site", 412.8) in [
+        (ln["name"], ln["price_unit"]) for ln in lines
+    ]

@@ -45,8 +45,9 @@ def show_draft(draft: ProposalDraft) -> None:
             f"{s.key}" + (f" {s.hours}h {s.consultant} {s.date}" if s.hours is not None else "")
             for s in line.sources[:10]
         ) + (f" (+{len(line.sources) - 10} more)" if len(line.sources) > 10 else "")
+        conversion = line.conversion_text
         table.add_row(
-            line.description,
+            line.description + (f"\n{conversion}" if conversion else ""),
             line.basis,
             entries,
             f"{line.quantity:f}",

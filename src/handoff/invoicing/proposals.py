@@ -46,7 +46,13 @@ from handoff.canonical.delivery import (
     TimeEntry,
 )
 
-from .deliverables import OrderDeliverables, OrderLine, Timesheet
+from .deliverables import (
+    CurrencyConversion,
+    ExpenseCost,
+    OrderDeliverables,
+    OrderLine,
+    Timesheet,
+)
 
 Basis = Literal["odoo", "engine"]
 
@@ -89,10 +95,23 @@ class ProposalLine(_Model):
         default=None, description="qty_delivered Handoff writes on the line before invoicing."
     )
     extra_line: ExtraLine | None = None
+    conversions: list[CurrencyConversion] = Field(
+        default_factory=list,
+        description="A re-invoiced expense paid in another currency: each conversion Odoo made "
+        "to reach the order's currency (source amount and currency, Odoo's rate and its day, "
+        "the converted amount as Odoo computed it).",
+    )
 
     @property
     def source_keys(self) -> list[str]:
         return [source.key for source in self.sources]
+
+    @property
+    def conversion_text(self) -> str | None:
+        """"10.00 USD → 9.23 EUR at 0.923 (Odoo rate of 2026-11-30)", None in one currency."""
+        if not self.conversions:
+            return None
+        return "; ".join(conversion.text() for conversion in self.conversions)
 
 
 class RetainerUse(_Model):
@@ -206,6 +225,7 @@ def build_draft(
         if line.id in by_engine or line.to_invoice == 0:
             continue
         draft.lines.append(_from_odoo(draft, line, found, period, billed, model))
+    _check_expense_rates(draft, found)
     return draft
 
 
@@ -231,6 +251,8 @@ def _from_odoo(
             and m.reached
             and (key := milestone_key(draft.deal_key, str(m.id))) not in billed
         ]
+    elif line.is_expense:
+        kind = LineKind.EXPENSE.value
     elif model is BillingModel.FIXED_FEE:
         kind = LineKind.FIXED_FEE.value
         key = fixed_fee_key(draft.deal_key, "on_order")
@@ -244,6 +266,7 @@ def _from_odoo(
                 description=f"{line.name}: Odoo to-invoice quantity",
             )
         ]
+    expense = _expense_of(found, line)
     return ProposalLine(
         kind=kind,
         description=line.name,
@@ -253,6 +276,97 @@ def _from_odoo(
         amount=round_money(line.to_invoice * line.net_price, draft.currency),
         basis="odoo",
         sources=sources,
+        conversions=[] if expense is None else list(expense.conversions),
+    )
+
+
+def _expense_of(found: OrderDeliverables, line: OrderLine) -> ExpenseCost | None:
+    return next((e for e in found.expenses if e.line_id == line.id), None)
+
+
+# --- re-invoiced expenses paid in another currency ---------------------------------------------
+
+
+def _check_expense_rates(draft: ProposalDraft, found: OrderDeliverables) -> None:
+    """An expense Odoo converted without a rate for its day (it silently takes its oldest rate,
+    or 1), or at another rate than its own for that day (converted before the rate was added,
+    or a total set by hand), is an exception naming what to do in Odoo; as Odoo's wizard
+    invoices the order's lines together, nothing of the order is proposed until then."""
+    proposed = {line.order_line_id: line for line in draft.lines}
+    for expense in found.expenses:
+        line = proposed.get(expense.line_id)
+        if line is None:
+            continue
+        for conversion in expense.conversions:
+            if not conversion.rate_found:
+                draft.problems.append(_missing_rate(draft, found, expense, conversion, line))
+            elif not conversion.at_odoo_rate:
+                draft.problems.append(_rate_not_applied(draft, found, expense, conversion, line))
+    held = [p for p in draft.problems if p.rule in EXPENSE_RATE_RULES]
+    if held:
+        draft.warnings.extend(f"{p.rule}: {p.message}" for p in held)
+        draft.warnings.append(
+            f"nothing of {found.order_name} is proposed: Odoo invoices the order's lines "
+            "together, and an expense on it waits for its exchange rate"
+        )
+        draft.lines = []
+        draft.timesheets_until = None
+
+
+MISSING_RATE = "missing_exchange_rate"
+RATE_NOT_APPLIED = "exchange_rate_not_applied"
+EXPENSE_RATE_RULES = (MISSING_RATE, RATE_NOT_APPLIED)
+_RECONVERT = (
+    "have Odoo convert the expense again: set its currency again (or re-post it from the time "
+    "tracker) and, if its report is posted, reset and re-post the report so the order line is "
+    "re-invoiced at that rate. Then rerun the invoice run."
+)
+
+
+def _rate_not_applied(
+    draft: ProposalDraft,
+    found: OrderDeliverables,
+    expense: ExpenseCost,
+    conversion: CurrencyConversion,
+    line: ProposalLine,
+) -> BillingProblem:
+    day = conversion.rate_date.isoformat()
+    return BillingProblem(
+        rule=RATE_NOT_APPLIED,
+        severity="exception",
+        message=f"expense {expense.name!r} on {found.order_name}: {conversion.text()}",
+        value=f"{conversion.source_currency}->{conversion.currency} {day}",
+        suggested_fix=f"If Odoo's {conversion.source_currency}->{conversion.currency} rate of "
+        f"{day} is right, {_RECONVERT} If the amount set in Odoo is the one to bill, make "
+        f"Odoo's rate of {day} agree with it.",
+        source_keys=[expense.key, *line.source_keys],
+        held_amount=draft.total,
+    )
+
+
+def _missing_rate(
+    draft: ProposalDraft,
+    found: OrderDeliverables,
+    expense: ExpenseCost,
+    conversion: CurrencyConversion,
+    line: ProposalLine,
+) -> BillingProblem:
+    currency = conversion.missing_currency or conversion.source_currency
+    day = conversion.rate_date.isoformat()
+    return BillingProblem(
+        rule=MISSING_RATE,
+        severity="exception",
+        message=f"expense {expense.name!r} on {found.order_name} "
+        f"({expense.amount:.2f} {expense.currency}): Odoo has no {currency} rate on or before "
+        f"{day}, so it converted {conversion.source_amount:.2f} {conversion.source_currency} "
+        f"into {conversion.amount:.2f} {conversion.currency} at "
+        f"{conversion.applied_rate.quantize(Decimal('0.000001')).normalize():f} without one",
+        value=f"{currency} {day}",
+        suggested_fix=f"Add the {currency} rate of {day} in Odoo (Accounting > Configuration > "
+        f"Currencies > {currency} > Rates, for the company of {found.order_name}). Then "
+        + _RECONVERT,
+        source_keys=[expense.key, *line.source_keys],
+        held_amount=draft.total,
     )
 
 

@@ -693,7 +693,8 @@ def invoice_of(pushed: Pushed) -> str | None:
         line = rows[0].get("so_line")
         line_ids = [line[0]] if isinstance(line, list) and line else []
     else:
-        rows = odoo.read(EXPENSE_MODEL, [pushed.record_id], ["sale_order_id", "name"])
+        rows = odoo.read(EXPENSE_MODEL, [pushed.record_id],
+                         ["sale_order_id", "name", "employee_id"])
         order = rows[0].get("sale_order_id") if rows else None
         if not (isinstance(order, list) and order):
             return None
@@ -701,7 +702,7 @@ def invoice_of(pushed: Pushed) -> str | None:
             r["id"]
             for r in odoo.search_read(
                 "sale.order.line",
-                [["order_id", "=", order[0]], ["name", "=", rows[0]["name"]]],
+                [["order_id", "=", order[0]], ["name", "in", _reinvoiced_names(rows[0])]],
                 ["id"],
             )
         ]
@@ -718,6 +719,15 @@ def invoice_of(pushed: Pushed) -> str | None:
     )
     names = sorted({m["move_id"][1] for m in moves if isinstance(m.get("move_id"), list)})
     return names[-1] if names else f"sale.order.line {invoiced[0]} (invoiced)"
+
+
+def _reinvoiced_names(expense: dict[str, Any]) -> list[str]:
+    """The names Odoo gives an expense's re-invoiced order line: "<employee>: <first line of
+    the expense, 64 characters>" (hr.expense ``_get_move_line_name``), or the expense's own."""
+    name = str(expense.get("name") or "")
+    employee = expense.get("employee_id")
+    who = str(employee[1]) if isinstance(employee, list) and len(employee) > 1 else ""
+    return [name, f"{who}: {name.splitlines()[0][:64] if name else ''}"]
 
 
 def correction_for(record: DeliveryRecord, pushed: Pushed, invoice: str | None) -> Any:

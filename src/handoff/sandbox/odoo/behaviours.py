@@ -667,9 +667,13 @@ class SaleOrder(Behaviour):
             .raw_rows(sorted(companies), ["currency_id"])
             .items()
         }
+        # With one, the pricelist's currency (sale.order ``_compute_currency_id``).
+        lists = model.env["product.pricelist"].raw_rows(
+            sorted({row["pricelist_id"] for row in rows if row.get("pricelist_id")}),
+            ["currency_id"])
         for row in rows:
-            if not row.get("pricelist_id"):
-                row["currency_id"] = currency.get(row.get("company_id") or 1, 1)
+            listed = lists.get(row.get("pricelist_id") or 0, {}).get("currency_id")
+            row["currency_id"] = listed or currency.get(row.get("company_id") or 1, 1)
         super().complete_rows(model, rows)
 
     def before_unlink(self, model: Model, ids: list[int]) -> None:
@@ -943,6 +947,10 @@ class SaleOrderLine(Behaviour):
                     method = {"timesheet": "timesheet", "milestones": "milestones"}.get(
                         product["service_type"], "manual")
                 row["qty_delivered_method"] = method
+            if row.get("is_expense"):
+                # sale_expense: delivered by the posted expense's analytic line (its quantity).
+                row["qty_delivered_method"] = "analytic"
+                row["qty_delivered"] = row.get("product_uom_qty") or 1.0
             row.setdefault("name", row.get("name") or "")
             row.setdefault("price_unit", 0.0)
             if row.get("price_unit") is None:
@@ -2376,37 +2384,164 @@ class Account(Behaviour):
 
 @register
 class Expense(Behaviour):
-    """hr.expense: re-invoicing to an order creates a sale line at cost (sale_expense)."""
+    """hr.expense: amounts in two currencies, and re-invoicing at cost on an order (sale_expense).
+
+    ``total_amount_currency`` is in the expense's ``currency_id``; ``total_amount`` in the
+    company's currency, converted at the company's rate of the expense's date
+    (``_set_expense_currency_rate`` / ``_compute_total_amount``, rounded to the company currency),
+    unless it was given (``_inverse_total_amount``: a rate of one's own). Writing ``currency_id``
+    converts again at the date's rate (``write``). Expense taxes are not emulated: the untaxed
+    amount is the total. The re-invoiced sale line (made at once here; Odoo makes it when the
+    expense report is posted) is ``sale.account.move.line._sale_get_invoice_price`` at cost: the
+    company-currency amount per unit, converted into the order's currency at the order's date
+    when the two differ (``_convert`` with the order's company).
+    """
 
     model = "hr.expense"
     fixed_defaults: ClassVar[Vals] = {"payment_mode": "own_account", "quantity": 1.0,
                                       "state": "draft"}
 
+    def defaults(self, model: Model) -> Vals:
+        values = super().defaults(model)
+        values.pop("currency_id", None)  # the company's currency, once the company is known
+        values["date"] = _today()
+        return values
+
     def complete_rows(self, model: Model, rows: list[Vals]) -> None:
+        from .currency_rates import company_currency
+
         super().complete_rows(model, rows)
         facts = product_facts(model, [r["product_id"] for r in rows if r.get("product_id")])
         for row in rows:
             product = facts.get(row.get("product_id") or 0)
             if not row.get("name") and product:
                 row["name"] = product["name"]
-            if row.get("price_unit") is None:
-                quantity = row.get("quantity") or 1.0
-                row["price_unit"] = (row.get("total_amount_currency") or row.get(
-                    "total_amount") or 0.0) / quantity
-            total = money((row.get("price_unit") or 0.0) * (row.get("quantity") or 1.0))
-            row.setdefault("total_amount", total)
-            row.setdefault("total_amount_currency", total)
+            company = int(row.get("company_id") or 1)
+            row["currency_id"] = row.get("currency_id") or company_currency(model.env, company)
+            quantity = row.get("quantity") or 1.0
+            if row.get("total_amount_currency") is None:
+                row["total_amount_currency"] = money((row.get("price_unit") or row.get(
+                    "total_amount") or 0.0) * (1.0 if row.get("price_unit") is None
+                                               else quantity))
+            if row.get("total_amount") is None:
+                row["total_amount"] = self._company_amount(model, row)
+            row["untaxed_amount_currency"] = row["total_amount_currency"]
+            row["tax_amount_currency"] = row["tax_amount"] = 0.0
+            row["price_unit"] = self._unit_price(model, row)
+
+    @staticmethod
+    def _company_amount(model: Model, row: Vals) -> float:
+        from .currency_rates import company_currency, convert
+
+        company = int(row.get("company_id") or 1)
+        return convert(model.env, float(row.get("total_amount_currency") or 0.0),
+                       int(row["currency_id"]), company_currency(model.env, company), company,
+                       str(row.get("date") or _today())[:10])
+
+    @staticmethod
+    def _unit_price(model: Model, row: Vals) -> float:
+        from .currency_rates import company_currency, currency_round
+
+        quantity = row.get("quantity") or 0.0
+        if not quantity:
+            return 0.0
+        currency = company_currency(model.env, int(row.get("company_id") or 1))
+        return currency_round(model.env, currency, float(row["total_amount"]) / quantity)
 
     def check_constraints(self, model: Model, rows: list[Vals]) -> None:
         super().check_constraints(model, rows)
         check_company(model, rows, ("employee_id", "product_id", "sale_order_id"))
 
+    def after_write(self, model: Model, ids: list[int], vals: Vals) -> None:
+        """As recorded on a real 18 (issue 10, defect 5): writing ``currency_id`` converts again
+        at the expense's (new) date; a ``total_amount`` given is kept (a rate of one's own);
+        ``total_amount_currency`` written alone on a foreign-currency expense leaves
+        ``total_amount`` 0 (Odoo reads the rate back as total / total in currency while both
+        change); a date alone converts nothing."""
+        if "total_amount" in vals:
+            rows = model.values(ids, ["total_amount", "quantity", "company_id"])
+            for row in rows:
+                model.write_columns([row["id"]], {"price_unit": self._unit_price(model, row)})
+            return
+        if not {"currency_id", "total_amount_currency"} & set(vals):
+            return
+        columns = ["currency_id", "total_amount_currency", "date", "company_id", "quantity"]
+        multiple = self.compute_is_multiple_currency(model, ids)
+        for row in model.values(ids, columns):
+            if "currency_id" in vals or not multiple[row["id"]]:
+                total = self._company_amount(model, row)
+            else:
+                total = 0.0
+            model.write_columns([row["id"]], {
+                "total_amount": total,
+                "price_unit": self._unit_price(model, {**row, "total_amount": total}),
+                "untaxed_amount_currency": row["total_amount_currency"]})
+
+    def compute_company_currency_id(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        from .currency_rates import company_currency
+
+        rows = model.raw_rows(ids, ["company_id"])
+        return {i: company_currency(model.env, int(r["company_id"] or 1)) for i, r in rows.items()}
+
+    def compute_is_multiple_currency(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        companies = self.compute_company_currency_id(model, ids)
+        rows = model.raw_rows(ids, ["currency_id"])
+        return {i: rows[i]["currency_id"] != companies[i] for i in rows}
+
+    def compute_currency_rate(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        """A saved expense's rate reads back as total_amount / total_amount_currency
+        (``_compute_currency_rate`` when nothing changed), 1.0 in one currency."""
+        multiple = self.compute_is_multiple_currency(model, ids)
+        rows = model.raw_rows(ids, ["total_amount", "total_amount_currency"])
+        return {
+            i: (round(r["total_amount"] / r["total_amount_currency"], 9)  # digits (16, 9)
+                if multiple[i] and r["total_amount_currency"] else 1.0)
+            for i, r in rows.items()
+        }
+
+    def compute_label_currency_rate(self, model: Model, ids: list[int]) -> dict[int, Any]:
+        rates = self.compute_currency_rate(model, ids)
+        multiple = self.compute_is_multiple_currency(model, ids)
+        companies = self.compute_company_currency_id(model, ids)
+        rows = model.raw_rows(ids, ["currency_id"])
+        names = {i: r["name"] for i, r in model.env["res.currency"].raw_rows(
+            [*{r["currency_id"] for r in rows.values()}, *companies.values()], ["name"]).items()}
+        return {
+            i: f"1 {names.get(rows[i]['currency_id'])} = {rates[i]:.6f} {names.get(companies[i])}"
+            if multiple[i] else False
+            for i in rows
+        }
+
     def after_create(self, model: Model, ids: list[int], vals_list: list[Vals]) -> None:
-        rows = model.values(ids, ["sale_order_id", "product_id", "name", "price_unit",
-                                  "quantity"])
+        from .currency_rates import company_currency, convert, currency_round
+
+        rows = model.values(ids, ["sale_order_id", "product_id", "name", "total_amount",
+                                  "quantity", "company_id", "employee_id"])
+        employees = model.env["hr.employee"].raw_rows(
+            [r["employee_id"] for r in rows if r["employee_id"]], ["name"])
+        orders = model.env["sale.order"].raw_rows(
+            [r["sale_order_id"] for r in rows if r["sale_order_id"]],
+            ["currency_id", "company_id", "date_order"])
         for row in rows:
-            if row["sale_order_id"] and row["product_id"]:
-                model.env["sale.order.line"].create([{
-                    "order_id": row["sale_order_id"], "product_id": row["product_id"],
-                    "name": row["name"], "price_unit": row["price_unit"],
-                    "product_uom_qty": row["quantity"], "tax_id": [[6, 0, []]]}])
+            order = orders.get(row["sale_order_id"] or 0)
+            if order is None or not row["product_id"]:
+                continue
+            quantity = row["quantity"] or 1.0
+            cost = abs(row["total_amount"] or 0.0) / quantity
+            own = company_currency(model.env, int(row["company_id"] or 1))
+            target = int(order["currency_id"] or own)
+            if own == target:
+                price = currency_round(model.env, own, cost)
+            else:
+                price = convert(model.env, cost, own, target, int(order["company_id"] or 1),
+                                str(order["date_order"] or _today())[:10])
+            # ``_get_move_line_name``: "<employee>: <first line of the expense, 64 chars>"
+            employee = employees.get(row["employee_id"] or 0, {}).get("name") or ""
+            name = f"{employee}: {(row['name'] or '').splitlines()[0][:64] if row['name'] else ''}"
+            model.env["sale.order.line"].create([{
+                "order_id": row["sale_order_id"], "product_id": row["product_id"],
+                "name": name, "price_unit": price, "is_expense": True,
+                "product_uom_qty": row["quantity"], "tax_id": [[6, 0, []]]}])
+
+
+from . import currency_rates as _currency_rates  # noqa: E402, F401  (their behaviours)

@@ -47,7 +47,7 @@ def show_draft(draft: ProposalDraft) -> None:
         ) + (f" (+{len(line.sources) - 10} more)" if len(line.sources) > 10 else "")
         conversion = line.conversion_text
         table.add_row(
-            line.description + (f"\n{conversion}" if conversion else ""),
+            line.description + (f" — {conversion}" if conversion else ""),
             line.basis,
             entries,
             f"{line.quantity:f}",

@@ -223,6 +223,7 @@ class Outcome:
     drain_rate: float | None
     all_in_odoo_s: float | None
     problems: list[str]
+    load: float  # the machine's 1-minute load average when the mode ended (other work skews it)
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -240,11 +241,13 @@ def check(
 ) -> list[str]:
     """Nothing lost, nothing doubled, nothing failed: one timesheet per item sent, every inbox
     row done, no open exception, no request refused, no error in the worker's log."""
-    problems = (
-        [f"{len(sent.refused)} request(s) refused, first: {sent.refused[0]}"]
-        if (sent.refused)
-        else []
-    )
+    problems = []
+    if sent.refused:
+        # One line per status (a 429 of the per-client cap and a 403 read differently).
+        statuses = Counter(status for status, _ in sent.refused)
+        first = {status: text for status, text in reversed(sent.refused)}
+        for status, n in sorted(statuses.items()):
+            problems.append(f"{n} request(s) refused with {status}, e.g. {first[status]}")
     odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
     rows = odoo.search_read(
         "account.analytic.line", [["project_id", "in", firm.projects]], ["name"]
@@ -328,6 +331,7 @@ def run_mode(kind: str, size: int, args: argparse.Namespace, folder: Path) -> Ou
         drain_rate=len(payload) / drain if drain else None,
         all_in_odoo_s=end - sent.started if end is not None else None,
         problems=problems,
+        load=os.getloadavg()[0],
     )
 
 
@@ -339,18 +343,19 @@ def print_table(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     print(
         f"\n{args.items} time entries per mode, {args.concurrency} concurrent, `handoff api` + "
         f"1 `handoff worker`, Odoo sandbox {args.odoo_latency_ms:g} ms per call, "
-        f"HANDOFF_TIME_BATCH={os.environ.get('HANDOFF_TIME_BATCH', '1 (default)')}"
+        f"HANDOFF_TIME_BATCH={os.environ.get('HANDOFF_TIME_BATCH', '1 (default)')}, "
+        f"{os.cpu_count()} CPUs (load: 1-minute load average at the mode's end)"
     )
     print(
         f"{'store':12}{'mode':10}{'items':>7}{'reqs':>6}{'ingest/s':>10}{'p50 ms':>9}"
-        f"{'p99 ms':>9}{'drain/s':>9}{'in Odoo s':>11}  nothing lost"
+        f"{'p99 ms':>9}{'drain/s':>9}{'in Odoo s':>11}{'load':>6}  nothing lost"
     )
     for o in outcomes:
         drain = f"{o.drain_rate:9.1f}" if o.drain_rate else f"{'-':>9}"
         until = f"{o.all_in_odoo_s:11.1f}" if o.all_in_odoo_s is not None else f"{'never':>11}"
         print(
             f"{o.store:12}{mode_name(o.size):10}{o.sent:>7}{o.requests:>6}{o.ingest_rate:>10.1f}"
-            f"{o.p50_ms:>9.1f}{o.p99_ms:>9.1f}{drain}{until}  "
+            f"{o.p50_ms:>9.1f}{o.p99_ms:>9.1f}{drain}{until}{o.load:>6.1f}  "
             f"{'yes' if not o.problems else 'NO'}"
         )
     by = {(o.store, o.size): o for o in outcomes}

@@ -66,7 +66,7 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         # Deal to delivery: killed at held Odoo calls, before and after their effect.
         stack.win(*(d.key for d in deals))
         delivered = lambda: len(reader.bindings.all(model="sale.order")) == len(deals)  # noqa: E731
-        world.kill_at_calls([(4, "before"), (9, "after"), (15, "after"), (6, "before")],
+        world.kill_at_writes([(0, "after"), (3, "before"), (5, "after"), (8, "after"), (2, "before")],
                             delivered, "deal to delivery")  # fmt: skip
         wait_for(lambda: delivered() and settled(reader), timeout=180, what="deals delivered")
 
@@ -86,7 +86,7 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         wait_for(all_pushed, timeout=120, what="the first delivery pushed by the sweeper")
 
         assert post_time(stack.hub_url, secret, deliveries[1]) == len(deliveries[1])
-        world.kill_at_calls([(2, "after"), (5, "before"), (8, "after")], all_pushed,
+        world.kill_at_writes([(0, "after"), (1, "after"), (0, "before")], all_pushed,
                             "time entries")  # fmt: skip
         wait_for(all_pushed, timeout=180, what="the second delivery pushed")
 
@@ -101,7 +101,7 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         # The month's invoice run, handed to the worker, killed mid-run.
         run = _invoice_run(world)
         invoiced = lambda: run.poll() is not None  # noqa: E731
-        world.kill_at_calls([(10, "after"), (6, "before")], invoiced, "invoice run")
+        world.kill_at_writes([(0, "after"), (2, "after"), (1, "before")], invoiced, "invoice run")
         output, _ = run.communicate(timeout=300)
         assert run.returncode == 0, output
 
@@ -109,7 +109,7 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         payments = card_payments(posted_invoices(odoo), stamp=PAYMENT_STAMP)
         post_payments(stack.hub_url, stack.secret("stripe_webhook_secret"), payments)
         paid = lambda: settled(reader, "stripe")  # noqa: E731
-        world.kill_at_calls([(3, "after"), (2, "before")], paid, "payments")
+        world.kill_at_writes([(0, "after"), (1, "after"), (0, "before")], paid, "payments")
         wait_settled(reader, timeout=120, what="every event settled")
 
         _check_nothing_left_behind(world)

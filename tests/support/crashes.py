@@ -36,6 +36,10 @@ SETTLED = {InboxStatus.DONE, InboxStatus.FAILED}
 # a circuit that opens after a few failures and cools down in seconds.
 RETRY = {"max_attempts": 8, "initial_delay_seconds": 1.5, "max_delay_seconds": 3.0}
 BREAKER = {"failure_threshold": 4, "cooldown_seconds": 3.0}
+# The Odoo methods that change something: a hold counts only these, so each kill point is a
+# write (held before it happens, or after it happened and before the hub heard).
+WRITES = ["create", "write", "load", "unlink", "action_confirm", "action_post",
+          "action_create_payments", "create_invoices", "refund_moves", "reconcile"]  # fmt: skip
 
 
 class OdooFaults:
@@ -75,19 +79,20 @@ class CrashWorld:
         self.worker.kill()
         self.kills.append(point)
 
-    def kill_at_calls(self, points: list[tuple[int, HoldMode]], finished: Callable[[], bool],
-                      what: str) -> None:  # fmt: skip
-        """For each (k, mode): hold the (k+1)-th Odoo call from now, kill the worker while it is
-        held, let the call go (before: dropped; after: its effect stays), restart. A point the
-        work finished before reaching is skipped (the caller asserts on ``kills``)."""
+    def kill_at_writes(self, points: list[tuple[int, HoldMode]], finished: Callable[[], bool],
+                       what: str) -> None:  # fmt: skip
+        """For each (k, mode): hold the (k+1)-th Odoo write from now, kill the worker while it
+        is held, let the call go (before: dropped; after: its effect stays), restart. A point
+        the work finished before reaching is skipped (the caller asserts on ``kills``)."""
         for k, mode in points:
-            self.odoo.set(hold_after=k, hold_mode=mode)
+            self.odoo.set(hold_after=k, hold_mode=mode, hold_methods=WRITES)
             wait_for(lambda: self.odoo.held() or finished(), timeout=120,
-                     what=f"{what}: Odoo call {k + 1} held")  # fmt: skip
-            if not self.odoo.held():
+                     what=f"{what}: Odoo write {k + 1} held")  # fmt: skip
+            state = self.odoo.state()
+            if not state["held"]:
                 self.odoo.set(release=True)
                 return
-            self.kill_worker(f"{what}: Odoo call +{k + 1} held {mode} its effect")
+            self.kill_worker(f"{what}: write +{k + 1} ({state['held_call']}) held {mode} its effect")
             self.odoo.set(release=True)
             self.restart_worker()
 

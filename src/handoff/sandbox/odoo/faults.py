@@ -6,7 +6,9 @@ the control endpoint itself, so a test can say "the next two calls fail with 503
 A *hold* stops one chosen call in its tracks, so a crash test can kill the client at that exact
 point: `{"hold_after": k, "hold_mode": "after"}` holds the (k+1)-th call from now once its effect
 is applied (the write happened, the client never hears of it), `"before"` holds it before and then
-drops it without effect. `GET /sandbox/control` says `held: true` while a call waits;
+drops it without effect; `"hold_methods": ["create", "write"]` counts only calls of those methods
+(hold the k-th write, whatever reads the client makes around it). `GET /sandbox/control` says
+`held: true` and which call (`held_call`, e.g. `sale.order.create`) while a call waits;
 `{"release": true}` lets it go (it is also let go after `HOLD_LIMIT_SECONDS`).
 """
 
@@ -39,6 +41,8 @@ class FaultSettings(BaseModel):
         default=None, ge=0, description="Hold the call after this many more calls (0: the next).")
     hold_mode: HoldMode | None = Field(
         default=None, description="Hold the call before its effect (then drop it) or after it.")
+    hold_methods: list[str] | None = Field(
+        default=None, description="Count only calls of these methods toward `hold_after`.")
     release: bool = Field(default=False, description="Let the held call (or the pending hold) go.")
     reset: bool = Field(default=False, description="Clear latency and pending faults first.")
 
@@ -51,9 +55,11 @@ class FaultState(BaseModel):
     fail_status: int = 503
     fail_kind: FaultKind = "http"
     load_conflicts: int = 0
-    hold_at_call: int | None = None  # the number of the call to hold (calls counts from 1)
+    hold_countdown: int | None = None  # counted calls still let through before the held one
     hold_mode: HoldMode = "after"
+    hold_methods: list[str] = Field(default_factory=list)  # empty: every call counts
     held: bool = False  # a call is being held now
+    held_call: str | None = None  # "<model>.<method>" (or "<service>.<method>") of that call
     calls: int = 0
     faults_served: int = 0
 
@@ -79,31 +85,44 @@ class FaultInjector:
         with self._lock:
             if settings.reset or settings.release:
                 self._released.set()  # whatever is held goes; a pending hold is dropped
-                self._state.hold_at_call, self._state.held = None, False
+                self._state.hold_countdown, self._state.held = None, False
+                self._state.held_call = None
             if settings.reset:
                 self._state = FaultState(calls=self._state.calls)
             for name in ("latency_ms", "fail_next", "fail_status", "fail_kind", "load_conflicts",
-                         "hold_mode"):  # fmt: skip
+                         "hold_mode", "hold_methods"):  # fmt: skip
                 value = getattr(settings, name)
                 if value is not None:
                     setattr(self._state, name, value)
             if settings.hold_after is not None:
                 self._released = threading.Event()
-                self._state.hold_at_call = self._state.calls + settings.hold_after + 1
-                self._state.held = False
+                self._state.hold_countdown = settings.hold_after
+                self._state.held, self._state.held_call = False, None
             return self._state.model_copy()
+
+    def names_calls(self) -> bool:
+        """Whether the next call's name matters (a hold counts only some methods)."""
+        with self._lock:
+            return self._state.hold_countdown is not None and bool(self._state.hold_methods)
 
     def state(self) -> FaultState:
         with self._lock:
             return self._state.model_copy()
 
-    def take(self) -> TakenCall:
-        """Count one call; say what it meets (a held call meets no other fault)."""
+    def take(self, call: str | None = None) -> TakenCall:
+        """Count one call (``call``: its "<model>.<method>" when known); say what it meets (a
+        held call meets no other fault)."""
         with self._lock:
             self._state.calls += 1
-            if self._state.calls == self._state.hold_at_call:
-                return TakenCall(self._state.latency_ms / 1000.0, None, 200,
-                                 self._state.hold_mode)  # fmt: skip
+            method = (call or "").rsplit(".", 1)[-1]
+            counted = not self._state.hold_methods or method in self._state.hold_methods
+            if self._state.hold_countdown is not None and counted:
+                if self._state.hold_countdown == 0:
+                    # "held" is said only once the call waits (after its effect, in "after")
+                    self._state.hold_countdown, self._state.held_call = None, call
+                    return TakenCall(self._state.latency_ms / 1000.0, None, 200,
+                                     self._state.hold_mode)  # fmt: skip
+                self._state.hold_countdown -= 1
             kind: FaultKind | None = None
             if self._state.fail_next > 0:
                 self._state.fail_next -= 1
@@ -123,7 +142,6 @@ class FaultInjector:
         with self._lock:
             if released is self._released:
                 self._state.held = False
-                self._state.hold_at_call = None
 
     def take_load_conflict(self) -> bool:
         """Whether this `load` call meets a (simulated) concurrent update."""

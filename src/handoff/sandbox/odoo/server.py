@@ -233,7 +233,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
     async def injected(request: Request) -> tuple[Response | bool | None, bool]:
         """Apply latency, then a pending fault: (a Response to send, True for a lock error, or
         None; whether to hold the answer once the effect is applied)."""
-        delay, kind, status, hold = faults.take()
+        named = await _call_name(request) if faults.names_calls() else None
+        delay, kind, status, hold = faults.take(named)
         await faults.delay(delay)
         if hold is not None:
             await request.body()  # read (and kept) while the client is still there
@@ -241,6 +242,26 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
             await faults.hold()
             return Response("Service Unavailable (held call dropped)", status_code=503), False
         return await _fault_response(kind, status), hold == "after"
+
+    async def _call_name(request: Request) -> str | None:
+        """"<model>.<method>" of an `execute_kw` call ("<service>.<method>" of another), for a
+        hold that counts only some methods; None when the body says nothing readable."""
+        path = request.url.path
+        if path.startswith("/json/2/"):
+            return ".".join(path.removeprefix("/json/2/").strip("/").split("/")[:2])
+        raw = await request.body()
+        try:
+            if path.startswith("/xmlrpc"):
+                args, method = xmlrpc.client.loads(raw, use_builtin_types=True)
+                service = request.path_params.get("service", "")
+            else:
+                params = json.loads(raw).get("params") or {}
+                service, method, args = params.get("service"), params.get("method"), params.get("args") or []
+        except Exception:  # a body the handler itself refuses: it has no name to count
+            return None
+        if method == "execute_kw" and len(args) >= 5:
+            return f"{args[3]}.{args[4]}"
+        return f"{service}.{method}"
 
     async def _fault_response(kind: str | None, status: int) -> Response | bool | None:
         if kind == "http":

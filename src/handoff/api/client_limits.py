@@ -23,6 +23,7 @@ Both refusals are counted in ``handoff_webhook_rejected_total`` with reason
 from __future__ import annotations
 
 import asyncio
+import ipaddress
 import json
 import threading
 from collections.abc import Sequence
@@ -94,14 +95,22 @@ def _refusal_bytes(client: str, cap: int) -> bytes:
     return head.encode("latin-1") + payload
 
 
-def _trusted_proxies(addresses: Sequence[str]) -> Any:
-    """uvicorn's own matcher of ``forwarded-allow-ips`` (IPs, networks, "*"), so "trusted" means
-    here exactly what it means to the proxy-header middleware; None when none is configured."""
-    if not addresses:
-        return None
-    from uvicorn.middleware.proxy_headers import _TrustedHosts
+class TrustedProxies:
+    """The peers ``forwarded_allow_ips`` names (IP addresses, networks, "*"), as uvicorn's
+    proxy-header middleware reads the same list: those whose X-Forwarded-For is believed."""
 
-    return _TrustedHosts(list(addresses))
+    def __init__(self, addresses: Sequence[str]) -> None:
+        self.everyone = "*" in addresses
+        self.networks = [ipaddress.ip_network(a, strict=False) for a in addresses if a != "*"]
+
+    def __contains__(self, peer: str) -> bool:
+        if self.everyone:
+            return True
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # not an IP (a unix socket's path): never a trusted proxy
+            return False
+        return any(address in network for network in self.networks)
 
 
 def _base_protocol() -> type[asyncio.Protocol]:
@@ -124,7 +133,7 @@ def capped_protocol(
     server: the count lives in it."""
     base: Any = _base_protocol()
     held = slots or ClientSlots(cap)
-    trusted = _trusted_proxies(trusted_proxies)
+    trusted = TrustedProxies(trusted_proxies) if trusted_proxies else None
 
     class PerClientCappedProtocol(base):  # type: ignore[misc, valid-type]
         _slot: str | None = None

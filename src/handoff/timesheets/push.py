@@ -579,6 +579,38 @@ def expense_currency(expense: Expense) -> int:
     return found
 
 
+def check_expense_rate(expense: Expense, currency_id: int, company_id: int) -> None:
+    """Odoo converts an expense into its company's currency at the rate of the expense's date
+    when it is booked, and without a rate on or before that day it silently takes the
+    currency's oldest rate, or 1 (checked on a real Odoo 18): such an expense is not booked
+    but waits as an exception naming the rate to add (issue 10, defect 5)."""
+    odoo = _odoo().odoo
+    [company] = odoo.read("res.company", [company_id], ["name", "currency_id", "root_id"])
+    own = company["currency_id"][0] if company.get("currency_id") else None
+    if own is None or own == currency_id:
+        return
+    root = company["root_id"][0] if company.get("root_id") else company_id
+    day = expense.date.isoformat()
+    rates = odoo.search_read(
+        "res.currency.rate",
+        [["currency_id", "=", currency_id], ["company_id", "in", [False, root]],
+         ["name", "<=", day]],
+        ["rate"],
+    )
+    if any(row["rate"] for row in rates):
+        return
+    raise BusinessRuleError(
+        f"{expense.key}: Odoo has no {expense.currency} rate on or before {day} for "
+        f"{company['name']}: it would book {expense.amount} {expense.currency} at its oldest "
+        "rate or at 1",
+        rule="missing_exchange_rate",
+        value=f"{expense.currency} {day}",
+        suggested_fix=f"Add the {expense.currency} rate of {day} in Odoo (Accounting > "
+        f"Configuration > Currencies > {expense.currency} > Rates, company {company['name']}), "
+        "then retry.",
+    )
+
+
 def expense_values(
     expense: Expense, target: Target, product_id: int | None = None
 ) -> dict[str, Any]:
@@ -607,6 +639,8 @@ def expense_values(
         "currency_id": expense_currency(expense),
         "date": expense.date.isoformat(),
     }
+    company = target.company_id or target.employee_company_id or 1
+    check_expense_rate(expense, values["currency_id"], company)
     if target.order_id is not None:
         values["sale_order_id"] = target.order_id
     if target.company_id is not None:

@@ -31,6 +31,7 @@ import pytest
 from handoff import services
 from handoff.canonical.crm import BillingModel
 from handoff.connectors.odoo import OdooAdapter, OdooClient
+from handoff.sandbox.demo_firm import DemoDeal
 from handoff.sandbox.month import (
     MonthOfWork,
     Project,
@@ -66,7 +67,7 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         # Deal to delivery: killed at held Odoo calls, before and after their effect.
         stack.win(*(d.key for d in deals))
         delivered = lambda: len(reader.bindings.all(model="sale.order")) == len(deals)  # noqa: E731
-        world.kill_at_writes([(0, "after"), (3, "before"), (5, "after"), (8, "after"), (2, "before")],
+        world.kill_at_writes([(0, "after"), (2, "before"), (1, "after"), (2, "after"), (0, "before")],
                             delivered, "deal to delivery")  # fmt: skip
         wait_for(lambda: delivered() and settled(reader), timeout=180, what="deals delivered")
 
@@ -117,18 +118,52 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         elapsed = time.monotonic() - started
         print(f"\ncrash anywhere ({store_url.split(':')[0]}): {len(world.kills)} kills "
               f"in {elapsed:.0f} s:\n  " + "\n  ".join(world.kills))  # fmt: skip
+        assert len(world.kills) >= 12, "most kill points were reached"
         points = {kill.split(":")[0] for kill in world.kills}
         assert points >= {"deal to delivery", "time entries", "invoice run", "payments", "API"}
 
 
-def _deals(world: CrashWorld) -> list:
-    """A valid deal of each contract type, then more time-and-materials ones (they invoice)."""
+def _deals(world: CrashWorld) -> list[DemoDeal]:
+    """A valid deal of each contract type but the retainer (see the retainer test below), then
+    more time-and-materials ones (they invoice)."""
     valid = sorted((d for d in world.stack.winnable_deals() if not d.defect), key=lambda d: d.key)
-    chosen = {d.billing_model: d for d in reversed(valid)}
+    chosen = {d.billing_model: d for d in reversed(valid)
+              if d.billing_model is not BillingModel.RETAINER}  # fmt: skip
     tm = [d for d in valid if d.billing_model is BillingModel.TIME_AND_MATERIALS]
     picked = list(chosen.values()) + [d for d in tm if d not in chosen.values()]
     assert len(picked) >= DEALS, [d.key for d in valid]
     return picked[:DEALS]
+
+
+@pytest.mark.e2e
+@pytest.mark.timeout(300)
+@pytest.mark.xfail(strict=True, reason=(
+    "Odoo sandbox defect (behaviours.py, sale.order.line): a line's default taxes are the "
+    "product's of every company, not filtered by the order's company as Odoo 18 does; the "
+    "retainer overage line of an order of another company gets My Company's 15 %. In a calm run "
+    "it is invoiced so, unseen; after a crash between adding that line and invoicing, the rerun's "
+    "setup check reads it and refuses the order (tax_of_another_company)."))  # fmt: skip
+def test_a_retainer_overage_line_added_before_a_crash_is_invoiced_once(tmp_path: Path) -> None:
+    with crash_world(tmp_path, f"sqlite:///{tmp_path / 'handoff.db'}") as world:
+        stack, reader = world.stack, world.reader
+        retainer = next(d for d in sorted(stack.winnable_deals(), key=lambda d: d.key)
+                        if d.billing_model is BillingModel.RETAINER and not d.defect
+                        and d.legal_entity.endswith("GmbH"))  # another company than Odoo's first  # fmt: skip
+        stack.win(retainer.key)
+        wait_for(lambda: len(reader.bindings.all(model="sale.order")) == 1, timeout=120,
+                 what="the retainer delivered")  # fmt: skip
+        project = Project(stack.deal_key(retainer.key), retainer.name, retainer.billing_model,
+                          retainer.currency, retainer.legal_entity)  # fmt: skip
+        work = month_of_work([project], MONTH, entries=80)
+        post_time(stack.hub_url, stack.secret("timetracker_secret"), work.items)
+        wait_settled(reader, "timetracker", timeout=120, what="the retainer's time pushed")
+
+        run = _invoice_run(world)
+        world.kill_at_writes([(0, "after")], lambda: run.poll() is not None, "invoice run",
+                             writes=["sale.order.line.create"])  # fmt: skip
+        assert world.kills, "the run added no overage line"
+        output, _ = run.communicate(timeout=180)
+        assert run.returncode == 0, output
 
 
 def _invoice_run(world: CrashWorld) -> subprocess.Popen[str]:

@@ -80,19 +80,22 @@ class CrashWorld:
         self.kills.append(point)
 
     def kill_at_writes(self, points: list[tuple[int, HoldMode]], finished: Callable[[], bool],
-                       what: str) -> None:  # fmt: skip
+                       what: str, writes: list[str] = WRITES) -> None:  # fmt: skip
         """For each (k, mode): hold the (k+1)-th Odoo write from now, kill the worker while it
         is held, let the call go (before: dropped; after: its effect stays), restart. A point
-        the work finished before reaching is skipped (the caller asserts on ``kills``)."""
+        the work finished before reaching is skipped (the caller asserts on ``kills``).
+        ``writes``: the methods (or ``<model>.<method>``) that count."""
         for k, mode in points:
-            self.odoo.set(hold_after=k, hold_mode=mode, hold_methods=WRITES)
+            self.odoo.set(hold_after=k, hold_mode=mode, hold_methods=writes)
             wait_for(lambda: self.odoo.held() or finished(), timeout=120,
                      what=f"{what}: Odoo write {k + 1} held")  # fmt: skip
             state = self.odoo.state()
             if not state["held"]:
                 self.odoo.set(release=True)
                 return
-            self.kill_worker(f"{what}: write +{k + 1} ({state['held_call']}) held {mode} its effect")
+            self.kill_worker(
+                f"{what}: write +{k + 1} ({state['held_call']}) held {mode} its effect"
+            )
             self.odoo.set(release=True)
             self.restart_worker()
 

@@ -7,7 +7,8 @@ A *hold* stops one chosen call in its tracks, so a crash test can kill the clien
 point: `{"hold_after": k, "hold_mode": "after"}` holds the (k+1)-th call from now once its effect
 is applied (the write happened, the client never hears of it), `"before"` holds it before and then
 drops it without effect; `"hold_methods": ["create", "write"]` counts only calls of those methods
-(hold the k-th write, whatever reads the client makes around it). `GET /sandbox/control` says
+(hold the k-th write, whatever reads the client makes around it; `"sale.order.line.create"`: only
+that model's). `GET /sandbox/control` says
 `held: true` and which call (`held_call`, e.g. `sale.order.create`) while a call waits;
 `{"release": true}` lets it go (it is also let go after `HOLD_LIMIT_SECONDS`).
 """
@@ -42,7 +43,7 @@ class FaultSettings(BaseModel):
     hold_mode: HoldMode | None = Field(
         default=None, description="Hold the call before its effect (then drop it) or after it.")
     hold_methods: list[str] | None = Field(
-        default=None, description="Count only calls of these methods toward `hold_after`.")
+        default=None, description="Count only calls of these methods (or <model>.<method>) toward `hold_after`.")
     release: bool = Field(default=False, description="Let the held call (or the pending hold) go.")
     reset: bool = Field(default=False, description="Clear latency and pending faults first.")
 
@@ -115,7 +116,8 @@ class FaultInjector:
         with self._lock:
             self._state.calls += 1
             method = (call or "").rsplit(".", 1)[-1]
-            counted = not self._state.hold_methods or method in self._state.hold_methods
+            wanted = self._state.hold_methods
+            counted = not wanted or method in wanted or (call or "") in wanted
             if self._state.hold_countdown is not None and counted:
                 if self._state.hold_countdown == 0:
                     # "held" is said only once the call waits (after its effect, in "after")

@@ -46,15 +46,20 @@ def usd(odoo: OdooAdapter) -> int:
     return int(row["currency_id"][0])
 
 
-@pytest.fixture(scope="module")
-def xcu(odoo: OdooAdapter) -> int:
-    """A currency of this run, with rates of the company on 11-01 (0.90) and 11-30 (0.923) and a
-    rate of no company on 12-01 (0.95)."""
+def _fresh_currency(odoo: OdooAdapter) -> int:
+    """A currency of this run only (a 3-letter code no currency of the database has)."""
     taken = {r["name"] for r in odoo.search_read(
         "res.currency", [["active", "in", [True, False]]], ["name"])}
     code = next(c for c in ("Q" + "".join(random.choices(string.ascii_uppercase, k=2))
                             for _ in range(1000)) if c not in taken)
-    currency = odoo.create("res.currency", {"name": code, "symbol": code, "rounding": 0.01})
+    return odoo.create("res.currency", {"name": code, "symbol": code, "rounding": 0.01})
+
+
+@pytest.fixture(scope="module")
+def xcu(odoo: OdooAdapter) -> int:
+    """A currency of this run, with rates of the company on 11-01 (0.90) and 11-30 (0.923) and a
+    rate of no company on 12-01 (0.95)."""
+    currency = _fresh_currency(odoo)
     odoo.create_many("res.currency.rate", [
         {"currency_id": currency, "name": "2026-11-01", "rate": 0.90},
         {"currency_id": currency, "name": "2026-11-30", "rate": 0.923},
@@ -141,14 +146,19 @@ def _post_report(odoo: OdooAdapter, expense: int) -> None:
         odoo.call("hr.expense.sheet", method, [[sheet]])
 
 
+def _confirmed_order(odoo: OdooAdapter, currency: int) -> int:
+    pricelist = odoo.create("product.pricelist", {"name": "Currency test", "currency_id": currency})
+    partner = odoo.create("res.partner", {"name": "Currency test client", "is_company": True})
+    order = odoo.create("sale.order", {"partner_id": partner, "pricelist_id": pricelist})
+    odoo.call("sale.order", "action_confirm", [[order]])
+    return order
+
+
 @pytest.fixture(scope="module")
 def reinvoiced(odoo: OdooAdapter, usd: int, xcu: int, travel: int) -> int:
     """A confirmed order in the run's currency (its pricelist's) with two expenses re-invoiced
     on it: 10 USD of 12-02 and 50 of the run's currency of 11-30."""
-    pricelist = odoo.create("product.pricelist", {"name": "Currency test", "currency_id": xcu})
-    partner = odoo.create("res.partner", {"name": "Currency test client", "is_company": True})
-    order = odoo.create("sale.order", {"partner_id": partner, "pricelist_id": pricelist})
-    odoo.call("sale.order", "action_confirm", [[order]])
+    order = _confirmed_order(odoo, xcu)
     in_usd = odoo.create("hr.expense", {
         "name": "Taxi in Boston", "product_id": travel, "employee_id": ADMIN_EMPLOYEE,
         "total_amount_currency": 10.0, "currency_id": usd, "date": "2026-12-02",
@@ -195,3 +205,25 @@ def test_the_hub_reads_each_conversion_with_odoos_figures_and_rates(
                    f"54.17 USD → 50.00 {code} at 0.923 (Odoo rate of {today})"]),
     ]
     assert all(c.rate_found and c.at_odoo_rate for e in found.expenses for c in e.conversions)
+
+
+def test_an_order_currency_without_any_rate_is_converted_at_1_and_the_hub_sees_it(
+    odoo: OdooAdapter, usd: int, travel: int
+) -> None:
+    bare = _fresh_currency(odoo)
+    code = odoo.read("res.currency", [bare], ["name"])[0]["name"]
+    order = _confirmed_order(odoo, bare)
+    expense = odoo.create("hr.expense", {
+        "name": "Parking", "product_id": travel, "employee_id": ADMIN_EMPLOYEE,
+        "total_amount_currency": 12.5, "currency_id": usd, "date": "2026-12-02",
+        "sale_order_id": order})  # fmt: skip
+    _post_report(odoo, expense)
+    [line] = odoo.search_read("sale.order.line", [["order_id", "=", order],
+                                                  ["is_expense", "=", True]], ["price_unit"])
+    assert line["price_unit"] == 12.5  # Odoo's silent 1
+    [cost] = read_deliverables(odoo, order).expenses
+    [conversion] = cost.conversions
+    today = dt.datetime.now(dt.UTC).date().isoformat()
+    assert (conversion.rate_found, conversion.missing_currency) == (False, code)
+    assert conversion.text() == (
+        f"12.50 USD → 12.50 {code} at 1: Odoo has no {code} rate on or before {today}")

@@ -392,6 +392,9 @@ class BreakerPolicy(Section):
 
     failure_threshold: int = Field(default=5, ge=1)
     cooldown_seconds: float = Field(default=30.0, gt=0)
+    # How long the one probe may take to report before it is presumed lost (its process died)
+    # and the next caller probes instead.
+    probe_timeout_seconds: float = Field(default=60.0, gt=0)
     half_open_max_calls: int = Field(default=1, ge=1, le=1)
 
 

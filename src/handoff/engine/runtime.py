@@ -73,6 +73,7 @@ class Hub:
                     name: BreakerPolicy(
                         failure_threshold=system.circuit_breaker.failure_threshold,
                         cooldown_seconds=system.circuit_breaker.cooldown_seconds,
+                        probe_timeout_seconds=system.circuit_breaker.probe_timeout_seconds,
                     )
                     for name, system in settings.systems.items()
                 },

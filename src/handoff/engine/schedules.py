@@ -31,11 +31,13 @@ def open_circuit(hub: Hub, job: str, systems: Iterable[str]) -> str | None:
         found = _first_open(hub, names)
     if found is not None:
         SCHEDULED_SKIPPED.labels(job, found).inc()
+        # From the view, not ``wait_seconds``: asking how long to wait may take the probe.
+        until = hub.breakers.view(found).opened_until
         log.info(
-            "%s skipped: the circuit of %s is open for %.0f s more",
+            "%s skipped: the circuit of %s is open until %s",
             job,
             found,
-            hub.breakers.wait_seconds(found),
+            until.isoformat() if until is not None else "its probe reports",
         )
     return found
 

@@ -258,6 +258,8 @@ def _open_until(circuit: CircuitView) -> str:
     """Open-until while the circuit is open; once it has passed the state reads half-open."""
     if circuit.opened_until is None or circuit.state == CircuitState.CLOSED:
         return ""
+    if circuit.probe_since is not None:
+        return f"{plain(circuit.opened_until)} (passed: probe in flight since {plain(circuit.probe_since)})"
     if circuit.state == CircuitState.HALF_OPEN:
         return f"{plain(circuit.opened_until)} (passed: next call probes)"
     return plain(circuit.opened_until)

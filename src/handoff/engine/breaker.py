@@ -72,6 +72,7 @@ class CircuitView:
     consecutive_failures: int
     opened_until: datetime | None
     last_error: str | None
+    probe_since: datetime | None = None  # half-open with its one probe in flight since then
 
 
 class CircuitBreakers:
@@ -183,7 +184,8 @@ class CircuitBreakers:
         if state == view.state:
             return view
         return CircuitView(
-            view.system, state, view.consecutive_failures, view.opened_until, view.last_error
+            view.system, state, view.consecutive_failures, view.opened_until, view.last_error,
+            view.probe_since,
         )
 
     def _forget(self, system: str) -> None:
@@ -245,6 +247,8 @@ def _row(session: Session, system: str, *, for_update: bool = False) -> Circuit:
 def _view(system: str, row: Circuit | None) -> CircuitView:
     if row is None:
         return CircuitView(system, CircuitState.CLOSED, 0, None, None)
+    state = CircuitState(row.state)
     return CircuitView(
-        system, CircuitState(row.state), row.consecutive_failures, row.opened_until, row.last_error
+        system, state, row.consecutive_failures, row.opened_until, row.last_error,
+        row.updated_at if state == CircuitState.HALF_OPEN else None,
     )

@@ -64,12 +64,17 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         )
         deals = _deals(world)
 
-        # Deal to delivery: killed at held Odoo calls, before and after their effect.
-        stack.win(*(d.key for d in deals))
-        delivered = lambda: len(reader.bindings.all(model="sale.order")) == len(deals)  # noqa: E731
+        # Deal to delivery: killed at held Odoo writes, before and after their effect; then
+        # while the last deals wait on Odoo's open circuit.
+        stack.win(*(d.key for d in deals[:4]))
+        delivered = lambda n: lambda: len(reader.bindings.all(model="sale.order")) == n  # noqa: E731
         world.kill_at_writes([(0, "after"), (2, "before"), (1, "after"), (2, "after"), (0, "before")],
-                            delivered, "deal to delivery")  # fmt: skip
-        wait_for(lambda: delivered() and settled(reader), timeout=180, what="deals delivered")
+                            delivered(4), "deal to delivery")  # fmt: skip
+        wait_for(lambda: delivered(4)() and settled(reader), timeout=180, what="4 deals delivered")
+        world.kill_in_breaker_wait("deal_to_delivery", "deal to delivery",
+                                   lambda: stack.win(*(d.key for d in deals[4:])))  # fmt: skip
+        wait_for(lambda: delivered(len(deals))() and settled(reader), timeout=180,
+                 what="every deal delivered")  # fmt: skip
 
         # Time entries and expenses, in four deliveries, each met by another crash.
         projects = [Project(stack.deal_key(d.key), d.name, d.billing_model, d.currency,
@@ -91,12 +96,12 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
                             "time entries")  # fmt: skip
         wait_for(all_pushed, timeout=180, what="the second delivery pushed")
 
-        assert post_time(stack.hub_url, secret, deliveries[2]) == len(deliveries[2])
-        world.kill_in_backoff(failures=2, flow="time_entry", what="time entries")
+        world.kill_in_backoff(2, "time_entry", "time entries",
+                              lambda: post_time(stack.hub_url, secret, deliveries[2]))  # fmt: skip
         wait_for(all_pushed, timeout=180, what="the third delivery pushed")
 
-        assert post_time(stack.hub_url, secret, deliveries[3]) == len(deliveries[3])
-        world.kill_in_breaker_wait(flow="time_entry", what="time entries")
+        world.kill_in_breaker_wait("time_entry", "time entries",
+                                   lambda: post_time(stack.hub_url, secret, deliveries[3]))  # fmt: skip
         wait_for(all_pushed, timeout=180, what="the fourth delivery pushed")
 
         # The month's invoice run, handed to the worker, killed mid-run.
@@ -106,11 +111,17 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         output, _ = run.communicate(timeout=300)
         assert run.returncode == 0, output
 
-        # Clients pay by card: Stripe's events, the worker killed at held calls.
+        # Clients pay by card: Stripe's events, the worker killed at held writes, then while
+        # the last payments sleep their retry backoff.
         payments = card_payments(posted_invoices(odoo), stamp=PAYMENT_STAMP)
-        post_payments(stack.hub_url, stack.secret("stripe_webhook_secret"), payments)
+        stripe_secret = stack.secret("stripe_webhook_secret")
+        half = len(payments) // 2
+        post_payments(stack.hub_url, stripe_secret, payments[:half])
         paid = lambda: settled(reader, "stripe")  # noqa: E731
         world.kill_at_writes([(0, "after"), (1, "after"), (0, "before")], paid, "payments")
+        wait_settled(reader, "stripe", timeout=120, what="the first payments handled")
+        world.kill_in_backoff(3, "stripe_payment", "payments",
+                              lambda: post_payments(stack.hub_url, stripe_secret, payments[half:]))  # fmt: skip
         wait_settled(reader, timeout=120, what="every event settled")
 
         _check_nothing_left_behind(world)

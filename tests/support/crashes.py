@@ -99,20 +99,24 @@ class CrashWorld:
             self.odoo.set(release=True)
             self.restart_worker()
 
-    def kill_in_backoff(self, failures: int, flow: str, what: str) -> None:
-        """The next ``failures`` Odoo calls answer 503: kill the worker once a ``flow`` run
-        sleeps its retry backoff (the circuit still closed), restart with Odoo healed."""
+    def kill_in_backoff(self, failures: int, flow: str, what: str,
+                        start: Callable[[], object]) -> None:  # fmt: skip
+        """The next ``failures`` Odoo calls answer 503; ``start`` the work: kill the worker once a
+        ``flow`` run sleeps its retry backoff (the circuit still closed), restart, Odoo healed."""
         self.odoo.set(fail_next=failures, fail_status=503, fail_kind="http")
+        start()
         wait_for(lambda: sleeping_runs(self.reader, flow) > 0, timeout=120,
                  what=f"{what}: a {flow} run sleeping its backoff")  # fmt: skip
         self.kill_worker(f"{what}: retry backoff")
         self.odoo.set(fail_next=0)
         self.restart_worker()
 
-    def kill_in_breaker_wait(self, flow: str, what: str) -> None:
-        """Odoo answers 503 until the circuit opens: kill the worker while ``flow`` runs wait
-        on it, heal Odoo, restart at once (the recorded waits are slept again)."""
+    def kill_in_breaker_wait(self, flow: str, what: str, start: Callable[[], object]) -> None:
+        """Odoo answers 503 until the circuit opens; ``start`` the work: kill the worker while
+        ``flow`` runs wait on the circuit, heal Odoo, restart at once (the recorded waits are
+        slept again)."""
         self.odoo.set(fail_next=10_000, fail_status=503, fail_kind="http")
+        start()
         wait_for(lambda: self.reader.breakers.view("odoo", fresh=True).state
                  == CircuitState.OPEN, timeout=120, what=f"{what}: Odoo's circuit open")  # fmt: skip
         wait_for(lambda: sleeping_runs(self.reader, flow) > 0, timeout=60,

@@ -1,18 +1,24 @@
 """Crash anywhere (issue 10): one month of a small firm through the real stack (Odoo, HubSpot and
 Salesforce sandboxes, `handoff api`, one `handoff worker`), with the worker SIGKILLed at many
-points of every flow type and restarted each time:
+points of every flow type and restarted each time. A kill point is an Odoo *write* held by the
+sandbox before its effect (then dropped) or after it (the write happened, the worker never heard),
+counted among writes only, so it lands on a write whatever reads come around it:
 
-- deal to delivery: while an Odoo call is held before its effect, and after it (the write
-  happened, the worker never heard), at call indexes spread over the deliveries;
-- time entries and expenses (batched runs): the API dies between storing a batch in the inbox and
-  starting its runs (failpoint); the worker dies at held calls mid-batch, while runs sleep their
-  retry backoff, and while they wait on Odoo's open circuit;
-- the invoice run and the Stripe payments: at held calls, before and after their effect.
+- deal to delivery: at the 1st/3rd/2nd... write from each restart, before and after; then the
+  last deals while they wait on Odoo's open circuit;
+- time entries and expenses (batched runs): the API dies between storing a delivery in the inbox
+  and starting its runs (failpoint; the worker's sweeper starts them); the worker dies at held
+  writes mid-batch (timesheet create, expense load), while runs sleep their retry backoff, and
+  while they wait on Odoo's open circuit;
+- the invoice run (wizard, invoicing, posting) and the Stripe payments (register, create
+  payments): at held writes, before and after; the last payments in their retry backoff.
+  (invoice_status runs, polled every 5 s, are killed along the way wherever they are.)
 
 After the last restart, what is in the Odoo sandbox must be exactly once: one customer, order and
-project per deal, each approved billable entry one timesheet line or expense, one invoice per
-invoiced order, one payment per matched charge. Every inbox row ends done or failed, a failed one
-with an exception record; no run is left pending.
+project per deal, each approved billable entry one timesheet line (by its reference) and each
+expense once, one invoice per invoiced order, one payment per matched charge. Every inbox row
+that starts a flow ends done or failed, a failed one with an exception record; no run is left
+pending. The kills made are printed (-s) and must cover every flow type.
 """
 
 from __future__ import annotations

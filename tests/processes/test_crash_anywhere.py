@@ -7,7 +7,8 @@ counted among writes only, so it lands on a write whatever reads come around it:
 - deal to delivery: at the 1st/3rd/2nd... write from each restart, before and after; then the
   last deals while they wait on Odoo's open circuit;
 - time entries and expenses (batched runs): the API dies between storing a delivery in the inbox
-  and starting its runs (failpoint; the worker's sweeper starts them); the worker dies at held
+  and starting its runs, and again once it started the first run but marked nothing (failpoints;
+  the worker's sweeper starts what was not, exactly once); the worker dies at held
   writes mid-batch (timesheet create, expense load), while runs sleep their retry backoff, and
   while they wait on Odoo's open circuit;
 - the invoice run (wizard, invoicing, posting) and the Stripe payments (register, create
@@ -37,6 +38,7 @@ import pytest
 from handoff import services
 from handoff.canonical.crm import BillingModel
 from handoff.connectors.odoo import OdooAdapter, OdooClient
+from handoff.engine import failpoints
 from handoff.sandbox.demo_firm import DemoDeal
 from handoff.sandbox.month import (
     MonthOfWork,
@@ -52,7 +54,10 @@ from support.crashes import CrashWorld, crash_world, settled, wait_settled
 from support.waiting import wait_for
 
 DEALS = 6
-ENTRIES = 240  # four deliveries of 60 entries (plus the T&M projects' expenses)
+ENTRIES = 240  # five deliveries of 48 entries and expenses, each met by other crashes
+# Where the API dies on the way in: events stored, no flow enqueued; the first flow enqueued, its
+# inbox row not marked, the others not enqueued.
+FAILPOINTS = (failpoints.INBOX_ACCEPTED, failpoints.FIRST_ENQUEUED)
 MONTH = date.today().replace(day=1)
 PAYMENT_STAMP = 1_790_000_000
 
@@ -86,28 +91,29 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         projects = [Project(stack.deal_key(d.key), d.name, d.billing_model, d.currency,
                             d.legal_entity) for d in deals]  # fmt: skip
         work = month_of_work(projects, MONTH, entries=ENTRIES)
-        deliveries = [work.items[n::4] for n in range(4)]
+        deliveries = [work.items[n::5] for n in range(5)]
         secret = stack.secret("timetracker_secret")
         all_pushed = lambda: settled(reader, "timetracker")  # noqa: E731
 
-        with world.api_dying_between_inbox_and_enqueue(), pytest.raises(httpx.TransportError):
-            post_time(stack.hub_url, secret, deliveries[0])
-        # Stored before the API died: redelivered, every entry is a duplicate (the worker's
-        # sweeper starts the stored ones).
-        assert post_time(stack.hub_url, secret, deliveries[0]) == 0
-        wait_for(all_pushed, timeout=120, what="the first delivery pushed by the sweeper")
+        for delivery, failpoint in zip(deliveries, FAILPOINTS, strict=False):
+            with world.api_dying_at(failpoint), pytest.raises(httpx.TransportError):
+                post_time(stack.hub_url, secret, delivery)
+            # Stored before the API died: redelivered, every entry is a duplicate (the worker's
+            # sweeper starts the stored ones that were not started).
+            assert post_time(stack.hub_url, secret, delivery) == 0
+            wait_for(all_pushed, timeout=120, what=f"the delivery cut at {failpoint} pushed")
 
-        assert post_time(stack.hub_url, secret, deliveries[1]) == len(deliveries[1])
+        assert post_time(stack.hub_url, secret, deliveries[2]) == len(deliveries[2])
         world.kill_at_writes([(0, "after"), (1, "after"), (0, "before")], all_pushed,
                             "time entries")  # fmt: skip
         wait_for(all_pushed, timeout=180, what="the second delivery pushed")
 
         world.kill_in_backoff(2, "time_entry", "time entries",
-                              lambda: post_time(stack.hub_url, secret, deliveries[2]))  # fmt: skip
+                              lambda: post_time(stack.hub_url, secret, deliveries[3]))  # fmt: skip
         wait_for(all_pushed, timeout=180, what="the third delivery pushed")
 
         world.kill_in_breaker_wait("time_entry", "time entries",
-                                   lambda: post_time(stack.hub_url, secret, deliveries[3]))  # fmt: skip
+                                   lambda: post_time(stack.hub_url, secret, deliveries[4]))  # fmt: skip
         wait_for(all_pushed, timeout=180, what="the fourth delivery pushed")
 
         # The month's invoice run, handed to the worker, killed mid-run.

@@ -21,7 +21,7 @@ import httpx
 import yaml
 
 from handoff import services
-from handoff.engine.failpoints import CRASH_EXIT_CODE, ENV_VAR, INBOX_ACCEPTED
+from handoff.engine.failpoints import CRASH_EXIT_CODE, ENV_VAR
 from handoff.engine.runtime import Hub
 from handoff.sandbox.stack import Stack, running_stack
 from handoff.store.models import CircuitState, InboxStatus
@@ -126,17 +126,17 @@ class CrashWorld:
         self.restart_worker()
 
     @contextmanager
-    def api_dying_between_inbox_and_enqueue(self) -> Iterator[subprocess.Popen[bytes]]:
-        """Swap the API for one that dies (failpoint) once it has stored events and before it
-        starts their flows; the normal API serves again afterwards."""
+    def api_dying_at(self, failpoint: str) -> Iterator[subprocess.Popen[bytes]]:
+        """Swap the API for one that dies at ``failpoint`` (e.g. events stored, their flows not
+        yet enqueued); the normal API serves again afterwards."""
         self.apis.close()
-        with running_api(self.stack, self.folder, env={ENV_VAR: f"{INBOX_ACCEPTED}=exit"}) as api:
+        with running_api(self.stack, self.folder, env={ENV_VAR: f"{failpoint}=exit"}) as api:
             yield api
             api.wait(30)
             assert api.returncode == CRASH_EXIT_CODE, (
                 f"API exited {api.returncode}, not at the failpoint"
             )
-            self.kills.append("API: events stored, flows not enqueued (failpoint)")
+            self.kills.append(f"API: failpoint {failpoint}")
         self.apis.enter_context(running_api(self.stack, self.folder))
 
 

@@ -20,6 +20,8 @@ ENV_VAR = "HANDOFF_FAILPOINTS"
 CRASH_EXIT_CODE = 86  # what a process killed by a failpoint exits with, to tell it from a bug
 
 INBOX_ACCEPTED = "inbox.accepted"  # events stored in the inbox, their flows not yet enqueued
+# The first flow enqueued, its inbox row not yet marked queued, the others not enqueued.
+FIRST_ENQUEUED = "inbox.first_enqueued"
 
 
 def _parse(text: str) -> dict[str, str]:

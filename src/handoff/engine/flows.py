@@ -262,6 +262,8 @@ def _enqueue(
             payload=event.payload,
         )
         client.enqueue(options, flow_event.model_dump(mode="json"))
+        if inbox_id == items[0][0]:
+            failpoints.reached(failpoints.FIRST_ENQUEUED)
         hub.inbox.mark_queued(inbox_id, workflow_id)
 
 

@@ -15,7 +15,7 @@ or doubled: the sandbox holds exactly one timesheet per item sent (by its descri
 inbox row is ``done`` and no exception record is open. The process exits 1 if any of that fails,
 or if nothing progresses for ``--stall-seconds`` (the inbox's states are printed then).
 
-Time-entry batching is left at the product's default (HANDOFF_TIME_BATCH unset or as you set it):
+Time-entry batching is left at the product's default (handoff.yaml ``time_entries.batch: true``):
 "single" is one item per *request*, not one run per entry. Seeding (order, projects, consultants)
 and the entries' shape come from ``time_entries.py``; the processes are started the way the
 e2e tests start them. Postgres URL: $HANDOFF_TEST_DATABASE_URL (default
@@ -343,7 +343,7 @@ def print_table(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     print(
         f"\n{args.items} time entries per mode, {args.concurrency} concurrent, `handoff api` + "
         f"1 `handoff worker`, Odoo sandbox {args.odoo_latency_ms:g} ms per call, "
-        f"HANDOFF_TIME_BATCH={os.environ.get('HANDOFF_TIME_BATCH', '1 (default)')}, "
+        "time_entries.batch: true (the default), "
         f"{os.cpu_count()} CPUs (load: 1-minute load average at the mode's end)"
     )
     print(

@@ -13,7 +13,8 @@ orders and projects, so the database may be reused.
 End to end = POST /webhooks/time (--request-size items per signed request, default 500) -> inbox -> ``time_entry`` flow ->
 account.analytic.line created with its external id -> binding in the store; the clock stops when
 every entry's run is done. Two modes of the flow:
-- ``single``: strictly one entry per run (HANDOFF_TIME_BATCH=0): ~6 Odoo calls per entry;
+- ``single``: strictly one entry per run (handoff.yaml ``time_entries: {batch: false}``): ~6 Odoo
+  calls per entry;
 - ``batch`` (default in the product): a run pushes the new approved entries delivered together
   (up to 1,000, any projects) with one ``create`` and one ``ir.model.data`` ``create``.
 Entry ids carry the run's seed, so a reused database never adopts an earlier run's timesheets.
@@ -125,7 +126,7 @@ def items(rows: int, firm: Firm) -> list[dict[str, Any]]:
     ]
 
 
-def config(store_url: str, odoo_url: str, odoo_db: str) -> str:
+def config(store_url: str, odoo_url: str, odoo_db: str, batch: bool = True) -> str:
     return f"""
 version: 1
 store: {{url: "{store_url}"}}
@@ -136,6 +137,7 @@ systems:
                 allowed_flows: [time_entry]}}
 # The load probe posts from one address at up to --concurrency connections at once.
 api: {{max_connections_per_client: 256}}
+time_entries: {{batch: {"true" if batch else "false"}}}
 """
 
 
@@ -143,12 +145,11 @@ def end_to_end(store_url: str, rows: int, projects: int, latency_ms: float, batc
                request_size: int = 500) -> float:
     from support_serving import serving
 
-    os.environ["HANDOFF_TIME_BATCH"] = "1" if batch else "0"
     with odoo_target() as box:
         os.environ["BENCH_ODOO_PASSWORD"] = box.password
         os.environ["BENCH_TIME_SECRET"] = SECRET
         firm = seed(box, projects)
-        hub = start_hub(parse_settings(config(store_url, box.url, box.db)))
+        hub = start_hub(parse_settings(config(store_url, box.url, box.db, batch)))
         for deal, project in zip(firm.deals, firm.projects, strict=True):
             hub.bindings.bind("odoo", "project.project", str(project), canonical_type="deal",
                               canonical_id=deal)

@@ -17,6 +17,7 @@ from handoff.config import (
     ConfigProblem,
     FlowConfig,
     OwnershipConfig,
+    PollTrigger,
     SecretRef,
     SecretUnavailableError,
     Settings,
@@ -51,21 +52,16 @@ systems:
     credentials:
       access_token: file:secrets/hubspot_token
     webhook_secret: ${HUBSPOT_CLIENT_SECRET}
-  drops:
-    kind: files
-    path: inbox
 ownership:
-  deal: hubspot
-  invoice: odoo
+  customer: hubspot
   field_groups:
     customer.billing: odoo
 flows:
-  deal_won:
-    trigger: {webhook: hubspot}
+  deal_to_delivery:
     queue: odoo
   invoice_status:
     trigger: {poll: {system: odoo, interval_seconds: 120}}
-  reconcile:
+  billing_run:
     enabled: false
     trigger: {cron: "0 2 * * mon-fri"}
 mappings:
@@ -74,7 +70,7 @@ retry: {max_attempts: 3, initial_delay_seconds: 0.5}
 alerts:
   channels:
     - {kind: webhook, target: "${SLACK_WEBHOOK_URL}", min_severity: error}
-    - {kind: email, target: ops@example.com}
+    - {kind: log}
   open_exceptions_threshold: 10
 """
 
@@ -130,29 +126,30 @@ def test_valid_file_loads_into_typed_settings(project: Path) -> None:
     assert odoo.circuit_breaker.failure_threshold == 3
     assert odoo.circuit_breaker.cooldown_seconds == 30.0
     assert odoo.credentials["api_key"].reference == "${ODOO_API_KEY}"
-    assert settings.system("drops").path == project / "inbox"
 
-    assert settings.ownership.owner_of("deal") == "hubspot"
-    assert settings.ownership.owner_of("customer") is None
-    assert settings.ownership.owner_of("customer", "billing") == "odoo"
+    assert settings.ownership.customer_owner() == "hubspot"
+    assert settings.ownership.customer_owner("address") == "hubspot"
+    assert settings.ownership.customer_owner("billing") == "odoo"
 
-    assert settings.flows["deal_won"].trigger.kind == "webhook"
-    assert settings.flows["deal_won"].queue == "odoo"
-    poll = settings.flows["invoice_status"].trigger.poll
+    assert settings.flows["deal_to_delivery"].trigger is None
+    assert settings.flows["deal_to_delivery"].queue == "odoo"
+    trigger = settings.flows["invoice_status"].trigger
+    poll = trigger.poll if trigger is not None else None
     assert poll is not None and poll.system == "odoo" and poll.interval_seconds == 120
-    assert settings.flows["reconcile"].enabled is False
-    assert settings.flows["reconcile"].trigger.cron == "0 2 * * mon-fri"
+    billing = settings.flows["billing_run"]
+    assert billing.enabled is False
+    assert billing.trigger is not None and billing.trigger.cron == "0 2 * * mon-fri"
 
     assert settings.mappings["deal_to_sale_order"] == project / "mappings" / "deal.yaml"
     assert (settings.retry.max_attempts, settings.retry.initial_delay_seconds) == (3, 0.5)
     assert settings.retry.max_delay_seconds == 300.0
-    assert [channel.kind for channel in settings.alerts.channels] == ["webhook", "email"]
+    assert [channel.kind for channel in settings.alerts.channels] == ["webhook", "log"]
     assert settings.source == project / "handoff.yaml"
 
 
 def test_unknown_system_lookup_names_the_known_ones(project: Path) -> None:
     settings = load_settings(write_config(project, VALID))
-    with pytest.raises(UnknownSystemError, match=r"no system named 'stripe'.*drops, hubspot, odoo"):
+    with pytest.raises(UnknownSystemError, match=r"no system named 'stripe'.*hubspot, odoo"):
         settings.system("stripe")
 
 
@@ -209,7 +206,7 @@ def test_store_urls_file_then_environment_then_sqlite(monkeypatch: pytest.Monkey
 def test_starter_file_is_valid() -> None:
     settings = parse_settings(starter_config_text())
     assert settings.system("odoo").credentials["api_key"].reference == "${ODOO_API_KEY}"
-    assert set(settings.flows) >= {"deal_won"}
+    assert set(settings.flows) == {"deal_to_delivery", "invoice_status", "billing_run"}
 
 
 
@@ -312,8 +309,8 @@ PROBLEMS = {
     ),
     "unknown system in ownership": (
         "systems: {odoo: {kind: odoo, url: 'http://x', database: psa}}\n"
-        "ownership:\n  deal: hubspt\n",
-        "ownership.deal",
+        "ownership:\n  customer: hubspt\n",
+        "ownership.customer",
         "unknown system 'hubspt' (defined in systems: odoo)",
         3,
     ),
@@ -327,14 +324,8 @@ PROBLEMS = {
         "systems: {odoo: {kind: odoo, url: 'http://x', database: psa}}\n"
         "ownership:\n  field_groups:\n    client.billing: odoo\n",
         "ownership.field_groups.client.billing",
-        "invalid name: field group must be '<domain>.<group>'",
+        "invalid name: field group must be 'customer.<group>'",
         4,
-    ),
-    "unknown system in a webhook trigger": (
-        "flows:\n  deal_won:\n    trigger: {webhook: hubspot}\n",
-        "flows.deal_won.trigger.webhook",
-        "unknown system 'hubspot'",
-        3,
     ),
     "unknown system in a poll trigger": (
         "flows:\n  invoice_status:\n    trigger:\n      poll: {system: odoo}\n",
@@ -343,8 +334,8 @@ PROBLEMS = {
         4,
     ),
     "unknown system as queue": (
-        "flows:\n  nightly:\n    trigger: {cron: '0 2 * * *'}\n    queue: odoo\n",
-        "flows.nightly.queue",
+        "flows:\n  billing_run:\n    trigger: {cron: '0 2 * * *'}\n    queue: odoo\n",
+        "flows.billing_run.queue",
         "unknown system 'odoo'",
         4,
     ),
@@ -364,7 +355,7 @@ PROBLEMS = {
         "systems: {x: {kind: http, url: 'http://x'}}\n"
         "flows:\n  nightly:\n    trigger: {cron: '0 2 * * *', poll: {system: x}}\n",
         "flows.nightly.trigger",
-        "set exactly one of webhook, poll, cron (found poll, cron)",
+        "set exactly one of poll, cron (found poll, cron)",
         4,
     ),
     "inlined secret": (
@@ -406,9 +397,9 @@ PROBLEMS = {
         1,
     ),
     "alert channel list item": (
-        "alerts:\n  channels:\n    - kind: log\n    - kind: email\n      target: nobody\n",
+        "alerts:\n  channels:\n    - kind: log\n    - kind: webhook\n      target: nobody\n",
         "alerts.channels[1].target",
-        "must be an email address",
+        "must be an http(s) URL",
         5,
     ),
     "duplicate key": (
@@ -473,13 +464,14 @@ def test_every_problem_is_reported_at_once_in_file_order(tmp_path: Path) -> None
 
 
 def test_settings_built_in_code_are_cross_checked_too() -> None:
-    with pytest.raises(ValidationError, match=r"ownership\.deal: unknown system 'hubspot'"):
-        Settings(ownership=OwnershipConfig(deal="hubspot"))
-    flows = {"won": FlowConfig(trigger=TriggerConfig(webhook="hubspot"))}
-    with pytest.raises(ValidationError, match=r"flows\.won\.trigger\.webhook: unknown system"):
+    with pytest.raises(ValidationError, match=r"ownership\.customer: unknown system 'hubspot'"):
+        Settings(ownership=OwnershipConfig(customer="hubspot"))
+    flows = {"won": FlowConfig(trigger=TriggerConfig(poll=PollTrigger(system="hubspot")))}
+    with pytest.raises(ValidationError, match=r"flows\.won\.trigger\.poll\.system: unknown system"):
         Settings(flows=flows)
     systems = {"hubspot": SystemConfig(kind="hubspot", url="https://api.hubapi.com")}
-    assert Settings(systems=systems, flows=flows).flows["won"].trigger.kind == "webhook"
+    trigger = Settings(systems=systems, flows=flows).flows["won"].trigger
+    assert trigger is not None and trigger.kind == "poll"
 
 
 # ── Which flows a source may start ───────────────────────────────────────────────────────
@@ -520,7 +512,7 @@ def test_the_starters_commented_source_is_valid_once_uncommented() -> None:
     from handoff.flows.routing import startable_flows
 
     text = starter_config_text()
-    block = text[text.index("#  psa:") : text.index("#  drops:")]
+    block = text[text.index("#  psa:") : text.index("# CSV/JSON files are imported")]
     uncommented = "\n".join(line[1:] for line in block.splitlines() if line.startswith("#  "))
     settings = parse_settings(
         text.replace(block, uncommented + "\n\n"), startable_flows=startable_flows()

@@ -20,6 +20,7 @@ import types
 import typing
 from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -51,13 +52,15 @@ DEFAULT_STORE_URL = "sqlite:///data/handoff.db"
 SYSTEM_STORE_FILENAME = "handoff_system.db"
 DEFAULT_SYSTEM_STORE_URL = f"sqlite:///data/{SYSTEM_STORE_FILENAME}"
 
-SystemKind = Literal["odoo", "hubspot", "salesforce", "stripe", "docusign", "http", "files"]
-Domain = Literal[
-    "customer", "contact", "deal", "contract", "project", "time", "expense", "invoice", "payment"
-]
-DOMAINS: tuple[Domain, ...] = typing.get_args(Domain)
+SystemKind = Literal["odoo", "hubspot", "salesforce", "stripe", "docusign", "http"]
+# The partner field groups a firm may give to another system than the customer's owner
+# (``ownership.field_groups``); ``handoff.customers.ownership`` says which fields each covers.
+CustomerFieldGroup = Literal["identity", "address", "contact", "billing"]
+CUSTOMER_FIELD_GROUPS: tuple[CustomerFieldGroup, ...] = typing.get_args(CustomerFieldGroup)
 Severity = Literal["info", "warning", "error", "critical"]
-TriggerKind = Literal["webhook", "poll", "cron"]
+SEVERITIES: tuple[Severity, ...] = typing.get_args(Severity)
+TriggerKind = Literal["poll", "cron"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"]
 
 
 # ── Secrets ──────────────────────────────────────────────────────────────────────────────
@@ -317,11 +320,32 @@ def _valid_cron(expression: str) -> str:
 
 def _valid_field_group(key: str) -> str:
     domain, _, group = key.partition(".")
-    if domain not in DOMAINS or not re.fullmatch(r"[a-z][a-z0-9_]*", group):
+    if domain != "customer" or group not in CUSTOMER_FIELD_GROUPS:
         raise ValueError(
-            f"field group must be '<domain>.<group>' with domain one of {', '.join(DOMAINS)}"
+            "field group must be 'customer.<group>' with group one of "
+            f"{', '.join(CUSTOMER_FIELD_GROUPS)} (only customers are written field by field)"
         )
     return key
+
+
+def _exact_decimal(value: Any) -> Any:
+    """A number from the file as the decimal it was written as: ``150.50`` is Decimal("150.50"),
+    ``0.1`` is exactly one tenth. YAML floats arrive as ``_YamlFloat`` carrying their text (see
+    ``_ExactLoader``); a float built in code is read by its shortest repr (what was typed). Text
+    stays refused, as for every other number ("30" is not a number)."""
+    if isinstance(value, bool):
+        return value  # refused by the strict Decimal schema, as True is not an amount
+    if isinstance(value, _YamlFloat):
+        number = value.decimal
+    elif isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, int):
+        number = Decimal(value)
+    else:
+        return value
+    if not number.is_finite():
+        raise ValueError("must be a finite number")
+    return number
 
 
 def _existing_mapping_file(path: Path, info: ValidationInfo) -> Path:
@@ -360,6 +384,7 @@ MappingFile = Annotated[
     Path, BeforeValidator(_path_from_text), AfterValidator(_existing_mapping_file)
 ]
 DatabaseUrl = Annotated[str, AfterValidator(_database_url)]
+ExactDecimal = Annotated[Decimal, BeforeValidator(_exact_decimal)]
 
 
 # ── Sections ─────────────────────────────────────────────────────────────────────────────
@@ -419,16 +444,12 @@ class SystemConfig(Section):
     allowed_flows: list[StartableFlow] = []
     # A private CA to trust for this system's TLS (a sandbox's self-signed certificate).
     tls_ca_file: Annotated[Path, BeforeValidator(_path_from_text)] | None = None
-    # Files only: the folder watched for drops (relative to the config file's folder).
-    path: Annotated[Path, BeforeValidator(_path_from_text)] | None = Field(
-        default=None, validate_default=True
-    )
 
     @field_validator("url")
     @classmethod
-    def _url_unless_files(cls, url: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
+    def _url_required(cls, url: HttpUrl | None, info: ValidationInfo) -> HttpUrl | None:
         kind = info.data.get("kind")
-        if url is None and kind not in (None, "files"):
+        if url is None and kind is not None:
             raise ValueError(f"required for kind '{kind}'")
         return url
 
@@ -451,16 +472,6 @@ class SystemConfig(Section):
             raise ValueError("lists a flow twice")
         return allowed
 
-    @field_validator("path")
-    @classmethod
-    def _path_for_files(cls, path: Path | None, info: ValidationInfo) -> Path | None:
-        kind = info.data.get("kind")
-        if path is None:
-            return None
-        if kind not in (None, "files"):
-            raise ValueError("only used by kind 'files'")
-        return path if path.is_absolute() else _context(info).get("base_dir", Path.cwd()) / path
-
     @property
     def base_url(self) -> str | None:
         """`url` as text without the trailing slash pydantic adds, ready for `base_url + path`."""
@@ -478,24 +489,20 @@ class SystemConfig(Section):
 
 
 class OwnershipConfig(Section):
-    """The system of record per domain, and per field group where one domain is split."""
+    """Which system's values overwrite an Odoo customer's (``handoff.customers.ownership``):
+    ``customer`` owns every partner field group, unless ``field_groups`` gives a group
+    (``customer.billing``) to another system. With no owner a source only fills empty fields.
+    The other domains' flows fix their direction in code (deals come from the CRM, invoices
+    from Odoo), so they have no setting here (see ``REMOVED_SETTINGS``)."""
 
     customer: SystemName | None = None
-    contact: SystemName | None = None
-    deal: SystemName | None = None
-    contract: SystemName | None = None
-    project: SystemName | None = None
-    time: SystemName | None = None
-    expense: SystemName | None = None
-    invoice: SystemName | None = None
-    payment: SystemName | None = None
-    field_groups: dict[FieldGroup, SystemName] = {}  # "<domain>.<group>" -> system
+    field_groups: dict[FieldGroup, SystemName] = {}  # "customer.<group>" -> system
 
-    def owner_of(self, domain: Domain, group: str | None = None) -> str | None:
-        """The owning system of a domain, or of one of its field groups when that is set."""
-        if group is not None and (owner := self.field_groups.get(f"{domain}.{group}")):
+    def customer_owner(self, group: str | None = None) -> str | None:
+        """The system whose values win for a partner field group (else the customer's owner)."""
+        if group is not None and (owner := self.field_groups.get(f"customer.{group}")):
             return owner
-        return typing.cast(str | None, getattr(self, domain))
+        return self.customer
 
 
 class PollTrigger(Section):
@@ -504,9 +511,9 @@ class PollTrigger(Section):
 
 
 class TriggerConfig(Section):
-    """Exactly one of: `webhook: <system>`, `poll: {system, interval_seconds}`, `cron: "..."`."""
+    """Exactly one of: `poll: {system, interval_seconds}`, `cron: "..."`. Webhooks need no
+    trigger: a system with a `webhook_secret` posts to its route."""
 
-    webhook: SystemName | None = None
     poll: PollTrigger | None = None
     cron: CronExpression | None = None
 
@@ -515,7 +522,7 @@ class TriggerConfig(Section):
         chosen = [name for name in typing.get_args(TriggerKind) if getattr(self, name) is not None]
         if len(chosen) != 1:
             raise ValueError(
-                "set exactly one of webhook, poll, cron"
+                "set exactly one of poll, cron"
                 + (f" (found {', '.join(chosen)})" if chosen else "")
             )
         return self
@@ -529,7 +536,7 @@ class TriggerConfig(Section):
 
 class FlowConfig(Section):
     enabled: bool = True
-    trigger: TriggerConfig
+    trigger: TriggerConfig | None = None  # None: started by webhooks or by other flows
     queue: SystemName | None = None  # the target system whose queue limits this flow's calls
 
 
@@ -553,9 +560,9 @@ class RetryPolicy(Section):
 
 class AlertChannel(Section):
     """Where alerts go. `target`: a webhook URL (or a `${ENV_VAR}` reference to one, since
-    chat webhook URLs embed a token), an email address, or an optional logger name."""
+    chat webhook URLs embed a token) that gets a small JSON POST, or an optional logger name."""
 
-    kind: Literal["log", "webhook", "email"]
+    kind: Literal["log", "webhook"]
     target: str | None = Field(default=None, validate_default=True)
     min_severity: Severity = "warning"
 
@@ -568,8 +575,6 @@ class AlertChannel(Section):
                 raise ValueError("required for kind 'webhook'")
             if not (re.match(r"https?://", target) or _is_secret_reference(target)):
                 raise ValueError("must be an http(s) URL or a ${ENV_VAR} / file:/path reference")
-        if kind == "email" and (target is None or not re.fullmatch(r"[^@\s]+@[^@\s]+", target)):
-            raise ValueError("must be an email address")
         return target
 
     def target_value(self) -> str | None:
@@ -584,10 +589,16 @@ def _is_secret_reference(text: str) -> bool:
 
 
 class AlertsConfig(Section):
+    """What is alerted and where (``handoff.engine.alerts``): open exceptions reaching
+    ``open_exceptions_threshold`` (error) and an open circuit to a system (critical), checked
+    every ``runtime.alerts_seconds``, each sent to the channels whose ``min_severity`` it meets.
+    ``webhook_timeout_seconds`` bounds one POST, so a dead receiver cannot stall the hub."""
+
     channels: list[AlertChannel] = [AlertChannel(kind="log")]
     open_exceptions_threshold: int = Field(
         default=25, ge=1
     )  # alert when this many exceptions are open
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
 
 
 # ── Delivery (deal to delivery: validation rules and the Odoo plan) ──────────────────────
@@ -667,14 +678,17 @@ class ProjectTemplateConfig(Section):
 
 
 class RateCardConfig(Section):
-    """Hourly rate per role and currency; which role each consultant bills as."""
+    """Hourly rate per role and currency; which role each consultant bills as. Rates are
+    ``Decimal`` exactly as written (``150.50`` is 150.50, never the float nearest to it)."""
 
-    roles: dict[str, dict[CurrencyCode, float]] = {}
+    roles: dict[str, dict[CurrencyCode, ExactDecimal]] = {}
     consultants: dict[str, str] = {}  # consultant (e-mail or CRM user id) -> role
 
     @field_validator("roles")
     @classmethod
-    def _rates_not_negative(cls, roles: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+    def _rates_not_negative(
+        cls, roles: dict[str, dict[str, Decimal]]
+    ) -> dict[str, dict[str, Decimal]]:
         for role, rates in roles.items():
             for currency, rate in rates.items():
                 if rate < 0:
@@ -694,7 +708,7 @@ class RateCardConfig(Section):
                     )
         return consultants
 
-    def rate(self, role: str, currency: str) -> float | None:
+    def rate(self, role: str, currency: str) -> Decimal | None:
         return self.roles.get(role, {}).get(currency)
 
 
@@ -865,9 +879,122 @@ class LimitsConfig(Section):
     max_hours_per_entry: float = Field(default=24.0, gt=0, le=24)
     max_hours_per_day: float = Field(default=24.0, gt=0, le=24)
     hours_decimals: int = Field(default=2, ge=0, le=6)
-    max_expense_amount: float = Field(default=100_000.0, gt=0, le=1_000_000_000)
+    max_expense_amount: ExactDecimal = Field(default=Decimal(100_000), gt=0, le=1_000_000_000)
     days_back: int = Field(default=366, ge=0, le=36_500)
     days_ahead: int = Field(default=31, ge=0, le=36_500)
+
+
+class RuntimeConfig(Section):
+    """How the hub's own machinery runs. ``engine_log_level``: the durable engine's (DBOS)
+    logger. ``inbox_sweep_seconds``: how often a worker hands over events stored but never
+    started (the API died in between). ``monitors_seconds``: how often the business monitors
+    run. ``alerts_seconds``: how often the alert conditions are checked (``alerts``). The
+    invoice-status poll is ``flows.invoice_status.trigger.poll.interval_seconds``."""
+
+    engine_log_level: LogLevel = "WARNING"
+    inbox_sweep_seconds: float = Field(default=5.0, gt=0, le=3600)
+    monitors_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    alerts_seconds: float = Field(default=60.0, gt=0, le=86_400)
+
+
+class TimeEntriesConfig(Section):
+    """How time entries and expenses become durable runs. ``batch``: the new entries of one
+    project delivered together are pushed by one run (false: strictly one run per entry, the
+    slow path, kept for comparison). ``batch_limit``: at most this many entries in one run.
+    ``partitions``: ordered partitions the entries are spread over (runs of one partition run one
+    after the other, partitions side by side); one is the fastest on a real Odoo 18 (4,000
+    entries, 20 projects: 297 rows/s with 1, 273 with 2: two batches touching the same sale lines
+    make Odoo's creates wait on each other). Change it only with no entry in flight (an event
+    keeps the partition it was stored with)."""
+
+    batch: bool = True
+    batch_limit: int = Field(default=1000, ge=1, le=100_000)
+    partitions: int = Field(default=1, ge=1, le=256)
+
+
+# Settings that were removed: naming one is an error saying why and what to do instead, never
+# silently ignored. A path part "*" matches any key.
+REMOVED_SETTINGS: tuple[tuple[tuple[str, ...], str], ...] = (
+    *(
+        (
+            ("ownership", domain),
+            "removed in issue 11: nothing read it; the flows fix which "
+            "system writes what (deals come from the CRM, projects, time and invoices live in "
+            "Odoo). Delete the line; only ownership.customer and ownership.field_groups "
+            "(customer.<group>) are read",
+        )
+        for domain in (
+            "contact",
+            "deal",
+            "contract",
+            "project",
+            "time",
+            "expense",
+            "invoice",
+            "payment",
+        )
+    ),
+    (
+        ("flows", "*", "trigger", "webhook"),
+        "removed in issue 11: nothing read it; a system with a "
+        "webhook_secret posts to its own route whatever the flows say. Delete the trigger "
+        "(a flow without one is started by its webhooks)",
+    ),
+    (
+        ("systems", "*", "path"),
+        "removed with kind 'files' in issue 11: no code watched a folder; import a "
+        "file with `handoff import time FILE` / `handoff import expenses FILE`",
+    ),
+)
+_REMOVED_KINDS = {
+    "files": "kind 'files' was removed in issue 11: no code watched a folder; import a file "
+    "with `handoff import time FILE` / `handoff import expenses FILE`",
+}
+_REMOVED_ALERT_KINDS = {
+    "email": "kind 'email' was removed in issue 11: no code sent mail; use kind 'webhook' "
+    "(a chat or mail gateway's URL) or 'log'",
+}
+
+
+def _removed_settings(data: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """(location, message) of every removed setting `data` names; each is deleted from `data`
+    so the rest is still validated and every problem is reported at once."""
+    # A removed kind first: its system goes whole (its `path` is not reported again).
+    systems = data.get("systems")
+    if isinstance(systems, dict):
+        for name, system in list(systems.items()):
+            if isinstance(system, dict) and system.get("kind") in _REMOVED_KINDS:
+                yield ("systems", name, "kind"), _REMOVED_KINDS[system["kind"]]
+                del systems[name]  # still a known name: references to it raise nothing more
+    for pattern, message in REMOVED_SETTINGS:
+        yield from _take(data, pattern, (), message)
+    flows = data.get("flows")
+    for flow in flows.values() if isinstance(flows, dict) else ():
+        if isinstance(flow, dict) and flow.get("trigger") == {}:
+            del flow["trigger"]  # it held only a removed webhook trigger
+    alerts = data.get("alerts")
+    channels = alerts.get("channels") if isinstance(alerts, dict) else None
+    if isinstance(channels, list):
+        for index, channel in enumerate(channels):
+            if isinstance(channel, dict) and channel.get("kind") in _REMOVED_ALERT_KINDS:
+                yield ("alerts", "channels", index, "kind"), _REMOVED_ALERT_KINDS[channel["kind"]]
+                channel.clear()
+                channel["kind"] = "log"
+
+
+def _take(
+    node: Any, pattern: tuple[str, ...], at: tuple[Any, ...], message: str
+) -> Iterator[tuple[tuple[Any, ...], str]]:
+    if not isinstance(node, dict):
+        return
+    head, rest = pattern[0], pattern[1:]
+    keys = list(node) if head == "*" else [head] if head in node else []
+    for key in keys:
+        if rest:
+            yield from _take(node[key], rest, (*at, key), message)
+        else:
+            del node[key]
+            yield (*at, key), message
 
 
 class Settings(Section):
@@ -885,6 +1012,8 @@ class Settings(Section):
     billing: BillingConfig = BillingConfig()
     api: ApiConfig = ApiConfig()
     limits: LimitsConfig = LimitsConfig()
+    runtime: RuntimeConfig = RuntimeConfig()
+    time_entries: TimeEntriesConfig = TimeEntriesConfig()
 
     _source: Path | None = PrivateAttr(None)
 
@@ -903,17 +1032,39 @@ class Settings(Section):
             raise ValueError("; ".join(unknown) + f" ({_describe_systems(self.systems)})")
         return self
 
+    @model_validator(mode="after")
+    def _triggers_that_run(self) -> Settings:
+        # A trigger nothing runs would be a setting nobody reads: only the invoice run has a
+        # cron, and a poll reads a CRM's deals or (invoice_status) Odoo's invoices.
+        problems = []
+        for name, flow in self.flows.items():
+            trigger = flow.trigger
+            if trigger is None:
+                continue
+            if trigger.cron is not None and name != "billing_run":
+                problems.append(f"flows.{name}.trigger.cron: only flows.billing_run runs on a cron")
+            poll = trigger.poll
+            system = self.systems.get(poll.system) if poll is not None else None
+            if poll is not None and system is not None:
+                polled = "odoo" if name == "invoice_status" else ("hubspot", "salesforce")
+                if system.kind not in polled:
+                    what = "Odoo's invoices" if name == "invoice_status" else "a CRM's deals"
+                    problems.append(
+                        f"flows.{name}.trigger.poll.system: '{poll.system}' is a "
+                        f"{system.kind} system; this poll reads {what}"
+                    )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
     def system_references(self) -> Iterator[tuple[str, str]]:
         """Every (dotted path, system name) that refers to an entry of `systems`."""
-        for domain in DOMAINS:
-            if owner := getattr(self.ownership, domain):
-                yield f"ownership.{domain}", owner
+        if self.ownership.customer:
+            yield "ownership.customer", self.ownership.customer
         for group, owner in self.ownership.field_groups.items():
             yield f"ownership.field_groups.{group}", owner
         for name, flow in self.flows.items():
-            if flow.trigger.webhook:
-                yield f"flows.{name}.trigger.webhook", flow.trigger.webhook
-            if flow.trigger.poll:
+            if flow.trigger is not None and flow.trigger.poll:
                 yield f"flows.{name}.trigger.poll.system", flow.trigger.poll.system
             if flow.queue:
                 yield f"flows.{name}.queue", flow.queue
@@ -1041,6 +1192,16 @@ def parse_settings(
     }
     if startable_flows is not None:
         context["startable_flows"] = frozenset(startable_flows)
+    for loc, message in _removed_settings(data):
+        mark = _locate(root, loc)
+        problems.append(
+            ConfigProblem(
+                _dotted(loc),
+                message,
+                mark.line + 1 if mark else None,
+                mark.column + 1 if mark else None,
+            )
+        )
     try:
         settings = Settings.model_validate(data, context=context)
     except ValidationError as error:
@@ -1054,8 +1215,31 @@ def parse_settings(
     return settings
 
 
+class _YamlFloat(float):
+    """A YAML float that remembers how it was written, so money is read from the text
+    (``0.1`` exactly) while every float setting still sees a float."""
+
+    decimal: Decimal
+
+    def __new__(cls, value: float, text: str) -> _YamlFloat:
+        number = super().__new__(cls, value)
+        try:
+            number.decimal = Decimal(text.replace("_", ""))
+        except InvalidOperation:  # .inf, .nan and YAML 1.1's sexagesimal 1:30.5
+            number.decimal = Decimal(repr(value))
+        return number
+
+
+class _ExactLoader(yaml.SafeLoader):
+    def construct_yaml_float(self, node: yaml.Node) -> float:  # type: ignore[override]
+        return _YamlFloat(super().construct_yaml_float(node), str(node.value))
+
+
+_ExactLoader.add_constructor("tag:yaml.org,2002:float", _ExactLoader.construct_yaml_float)
+
+
 def _parse_yaml(text: str, source: Path | None) -> tuple[yaml.Node | None, Any]:
-    loader = yaml.SafeLoader(text)
+    loader = _ExactLoader(text)
     try:
         root = loader.get_single_node()
         return root, (loader.construct_document(root) if root is not None else None)
@@ -1253,7 +1437,10 @@ def effective_config(settings: Settings) -> dict[str, Any]:
     as `${NAME} (set)` / `(missing)`, database URLs with any password masked."""
     view = _public_view(settings)
     for flow in view["flows"].values():  # show only the trigger that is set
-        flow["trigger"] = {kind: how for kind, how in flow["trigger"].items() if how is not None}
+        if flow["trigger"] is not None:
+            flow["trigger"] = {
+                kind: how for kind, how in flow["trigger"].items() if how is not None
+            }
     view["store"] = {
         "url": make_url(settings.store_url()).render_as_string(hide_password=True),
         "system_url": make_url(settings.system_store_url()).render_as_string(hide_password=True),

@@ -29,8 +29,8 @@ systems:
       access_token: ${HUBSPOT_ACCESS_TOKEN}
     webhook_secret: ${HUBSPOT_CLIENT_SECRET}
 flows:
-  deal_won:
-    trigger: {webhook: hubspot}
+  deal_poll:
+    trigger: {poll: {system: hubspot, interval_seconds: 90}}
 """
 
 
@@ -49,7 +49,7 @@ def test_init_writes_a_starter_file_that_passes_check(tmp_path: Path) -> None:
 
     checked = runner.invoke(app, ["config", "check"])
     assert checked.exit_code == 0, checked.output
-    assert f"{Path('handoff.yaml')}: valid (2 systems, 4 flows, 0 mappings)" in checked.stdout
+    assert f"{Path('handoff.yaml')}: valid (2 systems, 3 flows, 0 mappings)" in checked.stdout
     # The starter's references are not set in this environment: said, but not fatal.
     assert "warning: systems.odoo.credentials.api_key: ${ODOO_API_KEY} is not available" in (
         checked.stderr
@@ -132,7 +132,9 @@ def test_show_prints_references_and_their_status_never_values(
     assert hubspot["credentials"] == {"access_token": "${HUBSPOT_ACCESS_TOKEN} (set)"}
     assert hubspot["webhook_secret"] == "${HUBSPOT_CLIENT_SECRET} (missing)"
     assert hubspot["timeout_seconds"] == 30.0  # defaults are filled in
-    assert shown["flows"]["deal_won"]["trigger"] == {"webhook": "hubspot"}
+    assert shown["flows"]["deal_poll"]["trigger"] == {
+        "poll": {"system": "hubspot", "interval_seconds": 90.0}
+    }
     assert shown["store"]["url"] == "sqlite:///data/handoff.db"
 
     as_json = runner.invoke(app, ["config", "show", "--json"])

@@ -13,7 +13,7 @@ systems:
            rate_limit: {calls: 10, per_seconds: 1.5}}
   slow: {kind: http, url: "http://127.0.0.1:9", concurrency: 1}
 flows:
-  ledger_steps: {trigger: {webhook: ledger}, queue: slow}
+  ledger_steps: {queue: slow}
 """
 
 

@@ -179,7 +179,7 @@ def test_hub_config_needs_no_stack_to_be_valid() -> None:
     assert settings.systems["hubspot"].webhook_secret.reference == (
         "${HANDOFF_DEMO_HUBSPOT_CLIENT_SECRET}"
     )
-    assert settings.flows["deal_to_delivery"].trigger.webhook == "hubspot"
+    assert settings.flows["deal_to_delivery"].queue == "odoo"
     delivery = settings.delivery
     assert set(delivery.legal_entities.values()) == {e.name for e in demo_firm.LEGAL_ENTITIES}
     assert delivery.odoo_product_codes() == {s.odoo_code for s in demo_firm.SERVICES}

@@ -136,7 +136,7 @@ def hours_problem(hours: Decimal, limits: LimitsConfig) -> str | None:
 
 
 def amount_problem(amount: Decimal, limits: LimitsConfig) -> str | None:
-    maximum = Decimal(str(limits.max_expense_amount))
+    maximum = limits.max_expense_amount  # Decimal as written in handoff.yaml
     if amount <= 0:
         return "must be above 0"
     if amount > maximum:

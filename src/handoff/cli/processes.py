@@ -21,7 +21,6 @@ from handoff.engine.runtime import Hub, describe, start_hub
 from handoff.observability import logging as hub_logging
 
 console = Console(stderr=True)
-SWEEP_SECONDS = 5.0
 
 
 def _print_layout(hub: Hub, *, api: str | None, worker: str | None) -> None:
@@ -66,8 +65,9 @@ def _stop_on_signals(stop: threading.Event) -> None:
 
 
 def _sweep_inbox(hub: Hub, stop: threading.Event) -> None:
-    """Hand over events that were stored but never started (the API died in between)."""
-    while not stop.wait(SWEEP_SECONDS):
+    """Hand over events that were stored but never started (the API died in between), every
+    ``runtime.inbox_sweep_seconds``."""
+    while not stop.wait(hub.settings.runtime.inbox_sweep_seconds):
         flows.dispatch_waiting(hub)
 
 
@@ -88,7 +88,7 @@ def _start_pollers(hub: Hub, stop: threading.Event) -> list[str]:
 
     started = []
     for name, flow_config in hub.settings.flows.items():
-        poll = flow_config.trigger.poll
+        poll = flow_config.trigger.poll if flow_config.trigger is not None else None
         if not flow_config.enabled or poll is None:
             continue
         kind = hub.settings.system(poll.system).kind
@@ -106,9 +106,9 @@ INVOICE_POLL_SECONDS = 20.0  # invoice and payment status reach the CRM within a
 def invoice_poll_seconds(hub: Hub) -> float:
     """flows.invoice_status.trigger.poll.interval_seconds when configured, else 20 s."""
     configured = hub.settings.flows.get("invoice_status")
-    poll = configured.trigger.poll if configured is not None else None
+    trigger = configured.trigger if configured is not None else None
+    poll = trigger.poll if trigger is not None else None
     return poll.interval_seconds if poll is not None else INVOICE_POLL_SECONDS
-MONITOR_SECONDS = 60.0
 
 
 def _every(hub: Hub, name: str, seconds: float, job: Any, stop: threading.Event) -> None:
@@ -138,28 +138,39 @@ def _on_cron(hub: Hub, name: str, expression: str, job: Any, stop: threading.Eve
 
 
 def _start_schedules(hub: Hub, stop: threading.Event) -> list[str]:
-    """Invoice-status polling and monitors always; the invoice run on its cron when configured
-    (flows.billing_run.trigger.cron in handoff.yaml)."""
+    """Alerts always; invoice-status polling and monitors with an Odoo; the invoice run on its
+    cron when configured (flows.billing_run.trigger.cron in handoff.yaml). Intervals come from
+    handoff.yaml (``runtime``, ``flows.invoice_status.trigger.poll``)."""
+    from handoff.engine.alerts import Alerter
     from handoff.flows.billing_run import request_scheduled
     from handoff.flows.invoicing import poll_invoices
     from handoff.invoicing.monitors import run_monitors
 
     kinds = {system.kind for system in hub.settings.systems.values()}
     jobs: list[str] = []
+    runtime = hub.settings.runtime
+    threading.Thread(
+        target=_every,
+        args=(hub, "alerts", runtime.alerts_seconds, Alerter().check, stop),
+        daemon=True,
+    ).start()
+    jobs.append(f"alerts every {runtime.alerts_seconds:g}s")
     if "odoo" in kinds:
         every = invoice_poll_seconds(hub)
         threading.Thread(
             target=_every, args=(hub, "invoice poll", every, poll_invoices, stop), daemon=True
         ).start()
         threading.Thread(
-            target=_every, args=(hub, "monitors", MONITOR_SECONDS, run_monitors, stop), daemon=True
+            target=_every,
+            args=(hub, "monitors", runtime.monitors_seconds, run_monitors, stop),
+            daemon=True,
         ).start()
         jobs += [
             f"invoice status poll every {every:g}s",
-            f"monitors every {MONITOR_SECONDS:g}s",
+            f"monitors every {runtime.monitors_seconds:g}s",
         ]
     billing = hub.settings.flows.get("billing_run")
-    if billing is not None and billing.enabled and billing.trigger.cron:
+    if billing is not None and billing.enabled and billing.trigger and billing.trigger.cron:
         # Hands the run to the workers as a durable flow, once per firing whatever the number
         # of workers; it bills the month just ended when the cron fires in a month's first days,
         # else the current month (invoicing.service.scheduled_period).

@@ -19,7 +19,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from handoff.canonical.crm import Contact, Customer
-from handoff.config import OwnershipConfig
+from handoff.config import CustomerFieldGroup, OwnershipConfig
 from handoff.engine.errors import BusinessRuleError
 
 from .normalize import normalize_tax_id
@@ -27,7 +27,7 @@ from .normalize import normalize_tax_id
 CUSTOMER_DOMAIN: Literal["customer"] = "customer"
 
 # Declarative: group -> the res.partner fields it covers (field names as in Odoo 18's fields_get).
-PARTNER_FIELD_GROUPS: dict[str, tuple[str, ...]] = {
+PARTNER_FIELD_GROUPS: dict[CustomerFieldGroup, tuple[str, ...]] = {
     "identity": ("name", "vat", "company_registry"),
     "address": ("street", "street2", "city", "zip", "state_id", "country_id"),
     "contact": ("phone", "mobile", "email", "website"),
@@ -163,7 +163,7 @@ def source_may_write(
     group = GROUP_OF_FIELD.get(field)
     if group is None:
         return False
-    return ownership.owner_of(CUSTOMER_DOMAIN, group) == source_system
+    return ownership.customer_owner(group) == source_system
 
 
 def partner_values_to_write(

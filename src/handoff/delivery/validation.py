@@ -492,7 +492,7 @@ def _price(
             f"or price the line in the CRM",
         )  # fmt: skip
         return None
-    return Decimal(str(rate)), "rate_card"
+    return rate, "rate_card"  # Decimal as written in handoff.yaml
 
 
 def _milestones(deal: Deal, found: Resolution) -> None:

@@ -98,7 +98,7 @@ class Hub:
             "system_database_url": self.system_database_url(),
             "application_version": APP_VERSION,
             "executor_id": executor_id or default_executor_id(),
-            "log_level": os.environ.get("HANDOFF_ENGINE_LOG_LEVEL", "WARNING"),
+            "log_level": self.settings.runtime.engine_log_level,  # handoff.yaml runtime:
             "notification_listener_polling_interval_sec": 0.1,
             "scheduler_polling_interval_sec": 5.0,
         }

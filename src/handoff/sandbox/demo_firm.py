@@ -800,20 +800,12 @@ def hub_config(
         },
         "ownership": {
             "customer": "hubspot",
-            "contact": "hubspot",
-            "deal": "hubspot",
-            "contract": "odoo",
-            "project": "odoo",
-            "time": "odoo",
-            "expense": "odoo",
-            "invoice": "odoo",
-            "payment": "odoo",
             # Finance keeps the legal name, tax ids and billing terms in Odoo: a CRM spelling
             # ("GLOBEX corp.") names a new partner but never renames an existing one.
             "field_groups": {"customer.identity": "odoo", "customer.billing": "odoo"},
         },
         "flows": {
-            "deal_to_delivery": {"trigger": {"webhook": "hubspot"}, "queue": "odoo"},
+            "deal_to_delivery": {"queue": "odoo"},  # started by the CRMs' webhooks
             # A demo is watched: invoice and payment status reach the CRM within seconds.
             "invoice_status": {"trigger": {"poll": {"system": "odoo", "interval_seconds": 5}}},
         },

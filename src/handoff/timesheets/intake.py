@@ -1,7 +1,7 @@
 """The one way records enter the hub, shared by the webhook and the file drop: every entry's
 event stored in one statement (nothing half-imported), then flows started.
 
-Batching: the new entries delivered together (up to BATCH_LIMIT, any projects) are handed to one
+Batching: the new entries delivered together (up to ``time_entries.batch_limit``, any projects) are handed to one
 run (the first entry's, the batch's *leader*), which pushes the new approved billable ones to
 Odoo in one ``create`` per model (``handoff.flows.time_entries``). Intake marks the other events
 queued for the leader's workflow id *before* starting it, so a crash in between leaves the
@@ -17,7 +17,8 @@ an earlier batch, so ahead in the partition), gets a run of its own after the ba
 (``push.sort_batch``). Why not one partition per project, as before: a run would then hold 50
 entries (20 projects x 1,000 per request), and the fixed cost per run and per Odoo call made the
 push 5x slower than Odoo's own limit; and a batch across projects in a project's partition could
-race with a run of the same entry in another. HANDOFF_TIME_BATCH=0 starts one run per entry.
+race with a run of the same entry in another. ``time_entries: {batch: false}`` in handoff.yaml
+starts one run per entry.
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.store.inbox import AcceptResult, IncomingEvent
 from handoff.store.models import InboxEvent, InboxStatus
-from handoff.timesheets.push import BATCH_LIMIT, batching_enabled
 from handoff.timesheets.records import FLOW, TIMETRACKER_SYSTEM, DeliveryRecord, to_events
 
 
@@ -45,7 +45,7 @@ def submit_records(
     (same entry and revision) start nothing. ``on_started(n)`` reports events handed over."""
     import handoff.flows.time_entries  # noqa: F401  (registers the flow)
 
-    events = to_events(records)
+    events = to_events(records, hub.settings.time_entries.partitions)
     results = hub.inbox.accept_many(source, events)
     from handoff.observability.metrics import count_received
 
@@ -56,7 +56,8 @@ def submit_records(
         if not result.duplicate
     ]
     sizes: dict[int, int] = {}
-    leaders = _assign_batches(hub, fresh, sizes) if batching_enabled() else fresh
+    batching = hub.settings.time_entries  # handoff.yaml time_entries: batch, batch_limit
+    leaders = _assign_batches(hub, fresh, sizes, batching.batch_limit) if batching.batch else fresh
     for start in range(0, len(leaders), 200):
         chunk = leaders[start : start + 200]
         flows._enqueue(hub, source, chunk)  # the engine's hand-over (flows.submit's second half)
@@ -66,9 +67,9 @@ def submit_records(
 
 
 def _assign_batches(
-    hub: Hub, fresh: list[tuple[int, IncomingEvent, str]], sizes: dict[int, int]
+    hub: Hub, fresh: list[tuple[int, IncomingEvent, str]], sizes: dict[int, int], limit: int
 ) -> list[tuple[int, IncomingEvent, str]]:
-    """Per project, the first event leads a batch of up to BATCH_LIMIT; the rest are queued for
+    """Per project, the first event leads a batch of up to ``limit``; the rest are queued for
     the leader's workflow. Returns the leaders, to start; ``sizes`` gets each batch's size."""
     by_entity: dict[str, list[tuple[int, IncomingEvent, str]]] = {}
     for item in fresh:
@@ -76,8 +77,8 @@ def _assign_batches(
     leaders = []
     with hub.store.session() as session:
         for items in by_entity.values():
-            for start in range(0, len(items), BATCH_LIMIT):
-                batch = items[start : start + BATCH_LIMIT]
+            for start in range(0, len(items), limit):
+                batch = items[start : start + limit]
                 leader = batch[0]
                 leaders.append(leader)
                 sizes[leader[0]] = len(batch)

@@ -880,16 +880,6 @@ __all__ = [
 
 # -- batching: one run pushes the new entries of its project delivered together -------------------
 
-BATCH_LIMIT = 1000
-
-
-def batching_enabled() -> bool:
-    """On by default; HANDOFF_TIME_BATCH=0 starts strictly one run per entry (for comparison)."""
-    import os
-
-    return os.environ.get("HANDOFF_TIME_BATCH", "1") != "0"
-
-
 class Assigned(BaseModel):
     """An entry's inbox event handed to another entry's run (its project's batch leader)."""
 
@@ -953,7 +943,8 @@ def sort_batch(records: Sequence[DeliveryRecord], inbox_ids: Sequence[int]) -> l
                 )
             )
         )
-        keys = {entity_key(r) for r in records}
+        partitions = current_hub().settings.time_entries.partitions
+        keys = {entity_key(r, partitions) for r in records}
         waiting: dict[str, int] = {}
         for inbox_id, event_id in session.execute(
             select(InboxEvent.id, InboxEvent.source_event_id).where(

@@ -190,25 +190,14 @@ def kind_of(record: DeliveryRecord) -> ItemKind:
     return "time" if isinstance(record, TimeEntry) else "expense"
 
 
-def partitions() -> int:
-    """How many ordered partitions time entries are spread over (HANDOFF_TIME_PARTITIONS,
-    default 1): runs of one partition run one after the other, partitions side by side. One is
-    the fastest on a real Odoo 18 (4,000 entries, 20 projects: 297 rows/s with 1, 273 with 2):
-    two batches touching the same sale lines at once make Odoo's creates wait on each other.
-    Change it only with no time entry in flight (an event keeps the partition it was stored
-    with)."""
-    import os
-
-    return max(1, int(os.environ.get("HANDOFF_TIME_PARTITIONS", "1")))
-
-
-def entity_key(record: DeliveryRecord) -> str:
-    """The ordered partition of the entry: a stable hash of the entry key, so every run that
+def entity_key(record: DeliveryRecord, partitions: int) -> str:
+    """The ordered partition of the entry, one of ``partitions`` (handoff.yaml
+    ``time_entries.partitions``): a stable hash of the entry key, so every run that
     touches an entry (a batch holding one of its revisions, a run of its own) is in the same
     partition and they run in arrival order, never two at a time (``handoff.timesheets.intake``).
     Entries of one project may land in different partitions: nothing orders them but their own
     revisions."""
-    bucket = zlib.crc32(record.key.encode()) % partitions()
+    bucket = zlib.crc32(record.key.encode()) % max(1, partitions)
     return f"time-entries:{bucket}"
 
 
@@ -219,11 +208,11 @@ def event_id(record: DeliveryRecord) -> str:
     return f"{record.key}@{revision}"
 
 
-def to_event(record: DeliveryRecord) -> IncomingEvent:
+def to_event(record: DeliveryRecord, partitions: int) -> IncomingEvent:
     kind = kind_of(record)
     return IncomingEvent(
         source_event_id=event_id(record),
-        entity_key=entity_key(record),
+        entity_key=entity_key(record, partitions),
         kind="time_entry" if kind == "time" else "expense",
         occurred_at=record.updated_at,
         payload={"kind": kind, "record": record.model_dump(mode="json")},
@@ -231,8 +220,9 @@ def to_event(record: DeliveryRecord) -> IncomingEvent:
     )
 
 
-def to_events(records: Sequence[DeliveryRecord]) -> list[IncomingEvent]:
-    return [to_event(record) for record in records]
+def to_events(records: Sequence[DeliveryRecord], partitions: int) -> list[IncomingEvent]:
+    """The inbox events of ``records``, spread over ``partitions`` ordered partitions."""
+    return [to_event(record, partitions) for record in records]
 
 
 def record_of(payload: Mapping[str, Any]) -> DeliveryRecord:

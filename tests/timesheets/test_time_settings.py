@@ -1,0 +1,39 @@
+"""handoff.yaml's ``time_entries`` section reaches the runs (it replaced HANDOFF_TIME_BATCH and
+HANDOFF_TIME_PARTITIONS): with ``batch: false`` every entry has a run of its own, and entries are
+spread over ``partitions`` ordered partitions. Over real HTTP against the Odoo sandbox; the
+batched default (one run for the entries delivered together) is in test_batches.py."""
+
+from __future__ import annotations
+
+import zlib
+
+import pytest
+
+from support.waiting import wait_for
+from timesheets.desk import Desk, entry
+
+PARTITIONS = 3
+
+
+@pytest.fixture
+def desk_settings() -> str:
+    return f"time_entries: {{batch: false, partitions: {PARTITIONS}}}"
+
+
+def test_unbatched_entries_run_one_by_one_over_the_configured_partitions(desk: Desk) -> None:
+    assert desk.hub.settings.time_entries.batch is False
+    items = [entry(f"s-{n}", hours=1 + n) for n in range(6)]
+    assert desk.post(items).status_code == 202
+    wait_for(desk.settled(6), timeout=60, what="6 entries done")
+
+    events = desk.hub.inbox.list(limit=100)
+    assert sorted(str(e.status) for e in events) == ["done"] * 6
+    # One run per entry: six workflows, where the batched default starts one.
+    assert len({e.workflow_id for e in events}) == 6
+    expected = {
+        f"time-entries:{zlib.crc32(f'time:timetracker:s-{n}'.encode()) % PARTITIONS}"
+        for n in range(6)
+    }
+    assert {e.entity_key for e in events} == expected
+    assert len(expected) > 1  # the ids above do land in several partitions
+    assert sorted(t["unit_amount"] for t in desk.timesheets()) == [1, 2, 3, 4, 5, 6]

@@ -822,10 +822,13 @@ class BillingConfig(Section):
 
     ``require_approval``: proposals wait for ``handoff billing approve`` — Handoff's own approval
     step, the one Odoo-logged time (Odoo Community has no timesheet approval) passes before it is
-    invoiced. ``post``: invoices are posted, not left as drafts for finance."""
+    invoiced. ``post``: invoices are posted, not left as drafts for finance.
+    ``unbilled_after_days``: the ``unbilled_time`` monitor lists billable time no invoice bills
+    once it is older than this."""
 
     require_approval: bool = False
     post: bool = True
+    unbilled_after_days: int = Field(default=7, ge=0, le=3660)
 
 
 def _proxy_address(value: str) -> str:

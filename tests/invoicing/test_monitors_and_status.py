@@ -101,6 +101,16 @@ def test_monitors_list_unbilled_time_missing_plans_undelivered_invoices_and_mile
     assert report.items["milestones_not_invoiced"][0].record == f"project.milestone {design['id']}"
     assert _gauge("unbilled_time") == 1 and _gauge("retainers_overdrawn") == 0
 
+    # The scheduled run's age is handoff.yaml's billing.unbilled_after_days (default 7).
+    assert run_monitors(world.hub).counts()["unbilled_time"] == 1
+    configured = world.hub.settings
+    billing = configured.billing.model_copy(update={"unbilled_after_days": 30})
+    world.hub.settings = configured.model_copy(update={"billing": billing})
+    try:
+        assert run_monitors(world.hub).counts()["unbilled_time"] == 0
+    finally:
+        world.hub.settings = configured
+
 
 def test_a_credit_note_reduces_invoiced_and_outstanding_in_the_crm(world: World) -> None:
     fixed = world.deal("ERP rollout", BillingModel.FIXED_FEE, [("IMPLEMENTATION", 1, 48000)])

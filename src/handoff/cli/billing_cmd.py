@@ -194,7 +194,10 @@ def billing_proposals(
 
 @monitors_app.callback(invoke_without_command=True)
 def monitors(
-    older_than_days: int = typer.Option(7, "--days", min=0, help="age of unbilled time"),
+    older_than_days: int | None = typer.Option(
+        None, "--days", min=0,
+        help="age of unbilled time (default: billing.unbilled_after_days in handoff.yaml)",
+    ),
 ) -> None:
     """List what each monitor finds (and set its gauge)."""
     from handoff.invoicing.monitors import run_monitors

@@ -61,7 +61,13 @@ MONITORS = (
 )
 
 
-def run_monitors(hub: Hub, *, older_than_days: int = 7, today: date | None = None) -> MonitorReport:
+def run_monitors(
+    hub: Hub, *, older_than_days: int | None = None, today: date | None = None
+) -> MonitorReport:
+    """Every monitor's list. ``older_than_days``: the age of unbilled time that counts (default:
+    handoff.yaml ``billing.unbilled_after_days``)."""
+    if older_than_days is None:
+        older_than_days = hub.settings.billing.unbilled_after_days
     skipped = open_circuit(hub, "monitors", systems_of_kind(hub, "odoo"))
     if skipped is not None:
         return MonitorReport(items={}, skipped=skipped)

@@ -631,6 +631,23 @@ def tax_rate(model: Model, tax_ids: list[int]) -> float:
     return sum((r["amount"] or 0.0) for r in rows.values() if r["amount_type"] == "percent") / 100
 
 
+def company_taxes(model: Model, tax_ids: list[int], company_id: int | None) -> list[int]:
+    """account.tax `_filter_taxes_by_company`: of a product's taxes (shared by every company),
+    those of the document's company, else of its nearest parent company that has some."""
+    if not tax_ids or not company_id:
+        return list(tax_ids)
+    owners = {tid: r["company_id"] for tid, r in model.env["account.tax"].raw_rows(
+        list(tax_ids), ["company_id"]).items()}
+    companies = model.env["res.company"]
+    company: int | None = company_id
+    while company:
+        found = [t for t in tax_ids if owners.get(t) == company]
+        if found:
+            return found
+        company = companies.raw_rows([company], ["parent_id"]).get(company, {}).get("parent_id")
+    return []
+
+
 def money(value: float) -> float:
     return round(value + 0.0, 2)
 
@@ -935,12 +952,16 @@ class SaleOrderLine(Behaviour):
     def complete_rows(self, model: Model, rows: list[Vals]) -> None:
         super().complete_rows(model, rows)
         facts = product_facts(model, [r["product_id"] for r in rows if r.get("product_id")])
+        order_companies = {oid: r["company_id"] for oid, r in model.env["sale.order"].raw_rows(
+            list({r["order_id"] for r in rows if r.get("order_id")}), ["company_id"]).items()}
         for row in rows:
             product = facts.get(row.get("product_id") or 0)
             if product:
                 row.setdefault("name", product["name"])
                 row.setdefault("price_unit", product["list_price"])
-                row.setdefault("tax_id", json.dumps(product["taxes_id"]))
+                if "tax_id" not in row:  # `_compute_tax_id`: the order's company's taxes only
+                    row["tax_id"] = json.dumps(company_taxes(
+                        model, product["taxes_id"], order_companies.get(row.get("order_id"))))
                 row.setdefault("product_uom", product["uom_id"])
                 method = "manual"
                 if product["type"] == "service" and product["invoice_policy"] == "delivery":
@@ -2055,13 +2076,16 @@ class MoveLine(Behaviour):
         super().complete_rows(model, rows)
         facts = product_facts(model, [r["product_id"] for r in rows if r.get("product_id")])
         moves = model.env["account.move"].raw_rows(
-            list({r["move_id"] for r in rows if r.get("move_id")}), ["partner_id", "move_type"])
+            list({r["move_id"] for r in rows if r.get("move_id")}),
+            ["partner_id", "move_type", "company_id"])
         for row in rows:
             product = facts.get(row.get("product_id") or 0)
             if product:
                 row.setdefault("name", product["name"])
-                if "tax_ids" not in row:
-                    row["tax_ids"] = json.dumps(product["taxes_id"])
+                if "tax_ids" not in row:  # `_get_computed_taxes`: the move's company's only
+                    move = moves.get(row.get("move_id") or 0, {})
+                    row["tax_ids"] = json.dumps(
+                        company_taxes(model, product["taxes_id"], move.get("company_id")))
                 if row.get("price_unit") is None:
                     row["price_unit"] = product["list_price"]
             row.setdefault("display_type", "product")

@@ -1,3 +1,3 @@
-from timesheets.desk import desk, desk_settings
+from timesheets.desk import desk
 
-__all__ = ["desk", "desk_settings"]
+__all__ = ["desk"]

@@ -28,7 +28,7 @@ DEAL = "hubspot:deal:4711"
 CONSULTANTS = {"ada@firm.example": "Ada Lovelace", "grace@firm.example": "Grace Hopper"}
 
 
-def config_text(store_url: str, odoo_url: str, extra: str = "") -> str:
+def config_text(store_url: str, odoo_url: str) -> str:
     return f"""
 version: 1
 store: {{url: "{store_url}"}}
@@ -38,14 +38,7 @@ systems:
   timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{TEST_TIME_SECRET}}",
                 allowed_flows: [time_entry]}}
 retry: {{max_attempts: 3, initial_delay_seconds: 0.05, max_delay_seconds: 1}}
-{extra}
 """
-
-
-@pytest.fixture
-def desk_settings() -> str:
-    """More handoff.yaml for the desk's hub (a test module overrides this fixture)."""
-    return ""
 
 
 @dataclass
@@ -106,9 +99,7 @@ def entry(source_id: str, *, hours: float = 4, revision: str = "1", approval: st
 
 
 @pytest.fixture
-def desk(
-    store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, desk_settings: str
-) -> Iterator[Desk]:
+def desk(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Desk]:
     with running_odoo_sandbox() as box:
         monkeypatch.setenv("TEST_ODOO_PASSWORD", box.password)
         monkeypatch.setenv("TEST_TIME_SECRET", SECRET)
@@ -133,7 +124,7 @@ def desk(
             email: odoo.create("hr.employee", {"name": name, "work_email": email})
             for email, name in CONSULTANTS.items()
         }
-        text = config_text(store_url, box.url, desk_settings)
+        text = config_text(store_url, box.url)
         config = tmp_path / "handoff.yaml"
         config.write_text(text)
         hub = start_hub(parse_settings(text))

@@ -7,21 +7,18 @@ from __future__ import annotations
 
 import zlib
 
-import pytest
-
+from handoff.config import TimeEntriesConfig
 from support.waiting import wait_for
 from timesheets.desk import Desk, entry
 
 PARTITIONS = 3
 
 
-@pytest.fixture
-def desk_settings() -> str:
-    return f"time_entries: {{batch: false, partitions: {PARTITIONS}}}"
-
-
 def test_unbatched_entries_run_one_by_one_over_the_configured_partitions(desk: Desk) -> None:
-    assert desk.hub.settings.time_entries.batch is False
+    # The API and the worker read the hub's settings on every delivery and run.
+    settings = desk.hub.settings
+    configured = TimeEntriesConfig(batch=False, partitions=PARTITIONS)
+    desk.hub.settings = settings.model_copy(update={"time_entries": configured})
     items = [entry(f"s-{n}", hours=1 + n) for n in range(6)]
     assert desk.post(items).status_code == 202
     wait_for(desk.settled(6), timeout=60, what="6 entries done")

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from handoff.canonical.errors import HandoffError
 from handoff.cli import ops
 from handoff.cli.main import app
 from handoff.config import CONFIG_ENV_VAR, DATABASE_URL_ENV_VAR
-from handoff.engine.errors import HandoffError
 from handoff.engine.runtime import start_hub
 from handoff.observability import logging as hub_logging
 

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from handoff.canonical.crm import Contact, Customer
+from handoff.canonical.errors import BusinessRuleError
 from handoff.config import OwnershipConfig
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.customers import (
@@ -25,7 +26,6 @@ from handoff.customers import (
     match_customer,
     partner_values_to_write,
 )
-from handoff.engine.errors import BusinessRuleError
 
 testing = pytest.importorskip("handoff.sandbox.odoo.testing")
 

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from handoff.canonical.crm import Customer
+from handoff.canonical.errors import BusinessRuleError, ErrorKind
 from handoff.customers.matching import (
     AMBIGUOUS_RULE,
     CustomerMatch,
@@ -14,7 +15,6 @@ from handoff.customers.matching import (
     ambiguous_error,
     match_customer,
 )
-from handoff.engine.errors import BusinessRuleError, ErrorKind
 
 
 def customer(**values: Any) -> Customer:

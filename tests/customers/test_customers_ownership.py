@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from handoff.canonical.crm import Contact, Customer
+from handoff.canonical.errors import BusinessRuleError
 from handoff.config import OwnershipConfig
 from handoff.customers.ownership import (
     GROUP_OF_FIELD,
@@ -15,7 +16,6 @@ from handoff.customers.ownership import (
     partner_fields_to_read,
     partner_values_to_write,
 )
-from handoff.engine.errors import BusinessRuleError
 
 COUNTRIES = {"DE": 57, "US": 233}
 STATES = {("US", "CA"): 13, ("US", "California"): 13}

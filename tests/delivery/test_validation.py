@@ -12,6 +12,7 @@ import pytest
 
 from delivery.builders import base_deal, customer, delivery_config, hand_reference, product
 from handoff.canonical.crm import BillingModel, Deal, DealLine, DealMilestone
+from handoff.canonical.errors import BusinessRuleError, ErrorKind
 from handoff.config import DeliveryConfig, parse_settings, starter_config_text
 from handoff.delivery import (
     DEAL_VALIDATION_RULE,
@@ -22,7 +23,6 @@ from handoff.delivery import (
 )
 from handoff.delivery.reference import OdooReference
 from handoff.delivery.validation import catalog_entry
-from handoff.engine.errors import BusinessRuleError, ErrorKind
 
 TM, FIXED, MILESTONE, RETAINER = (
     BillingModel.TIME_AND_MATERIALS,

@@ -18,9 +18,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from handoff.canonical.errors import BusinessRuleError
 from handoff.config import AlertChannel, AlertsConfig, RuntimeConfig, Settings, StoreConfig
 from handoff.engine.alerts import Alert, Alerter, send
-from handoff.engine.errors import BusinessRuleError
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from support.servers import serving
 from support.waiting import wait_for

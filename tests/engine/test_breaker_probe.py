@@ -16,10 +16,10 @@ from typing import TypeVar
 
 import pytest
 
+from handoff.canonical.errors import PermanentError
 from handoff.config import Settings, StoreConfig
 from handoff.engine import steps
 from handoff.engine.breaker import PROBE_POLL_SECONDS, BreakerPolicy, CircuitBreakers
-from handoff.engine.errors import PermanentError
 from handoff.engine.runtime import Hub, set_current_hub
 from handoff.store import migrate
 from handoff.store.db import Store

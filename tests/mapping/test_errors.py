@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from handoff.engine.errors import BusinessRuleError, ErrorKind
+from handoff.canonical.errors import BusinessRuleError, ErrorKind
 from handoff.mapping import (
     Mapper,
     MappingError,

@@ -342,7 +342,7 @@ def _deal_is_known(hub: Hub, key: str) -> bool:
 def _hold_envelope(hub: Hub, key: str, envelope_id: str) -> None:
     """A completed envelope for a deal the hub does not know: kept in the inbox for audit (it
     starts nothing) and an exception for a person; no gate is lifted."""
-    from handoff.engine.errors import BusinessRuleError
+    from handoff.canonical.errors import BusinessRuleError
 
     hub.inbox.accept_many(
         "docusign",

@@ -28,7 +28,7 @@ from handoff.canonical.delivery import (
     Expense,
     TimeEntry,
 )
-from handoff.engine.errors import BusinessRuleError
+from handoff.canonical.errors import BusinessRuleError
 
 # Fields whose change alters what the client owes (hours, price, who, when, for whom, whether).
 MONEY_FIELDS = frozenset(

@@ -43,7 +43,7 @@ from handoff.canonical.delivery import (
     Rate,
     TimeEntry,
 )
-from handoff.engine.errors import BusinessRuleError
+from handoff.canonical.errors import BusinessRuleError
 
 
 class BillingPeriod(BaseModel):

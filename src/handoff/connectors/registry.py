@@ -8,7 +8,7 @@ from __future__ import annotations
 import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
-from handoff.engine.errors import PermanentError
+from handoff.canonical.errors import PermanentError
 
 if TYPE_CHECKING:
     from handoff.config import Settings, SystemConfig

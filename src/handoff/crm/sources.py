@@ -8,7 +8,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from handoff.canonical.crm import Contact, Customer, Deal
-from handoff.engine.errors import BusinessRuleError
+from handoff.canonical.errors import BusinessRuleError
 
 
 class DealSnapshot(BaseModel):

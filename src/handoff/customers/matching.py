@@ -21,7 +21,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from handoff.canonical.crm import Customer
-from handoff.engine.errors import BusinessRuleError
+from handoff.canonical.errors import BusinessRuleError
 
 from .normalize import (
     TaxId,

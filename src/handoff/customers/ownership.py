@@ -19,8 +19,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from handoff.canonical.crm import Contact, Customer
+from handoff.canonical.errors import BusinessRuleError
 from handoff.config import CustomerFieldGroup, OwnershipConfig
-from handoff.engine.errors import BusinessRuleError
 
 from .normalize import normalize_tax_id
 

@@ -22,7 +22,7 @@ from pydantic import BaseModel, ConfigDict
 
 from handoff.billing.plan import DeliveryPlan, PlannedLine
 from handoff.canonical.crm import Deal
-from handoff.engine.errors import BusinessRuleError
+from handoff.canonical.errors import BusinessRuleError
 
 from .problems import DEAL_AMENDMENT_RULE, Problem, problems_to_error
 

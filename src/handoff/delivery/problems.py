@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from handoff.canonical.crm import Deal
-from handoff.engine.errors import BusinessRuleError
+from handoff.canonical.errors import BusinessRuleError
 
 DEAL_VALIDATION_RULE = "deal_validation"
 DEAL_AMENDMENT_RULE = "deal_amendment"

@@ -4,16 +4,17 @@ events to them, and turns every failure into an exception record a person can ac
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from dbos import DBOS, EnqueueOptions
 from dbos._queue import QueueRateLimit
 from pydantic import BaseModel
+from sqlalchemy.orm import Session
 
+from handoff.canonical.errors import HandoffError, classify_exception
 from handoff.engine import failpoints
-from handoff.engine.errors import HandoffError, classify_exception
 from handoff.engine.runtime import APP_VERSION, DEFAULT_QUEUE, Hub, current_hub
 from handoff.engine.steps import CircuitWait
 from handoff.observability.logging import bound_context, get_logger
@@ -188,60 +189,46 @@ def workflow_id_for(inbox_id: int, flow_name: str) -> str:
     return f"{inbox_id:012d}-{flow_name}"
 
 
+# A stored event whose run is to be enqueued: its inbox id, the event, its correlation id.
+Startable = tuple[int, IncomingEvent, str]
+
+
 def submit(hub: Hub, source: str, events: Sequence[IncomingEvent]) -> list[AcceptResult]:
-    """Store events durably, then start the flow of every new one. Duplicates start nothing."""
+    """Store events and enqueue the flow of every new one in ONE transaction of the store's
+    database, where the engine's tables are too: whatever dies on the way, either the events are
+    stored with their runs enqueued, or nothing is (the source redelivers; the inbox dedups).
+    Duplicates start nothing."""
     for event in events:
         if event.flow is not None and event.flow not in _FLOWS:
             raise ValueError(f"event {event.source_event_id}: unknown flow {event.flow!r}")
-    results = hub.inbox.accept_many(source, events)
+    with hub.store.session() as session:
+        results = hub.inbox.accept_many(source, events, session=session)
+        fresh = [
+            (result.inbox_id, event, result.correlation_id)
+            for event, result in zip(events, results, strict=True)
+            if not result.duplicate and event.flow is not None
+        ]
+        enqueue_runs(hub, session, fresh, source)
+    # Counted once committed: a delivery undone by a crash above is counted when redelivered.
     from handoff.observability.metrics import EVENTS_RECEIVED
 
-    to_start = []
-    for event, result in zip(events, results, strict=True):
+    for result in results:
         EVENTS_RECEIVED.labels(source, str(result.duplicate).lower()).inc()
-        if not result.duplicate and event.flow is not None:
-            to_start.append((result.inbox_id, event, result.correlation_id))
-    _enqueue(hub, source, to_start)
     return results
 
 
-def dispatch_waiting(hub: Hub) -> int:
-    """Start flows for events stored but never handed over (a crash between store and enqueue)."""
-    waiting = hub.inbox.waiting()
-    _enqueue(
-        hub,
-        None,
-        [
-            (
-                row.id,
-                IncomingEvent(
-                    source_event_id=row.source_event_id,
-                    entity_key=row.entity_key,
-                    kind=row.kind,
-                    payload=row.payload,
-                    flow=row.flow,
-                ),
-                row.correlation_id,
-            )
-            for row in waiting
-        ],
-        sources={row.id: row.source for row in waiting},
-    )
-    return len(waiting)
-
-
-def _enqueue(
-    hub: Hub,
-    source: str | None,
-    items: Iterable[tuple[int, IncomingEvent, str]],
-    sources: dict[int, str] | None = None,
+def enqueue_runs(
+    hub: Hub, session: Session, items: Sequence[Startable], sources: str | Mapping[int, str]
 ) -> None:
-    items = list(items)
-    if items:
-        # Stored, not yet started (every intake, the time webhook's too, comes through here):
-        # a crash at this point is what dispatch_waiting recovers from.
-        failpoints.reached(failpoints.INBOX_ACCEPTED)
+    """Enqueue the flow run of each stored event and mark the event queued, inside the caller's
+    transaction (``session``, on the store's database, which holds the engine's tables): no
+    worker sees a run before the transaction commits, and a crash before it leaves neither the
+    events nor their runs. ``sources``: the events' source, or each one's by inbox id."""
+    if not items:
+        return
+    failpoints.reached(failpoints.INBOX_ACCEPTED)  # stored, nothing enqueued: all undone
     client = _client(hub)
+    queued: dict[int, str] = {}
     for inbox_id, event, correlation_id in items:
         assert event.flow is not None
         spec = _FLOWS[event.flow]
@@ -255,16 +242,29 @@ def _enqueue(
         }
         flow_event = FlowEvent(
             inbox_id=inbox_id,
-            source=source or (sources or {})[inbox_id],
+            source=sources if isinstance(sources, str) else sources[inbox_id],
             kind=event.kind,
             entity_key=event.entity_key,
             correlation_id=correlation_id,
             payload=event.payload,
         )
-        client.enqueue(options, flow_event.model_dump(mode="json"))
-        if inbox_id == items[0][0]:
-            failpoints.reached(failpoints.FIRST_ENQUEUED)
-        hub.inbox.mark_queued(inbox_id, workflow_id)
+        client.enqueue_in_transaction(session, options, flow_event.model_dump(mode="json"))
+        if not queued:
+            failpoints.reached(failpoints.FIRST_ENQUEUED)  # one run enqueued: all undone
+        queued[inbox_id] = workflow_id
+    hub.inbox.mark_queued(session, queued)
+
+
+def _enqueue(
+    hub: Hub,
+    source: str | None,
+    items: Sequence[Startable],
+    sources: Mapping[int, str] | None = None,
+) -> None:
+    """:func:`enqueue_runs` in a transaction of its own (``timesheets.push`` gives events of a
+    batch a run of their own with it)."""
+    with hub.store.session() as session:
+        enqueue_runs(hub, session, list(items), source if source is not None else sources or {})
 
 
 _clients: dict[str, Any] = {}

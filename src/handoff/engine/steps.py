@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 from dbos import DBOS
 
+from handoff.canonical.errors import CircuitOpenError, ErrorKind, HandoffError, classify_exception
 from handoff.engine.breaker import CIRCUIT_WAITS
-from handoff.engine.errors import CircuitOpenError, ErrorKind, HandoffError, classify_exception
 from handoff.engine.retry import Backoff
 from handoff.engine.runtime import current_hub
 from handoff.observability.metrics import CALLS, RETRIES, STEP_SECONDS

@@ -15,8 +15,8 @@ from datetime import datetime
 from typing import Any
 
 from handoff.billing.engine import BillingPeriod
+from handoff.canonical.errors import TransientError
 from handoff.engine import flows
-from handoff.engine.errors import TransientError
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runtime import Hub, current_hub
 from handoff.engine.steps import call

@@ -11,8 +11,8 @@ from pydantic import BaseModel
 
 from handoff import services
 from handoff.canonical.crm import Deal
+from handoff.canonical.errors import BusinessRuleError
 from handoff.crm.sources import DealSnapshot, DeliveryStatus
-from handoff.engine.errors import BusinessRuleError
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.steps import call
 from handoff.flows import delivery_roles as roles

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from handoff.canonical.crm import Deal
+from handoff.canonical.errors import PermanentError
 from handoff.connectors.registry import connectors_for
 from handoff.crm.sources import (
     CrmSource,
@@ -16,7 +17,6 @@ from handoff.crm.sources import (
     HubSpotSource,
     SalesforceSource,
 )
-from handoff.engine.errors import PermanentError
 from handoff.engine.runtime import current_hub
 
 ORDER_MODEL = "sale.order"
@@ -123,6 +123,7 @@ def project_url(order: Any) -> str | None:
 def upsert_customer(source: str, snapshot: DealSnapshot, key: str) -> int:
     """One partner per customer: the bound one, else the one that matches, else a new one;
     the CRM writes only the field groups it owns. Contacts are linked to the company."""
+    from handoff.canonical.errors import BusinessRuleError
     from handoff.customers import (
         ambiguous_error,
         contact_values,
@@ -132,7 +133,6 @@ def upsert_customer(source: str, snapshot: DealSnapshot, key: str) -> int:
         partner_fields_to_read,
         partner_values_to_write,
     )
-    from handoff.engine.errors import BusinessRuleError
 
     customer = snapshot.customer
     if customer is None:

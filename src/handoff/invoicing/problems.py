@@ -13,7 +13,7 @@ from decimal import Decimal
 
 from sqlalchemy import select
 
-from handoff.engine.errors import BusinessRuleError
+from handoff.canonical.errors import BusinessRuleError
 from handoff.engine.runtime import Hub
 from handoff.store.models import ExceptionRecord, ExceptionStatus
 

@@ -29,9 +29,9 @@ from sqlalchemy import select
 
 from handoff.billing.engine import BillingPeriod
 from handoff.billing.plan import DeliveryPlan
+from handoff.canonical.errors import BusinessRuleError
 from handoff.connectors.odoo.quote_to_cash import InvoiceRequest, QuoteToCashAdapter
 from handoff.connectors.registry import connectors_for
-from handoff.engine.errors import BusinessRuleError
 from handoff.engine.runtime import Hub
 from handoff.observability.metrics import BILLING_FAILED
 from handoff.store.models import Binding

@@ -19,8 +19,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from handoff.canonical.errors import PermanentError
 from handoff.connectors.odoo.adapter import OdooAdapter
-from handoff.engine.errors import PermanentError
 from handoff.engine.runtime import Hub
 
 from .deliverables import decimal, m2o

@@ -9,7 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from handoff.engine.errors import HandoffError
+from handoff.canonical.errors import HandoffError
 from handoff.mapping.engine import Mapper
 from handoff.mapping.errors import MappingError
 from handoff.mapping.spec import SOURCE_LABELS, FieldRule, MappingSpec

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handoff.engine.errors import BusinessRuleError, PermanentError
+from handoff.canonical.errors import BusinessRuleError, PermanentError
 
 
 class MappingError(BusinessRuleError):

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from handoff.engine.errors import HandoffError
+from handoff.canonical.errors import HandoffError
 from handoff.store.db import Store
 from handoff.store.models import (
     AuditEntry,

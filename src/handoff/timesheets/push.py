@@ -30,8 +30,8 @@ from handoff.billing.corrections import (
     reconcile_changes,
 )
 from handoff.canonical.delivery import Expense, TimeEntry
+from handoff.canonical.errors import BusinessRuleError
 from handoff.connectors.registry import connectors_for
-from handoff.engine.errors import BusinessRuleError
 from handoff.engine.runtime import current_hub
 from handoff.store.repositories import content_hash
 from handoff.timesheets.records import FLOW, DeliveryRecord, entity_key

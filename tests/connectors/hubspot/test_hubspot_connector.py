@@ -11,6 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from handoff.canonical.errors import BusinessRuleError, TransientError
 from handoff.connectors.hubspot.adapter import BillingStatus, HubSpotAdapter
 from handoff.connectors.hubspot.client import (
     ClientLimits,
@@ -19,7 +20,6 @@ from handoff.connectors.hubspot.client import (
     OAuthRefresh,
 )
 from handoff.connectors.hubspot.mapping import HubSpotMappers, MappingContext, load_mappings
-from handoff.engine.errors import BusinessRuleError, TransientError
 from handoff.mapping import MappingSpec, describe_mapping, diff_mappings, load_mapping_file
 from handoff.sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
 

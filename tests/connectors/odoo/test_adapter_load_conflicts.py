@@ -15,11 +15,11 @@ from typing import Any
 import httpx
 import pytest
 
+from handoff.canonical.errors import ErrorKind, classify_exception
 from handoff.config import RetryPolicy, Settings, StoreConfig
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.adapter import load_error
 from handoff.connectors.odoo.errors import OdooConcurrencyError, error_from_payload
-from handoff.engine.errors import ErrorKind, classify_exception
 from handoff.engine.runtime import set_current_hub, start_hub
 from handoff.engine.steps import call
 

@@ -15,9 +15,9 @@ from connectors.odoo.odoo_replay import (
     authenticate_exchange,
     jsonrpc_exchanges,
 )
+from handoff.canonical.errors import BusinessRuleError, ErrorKind, PermanentError, TransientError
 from handoff.connectors.odoo import errors as e
 from handoff.connectors.odoo.client import OdooClient
-from handoff.engine.errors import BusinessRuleError, ErrorKind, PermanentError, TransientError
 
 # (transcript, seq) -> expected class. Every recorded error must be listed (checked below).
 EXPECTED: dict[tuple[str, int], type[e.OdooError]] = {

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from prometheus_client import REGISTRY
 
+from handoff.canonical.errors import PermanentError, TransientError
 from handoff.connectors.salesforce.client import (
     BudgetPaused,
     SalesforceAuthError,
@@ -13,7 +14,6 @@ from handoff.connectors.salesforce.client import (
     SalesforceNotFound,
     SalesforceSettings,
 )
-from handoff.engine.errors import PermanentError, TransientError
 from handoff.sandbox.salesforce.testing import RunningSalesforceSandbox
 
 

@@ -14,6 +14,7 @@ from decimal import Decimal
 import pytest
 
 from connectors.stripe.stripe_events import event, payment_intent
+from handoff.canonical.errors import BusinessRuleError
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import (
     CustomerIn,
@@ -30,7 +31,6 @@ from handoff.connectors.stripe import (
     payment_from_event,
     register_stripe_payment,
 )
-from handoff.engine.errors import BusinessRuleError
 
 testing = pytest.importorskip("handoff.sandbox.odoo.testing")
 

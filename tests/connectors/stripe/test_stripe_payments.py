@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from connectors.stripe.stripe_events import charge, event, payment_intent, stripe_invoice
+from handoff.canonical.errors import BusinessRuleError, ErrorKind
 from handoff.connectors.stripe.payments import (
     OpenInvoice,
     Payment,
@@ -18,7 +19,6 @@ from handoff.connectors.stripe.payments import (
     payment_exception,
     payment_from_event,
 )
-from handoff.engine.errors import BusinessRuleError, ErrorKind
 
 
 # -- events to payments ------------------------------------------------------------------------

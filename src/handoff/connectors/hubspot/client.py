@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 import httpx
 
-from handoff.engine.errors import PermanentError, TransientError, parse_retry_after
+from handoff.canonical.errors import PermanentError, TransientError, parse_retry_after
 
 DEFAULT_BASE_URL = "https://api.hubapi.com"
 SYSTEM = "hubspot"

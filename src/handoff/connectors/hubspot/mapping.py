@@ -13,8 +13,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
+from handoff.canonical.errors import BusinessRuleError
 from handoff.connectors.hubspot.adapter import PipelineBook
-from handoff.engine.errors import BusinessRuleError
 from handoff.mapping import Mapper, MappingSpec, load_effective, register_hook
 
 SOURCE = "hubspot"

@@ -5,7 +5,7 @@ Odoo answers every JSON-RPC error with HTTP 200 and ``error.data.name`` naming t
 the same ``name``/``message``/``arguments``. :func:`error_from_payload` turns either into one of the
 classes below through a declarative rule table (:data:`ERROR_RULES`).
 
-Kinds (``handoff.engine.errors``):
+Kinds (``handoff.canonical.errors``):
 - transient (``retryable = True``): connection errors, timeouts, 429/5xx, database lock and
   serialization conflicts. The engine retries them, honouring ``retry_after``.
 - business rule: Odoo's UserError family (UserError, ValidationError, MissingError): the data breaks
@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from handoff.engine.errors import BusinessRuleError, HandoffError, PermanentError, TransientError
+from handoff.canonical.errors import BusinessRuleError, HandoffError, PermanentError, TransientError
 
 
 class OdooError(HandoffError):

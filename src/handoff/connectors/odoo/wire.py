@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel
 
-from handoff.engine.errors import parse_retry_after
+from handoff.canonical.errors import parse_retry_after
 
 from .errors import (
     AccessDenied,

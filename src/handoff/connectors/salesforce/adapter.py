@@ -20,6 +20,7 @@ from typing import Any, Generic, Literal, TypeVar
 from pydantic import BaseModel, Field, ValidationError
 
 from handoff.canonical.crm import Contact, Customer, Deal, DealLine
+from handoff.canonical.errors import HandoffError
 from handoff.connectors.salesforce.client import (
     RecordResult,
     SalesforceClient,
@@ -35,7 +36,6 @@ from handoff.connectors.salesforce.mapping import (
     load_object_mapping,
     load_writeback_mapping,
 )
-from handoff.engine.errors import HandoffError
 
 SOURCE = "salesforce"
 LINE_QUERY_CHUNK = 300  # ids per IN (...) list: keeps the GET URL well under 16 kB

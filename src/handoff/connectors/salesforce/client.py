@@ -28,7 +28,7 @@ import jwt
 from prometheus_client import Gauge
 from pydantic import BaseModel, Field, SecretStr
 
-from handoff.engine.errors import PermanentError, TransientError, parse_retry_after
+from handoff.canonical.errors import PermanentError, TransientError, parse_retry_after
 
 API_USAGE_RATIO = Gauge(
     "handoff_salesforce_api_usage_ratio",

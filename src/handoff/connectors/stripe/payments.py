@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from handoff.engine.errors import BusinessRuleError
+from handoff.canonical.errors import BusinessRuleError
 
 # Stripe's minor units per currency (docs.stripe.com/currencies): most have 2 decimals; these have
 # none or three. ISK, HUF and TWD are sent as two-decimal amounts by the API, so they stay at 2.

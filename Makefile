@@ -6,18 +6,19 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test test-live lint bench clean
 
-$(STAMP): pyproject.toml
+# The hub, and its sandboxes and demo firm (their own distribution, not in the hub's wheel).
+$(STAMP): pyproject.toml sandbox/pyproject.toml
 	@command -v $(PYTHON) >/dev/null || { echo "Python 3.11 is needed ($(PYTHON) not found)"; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -e '.[dev]' -e ./sandbox
 	touch $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/handoff demo
 
 test: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/ruff check src sandbox tests benchmarks
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "not e2e"
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "e2e and not live"
 
@@ -27,8 +28,8 @@ test-live: $(STAMP)
 	bash .ci/test-live
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks
-	$(BIN)/ruff format --check src tests benchmarks
+	$(BIN)/ruff check src sandbox tests benchmarks
+	$(BIN)/ruff format --check src sandbox tests benchmarks
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py

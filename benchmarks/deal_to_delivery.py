@@ -29,7 +29,7 @@ from prometheus_client import REGISTRY
 from handoff.api.app import create_app
 from handoff.engine import flows
 from handoff.engine.runtime import set_current_hub, start_hub
-from handoff.sandbox.stack import ExternalOdoo, running_stack
+from handoff_sandbox.stack import ExternalOdoo, running_stack
 
 
 def step_seconds(system: str) -> float:

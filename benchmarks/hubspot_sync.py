@@ -33,10 +33,10 @@ from handoff.connectors.hubspot.adapter import HubSpotAdapter
 from handoff.connectors.hubspot.client import ClientLimits, HubSpotClient
 from handoff.connectors.hubspot.mapping import HubSpotMappers, MappingContext
 from handoff.connectors.hubspot.webhooks import hubspot_webhook_router, sign_v3
-from handoff.sandbox.hubspot.testing import running_hubspot_sandbox, serve_app_in_thread
 from handoff.store.db import Store
 from handoff.store.inbox import AcceptResult, Inbox, IncomingEvent
 from handoff.store.migrate import upgrade
+from handoff_sandbox.hubspot.testing import running_hubspot_sandbox, serve_app_in_thread
 
 DAY_MS = 86_400_000
 EVENT_IDS = itertools.count(1)

@@ -58,9 +58,9 @@ from handoff.config import parse_settings  # noqa: E402
 from handoff.connectors.odoo import OdooAdapter, OdooClient  # noqa: E402
 from handoff.engine import flows  # noqa: E402
 from handoff.engine.runtime import Hub, set_current_hub, start_hub  # noqa: E402
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox  # noqa: E402
 from handoff.store.models import InboxEvent, InboxStatus  # noqa: E402
 from handoff.timesheets.records import TIMETRACKER_SYSTEM  # noqa: E402
+from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox  # noqa: E402
 from support.servers import free_port  # noqa: E402
 from support.stack_processes import ready  # noqa: E402
 from support.waiting import wait_for  # noqa: E402

@@ -27,7 +27,7 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 
 SERVER_SCRIPT = """
 import json, sys
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
+from handoff_sandbox.odoo.testing import running_odoo_sandbox
 with running_odoo_sandbox(latency_ms={latency}) as s:
     print(json.dumps({{"url": s.url, "db": s.db, "login": s.login, "password": s.password}}),
           flush=True)

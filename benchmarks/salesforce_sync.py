@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 
 from handoff.connectors.salesforce.adapter import SalesforceAdapter
 from handoff.connectors.salesforce.client import SalesforceClient, SalesforceSettings
-from handoff.sandbox.salesforce.seed import seed_bulk_opportunities
-from handoff.sandbox.salesforce.testing import running_salesforce_sandbox
+from handoff_sandbox.salesforce.seed import seed_bulk_opportunities
+from handoff_sandbox.salesforce.testing import running_salesforce_sandbox
 
 
 def main() -> None:

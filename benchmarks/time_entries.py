@@ -48,8 +48,8 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import OrderLineIn, QuoteToCashAdapter, SaleOrderIn
 from handoff.engine import flows
 from handoff.engine.runtime import set_current_hub, start_hub
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 from handoff.store.models import InboxEvent, InboxStatus
+from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 
 PG = os.environ.get("HANDOFF_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret"

@@ -27,7 +27,7 @@ from handoff.billing.units import (
     float_round,
     timesheet_quantity,
 )
-from handoff.sandbox.odoo import uom as sandbox_uom
+from handoff_sandbox.odoo import uom as sandbox_uom
 
 NOVEMBER = BillingPeriod.month("2026-11")
 HALF_DAY = Uom(id=50, name="Half-day", category_id=3, factor=2.0, rounding=0.01)

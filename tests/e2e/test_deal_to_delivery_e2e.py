@@ -18,7 +18,7 @@ import pytest
 
 from handoff.connectors.odoo import OdooAdapter, OdooClient, OdooTransientError
 from handoff.engine.runtime import Hub
-from handoff.sandbox.stack import Stack, running_stack
+from handoff_sandbox.stack import Stack, running_stack
 from support.servers import free_port
 from support.stack_processes import reading_hub, running_api
 from support.waiting import wait_for

@@ -27,8 +27,8 @@ from handoff.canonical.crm import BillingModel
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.engine.runtime import Hub
 from handoff.invoicing.monitors import run_monitors
-from handoff.sandbox.demo_firm import DemoDeal
-from handoff.sandbox.month import (
+from handoff_sandbox.demo_firm import DemoDeal
+from handoff_sandbox.month import (
     MonthOfWork,
     Project,
     card_payments,
@@ -38,7 +38,7 @@ from handoff.sandbox.month import (
     posted_invoices,
     reach_first_milestones,
 )
-from handoff.sandbox.stack import ExternalOdoo, Stack, running_stack
+from handoff_sandbox.stack import ExternalOdoo, Stack, running_stack
 from support.servers import free_port
 from support.stack_processes import reading_hub, running_api
 from support.waiting import wait_for

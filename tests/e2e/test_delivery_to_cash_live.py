@@ -23,8 +23,8 @@ from handoff.connectors.odoo import OdooAdapter
 from handoff.engine.runtime import Hub
 from handoff.invoicing.records import Proposals, ProposalStatus
 from handoff.invoicing.service import bound_orders
-from handoff.sandbox.month import MonthOfWork
-from handoff.sandbox.stack import ExternalOdoo, Stack
+from handoff_sandbox.month import MonthOfWork
+from handoff_sandbox.stack import ExternalOdoo, Stack
 
 from .test_delivery_to_cash_e2e import live_the_month
 

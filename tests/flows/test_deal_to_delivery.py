@@ -21,9 +21,9 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.engine import flows
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from handoff.flows.routing import route
-from handoff.sandbox.hubspot.testing import running_hubspot_sandbox
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
 from handoff.store.inbox import IncomingEvent
+from handoff_sandbox.hubspot.testing import running_hubspot_sandbox
+from handoff_sandbox.odoo.testing import running_odoo_sandbox
 from support.delivery import DELIVERY_PROPERTIES, PRODUCTS
 from support.waiting import wait_for
 

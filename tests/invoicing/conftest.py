@@ -21,8 +21,8 @@ from handoff.connectors.hubspot.client import HubSpotClient
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.engine import flows
 from handoff.engine.runtime import set_current_hub, start_hub
-from handoff.sandbox.hubspot.testing import running_hubspot_sandbox
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
+from handoff_sandbox.hubspot.testing import running_hubspot_sandbox
+from handoff_sandbox.odoo.testing import running_odoo_sandbox
 from invoicing.world import CONFIG, STRIPE_SECRET, World
 from support.delivery import DELIVERY_PROPERTIES, PRODUCTS
 

@@ -24,9 +24,9 @@ from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from handoff.flows.invoicing import poll_invoices
 from handoff.flows.routing import route
 from handoff.invoicing.service import run_billing
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
-from handoff.sandbox.salesforce.testing import running_salesforce_sandbox
 from handoff.store.inbox import IncomingEvent
+from handoff_sandbox.odoo.testing import running_odoo_sandbox
+from handoff_sandbox.salesforce.testing import running_salesforce_sandbox
 from invoicing.world import PERIOD, RULES, SYSTEMS
 from support.delivery import PRODUCTS
 from support.waiting import wait_for

@@ -12,8 +12,8 @@ from handoff.connectors.hubspot.client import HubSpotClient
 from handoff.connectors.hubspot.mapping import HubSpotMappers, MappingContext
 from handoff.connectors.salesforce.adapter import SalesforceAdapter
 from handoff.connectors.salesforce.client import SalesforceClient, SalesforceSettings
-from handoff.sandbox.hubspot.testing import running_hubspot_sandbox
-from handoff.sandbox.salesforce.testing import running_salesforce_sandbox
+from handoff_sandbox.hubspot.testing import running_hubspot_sandbox
+from handoff_sandbox.salesforce.testing import running_salesforce_sandbox
 
 
 def assert_delivery_ready(deals: list[Deal]) -> None:

@@ -39,8 +39,9 @@ from handoff import services
 from handoff.canonical.crm import BillingModel
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.engine import failpoints
-from handoff.sandbox.demo_firm import DemoDeal
-from handoff.sandbox.month import (
+from handoff.store.models import InboxStatus
+from handoff_sandbox.demo_firm import DemoDeal
+from handoff_sandbox.month import (
     MonthOfWork,
     Project,
     card_payments,
@@ -49,7 +50,6 @@ from handoff.sandbox.month import (
     post_time,
     posted_invoices,
 )
-from handoff.store.models import InboxStatus
 from support.crashes import CrashWorld, crash_world, settled, wait_settled
 from support.waiting import wait_for
 

@@ -12,7 +12,7 @@ import pytest
 
 from contract.odoo.conftest import live_or_sandbox_adapter
 from handoff.connectors.odoo import OdooAdapter
-from handoff.sandbox import demo_firm
+from handoff_sandbox import demo_firm
 
 
 @pytest.fixture(scope="module")

@@ -38,10 +38,10 @@ from handoff.connectors.salesforce.cdc import salesforce_cdc_router
 from handoff.crm.sources import HubSpotSource, SalesforceSource
 from handoff.customers import find_partner_candidates, match_customer
 from handoff.delivery import load_reference, validate_deal
-from handoff.sandbox import demo_firm
-from handoff.sandbox.demo_firm import DemoDeal
-from handoff.sandbox.stack import Stack, running_stack
 from handoff.store.inbox import AcceptResult, IncomingEvent
+from handoff_sandbox import demo_firm
+from handoff_sandbox.demo_firm import DemoDeal
+from handoff_sandbox.stack import Stack, running_stack
 from support.servers import serving
 
 EXTRA_DEALS = 4  # generated per CRM, on top of the seed

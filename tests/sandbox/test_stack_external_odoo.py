@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from handoff.connectors.odoo import OdooAdapter, OdooClient
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
-from handoff.sandbox.stack import ExternalOdoo, ForeignDataError, running_stack
+from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from handoff_sandbox.stack import ExternalOdoo, ForeignDataError, running_stack
 from support.servers import free_port
 
 

@@ -23,8 +23,8 @@ import yaml
 from handoff import services
 from handoff.engine.failpoints import CRASH_EXIT_CODE, ENV_VAR
 from handoff.engine.runtime import Hub
-from handoff.sandbox.stack import Stack, running_stack
 from handoff.store.models import CircuitState, InboxStatus
+from handoff_sandbox.stack import Stack, running_stack
 from support.servers import free_port
 from support.stack_processes import reading_hub, running_api
 from support.waiting import wait_for

@@ -16,7 +16,7 @@ import httpx
 from handoff.config import load_settings
 from handoff.engine import flows
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
-from handoff.sandbox.stack import Stack
+from handoff_sandbox.stack import Stack
 from support.waiting import wait_for
 
 

@@ -20,7 +20,7 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import OrderLineIn, QuoteToCashAdapter, SaleOrderIn
 from handoff.engine import flows
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
+from handoff_sandbox.odoo.testing import running_odoo_sandbox
 from support.servers import serving
 
 SECRET = "time-tracker-shared-secret"

@@ -18,7 +18,7 @@ from handoff.billing.engine import BillingPeriod
 from handoff.cli.output import SafeTable
 from handoff.connectors.registry import connectors_for
 from handoff.engine.runtime import Hub
-from handoff.sandbox.month import (
+from handoff_sandbox.month import (
     Project,
     card_payments,
     month_of_work,
@@ -27,7 +27,7 @@ from handoff.sandbox.month import (
     posted_invoices,
     reach_first_milestones,
 )
-from handoff.sandbox.stack import Stack
+from handoff_sandbox.stack import Stack
 
 
 @dataclass

@@ -52,9 +52,9 @@ app.add_typer(sandbox_app, name="sandbox")
 # Each sandbox package owns its `serve` command; a package not yet present is simply not offered.
 for _system in ("odoo", "hubspot", "salesforce"):
     try:
-        _module = importlib.import_module(f"handoff.sandbox.{_system}.cli")
+        _module = importlib.import_module(f"handoff_sandbox.{_system}.cli")
     except ModuleNotFoundError as _missing:
-        if _missing.name != f"handoff.sandbox.{_system}.cli":
+        if _missing.name != f"handoff_sandbox.{_system}.cli":
             raise
         continue
     sandbox_app.command(_system)(_module.serve)

@@ -321,7 +321,7 @@ def demo(
     import uvicorn
 
     from handoff.api.app import create_app
-    from handoff.sandbox.stack import ExternalOdoo, ForeignDataError, running_stack
+    from handoff_sandbox.stack import ExternalOdoo, ForeignDataError, running_stack
 
     external = None
     if odoo_url is not None:

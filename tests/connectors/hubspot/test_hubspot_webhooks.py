@@ -25,10 +25,10 @@ from handoff.connectors.hubspot.webhooks import (
     sign_v3,
     verify_signature,
 )
-from handoff.sandbox.hubspot.testing import serve_app_in_thread
 from handoff.store.db import Store
 from handoff.store.inbox import Inbox, IncomingEvent
 from handoff.store.migrate import upgrade
+from handoff_sandbox.hubspot.testing import serve_app_in_thread
 
 SECRET = "yyyyyyyy-yyyy-yyyy-yyyy-yyyyyyyyyyyy"
 V1_BODY = (

@@ -15,7 +15,7 @@ import httpx
 
 REPO = Path(__file__).resolve().parents[3]
 TRANSCRIPTS = REPO / "tests" / "contract" / "odoo" / "transcripts"
-FIELDS = REPO / "src" / "handoff" / "sandbox" / "odoo" / "data" / "fields"
+FIELDS = REPO / "sandbox" / "src" / "handoff_sandbox" / "odoo" / "data" / "fields"
 
 
 VERSION_18_ANSWER = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {

@@ -18,7 +18,7 @@ import pytest
 
 from handoff.connectors.odoo import OdooAdapter, OdooClient, external_id_name
 
-testing = pytest.importorskip("handoff.sandbox.odoo.testing")
+testing = pytest.importorskip("handoff_sandbox.odoo.testing")
 
 CHILD = Path(__file__).with_name("create_bound_crash_child.py")
 MODEL = "account.analytic.line"

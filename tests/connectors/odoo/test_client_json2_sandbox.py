@@ -29,7 +29,7 @@ from handoff.connectors.odoo import (
     ValidationError,
     WireProtocol,
 )
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 
 
 @pytest.fixture(scope="module")

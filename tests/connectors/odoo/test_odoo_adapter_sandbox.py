@@ -23,7 +23,7 @@ from handoff.connectors.odoo import (
     external_id_name,
 )
 
-testing = pytest.importorskip("handoff.sandbox.odoo.testing")
+testing = pytest.importorskip("handoff_sandbox.odoo.testing")
 
 CHILD = Path(__file__).with_name("upsert_crash_child.py")
 

@@ -18,7 +18,7 @@ from handoff.connectors.odoo import (
     WireProtocol,
 )
 
-testing = pytest.importorskip("handoff.sandbox.odoo.testing")
+testing = pytest.importorskip("handoff_sandbox.odoo.testing")
 
 
 @pytest.fixture(scope="module")

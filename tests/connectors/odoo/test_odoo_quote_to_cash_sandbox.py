@@ -25,7 +25,7 @@ from handoff.connectors.odoo.quote_to_cash import (
     TimesheetIn,
 )
 
-testing = pytest.importorskip("handoff.sandbox.odoo.testing")
+testing = pytest.importorskip("handoff_sandbox.odoo.testing")
 
 HOURS_UOM = 4
 SALE_TAX_15 = 1

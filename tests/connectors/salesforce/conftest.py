@@ -5,7 +5,7 @@ from collections.abc import Iterator
 import pytest
 
 from handoff.connectors.salesforce.client import SalesforceClient, SalesforceSettings
-from handoff.sandbox.salesforce.testing import RunningSalesforceSandbox, running_salesforce_sandbox
+from handoff_sandbox.salesforce.testing import RunningSalesforceSandbox, running_salesforce_sandbox
 
 
 @pytest.fixture

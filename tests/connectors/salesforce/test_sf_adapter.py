@@ -12,7 +12,7 @@ from handoff.connectors.salesforce.adapter import (
     SalesforceAdapter,
 )
 from handoff.connectors.salesforce.client import SalesforceClient
-from handoff.sandbox.salesforce.testing import RunningSalesforceSandbox
+from handoff_sandbox.salesforce.testing import RunningSalesforceSandbox
 
 FUTURE = timedelta(seconds=5)
 

@@ -18,10 +18,10 @@ from handoff.connectors.salesforce.cdc import (
     salesforce_cdc_router,
     sign_relay_body,
 )
-from handoff.sandbox.salesforce.testing import running_salesforce_sandbox
 from handoff.store.db import Store
 from handoff.store.inbox import Inbox
 from handoff.store.migrate import upgrade
+from handoff_sandbox.salesforce.testing import running_salesforce_sandbox
 
 SECRET = "relay-secret"
 URL_PATH = "/webhooks/salesforce/cdc"

@@ -20,7 +20,7 @@ import pytest
 
 from handoff.connectors.hubspot.adapter import HubSpotAdapter
 from handoff.connectors.hubspot.client import HubSpotClient
-from handoff.sandbox.hubspot.testing import running_hubspot_sandbox
+from handoff_sandbox.hubspot.testing import running_hubspot_sandbox
 
 LIVE_TOKEN = os.environ.get("HANDOFF_TEST_HUBSPOT_TOKEN")
 LIVE_URL = os.environ.get("HANDOFF_TEST_HUBSPOT_BASE_URL", "https://api.hubapi.com")

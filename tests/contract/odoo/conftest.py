@@ -10,7 +10,7 @@ from dataclasses import dataclass
 import pytest
 
 from handoff.connectors.odoo import OdooAdapter, OdooClient
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
+from handoff_sandbox.odoo.testing import running_odoo_sandbox
 
 LIVE_VARIABLES = ("HANDOFF_TEST_ODOO_URL", "HANDOFF_TEST_ODOO_DB", "HANDOFF_TEST_ODOO_USER",
                   "HANDOFF_TEST_ODOO_KEY")

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from handoff.sandbox.odoo.schema import ModelSpec, load_models
+from handoff_sandbox.odoo.schema import ModelSpec, load_models
 
 
 @dataclass(frozen=True)

@@ -21,8 +21,8 @@ from typing import Any
 import httpx
 import pytest
 
-from handoff.sandbox.odoo.schema import load_models
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
+from handoff_sandbox.odoo.schema import load_models
+from handoff_sandbox.odoo.testing import running_odoo_sandbox
 
 from .conftest import OdooTarget, live_target
 from .strict import Comparer, IdMap

@@ -29,9 +29,9 @@ import pytest
 
 from contract.odoo.strict import RULES, Comparer, IdMap
 from contract.odoo.test_transcripts_replay import known_divergences
-from handoff.sandbox.odoo.schema import FieldSpec, ModelSpec, load_models
-from handoff.sandbox.odoo.series import series
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from handoff_sandbox.odoo.schema import FieldSpec, ModelSpec, load_models
+from handoff_sandbox.odoo.series import series
+from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 
 TRANSCRIPTS = Path(__file__).parent / "transcripts"
 RECORDED_KEY = "a7d8ad4ae57ff4d64d093d56e5a8d29bd8cc3388"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from handoff.connectors.salesforce.client import SalesforceClient, SalesforceSettings
-from handoff.sandbox.salesforce.testing import running_salesforce_sandbox
+from handoff_sandbox.salesforce.testing import running_salesforce_sandbox
 
 LIVE = "HANDOFF_TEST_SALESFORCE_"
 

@@ -22,7 +22,7 @@ from hubspot.crm.deals import PublicObjectSearchRequest
 from hubspot.crm.deals import SimplePublicObjectInputForCreate as DealCreate
 from hubspot.crm.deals.exceptions import ApiException as DealsApiException
 
-from handoff.sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
+from handoff_sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from handoff.sandbox.hubspot.config import DEFAULT_TOKEN
+from handoff_sandbox.hubspot.config import DEFAULT_TOKEN
 
 
 def _free_port() -> int:

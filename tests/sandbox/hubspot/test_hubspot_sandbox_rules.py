@@ -13,7 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from handoff.connectors.hubspot.webhooks import verify_signature
-from handoff.sandbox.hubspot.testing import (
+from handoff_sandbox.hubspot.testing import (
     RunningHubSpotSandbox,
     running_hubspot_sandbox,
     serve_app_in_thread,

@@ -15,7 +15,7 @@ import pytest
 from hubspot import HubSpot
 from hubspot.crm.objects import PublicObjectSearchRequest
 
-from handoff.sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
+from handoff_sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
 
 UNSTORED = [
     "calls", "emails", "meetings", "notes", "tasks", "communications", "postal_mail", "tickets",

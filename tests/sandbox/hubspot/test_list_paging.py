@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import httpx
 
-from handoff.sandbox.hubspot.testing import running_hubspot_sandbox
+from handoff_sandbox.hubspot.testing import running_hubspot_sandbox
 
 
 def test_paging_the_list_endpoint_returns_every_record_once() -> None:

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 
 
 @pytest.fixture

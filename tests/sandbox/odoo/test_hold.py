@@ -9,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from handoff.sandbox.odoo.testing import RunningSandbox
+from handoff_sandbox.odoo.testing import RunningSandbox
 from support.waiting import wait_for
 
 

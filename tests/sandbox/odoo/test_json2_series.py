@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 
 CONTRACT = Path(__file__).resolve().parents[2] / "contract"
 ODOO18 = CONTRACT / "odoo" / "transcripts"

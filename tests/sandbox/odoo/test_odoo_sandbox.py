@@ -9,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from handoff.sandbox.odoo.testing import RunningSandbox
+from handoff_sandbox.odoo.testing import RunningSandbox
 
 
 def call(odoo: RunningSandbox, model: str, method: str, args: list[Any],

@@ -10,7 +10,7 @@ from typing import Any
 import httpx
 
 from handoff.connectors.odoo import OdooClient
-from handoff.sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 from sandbox.odoo.test_odoo_sandbox import call, result
 
 # One JSON-RPC caller for the sandbox's tests: test_odoo_sandbox's.

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from handoff.sandbox.odoo.testing import RunningSandbox
+from handoff_sandbox.odoo.testing import RunningSandbox
 from sandbox.odoo.test_odoo_sandbox import _timesheet_order, call, result
 
 

@@ -10,7 +10,7 @@ from simple_salesforce.exceptions import (
     SalesforceResourceNotFound,
 )
 
-from handoff.sandbox.salesforce.testing import RunningSalesforceSandbox
+from handoff_sandbox.salesforce.testing import RunningSalesforceSandbox
 
 
 def soap_login(sandbox: RunningSalesforceSandbox) -> Salesforce:

@@ -6,10 +6,10 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from handoff.sandbox.salesforce import soql
-from handoff.sandbox.salesforce.errors import SalesforceApiError
-from handoff.sandbox.salesforce.seed import seed_demo
-from handoff.sandbox.salesforce.store import OrgStore
+from handoff_sandbox.salesforce import soql
+from handoff_sandbox.salesforce.errors import SalesforceApiError
+from handoff_sandbox.salesforce.seed import seed_demo
+from handoff_sandbox.salesforce.store import OrgStore
 
 
 @pytest.fixture(scope="module")

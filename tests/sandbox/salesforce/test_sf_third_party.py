@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from handoff.sandbox.salesforce.testing import RunningSalesforceSandbox
+from handoff_sandbox.salesforce.testing import RunningSalesforceSandbox
 
 
 def _token(sandbox: RunningSalesforceSandbox, **form: str) -> requests.Response:

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from handoff.sandbox.hubspot.schema import PropertyDefinition, builtin_properties
+from handoff_sandbox.hubspot.schema import PropertyDefinition, builtin_properties
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);

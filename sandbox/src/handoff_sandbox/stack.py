@@ -27,11 +27,11 @@ from typing import Any
 import httpx
 import yaml
 
-from handoff.sandbox import demo_firm
-from handoff.sandbox.demo_firm import DemoDeal, OdooSeed, SecretNames, SystemUrls
-from handoff.sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
-from handoff.sandbox.odoo.testing import RunningSandbox, start_odoo_sandbox
-from handoff.sandbox.salesforce.testing import (
+from handoff_sandbox import demo_firm
+from handoff_sandbox.demo_firm import DemoDeal, OdooSeed, SecretNames, SystemUrls
+from handoff_sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
+from handoff_sandbox.odoo.testing import RunningSandbox, start_odoo_sandbox
+from handoff_sandbox.salesforce.testing import (
     RunningSalesforceSandbox,
     running_salesforce_sandbox,
 )
@@ -394,7 +394,7 @@ def _hubspot_call(
 def _add_hubspot_deals(hubspot: RunningHubSpotSandbox, deals: list[DemoDeal]) -> None:
     """Create deals with their line items and associations through HubSpot's batch API, 100 at
     a time, as an import would; deals whose name exists already are skipped."""
-    from handoff.sandbox.hubspot import seed as hubspot_seed
+    from handoff_sandbox.hubspot import seed as hubspot_seed
 
     with _hubspot_client(hubspot) as client:
         existing = {
@@ -459,8 +459,8 @@ def _associate(
 
 
 def _seed_salesforce(path: Path, extra: list[DemoDeal]) -> None:
-    from handoff.sandbox.salesforce.seed import add_opportunities, seed_demo
-    from handoff.sandbox.salesforce.store import OrgStore
+    from handoff_sandbox.salesforce.seed import add_opportunities, seed_demo
+    from handoff_sandbox.salesforce.store import OrgStore
 
     store = OrgStore(path)
     try:

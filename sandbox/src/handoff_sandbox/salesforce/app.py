@@ -29,17 +29,17 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from pydantic import BaseModel, Field
 
-from handoff.sandbox.salesforce import soql
-from handoff.sandbox.salesforce.bulk2 import QueryJobs
-from handoff.sandbox.salesforce.cdc_publisher import CdcPublisher
-from handoff.sandbox.salesforce.errors import (
+from handoff_sandbox.salesforce import soql
+from handoff_sandbox.salesforce.bulk2 import QueryJobs
+from handoff_sandbox.salesforce.cdc_publisher import CdcPublisher
+from handoff_sandbox.salesforce.errors import (
     SalesforceApiError,
     invalid_session,
     not_found,
     request_limit_exceeded,
 )
-from handoff.sandbox.salesforce.schema import SOBJECTS, FieldType, SObjectDef
-from handoff.sandbox.salesforce.store import (
+from handoff_sandbox.salesforce.schema import SOBJECTS, FieldType, SObjectDef
+from handoff_sandbox.salesforce.store import (
     OrgStore,
     Record,
     Transaction,
@@ -57,7 +57,7 @@ CURSOR_IDLE_SECONDS = 15 * 60
 class SandboxConfig(BaseModel):
     api_version: str = "59.0"
     org_id: str = "00D8d000000HandA"
-    username: str = "integration@handoff.sandbox"
+    username: str = "integration@handoff_sandbox"
     password: str = "sandbox-password"
     security_token: str = "SANDBOXTOKEN"
     consumer_key: str = "handoff-sandbox-consumer-key"
@@ -853,8 +853,8 @@ class _RestApi:
         return {"id": record_id, "created": created}
 
     def _delete_any(self, tx: Transaction, record_id: str) -> dict[str, Any]:
-        from handoff.sandbox.salesforce.ids import normalise_id
-        from handoff.sandbox.salesforce.schema import sobject_by_prefix
+        from handoff_sandbox.salesforce.ids import normalise_id
+        from handoff_sandbox.salesforce.schema import sobject_by_prefix
 
         normalised = normalise_id(record_id)
         definition = sobject_by_prefix(normalised[:3]) if normalised else None

@@ -25,8 +25,8 @@ from handoff.api.app import SIGNATURE_HEADER, sign
 from handoff.canonical.crm import BillingModel
 from handoff.connectors.odoo.adapter import OdooAdapter
 from handoff.connectors.stripe.webhooks import signature_header
-from handoff.sandbox.demo_firm import CONSULTANTS, EXPENSE_CATEGORIES, Consultant
 from handoff.timesheets.records import TIMETRACKER_SYSTEM
+from handoff_sandbox.demo_firm import CONSULTANTS, EXPENSE_CATEGORIES, Consultant
 
 HOURS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 # Out of 100 entries: what the time tracker reports besides approved work.

@@ -16,8 +16,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from handoff.sandbox.hubspot.errors import HubSpotApiError, not_found, validation_error
-from handoff.sandbox.hubspot.schema import (
+from handoff_sandbox.hubspot.errors import HubSpotApiError, not_found, validation_error
+from handoff_sandbox.hubspot.schema import (
     CREATED_PROPERTY,
     DEFAULT_PROPERTIES,
     ERROR_NAME,
@@ -28,7 +28,7 @@ from handoff.sandbox.hubspot.schema import (
     PropertyDefinition,
     association_types,
 )
-from handoff.sandbox.hubspot.store import (
+from handoff_sandbox.hubspot.store import (
     SandboxStore,
     StoredObject,
     iso_ms,

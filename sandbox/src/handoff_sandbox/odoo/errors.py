@@ -25,7 +25,7 @@ class OdooError(Exception):
         """A traceback-shaped `debug` text, like Odoo's (the sandbox has no Odoo frames to show)."""
         return (
             "Traceback (most recent call last):\n"
-            f'  File "handoff/sandbox/odoo/{where}", line 1, in dispatch\n'
+            f'  File "handoff_sandbox/odoo/{where}", line 1, in dispatch\n'
             f"{self.wire_name}: {self.message}\n"
         )
 

@@ -8,10 +8,10 @@ from typing import Optional
 import typer
 import uvicorn
 
-from handoff.sandbox.salesforce.app import SandboxConfig, create_app
-from handoff.sandbox.salesforce.seed import seed_demo
-from handoff.sandbox.salesforce.server import generate_tls, uvicorn_config
-from handoff.sandbox.salesforce.store import OrgStore
+from handoff_sandbox.salesforce.app import SandboxConfig, create_app
+from handoff_sandbox.salesforce.seed import seed_demo
+from handoff_sandbox.salesforce.server import generate_tls, uvicorn_config
+from handoff_sandbox.salesforce.store import OrgStore
 
 
 def serve(

@@ -19,10 +19,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
-from handoff.sandbox.salesforce.app import SandboxConfig, SandboxState, create_app
-from handoff.sandbox.salesforce.seed import seed_demo
-from handoff.sandbox.salesforce.server import BackgroundServer, generate_tls, uvicorn_config
-from handoff.sandbox.salesforce.store import OrgStore
+from handoff_sandbox.salesforce.app import SandboxConfig, SandboxState, create_app
+from handoff_sandbox.salesforce.seed import seed_demo
+from handoff_sandbox.salesforce.server import BackgroundServer, generate_tls, uvicorn_config
+from handoff_sandbox.salesforce.store import OrgStore
 
 
 def generate_rsa_key_pair() -> tuple[str, str]:

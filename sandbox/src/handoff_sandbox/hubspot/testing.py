@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import uvicorn
 
-from handoff.sandbox.hubspot.app import create_app
-from handoff.sandbox.hubspot.config import SandboxSettings
+from handoff_sandbox.hubspot.app import create_app
+from handoff_sandbox.hubspot.config import SandboxSettings
 
 
 @dataclass

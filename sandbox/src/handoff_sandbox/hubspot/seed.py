@@ -1,4 +1,4 @@
-"""Pipelines every account has, and the demo firm's data (``handoff.sandbox.demo_firm``).
+"""Pipelines every account has, and the demo firm's data (``handoff_sandbox.demo_firm``).
 
 Northwind Advisory sells consulting (time & materials), fixed-fee implementations and training,
 milestone-billed programmes and retainers. Deals sit in HubSpot's default sales pipeline and in a
@@ -13,10 +13,10 @@ import json
 import random
 from typing import Any
 
-from handoff.sandbox import demo_firm
-from handoff.sandbox.hubspot.records import Records
-from handoff.sandbox.hubspot.schema import GROUP_NAME, LAST_MODIFIED_PROPERTY, PropertyDefinition
-from handoff.sandbox.hubspot.store import SandboxStore, StoredObject, iso_ms
+from handoff_sandbox import demo_firm
+from handoff_sandbox.hubspot.records import Records
+from handoff_sandbox.hubspot.schema import GROUP_NAME, LAST_MODIFIED_PROPERTY, PropertyDefinition
+from handoff_sandbox.hubspot.store import SandboxStore, StoredObject, iso_ms
 
 CREATED = "2024-01-01T00:00:00.000Z"
 

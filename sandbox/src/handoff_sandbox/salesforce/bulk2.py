@@ -27,9 +27,9 @@ from typing import Any
 
 from fastapi.responses import JSONResponse, Response
 
-from handoff.sandbox.salesforce import soql
-from handoff.sandbox.salesforce.errors import SalesforceApiError, not_found
-from handoff.sandbox.salesforce.store import OrgStore, format_datetime
+from handoff_sandbox.salesforce import soql
+from handoff_sandbox.salesforce.errors import SalesforceApiError, not_found
+from handoff_sandbox.salesforce.store import OrgStore, format_datetime
 
 COLUMN_DELIMITERS = {
     "BACKQUOTE": "`",

@@ -20,16 +20,16 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from handoff.sandbox.salesforce.errors import SalesforceApiError, malformed_query
-from handoff.sandbox.salesforce.ids import normalise_id
-from handoff.sandbox.salesforce.schema import (
+from handoff_sandbox.salesforce.errors import SalesforceApiError, malformed_query
+from handoff_sandbox.salesforce.ids import normalise_id
+from handoff_sandbox.salesforce.schema import (
     NUMERIC_TYPES,
     FieldDef,
     FieldType,
     SObjectDef,
     sobject_by_name,
 )
-from handoff.sandbox.salesforce.store import OrgStore, Record, format_datetime, parse_datetime
+from handoff_sandbox.salesforce.store import OrgStore, Record, format_datetime, parse_datetime
 
 _TOKEN = re.compile(
     r"""

@@ -21,9 +21,9 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-from handoff.sandbox.salesforce.errors import SalesforceApiError
-from handoff.sandbox.salesforce.ids import make_id, normalise_id
-from handoff.sandbox.salesforce.schema import (
+from handoff_sandbox.salesforce.errors import SalesforceApiError
+from handoff_sandbox.salesforce.ids import make_id, normalise_id
+from handoff_sandbox.salesforce.schema import (
     NUMERIC_TYPES,
     OPPORTUNITY_STAGES,
     TEXT_TYPES,
@@ -134,11 +134,11 @@ class OrgStore:
         now = format_datetime(self.clock())
         record = {
             "Id": user_id,
-            "Username": "admin@handoff.sandbox",
+            "Username": "admin@handoff_sandbox",
             "FirstName": "Sandbox",
             "LastName": "Admin",
             "Name": "Sandbox Admin",
-            "Email": "admin@handoff.sandbox",
+            "Email": "admin@handoff_sandbox",
             "IsActive": True,
             "IsDeleted": False,
             "CreatedDate": now,

@@ -726,7 +726,7 @@ class SystemUrls(Fact):
     stripe: str = "https://api.stripe.com"
     odoo_database: str = "psa"
     odoo_username: str = "admin"
-    salesforce_username: str = "admin@handoff.sandbox"
+    salesforce_username: str = "admin@handoff_sandbox"
 
 
 def hub_config(

@@ -11,8 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from handoff.sandbox.hubspot.errors import HubSpotApiError
-from handoff.sandbox.hubspot.schema import (
+from handoff_sandbox.hubspot.errors import HubSpotApiError
+from handoff_sandbox.hubspot.schema import (
     STORED_TYPE_SCOPES,
     UNSTORED_OBJECT_TYPES,
     resolve_object_type,
@@ -67,7 +67,7 @@ class Person:
 
 def demo_people() -> list[Person]:
     """The demo firm's HubSpot owners: its partners, one team per legal entity."""
-    from handoff.sandbox import demo_firm
+    from handoff_sandbox import demo_firm
 
     people = []
     teams: dict[str, str] = {}

@@ -7,7 +7,7 @@ from typing import Optional
 
 import typer
 
-from handoff.sandbox.hubspot.config import DEFAULT_TOKEN, SandboxSettings
+from handoff_sandbox.hubspot.config import DEFAULT_TOKEN, SandboxSettings
 
 
 def serve(
@@ -26,7 +26,7 @@ def serve(
     """Run a local HubSpot CRM v3/v4 emulator with HubSpot's shapes, limits and errors."""
     import uvicorn
 
-    from handoff.sandbox.hubspot.app import create_app
+    from handoff_sandbox.hubspot.app import create_app
 
     settings = SandboxSettings(token=token, webhook_url=webhook_url, webhook_secret=webhook_secret)
     app = create_app(db, settings, seed=seed)

@@ -20,23 +20,23 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from handoff.sandbox.hubspot.config import SandboxSettings, SettingsPatch
-from handoff.sandbox.hubspot.directory import (
+from handoff_sandbox.hubspot.config import SandboxSettings, SettingsPatch
+from handoff_sandbox.hubspot.directory import (
     Person,
     demo_people,
     missing_scopes,
     page,
     required_scopes,
 )
-from handoff.sandbox.hubspot.errors import (
+from handoff_sandbox.hubspot.errors import (
     HubSpotApiError,
     not_found,
     rate_limited,
     validation_error,
 )
-from handoff.sandbox.hubspot.limits import RollingWindow, TokenBudget
-from handoff.sandbox.hubspot.records import InputError, RecordChange, Records
-from handoff.sandbox.hubspot.schema import (
+from handoff_sandbox.hubspot.limits import RollingWindow, TokenBudget
+from handoff_sandbox.hubspot.records import InputError, RecordChange, Records
+from handoff_sandbox.hubspot.schema import (
     DEFAULT_ASSOCIATION,
     GROUP_NAME,
     OBJECT_TYPE_IDS,
@@ -47,8 +47,8 @@ from handoff.sandbox.hubspot.schema import (
     resolve_unstored_type,
     unstored_properties,
 )
-from handoff.sandbox.hubspot.store import SandboxStore, StoredObject, iso_ms, now_ms
-from handoff.sandbox.hubspot.webhook_sender import WebhookSender
+from handoff_sandbox.hubspot.store import SandboxStore, StoredObject, iso_ms, now_ms
+from handoff_sandbox.hubspot.webhook_sender import WebhookSender
 
 BATCH_LIMIT = 100
 PAGE_LIMIT_MAX = 100
@@ -185,7 +185,7 @@ def create_app(
     settings = settings or SandboxSettings()
     store = SandboxStore(db_path)
     state = SandboxState(store, settings)
-    from handoff.sandbox.hubspot.seed import ensure_default_pipelines, seed_demo_data
+    from handoff_sandbox.hubspot.seed import ensure_default_pipelines, seed_demo_data
 
     ensure_default_pipelines(store)
     if seed and store.is_empty():
@@ -805,7 +805,7 @@ def create_app(
 
     @app.post("/crm/v3/pipelines/{object_type}")
     async def create_pipeline(request: Request, object_type: str) -> JSONResponse:
-        from handoff.sandbox.hubspot.seed import build_pipeline
+        from handoff_sandbox.hubspot.seed import build_pipeline
 
         kind = _object_type(object_type)
         body = await _json_body(request)
@@ -1145,7 +1145,7 @@ def create_app(
         start_ms = int(body.get("modified_from_ms", now_ms() - 86_400_000))
         end_ms = int(body.get("modified_to_ms", now_ms() - 60_000))
         template = dict(body.get("properties") or {})
-        from handoff.sandbox.hubspot.seed import bulk_records
+        from handoff_sandbox.hubspot.seed import bulk_records
 
         inserted = bulk_records(state.records, kind, count, start_ms, end_ms, template)
         return JSONResponse({"inserted": inserted})

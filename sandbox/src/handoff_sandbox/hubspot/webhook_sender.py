@@ -19,10 +19,10 @@ from typing import Any
 import httpx
 
 from handoff.connectors.hubspot.webhooks import sign_v1, sign_v3
-from handoff.sandbox.hubspot.config import SandboxSettings
-from handoff.sandbox.hubspot.records import RecordChange, random_event_id
-from handoff.sandbox.hubspot.schema import SINGULAR
-from handoff.sandbox.hubspot.store import SandboxStore, now_ms
+from handoff_sandbox.hubspot.config import SandboxSettings
+from handoff_sandbox.hubspot.records import RecordChange, random_event_id
+from handoff_sandbox.hubspot.schema import SINGULAR
+from handoff_sandbox.hubspot.store import SandboxStore, now_ms
 
 SUBSCRIBED_OBJECTS = ("deals", "companies", "contacts")
 SUBSCRIPTION_IDS = {"creation": 1, "propertyChange": 2, "deletion": 3, "associationChange": 4}

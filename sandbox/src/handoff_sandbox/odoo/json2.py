@@ -144,7 +144,7 @@ def _as_odoo(exc: Exception) -> OdooError:
 
 def _traceback(name: str, message: str, where: str) -> str:
     return ("Traceback (most recent call last):\n"
-            f'  File "handoff/sandbox/odoo/{where}", line 1, in web_json_2_rpc\n'
+            f'  File "handoff_sandbox/odoo/{where}", line 1, in web_json_2_rpc\n'
             f"{name}: {message}\n")
 
 

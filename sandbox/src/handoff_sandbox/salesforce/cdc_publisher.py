@@ -27,8 +27,8 @@ from typing import Any
 
 import httpx
 
-from handoff.sandbox.salesforce.schema import CDC_ENTITIES
-from handoff.sandbox.salesforce.store import Change
+from handoff_sandbox.salesforce.schema import CDC_ENTITIES
+from handoff_sandbox.salesforce.store import Change
 
 SIGNATURE_HEADER = "X-Handoff-Relay-Signature"
 MAX_EVENTS_PER_POST = 100

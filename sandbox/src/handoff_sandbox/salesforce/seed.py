@@ -1,4 +1,4 @@
-"""Demo data for the Salesforce sandbox: the demo firm's (``handoff.sandbox.demo_firm``) accounts,
+"""Demo data for the Salesforce sandbox: the demo firm's (``handoff_sandbox.demo_firm``) accounts,
 contacts, products with standard prices, and opportunities across stages and contract types with
 their line items. Every delivery value written here is a name the hub's configuration maps."""
 
@@ -8,9 +8,9 @@ import json
 import random
 from datetime import date, timedelta
 
-from handoff.sandbox import demo_firm
-from handoff.sandbox.salesforce.schema import CONTRACT_TYPES
-from handoff.sandbox.salesforce.store import OrgStore
+from handoff_sandbox import demo_firm
+from handoff_sandbox.salesforce.schema import CONTRACT_TYPES
+from handoff_sandbox.salesforce.store import OrgStore
 
 # (name, code, family, unit of measure, standard price)
 PRODUCTS = [(s.name, s.sku, s.family, s.crm_unit, s.price) for s in demo_firm.SERVICES]

@@ -11,10 +11,10 @@ from prometheus_client import generate_latest
 from typer.testing import CliRunner
 
 from handoff import services
+from handoff.api.state_metrics import register_state_collector, unregister_state_collector
 from handoff.cli.main import app
 from handoff.config import CONFIG_ENV_VAR
 from handoff.engine.runtime import set_current_hub, start_hub
-from handoff.observability.metrics import register_state_collector, unregister_state_collector
 from handoff.store.models import Circuit, CircuitState
 
 

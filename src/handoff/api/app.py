@@ -26,12 +26,13 @@ from handoff.api.bodies import (
     signatures_match,
 )
 from handoff.api.client_limits import PerClientRequests
+from handoff.api.state_metrics import register_state_collector
 from handoff.canonical.limits import edge_context
 from handoff.config import ConfigError, ConfigProblem, LimitsConfig, Settings
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.observability.logging import bound_context, get_logger
-from handoff.observability.metrics import WEBHOOK_REJECTED, register_state_collector
+from handoff.observability.metrics import WEBHOOK_REJECTED
 from handoff.observability.webhook_metrics import source_label
 from handoff.store import migrate
 from handoff.store.inbox import AcceptResult, IncomingEvent

@@ -5,7 +5,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -16,7 +16,7 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
 
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
 
@@ -73,65 +73,9 @@ def exposition() -> bytes:
     return generate_latest(registry)
 
 
-class HubStateCollector:
-    """Gauges read from the shared store and the durable engine when /metrics is scraped."""
-
-    def __init__(self, hub: Any) -> None:
-        self.hub = hub
-
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        try:
-            families = list(self._families())
-        except Exception:  # a scrape reports what it can; the store being down is in /readyz
-            return
-        yield from families
-
-    def _families(self) -> Iterator[GaugeMetricFamily]:
-        from handoff.services import circuits, queue_depths
-
-        exceptions = GaugeMetricFamily(
-            "handoff_open_exceptions", "Exception records waiting for a person"
-        )
-        exceptions.add_metric([], self.hub.exceptions.count_open())
-        yield exceptions
-
-        from handoff.invoicing.records import Proposals, ProposalStatus
-
-        failed = GaugeMetricFamily(
-            "handoff_billing_proposals_failed",
-            "Approved proposals whose invoicing failed and waits for a retry",
-        )
-        failed.add_metric(
-            [], len(Proposals(self.hub.store).list(status=ProposalStatus.FAILED, limit=100_000))
-        )
-        yield failed
-
-        depth = GaugeMetricFamily(
-            "handoff_queue_depth", "Flows waiting or running per queue", labels=["queue", "status"]
-        )
-        for (queue, status), count in queue_depths(self.hub).items():
-            depth.add_metric([queue, status], count)
-        yield depth
-
-        state = GaugeMetricFamily(
-            "handoff_circuit_state",
-            "Circuit breaker per system: 0 closed, 1 half-open, 2 open",
-            labels=["system"],
-        )
-        failures = GaugeMetricFamily(
-            "handoff_circuit_consecutive_failures",
-            "Consecutive transient failures per system",
-            labels=["system"],
-        )
-        for view in circuits(self.hub):
-            state.add_metric([view.system], CIRCUIT_LEVEL[view.state])
-            failures.add_metric([view.system], view.consecutive_failures)
-        yield state
-        yield failures
-
-
-CIRCUIT_LEVEL = {"closed": 0, "half_open": 1, "open": 2}
-_collectors: dict[int, HubStateCollector] = {}
+# The collectors of shared state (``handoff.api.state_metrics``), one per hub, by the hub's id:
+# registered here, at the bottom, so the engine can unregister its hub's without knowing them.
+_collectors: dict[int, Collector] = {}
 
 
 def unregister_state_collector(hub: Any) -> None:
@@ -140,11 +84,10 @@ def unregister_state_collector(hub: Any) -> None:
         REGISTRY.unregister(collector)
 
 
-def register_state_collector(hub: Any) -> None:
-    """Register once per process (re-registering the same hub is a no-op)."""
-    for collector in list(_collectors.values()):
-        REGISTRY.unregister(collector)
+def register_state_collector(hub: Any, collector: Collector) -> None:
+    """``collector`` (of ``hub``'s shared state) is the process's one: it replaces any other."""
+    for registered in list(_collectors.values()):
+        REGISTRY.unregister(registered)
     _collectors.clear()
-    collector = HubStateCollector(hub)
     REGISTRY.register(collector)
     _collectors[id(hub)] = collector

@@ -10,7 +10,14 @@ import sqlalchemy as sa
 
 from handoff.engine import flows
 from handoff.engine.breaker import CircuitView
+
+# Operations implemented below the services (flows lift gates too) and offered here to the CLI,
+# the API and the console like every other; ``as`` marks the re-exports.
+from handoff.engine.runs import flow_output as flow_output
 from handoff.engine.runtime import Hub
+from handoff.flows.gates import GATE_TOPIC as GATE_TOPIC
+from handoff.flows.gates import deal_key as deal_key
+from handoff.flows.gates import satisfy_gate
 from handoff.store.models import ExceptionRecord, ExceptionStatus
 
 
@@ -73,12 +80,6 @@ def list_flow_runs(
         load_output=False,
     )
     return [_run(s) for s in found]
-
-
-def flow_output(hub: Hub, workflow_id: str) -> Any:
-    """What a finished flow run returned (None while it runs, or when it failed)."""
-    found = flows._client(hub).list_workflows(workflow_ids=[workflow_id], load_output=True)
-    return found[0].output if found else None
 
 
 def show_flow_run(hub: Hub, workflow_id: str) -> tuple[FlowRun, list[FlowStep]]:
@@ -216,33 +217,6 @@ def queue_depths(hub: Hub) -> dict[tuple[str, str], int]:
     except (sa.exc.OperationalError, sa.exc.ProgrammingError):
         return {}  # the engine has not created its tables yet: nothing is queued
     return {(str(q), str(s).lower()): int(n) for q, s, n in rows}
-
-
-GATE_TOPIC = "handoff.gates"
-
-
-def deal_key(source: str, external_id: str) -> str:
-    """How the hub names a CRM deal everywhere: inbox entity, gates, bindings' canonical id."""
-    return f"{source}:deal:{external_id}"
-
-
-def satisfy_gate(
-    hub: Hub, key: str, gate: str, *, by: str, evidence: dict[str, Any] | None = None
-) -> None:
-    """Lift a gate (approval, signed SOW, deposit) and wake the deal's flow if it is waiting."""
-    row = hub.gates.satisfy(key, gate, by=by, evidence=evidence)
-    hub.audit.record(
-        actor=by,
-        action="gate.satisfied",
-        system="handoff",
-        model="gate",
-        record_id=str(row.id),
-        canonical_id=key,
-        after={"gate": gate, **(evidence or {})},
-        workflow_id=row.workflow_id,
-    )
-    if row.workflow_id:
-        flows._client(hub).send(row.workflow_id, {"gate": gate}, topic=GATE_TOPIC)
 
 
 def approve(hub: Hub, gate_id: int, *, by: str) -> None:

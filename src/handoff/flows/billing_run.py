@@ -18,6 +18,7 @@ from handoff.billing.engine import BillingPeriod
 from handoff.canonical.errors import TransientError
 from handoff.engine import flows
 from handoff.engine.flows import FlowEvent, flow
+from handoff.engine.runs import flow_output
 from handoff.engine.runtime import Hub, current_hub
 from handoff.engine.steps import call
 from handoff.store.inbox import AcceptResult, IncomingEvent
@@ -99,8 +100,6 @@ def run_and_wait(
     """Request the run (:func:`request`) and wait up to ``timeout`` s for a worker to end it."""
     import time
 
-    from handoff import services
-
     accepted = request(hub, period, requested=requested, require_approval=require_approval,
                        post=post)  # fmt: skip
     deadline = time.monotonic() + timeout
@@ -110,7 +109,7 @@ def run_and_wait(
         if status in ("done", "failed") or time.monotonic() > deadline:
             break
         time.sleep(0.3)
-    found = services.flow_output(hub, row.workflow_id) if row and row.workflow_id else None
+    found = flow_output(hub, row.workflow_id) if row and row.workflow_id else None
     output = dict(found) if status == "done" and found else {}
     return RunOutcome(accepted.inbox_id, status, output)
 

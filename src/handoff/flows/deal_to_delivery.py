@@ -9,13 +9,13 @@ from typing import Any
 from dbos import DBOS
 from pydantic import BaseModel
 
-from handoff import services
 from handoff.canonical.crm import Deal
 from handoff.canonical.errors import BusinessRuleError
 from handoff.crm.sources import DealSnapshot, DeliveryStatus
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.steps import call
 from handoff.flows import delivery_roles as roles
+from handoff.flows.gates import GATE_TOPIC, deal_key
 from handoff.store.repositories import content_hash
 
 FLOW = "deal_to_delivery"
@@ -60,7 +60,7 @@ def parse_deal_key(entity_key: str) -> tuple[str, str]:
 @flow(FLOW, queue="odoo", record=lambda event: event.entity_key, retry_from="start")
 def deal_to_delivery(event: FlowEvent) -> dict[str, Any]:
     source, deal_id = parse_deal_key(event.entity_key)
-    key = services.deal_key(source, deal_id)
+    key = deal_key(source, deal_id)
     snapshot: DealSnapshot = call(source, "fetch_deal", roles.fetch_deal, source, deal_id)
     deal = snapshot.deal
     delivered = call("odoo", "delivered_order", roles.delivered_order, key)
@@ -127,7 +127,7 @@ def _wait_for_gates(source: str, key: str, deal: Deal) -> None:
         {"name": "gates.require"}, roles.require_gates, key, gates, deal.name, workflow_id
     )
     while DBOS.run_step({"name": "gates.pending"}, roles.pending_gates, key, gates):
-        DBOS.recv(services.GATE_TOPIC, timeout_seconds=GATE_WAIT_SECONDS)
+        DBOS.recv(GATE_TOPIC, timeout_seconds=GATE_WAIT_SECONDS)
 
 
 def _amend(

@@ -17,6 +17,7 @@ from handoff.connectors.stripe.payments import OpenInvoice, Payment, PaymentMatc
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runtime import current_hub
 from handoff.engine.steps import call
+from handoff.flows.gates import deal_key, satisfy_gate
 
 FLOW = "stripe_payment"
 # A deposit taken before the order exists names its deal ("<crm>:<deal id>") in this metadata
@@ -25,11 +26,9 @@ DEPOSIT_METADATA_KEY = "handoff_deal"
 
 
 def lift_deposit_gate(deal_ref: str, payment: Payment) -> str:
-    from handoff import services
-
     crm, _, deal_id = deal_ref.partition(":")
-    key = services.deal_key(crm, deal_id)
-    services.satisfy_gate(
+    key = deal_key(crm, deal_id)
+    satisfy_gate(
         current_hub(),
         key,
         "deposit_paid",

@@ -12,7 +12,7 @@ import pytest
 
 from contract.odoo.conftest import live_or_sandbox_adapter
 from handoff.connectors.odoo import OdooAdapter
-from handoff_sandbox import demo_firm
+from handoff_sandbox import demo_firm, odoo_firm
 
 
 @pytest.fixture(scope="module")
@@ -22,18 +22,18 @@ def odoo() -> Iterator[OdooAdapter]:
 
 
 @pytest.fixture(scope="module")
-def seeded(odoo: OdooAdapter) -> demo_firm.OdooSeed:
-    return demo_firm.seed_odoo(odoo)
+def seeded(odoo: OdooAdapter) -> odoo_firm.OdooSeed:
+    return odoo_firm.seed_odoo(odoo)
 
 
-def test_seeding_twice_changes_nothing(odoo: OdooAdapter, seeded: demo_firm.OdooSeed) -> None:
-    assert demo_firm.seed_odoo(odoo) == seeded
+def test_seeding_twice_changes_nothing(odoo: OdooAdapter, seeded: odoo_firm.OdooSeed) -> None:
+    assert odoo_firm.seed_odoo(odoo) == seeded
     names = [entity.name for entity in demo_firm.LEGAL_ENTITIES]
     companies = odoo.search_read("res.company", [["name", "in", names]], ["name"])
     assert sorted(row["name"] for row in companies) == sorted(names), "one company each"
 
 
-def test_every_legal_entity_can_invoice(odoo: OdooAdapter, seeded: demo_firm.OdooSeed) -> None:
+def test_every_legal_entity_can_invoice(odoo: OdooAdapter, seeded: odoo_firm.OdooSeed) -> None:
     """A company created over RPC without its localisation gets no chart, hence no sale journal
     (hub_calls_refused_by_real_odoo.json #3): the seed loads one."""
     ids = sorted(seeded.companies.values())
@@ -46,7 +46,7 @@ def test_every_legal_entity_can_invoice(odoo: OdooAdapter, seeded: demo_firm.Odo
 
 
 def test_taxes_use_a_tax_group_of_their_own_country(
-    odoo: OdooAdapter, seeded: demo_firm.OdooSeed
+    odoo: OdooAdapter, seeded: odoo_firm.OdooSeed
 ) -> None:
     """Odoo refuses a tax whose group is of another country (tax_group_country_mismatch.json)."""
     ids = sorted(seeded.companies.values())

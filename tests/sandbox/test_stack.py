@@ -39,7 +39,7 @@ from handoff.crm.sources import HubSpotSource, SalesforceSource
 from handoff.customers import find_partner_candidates, match_customer
 from handoff.delivery import load_reference, validate_deal
 from handoff.store.inbox import AcceptResult, IncomingEvent
-from handoff_sandbox import demo_firm
+from handoff_sandbox import demo_firm, odoo_firm
 from handoff_sandbox.demo_firm import DemoDeal
 from handoff_sandbox.stack import Stack, running_stack
 from support.servers import serving
@@ -249,7 +249,7 @@ def test_seeding_odoo_again_creates_nothing(world: World) -> None:
     with OdooClient(odoo.url, odoo.db, odoo.login, odoo.password) as client:
         adapter = OdooAdapter(client)
         before = {m: adapter.call(m, "search_count", [[]]) for m in models}
-        again = demo_firm.seed_odoo(adapter)
+        again = odoo_firm.seed_odoo(adapter)
         after = {m: adapter.call(m, "search_count", [[]]) for m in models}
     assert after == before
     assert again == world.stack.odoo_seed

@@ -21,12 +21,15 @@ from typing import Any
 
 import httpx
 
-from handoff.api.app import SIGNATURE_HEADER, sign
-from handoff.canonical.crm import BillingModel
 from handoff.connectors.odoo.adapter import OdooAdapter
-from handoff.connectors.stripe.webhooks import signature_header
 from handoff.timesheets.records import TIMETRACKER_SYSTEM
-from handoff_sandbox.demo_firm import CONSULTANTS, EXPENSE_CATEGORIES, Consultant
+from handoff_sandbox.demo_firm import CONSULTANTS, EXPENSE_CATEGORIES, BillingModel, Consultant
+from handoff_sandbox.signing import (
+    STRIPE_HEADER,
+    TIME_TRACKER_HEADER,
+    hmac_sha256,
+    stripe_signature,
+)
 
 HOURS = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0)
 # Out of 100 entries: what the time tracker reports besides approved work.
@@ -127,7 +130,7 @@ def month_of_work(
             }
         )
     for index, project in enumerate(projects):
-        if project.billing_model is not BillingModel.TIME_AND_MATERIALS:
+        if project.billing_model != BillingModel.TIME_AND_MATERIALS:
             continue
         for k in range(2):
             category = EXPENSE_CATEGORIES[(index + k) % len(EXPENSE_CATEGORIES)]
@@ -178,7 +181,10 @@ def post_time(
             response = client.post(
                 "/webhooks/time",
                 content=body,
-                headers={SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"},
+                headers={
+                    TIME_TRACKER_HEADER: hmac_sha256(secret, body),
+                    "Content-Type": "application/json",
+                },
             )
             if response.status_code != 202:
                 raise RuntimeError(f"/webhooks/time refused a batch: {response.text[:500]}")
@@ -251,7 +257,7 @@ def post_payments(hub_url: str, secret: str, events: Sequence[dict[str, Any]]) -
             response = client.post(
                 "/webhooks/stripe",
                 content=body,
-                headers={"Stripe-Signature": signature_header(secret, body)},
+                headers={STRIPE_HEADER: stripe_signature(secret, body)},
             )
             if response.status_code != 200:
                 raise RuntimeError(f"/webhooks/stripe refused {event['id']}: {response.text}")

@@ -27,10 +27,11 @@ from typing import Any
 import httpx
 import yaml
 
-from handoff_sandbox import demo_firm
-from handoff_sandbox.demo_firm import DemoDeal, OdooSeed, SecretNames, SystemUrls
+from handoff_sandbox import demo_firm, odoo_firm
+from handoff_sandbox.demo_firm import DemoDeal, SecretNames, SystemUrls
 from handoff_sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
 from handoff_sandbox.odoo.testing import RunningSandbox, start_odoo_sandbox
+from handoff_sandbox.odoo_firm import OdooSeed
 from handoff_sandbox.salesforce.testing import (
     RunningSalesforceSandbox,
     running_salesforce_sandbox,
@@ -297,19 +298,19 @@ def _seed_odoo(odoo: RunningSandbox | ExternalOdoo) -> OdooSeed:
     from handoff.connectors.odoo import OdooAdapter, OdooClient
 
     with OdooClient(odoo.url, odoo.db, odoo.login, odoo.password) as client:
-        return demo_firm.seed_odoo(OdooAdapter(client))
+        return odoo_firm.seed_odoo(OdooAdapter(client))
 
 
 def _refuse_foreign_data(odoo: ExternalOdoo) -> None:
     from handoff.connectors.odoo import OdooAdapter, OdooClient
 
     with OdooClient(odoo.url, odoo.db, odoo.login, odoo.password) as client:
-        found = demo_firm.foreign_data(OdooAdapter(client))
+        found = odoo_firm.foreign_data(OdooAdapter(client))
     if found:
         raise ForeignDataError(
             f"Odoo database {odoo.db!r} at {odoo.url} holds data the demo did not make "
             f"({'; '.join(found)}). Use a fresh database, or allow it explicitly "
-            "(handoff demo --odoo-allow-existing-data)."
+            "(handoff-demo --odoo-allow-existing-data)."
         )
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from contract.odoo.conftest import live_or_sandbox_adapter
 from handoff.connectors.odoo import OdooAdapter
-from handoff_sandbox import demo_firm
+from handoff_sandbox import demo_firm, odoo_firm
 
 
 @pytest.fixture(scope="module")
@@ -20,7 +20,7 @@ def odoo() -> Iterator[OdooAdapter]:
 
 def test_an_orders_project_belongs_to_the_orders_company(odoo: OdooAdapter) -> None:
     """sale_project creates the project (and its analytic account) in the order's company."""
-    seed = demo_firm.seed_odoo(odoo)
+    seed = odoo_firm.seed_odoo(odoo)
     company = seed.companies["Northwind Advisory Ltd"]
     [product] = odoo.search_read(
         "product.product", [["default_code", "=", demo_firm.SERVICES[0].odoo_code]], ["id"]

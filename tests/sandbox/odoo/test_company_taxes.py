@@ -12,7 +12,7 @@ import pytest
 
 from contract.odoo.conftest import live_or_sandbox_adapter
 from handoff.connectors.odoo import OdooAdapter
-from handoff_sandbox import demo_firm
+from handoff_sandbox import demo_firm, odoo_firm
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +31,7 @@ def _sale_tax(odoo: OdooAdapter, company: int) -> int:
 def test_order_and_invoice_lines_take_their_companys_taxes_of_a_shared_product(
     odoo: OdooAdapter,
 ) -> None:
-    seed = demo_firm.seed_odoo(odoo)
+    seed = odoo_firm.seed_odoo(odoo)
     gmbh = seed.companies[demo_firm.GMBH.name]
     main = min(seed.companies.values())
     ours, theirs = _sale_tax(odoo, gmbh), _sale_tax(odoo, main)

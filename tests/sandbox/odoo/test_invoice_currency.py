@@ -12,7 +12,7 @@ import pytest
 from contract.odoo.conftest import live_or_sandbox_adapter
 from handoff.connectors.odoo import OdooAdapter
 from handoff.connectors.odoo.quote_to_cash import InvoiceRequest, QuoteToCashAdapter
-from handoff_sandbox import demo_firm
+from handoff_sandbox import demo_firm, odoo_firm
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +24,7 @@ def odoo() -> Iterator[OdooAdapter]:
 def test_an_eur_order_of_the_german_company_is_invoiced_in_eur_by_that_company(
     odoo: OdooAdapter,
 ) -> None:
-    seed = demo_firm.seed_odoo(odoo)
+    seed = odoo_firm.seed_odoo(odoo)
     company = seed.companies[demo_firm.GMBH.name]
     [eur] = odoo.search_read("res.currency", [["name", "=", "EUR"]], ["id"])
     product = {"id": odoo.create("product.product", {

@@ -18,11 +18,11 @@ from typing import Any
 
 import httpx
 
-from handoff.connectors.hubspot.webhooks import sign_v1, sign_v3
 from handoff_sandbox.hubspot.config import SandboxSettings
 from handoff_sandbox.hubspot.records import RecordChange, random_event_id
 from handoff_sandbox.hubspot.schema import SINGULAR
 from handoff_sandbox.hubspot.store import SandboxStore, now_ms
+from handoff_sandbox.signing import hubspot_headers
 
 SUBSCRIBED_OBJECTS = ("deals", "companies", "contacts")
 SUBSCRIPTION_IDS = {"creation": 1, "propertyChange": 2, "deletion": 3, "associationChange": 4}
@@ -170,10 +170,7 @@ class WebhookSender:
         headers = {
             "Content-Type": "application/json",
             "User-Agent": "HubSpot Connect 2.0 (http://dev.hubspot.com/) (sandbox)",
-            "X-HubSpot-Signature": sign_v1(secret, body),
-            "X-HubSpot-Signature-Version": "v1",
-            "X-HubSpot-Signature-v3": sign_v3(secret, "POST", url, body, timestamp),
-            "X-HubSpot-Request-Timestamp": timestamp,
+            **hubspot_headers(secret, url, body, timestamp),
         }
         record: dict[str, Any] = {
             "at": time.time(),

@@ -17,7 +17,6 @@ Delivery runs on a background thread so writes never wait for the relay.
 from __future__ import annotations
 
 import hashlib
-import hmac
 import itertools
 import json
 import queue
@@ -29,13 +28,9 @@ import httpx
 
 from handoff_sandbox.salesforce.schema import CDC_ENTITIES
 from handoff_sandbox.salesforce.store import Change
+from handoff_sandbox.signing import CDC_RELAY_HEADER, hmac_sha256
 
-SIGNATURE_HEADER = "X-Handoff-Relay-Signature"
 MAX_EVENTS_PER_POST = 100
-
-
-def sign_relay_body(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
 class CdcPublisher:
@@ -138,7 +133,8 @@ class CdcPublisher:
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         body = json.dumps(batch).encode()
-        headers = {"Content-Type": "application/json", SIGNATURE_HEADER: sign_relay_body(self.secret, body)}
+        signature = hmac_sha256(self.secret, body)
+        headers = {"Content-Type": "application/json", CDC_RELAY_HEADER: signature}
         for attempt in range(self.max_attempts):
             try:
                 response = self._client.post(self.url, content=body, headers=headers)

@@ -15,10 +15,11 @@ $(STAMP): pyproject.toml sandbox/pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/handoff demo
+	$(BIN)/handoff-demo
 
 test: $(STAMP)
 	$(BIN)/ruff check src sandbox tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "not e2e"
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "e2e and not live"
 

@@ -13,10 +13,10 @@ from rich.console import Console
 
 from handoff.api.state_metrics import register_state_collector
 from handoff.canonical.crm import BillingModel
-from handoff.cli.demo_cash import print_proposals
 from handoff.connectors.odoo.errors import UserError
 from handoff.invoicing.records import Proposals, ProposalStatus
 from handoff.invoicing.service import run_billing
+from handoff_sandbox.demo_cash import print_proposals
 from invoicing.world import PERIOD, World
 
 

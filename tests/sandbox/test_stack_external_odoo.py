@@ -1,4 +1,4 @@
-"""The demo world on an Odoo the stack does not start (``handoff demo --odoo-url``): seeded
+"""The demo world on an Odoo the stack does not start (``handoff-demo --odoo-url``): seeded
 idempotently, and refused when the database holds someone else's data."""
 
 from __future__ import annotations

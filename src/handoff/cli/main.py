@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import sys
 
 from handoff.cli import metrics_dir
@@ -28,7 +27,6 @@ app.command("init")(init)
 app.add_typer(config_app, name="config")
 app.add_typer(mappings_app, name="mappings")
 
-app.command()(processes.demo)
 app.command()(processes.run)
 app.command()(processes.worker)
 app.command()(processes.api)
@@ -45,19 +43,6 @@ app.add_typer(ops.customers_app, name="customers")
 app.add_typer(billing_app, name="billing")
 app.add_typer(monitors_app, name="monitors")
 app.add_typer(import_app, name="import")
-
-sandbox_app = typer.Typer(help="Run a local emulator of a real system (for trials, tests, demos).")
-app.add_typer(sandbox_app, name="sandbox")
-
-# Each sandbox package owns its `serve` command; a package not yet present is simply not offered.
-for _system in ("odoo", "hubspot", "salesforce"):
-    try:
-        _module = importlib.import_module(f"handoff_sandbox.{_system}.cli")
-    except ModuleNotFoundError as _missing:
-        if _missing.name != f"handoff_sandbox.{_system}.cli":
-            raise
-        continue
-    sandbox_app.command(_system)(_module.serve)
 
 
 if __name__ == "__main__":

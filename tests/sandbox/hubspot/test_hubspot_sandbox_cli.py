@@ -1,4 +1,4 @@
-"""`handoff sandbox hubspot` as a user runs it: its own process, its own SQLite file, seeded."""
+"""`handoff-sandbox hubspot` as a user runs it: its own process, its own SQLite file, seeded."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ def _free_port() -> int:
 def test_cli_serves_a_seeded_sandbox_that_persists(tmp_path: Path) -> None:
     port = _free_port()
     db = tmp_path / "hubspot.sqlite"
-    handoff = Path(sys.executable).with_name("handoff")
-    command = [str(handoff), "sandbox", "hubspot", "--port", str(port), "--db", str(db), "--seed"]
+    sandbox = Path(sys.executable).with_name("handoff-sandbox")
+    command = [str(sandbox), "hubspot", "--port", str(port), "--db", str(db), "--seed"]
     process = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ.copy()
     )

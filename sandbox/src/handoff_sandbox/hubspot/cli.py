@@ -1,4 +1,4 @@
-"""`handoff sandbox hubspot`: serve the HubSpot sandbox (registered by handoff.cli.main)."""
+"""`handoff-sandbox hubspot`: serve the HubSpot sandbox (registered by handoff_sandbox.cli)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`handoff sandbox odoo`: serve the Odoo sandbox on a port (registered by handoff.cli.main).
+"""`handoff-sandbox odoo`: serve the Odoo sandbox on a port (registered by handoff_sandbox.cli).
 
 `--series 18` (default) claims 18.0 and has no JSON-2, like the recorded server; `--series 19`
 claims 19.0 and serves JSON-2 (`/json/2/<model>/<method>`) with 19's field names."""

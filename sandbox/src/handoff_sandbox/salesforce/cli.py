@@ -1,4 +1,4 @@
-"""`handoff sandbox salesforce`: the Salesforce sandbox on a local HTTPS port."""
+"""`handoff-sandbox salesforce`: the Salesforce sandbox on a local HTTPS port."""
 
 from __future__ import annotations
 

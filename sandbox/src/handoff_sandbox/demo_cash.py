@@ -1,4 +1,4 @@
-"""The delivery-to-cash half of ``handoff demo``: a month of the demo firm's work reaches the hub
+"""The delivery-to-cash half of ``handoff-demo``: a month of the demo firm's work reaches the hub
 the way it would in production (the time tracker's signed webhook, the delivery leads' milestone
 sign-offs in Odoo, the invoice run handed to the workers, Stripe's signed payment events, the
 invoice-status poll), and the summary shows what each system now holds."""

@@ -27,7 +27,7 @@ from handoff.customers import (
     partner_values_to_write,
 )
 
-testing = pytest.importorskip("handoff.sandbox.odoo.testing")
+testing = pytest.importorskip("handoff_sandbox.odoo.testing")
 
 
 @pytest.fixture(scope="module")

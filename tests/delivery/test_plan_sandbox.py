@@ -26,7 +26,7 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import CustomerIn, QuoteToCashAdapter
 from handoff.delivery import load_reference, validate_deal
 from handoff.delivery.reference import OdooReference
-from handoff.sandbox.odoo.testing import running_odoo_sandbox
+from handoff_sandbox.odoo.testing import running_odoo_sandbox
 
 QUOTE_TO_CASH = (
     Path(__file__).parents[1] / "contract" / "odoo" / "transcripts" / "quote_to_cash.json"

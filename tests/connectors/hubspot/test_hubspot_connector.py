@@ -21,7 +21,7 @@ from handoff.connectors.hubspot.client import (
 )
 from handoff.connectors.hubspot.mapping import HubSpotMappers, MappingContext, load_mappings
 from handoff.mapping import MappingSpec, describe_mapping, diff_mappings, load_mapping_file
-from handoff.sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
+from handoff_sandbox.hubspot.testing import RunningHubSpotSandbox, running_hubspot_sandbox
 
 
 @pytest.fixture(scope="module")

@@ -23,7 +23,7 @@ from handoff.connectors.odoo.errors import OdooConcurrencyError, error_from_payl
 from handoff.engine.runtime import set_current_hub, start_hub
 from handoff.engine.steps import call
 
-testing = pytest.importorskip("handoff.sandbox.odoo.testing")
+testing = pytest.importorskip("handoff_sandbox.odoo.testing")
 
 TRANSCRIPTS = Path(__file__).parents[2] / "contract" / "odoo" / "transcripts"
 

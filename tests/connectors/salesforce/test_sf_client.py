@@ -14,7 +14,7 @@ from handoff.connectors.salesforce.client import (
     SalesforceNotFound,
     SalesforceSettings,
 )
-from handoff.sandbox.salesforce.testing import RunningSalesforceSandbox
+from handoff_sandbox.salesforce.testing import RunningSalesforceSandbox
 
 
 def test_password_flow_login(sandbox: RunningSalesforceSandbox) -> None:

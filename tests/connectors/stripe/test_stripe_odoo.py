@@ -32,7 +32,7 @@ from handoff.connectors.stripe import (
     register_stripe_payment,
 )
 
-testing = pytest.importorskip("handoff.sandbox.odoo.testing")
+testing = pytest.importorskip("handoff_sandbox.odoo.testing")
 
 HOURS_UOM = 4
 ADMIN_EMPLOYEE = 1

@@ -33,6 +33,10 @@ def test_the_production_wheel_holds_only_the_hub(tmp_path: Path) -> None:
     scripts = _entry_points(wheel)
     assert "handoff = handoff.cli.main:app" in scripts
     assert "handoff-demo" not in scripts and "handoff-sandbox" not in scripts
+    # What only an emulator needs (the Salesforce sandbox's throw-away TLS CA) is not installed
+    # with the hub.
+    [metadata] = [n for n in names if n.endswith(".dist-info/METADATA")]
+    assert "Requires-Dist: trustme" not in wheel.read(metadata).decode()
 
 
 def test_the_sandbox_wheel_holds_the_emulators_and_the_demo(tmp_path: Path) -> None:

@@ -68,9 +68,10 @@ class PlannedLine(PlanModel):
         """``sale.order.line`` values (Odoo 18 calls the taxes many2many ``tax_id``)."""
         return {
             "product_id": self.product_id,
-            "product_uom_qty": float(self.quantity),
-            "price_unit": float(self.price_unit),
-            "discount": float(self.discount),
+            # Decimal up to the wire: the Odoo client sends them as JSON numbers.
+            "product_uom_qty": self.quantity,
+            "price_unit": self.price_unit,
+            "discount": self.discount,
             "tax_id": [[6, 0, list(self.tax_ids)]],
             "name": self.name,
         }
@@ -119,9 +120,9 @@ class PlannedOrder(PlanModel):
             lines=[
                 OrderLineIn(
                     product_id=line.product_id,
-                    quantity=float(line.quantity),
-                    price_unit=float(line.price_unit),
-                    discount=float(line.discount),
+                    quantity=line.quantity,
+                    price_unit=line.price_unit,
+                    discount=line.discount,
                     tax_ids=list(line.tax_ids),
                     description=line.name,
                 )
@@ -156,7 +157,7 @@ class PlannedMilestone(PlanModel):
             project_id=project_id,
             deadline=self.deadline,
             sale_line_id=sale_line_id,
-            quantity_percentage=float(self.quantity_percentage),
+            quantity_percentage=self.quantity_percentage,
         )
 
 

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from decimal import Decimal
 
 from prometheus_client import Gauge
 from pydantic import BaseModel, ConfigDict
@@ -185,7 +186,7 @@ def _retainers(hub: Hub) -> list[MonitorItem]:
     items: list[MonitorItem] = []
     for record in Proposals(hub.store).list(limit=1000):
         use = (record.details or {}).get("retainer")
-        if use and float(use["used_hours"]) > float(use["included_hours"]):
+        if use and Decimal(str(use["used_hours"])) > Decimal(str(use["included_hours"])):
             items.append(
                 MonitorItem(
                     monitor="retainers_overdrawn",

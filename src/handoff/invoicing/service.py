@@ -434,13 +434,13 @@ def _set_delivered(q2c: QuoteToCashAdapter, order_id: int, lines: list[ProposalL
                     "order_id": order_id,
                     "product_id": line.extra_line.product_id,
                     "name": line.extra_line.name,
-                    "product_uom_qty": float(line.quantity),
-                    "price_unit": float(line.extra_line.price_unit),
+                    "product_uom_qty": line.quantity,  # Decimal up to the wire
+                    "price_unit": line.extra_line.price_unit,
                 }
                 line_id = q2c.odoo.create("sale.order.line", values)
         if line_id is not None:
             q2c.odoo.write(
-                "sale.order.line", [line_id], {"qty_delivered": float(line.set_delivered)}
+                "sale.order.line", [line_id], {"qty_delivered": line.set_delivered}
             )
 
 

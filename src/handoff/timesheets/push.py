@@ -635,7 +635,7 @@ def expense_values(
         "name": expense.description or f"{expense.category} {expense.date.isoformat()}",
         "employee_id": target.employee_id,
         "product_id": product_id or expense_product(expense.category),
-        "total_amount_currency": float(expense.amount),
+        "total_amount_currency": expense.amount,  # Decimal up to the wire
         "currency_id": expense_currency(expense),
         "date": expense.date.isoformat(),
     }

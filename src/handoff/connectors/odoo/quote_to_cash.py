@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field, model_validator
@@ -60,10 +61,13 @@ class CustomerIn(BaseModel):
 
 
 class OrderLineIn(BaseModel):
+    """Money and quantities stay ``Decimal`` up to the wire (``wire.encode_json`` sends them as
+    JSON numbers, as Odoo expects)."""
+
     product_id: int
-    quantity: float = Field(gt=0)
-    price_unit: float | None = None
-    discount: float | None = Field(default=None, ge=0, le=100)
+    quantity: Decimal = Field(gt=0)
+    price_unit: Decimal | None = None
+    discount: Decimal | None = Field(default=None, ge=0, le=100)
     tax_ids: list[int] | None = None
     description: str | None = None
 
@@ -87,7 +91,7 @@ class MilestoneIn(BaseModel):
     sale_line_id: int | None = None
     # The share of the line it bills, 0..1. Not ``product_uom_qty``: real Odoo 18 ignores that
     # over RPC and bills 100 % (milestone_billing.json #15-16).
-    quantity_percentage: float | None = None
+    quantity_percentage: Decimal | None = None
 
 
 class TimesheetIn(BaseModel):

@@ -66,6 +66,13 @@ systems:
             "handoff import time FILE",
         ),
         (
+            "systems:\n  odoo:\n    kind: odoo\n    url: http://x\n    database: psa\n"
+            "    circuit_breaker: {failure_threshold: 3, half_open_max_calls: 1}\n",
+            "systems.odoo.circuit_breaker.half_open_max_calls",
+            6,
+            "exactly one call probe",
+        ),
+        (
             "alerts:\n  channels:\n    - {kind: email, target: ops@example.com}\n",
             "alerts.channels[0].kind",
             3,
@@ -83,7 +90,8 @@ def test_a_removed_setting_is_a_clear_error_at_its_line(
 
 def test_a_removed_kind_is_reported_once_and_the_rest_still_checked() -> None:
     found = problems(
-        SYSTEMS + "  drops: {kind: files}\nownership:\n  customer: drops\nretry: {max_attempts: 0}\n"
+        SYSTEMS
+        + "  drops: {kind: files}\nownership:\n  customer: drops\nretry: {max_attempts: 0}\n"
     )
     assert [(p.path, p.line) for p in found] == [
         ("systems.drops.kind", 4),
@@ -117,7 +125,11 @@ def test_field_groups_name_the_customer_groups_the_code_writes() -> None:
 @pytest.mark.parametrize(
     ("flows", "path", "says"),
     [
-        ("nightly: {trigger: {cron: '0 2 * * *'}}", "flows", "only flows.billing_run runs on a cron"),
+        (
+            "nightly: {trigger: {cron: '0 2 * * *'}}",
+            "flows",
+            "only flows.billing_run runs on a cron",
+        ),
         (
             "invoice_status: {trigger: {poll: {system: hubspot}}}",
             "flows",
@@ -133,6 +145,15 @@ def test_field_groups_name_the_customer_groups_the_code_writes() -> None:
 def test_a_trigger_nothing_would_run_is_an_error(flows: str, path: str, says: str) -> None:
     [problem] = problems(SYSTEMS + f"flows:\n  {flows}\n")
     assert says in problem.message
+
+
+def test_disabling_a_flow_without_a_trigger_is_an_error() -> None:
+    [problem] = problems(SYSTEMS + "flows:\n  deal_to_delivery: {enabled: false, queue: odoo}\n")
+    assert "flows.deal_to_delivery.enabled: false stops only a trigger" in problem.message
+    settings = parse_settings(
+        SYSTEMS + "flows:\n  billing_run: {enabled: false, trigger: {cron: '0 6 1 * *'}}\n"
+    )
+    assert settings.flows["billing_run"].enabled is False
 
 
 def test_the_triggers_that_run_are_accepted() -> None:
@@ -166,7 +187,9 @@ def test_rates_are_the_decimals_written_not_the_nearest_floats() -> None:
     assert card.rate("b", "EUR") == Decimal(150)
     assert card.rate("c", "USD") == Decimal("1000.25")
     assert card.rate("c", "EUR") == Decimal("110")
-    assert all(isinstance(rate, Decimal) for rates in card.roles.values() for rate in rates.values())
+    assert all(
+        isinstance(rate, Decimal) for rates in card.roles.values() for rate in rates.values()
+    )
 
 
 def test_a_money_setting_still_refuses_text_and_non_numbers() -> None:

@@ -412,15 +412,13 @@ class RateLimit(Section):
 class BreakerPolicy(Section):
     """Circuit breaker per target system: opens after `failure_threshold` consecutive
     transient failures, stays open `cooldown_seconds`, then lets exactly one call probe (across
-    every process) while the others wait for its outcome. `half_open_max_calls` can only be 1
-    (kept so that files naming it still load)."""
+    every process) while the others wait for its outcome."""
 
     failure_threshold: int = Field(default=5, ge=1)
     cooldown_seconds: float = Field(default=30.0, gt=0)
     # How long the one probe may take to report before it is presumed lost (its process died)
     # and the next caller probes instead.
     probe_timeout_seconds: float = Field(default=60.0, gt=0)
-    half_open_max_calls: int = Field(default=1, ge=1, le=1)
 
 
 class SystemConfig(Section):
@@ -944,6 +942,12 @@ REMOVED_SETTINGS: tuple[tuple[tuple[str, ...], str], ...] = (
         "(a flow without one is started by its webhooks)",
     ),
     (
+        ("systems", "*", "circuit_breaker", "half_open_max_calls"),
+        "removed in issue 11: it could only be 1, and nothing read it; a half-open circuit "
+        "always lets exactly one call probe (across every process) while the others wait. "
+        "Delete the line",
+    ),
+    (
         ("systems", "*", "path"),
         "removed with kind 'files' in issue 11: no code watched a folder; import a "
         "file with `handoff import time FILE` / `handoff import expenses FILE`",
@@ -1043,6 +1047,12 @@ class Settings(Section):
         for name, flow in self.flows.items():
             trigger = flow.trigger
             if trigger is None:
+                if not flow.enabled:
+                    problems.append(
+                        f"flows.{name}.enabled: false stops only a trigger (poll, cron) and this "
+                        "flow has none; a flow started by webhooks stops when its system's "
+                        "webhook_secret is removed"
+                    )
                 continue
             if trigger.cron is not None and name != "billing_run":
                 problems.append(f"flows.{name}.trigger.cron: only flows.billing_run runs on a cron")

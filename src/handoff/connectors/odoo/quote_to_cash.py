@@ -486,7 +486,7 @@ class QuoteToCashAdapter:
         self,
         invoice_ids: Sequence[int],
         *,
-        amount: float | None = None,
+        amount: Decimal | None = None,
         journal_id: int | None = None,
         payment_date: dt.date | None = None,
         memo: str | None = None,

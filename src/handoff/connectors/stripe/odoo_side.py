@@ -135,7 +135,7 @@ def register_stripe_payment(
     else:
         payment_id = q2c.register_payment(
             [match.invoice_id],
-            amount=float(amount),
+            amount=amount,  # Decimal up to the wire
             journal_id=journal_id,
             payment_date=payment.created.date() if payment.created else None,
             memo=payment.stripe_id,

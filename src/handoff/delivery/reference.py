@@ -9,6 +9,7 @@ are kept by the names the configuration uses (company name, payment term name, t
 from __future__ import annotations
 
 from collections.abc import Iterable
+from decimal import Decimal
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -34,7 +35,7 @@ class OdooPaymentTerm(OdooRecord):
 
 class OdooTax(OdooRecord):
     company_id: int
-    amount: float | None = None
+    amount: Decimal | None = None  # the tax rate in percent, as Odoo stores it
 
 
 class OdooProduct(BaseModel):

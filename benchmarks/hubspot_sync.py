@@ -32,7 +32,8 @@ from fastapi import FastAPI
 from handoff.connectors.hubspot.adapter import HubSpotAdapter
 from handoff.connectors.hubspot.client import ClientLimits, HubSpotClient
 from handoff.connectors.hubspot.mapping import HubSpotMappers, MappingContext
-from handoff.connectors.hubspot.webhooks import hubspot_webhook_router, sign_v3
+from handoff.ingress.hubspot import sign_v3
+from handoff.ingress.table import hubspot_webhook_router
 from handoff.store.db import Store
 from handoff.store.inbox import AcceptResult, Inbox, IncomingEvent
 from handoff.store.migrate import upgrade

@@ -24,7 +24,7 @@ import psycopg
 import yaml
 from sqlalchemy.engine import make_url
 
-from handoff.api.app import SIGNATURE_HEADER, sign
+from handoff.ingress.events import SIGNATURE_HEADER, sign
 
 PG = "postgresql://postgres@127.0.0.1:5432/test"
 SECRET = "bench-secret"

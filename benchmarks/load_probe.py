@@ -53,11 +53,11 @@ sys.path.insert(0, str(REPO / "tests"))  # the e2e tests' process helpers (suppo
 from time_entries import SECRET, Firm, config, items, seed  # noqa: E402
 from time_entries import store as throwaway_store  # noqa: E402
 
-from handoff.api.app import SIGNATURE_HEADER, sign  # noqa: E402
 from handoff.config import parse_settings  # noqa: E402
 from handoff.connectors.odoo import OdooAdapter, OdooClient  # noqa: E402
 from handoff.engine import flows  # noqa: E402
 from handoff.engine.runtime import Hub, set_current_hub, start_hub  # noqa: E402
+from handoff.ingress.events import SIGNATURE_HEADER, sign  # noqa: E402
 from handoff.store.models import InboxEvent, InboxStatus  # noqa: E402
 from handoff.timesheets.records import TIMETRACKER_SYSTEM  # noqa: E402
 from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox  # noqa: E402

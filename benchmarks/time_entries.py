@@ -40,7 +40,7 @@ import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from handoff.api.app import create_app, sign
+from handoff.api.app import create_app
 from handoff.billing.products import required_product_setup
 from handoff.canonical.crm import BillingModel
 from handoff.config import parse_settings
@@ -48,6 +48,7 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import OrderLineIn, QuoteToCashAdapter, SaleOrderIn
 from handoff.engine import flows
 from handoff.engine.runtime import set_current_hub, start_hub
+from handoff.ingress.events import sign
 from handoff.store.models import InboxEvent, InboxStatus
 from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from handoff.canonical.errors import BusinessRuleError
 from handoff.engine import flows
 from handoff.engine.breaker import CircuitView
 
@@ -18,7 +19,8 @@ from handoff.engine.runtime import Hub
 from handoff.flows.gates import GATE_TOPIC as GATE_TOPIC
 from handoff.flows.gates import deal_key as deal_key
 from handoff.flows.gates import satisfy_gate
-from handoff.store.models import ExceptionRecord, ExceptionStatus
+from handoff.store.inbox import IncomingEvent
+from handoff.store.models import ExceptionRecord, ExceptionStatus, InboxEvent
 
 
 class OperationError(Exception):
@@ -203,6 +205,56 @@ def queue_depths(hub: Hub) -> dict[tuple[str, str], int]:
     engine = _system_engines.get(url)
     if engine is None:
         from handoff.store.db import make_engine
+
+
+def envelope_completed(hub: Hub, crm: str, deal_id: str, envelope_id: str) -> bool:
+    """A DocuSign envelope was completed for ``crm``'s deal: lift its signed_sow gate (True); for
+    a deal the hub does not know, keep the envelope for audit (it starts nothing) and raise an
+    exception for a person, lifting no gate (False)."""
+    key = deal_key(crm, deal_id)
+    if _deal_is_known(hub, key):
+        satisfy_gate(hub, key, "signed_sow", by="docusign", evidence={"envelope_id": envelope_id})
+        return True
+    hub.inbox.accept_many(
+        "docusign",
+        [
+            IncomingEvent(
+                source_event_id=f"envelope-completed:{envelope_id}",
+                entity_key=key,
+                kind="envelope-completed",
+                payload={"envelope_id": envelope_id, "deal": key},
+            )
+        ],
+    )
+    hub.exceptions.raise_for(
+        BusinessRuleError(
+            f"envelope {envelope_id} was completed for {key}, a deal the hub does not know; "
+            "its signed_sow gate was not lifted",
+            rule="docusign.unknown_deal",
+            value=key,
+            suggested_fix="check the envelope's handoff_deal field in DocuSign. If the deal is "
+            "real but has not reached the hub yet, republish the envelope from DocuSign Connect "
+            "once it has; if the reference is wrong, correct the template and ignore this "
+            "exception",
+            context={"envelope_id": envelope_id, "deal": key},
+        ),
+        flow="docusign",
+        record=key,
+    )
+    return False
+
+
+def _deal_is_known(hub: Hub, key: str) -> bool:
+    """Whether the hub has seen the deal: an event of it from its CRM, a gate, or a binding."""
+    if hub.gates.for_deal(key) or hub.bindings.for_canonical("deal", key):
+        return True
+    with hub.store.session() as session:
+        seen = session.scalar(
+            sa.select(InboxEvent.id)
+            .where(InboxEvent.entity_key == key, InboxEvent.source != "docusign")
+            .limit(1)
+        )
+    return seen is not None
 
         engine = _system_engines[url] = make_engine(url)
     table = "dbos.workflow_status" if engine.dialect.name == "postgresql" else "workflow_status"

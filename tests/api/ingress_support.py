@@ -17,16 +17,17 @@ from urllib.parse import urlsplit
 import httpx
 from sqlalchemy import func, select
 
-from handoff.api.app import SIGNATURE_HEADER, create_app, sign
+from handoff.api.app import create_app
 from handoff.cli.processes import server_options
 from handoff.config import ApiConfig, SecretRef, Settings, StoreConfig, SystemConfig
-from handoff.connectors.docusign.webhooks import SIGNATURE_HEADER as DOCUSIGN_HEADER
-from handoff.connectors.docusign.webhooks import sign as docusign_sign
-from handoff.connectors.hubspot.webhooks import sign_v3
-from handoff.connectors.salesforce.cdc import SIGNATURE_HEADER as RELAY_HEADER
-from handoff.connectors.salesforce.cdc import sign_relay_body
-from handoff.connectors.stripe.webhooks import signature_header
 from handoff.engine.runtime import Hub
+from handoff.ingress.docusign import SIGNATURE_HEADER as DOCUSIGN_HEADER
+from handoff.ingress.docusign import sign as docusign_sign
+from handoff.ingress.events import SIGNATURE_HEADER, sign
+from handoff.ingress.hubspot import sign_v3
+from handoff.ingress.salesforce import SIGNATURE_HEADER as RELAY_HEADER
+from handoff.ingress.salesforce import sign_relay_body
+from handoff.ingress.stripe import signature_header
 from handoff.store.models import Gate, InboxEvent
 from support.servers import serving
 

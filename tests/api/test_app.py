@@ -8,9 +8,9 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from handoff.api.app import SIGNATURE_HEADER, sign
 from handoff.config import SecretRef, Settings, StoreConfig, SystemConfig
 from handoff.engine.runtime import Hub
+from handoff.ingress.events import SIGNATURE_HEADER, sign
 from handoff.store.models import InboxStatus
 from support import flows as _test_flows  # noqa: F401
 from support.servers import serving_hub

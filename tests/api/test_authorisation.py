@@ -20,11 +20,12 @@ from typing import Any
 import httpx
 import pytest
 
-from handoff.api.app import SIGNATURE_HEADER, create_app, sign
+from handoff.api.app import create_app
 from handoff.config import ConfigError, SecretRef, Settings, StoreConfig, SystemConfig
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.flows.routing import startable_flows
+from handoff.ingress.events import SIGNATURE_HEADER, sign
 from support import flows as _test_flows  # noqa: F401  (a flow no product route starts)
 from support.servers import serving_hub
 

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from handoff.config import SecretRef, Settings, StoreConfig, SystemConfig
-from handoff.connectors.hubspot.webhooks import sign_v3
-from handoff.connectors.salesforce.cdc import SIGNATURE_HEADER, sign_relay_body
 from handoff.engine.runtime import Hub
+from handoff.ingress.hubspot import sign_v3
+from handoff.ingress.salesforce import SIGNATURE_HEADER, sign_relay_body
 from support.servers import serving_hub
 
 

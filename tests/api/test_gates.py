@@ -10,8 +10,8 @@ import pytest
 
 from handoff import services
 from handoff.config import SecretRef, Settings, StoreConfig, SystemConfig
-from handoff.connectors.docusign.webhooks import SIGNATURE_HEADER, sign
 from handoff.engine.runtime import Hub
+from handoff.ingress.docusign import SIGNATURE_HEADER, sign
 from support.servers import serving_hub
 
 KEY = "connect-key"

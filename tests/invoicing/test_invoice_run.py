@@ -13,8 +13,8 @@ from handoff.api.app import create_app
 from handoff.billing.engine import BillingPeriod
 from handoff.canonical.crm import BillingModel
 from handoff.config import BillingConfig
-from handoff.connectors.stripe.webhooks import signature_header
 from handoff.flows.invoicing import poll_invoices
+from handoff.ingress.stripe import signature_header
 from handoff.invoicing.monitors import run_monitors
 from handoff.invoicing.records import Proposals
 from handoff.invoicing.service import approve, billed_keys, invoice_proposal, run_billing

@@ -31,13 +31,12 @@ import pytest
 from fastapi import FastAPI
 
 from handoff.config import Settings, load_settings, parse_settings
-from handoff.connectors.hubspot.webhooks import hubspot_webhook_router
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.registry import Connectors, connectors_for
-from handoff.connectors.salesforce.cdc import salesforce_cdc_router
 from handoff.crm.sources import HubSpotSource, SalesforceSource
 from handoff.customers import find_partner_candidates, match_customer
 from handoff.delivery import load_reference, validate_deal
+from handoff.ingress.table import hubspot_webhook_router, salesforce_cdc_router
 from handoff.store.inbox import AcceptResult, IncomingEvent
 from handoff_sandbox import demo_firm, odoo_firm
 from handoff_sandbox.demo_firm import DemoDeal

@@ -12,7 +12,7 @@ from typing import Any
 import httpx
 import pytest
 
-from handoff.api.app import create_app, sign
+from handoff.api.app import create_app
 from handoff.billing.products import required_product_setup
 from handoff.canonical.crm import BillingModel
 from handoff.config import parse_settings
@@ -20,6 +20,7 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import OrderLineIn, QuoteToCashAdapter, SaleOrderIn
 from handoff.engine import flows
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
+from handoff.ingress.events import sign
 from handoff_sandbox.odoo.testing import running_odoo_sandbox
 from support.servers import serving
 

@@ -18,7 +18,6 @@ from typing import Any
 import httpx
 import pytest
 
-from handoff.api.app import SIGNATURE_HEADER, sign
 from handoff.config import (
     LimitsConfig,
     SecretRef,
@@ -28,6 +27,7 @@ from handoff.config import (
     parse_settings,
 )
 from handoff.engine.runtime import Hub
+from handoff.ingress.events import SIGNATURE_HEADER, sign
 from handoff.timesheets.files import parse_file
 from handoff.timesheets.records import parse_items
 from support.servers import serving_hub

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from handoff.api.app import sign
+from handoff.ingress.events import sign
 from support.waiting import wait_for
 from timesheets.desk import DEAL, SECRET, Desk, entry
 

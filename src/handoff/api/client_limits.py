@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from handoff.ingress.bodies import refusal_source
 from handoff.observability.metrics import WEBHOOK_REJECTED
 
 REASON = "too_many_connections"
@@ -190,8 +191,6 @@ class PerClientRequests:
             return
         address = str(client[0])
         if not self.slots.take(address):
-            from handoff.api.bodies import refusal_source
-
             request = Request(scope)
             WEBHOOK_REJECTED.labels(refusal_source(request), REASON).inc()
             status, headers, body = refusal(address, self.slots.cap)

@@ -30,6 +30,7 @@ from sqlalchemy import update
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.store.inbox import AcceptResult, IncomingEvent
+from handoff.observability.metrics import count_received
 from handoff.store.models import InboxEvent, InboxStatus
 from handoff.timesheets.records import FLOW, TIMETRACKER_SYSTEM, DeliveryRecord, to_events
 
@@ -43,12 +44,8 @@ def submit_records(
 ) -> list[AcceptResult]:
     """Store every record's event atomically, then start the runs of the new ones; duplicates
     (same entry and revision) start nothing. ``on_started(n)`` reports events handed over."""
-    import handoff.flows.time_entries  # noqa: F401  (registers the flow)
-
     events = to_events(records, hub.settings.time_entries.partitions)
     results = hub.inbox.accept_many(source, events)
-    from handoff.observability.metrics import count_received
-
     count_received(source, results)  # time entries count in events received like any event
     fresh = [
         (result.inbox_id, event, result.correlation_id)

@@ -16,15 +16,9 @@ import pytest
 from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
-from handoff.connectors.hubspot.webhooks import (
-    SignatureError,
-    WebhookSettings,
-    hubspot_webhook_router,
-    sign_v1,
-    sign_v2,
-    sign_v3,
-    verify_signature,
-)
+from handoff.ingress.hubspot import sign_v1, sign_v2, sign_v3, verify_signature
+from handoff.ingress.router import SignatureError
+from handoff.ingress.table import WebhookSettings, hubspot_webhook_router
 from handoff.store.db import Store
 from handoff.store.inbox import Inbox, IncomingEvent
 from handoff.store.migrate import upgrade

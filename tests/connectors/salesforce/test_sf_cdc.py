@@ -13,11 +13,8 @@ from prometheus_client import REGISTRY
 from tests.support.servers import serving
 from tests.support.waiting import wait_for
 
-from handoff.connectors.salesforce.cdc import (
-    SIGNATURE_HEADER,
-    salesforce_cdc_router,
-    sign_relay_body,
-)
+from handoff.ingress.salesforce import SIGNATURE_HEADER, sign_relay_body
+from handoff.ingress.table import salesforce_cdc_router
 from handoff.store.db import Store
 from handoff.store.inbox import Inbox
 from handoff.store.migrate import upgrade

@@ -17,15 +17,9 @@ from fastapi import FastAPI
 from prometheus_client import REGISTRY
 
 from connectors.stripe.stripe_events import charge, event, payment_intent, stripe_invoice
-from handoff.connectors.stripe.webhooks import (
-    FLOW,
-    SignatureError,
-    StripeWebhookSettings,
-    sign,
-    signature_header,
-    stripe_webhook_router,
-    verify_signature,
-)
+from handoff.ingress.router import SignatureError
+from handoff.ingress.stripe import FLOW, sign, signature_header, verify_signature
+from handoff.ingress.table import StripeWebhookSettings, stripe_webhook_router
 from handoff.store.db import Store
 from handoff.store.inbox import Inbox
 from handoff.store.migrate import upgrade

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from handoff.connectors.hubspot.webhooks import verify_signature
+from handoff.ingress.hubspot import verify_signature
 from handoff_sandbox.hubspot.testing import (
     RunningHubSpotSandbox,
     running_hubspot_sandbox,

@@ -1,4 +1,5 @@
-"""Stripe: signed payment webhooks into the inbox, and payments matched to Odoo invoices."""
+"""Stripe: payments read from Stripe events, and matched to Odoo invoices (its webhook is received
+by ``handoff.ingress.stripe``)."""
 
 from .odoo_side import RegisteredPayment, find_registered, open_invoices, register_stripe_payment
 from .payments import (
@@ -10,13 +11,6 @@ from .payments import (
     payment_exception,
     payment_from_event,
 )
-from .webhooks import (
-    SignatureError,
-    StripeWebhookSettings,
-    signature_header,
-    stripe_webhook_router,
-    verify_signature,
-)
 
 __all__ = [
     "OpenInvoice",
@@ -24,15 +18,10 @@ __all__ = [
     "PaymentMatch",
     "PaymentParseError",
     "RegisteredPayment",
-    "SignatureError",
-    "StripeWebhookSettings",
     "find_registered",
     "match_payment",
     "open_invoices",
     "payment_exception",
     "payment_from_event",
     "register_stripe_payment",
-    "signature_header",
-    "stripe_webhook_router",
-    "verify_signature",
 ]

@@ -11,18 +11,17 @@ one place to change when a firm's Connect configuration differs.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
-from handoff.api.bodies import BodyRefused, parse_json, read_limited_body, signatures_match
-from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
+from handoff.ingress.bodies import BodyRefused, parse_json
+from handoff.ingress.router import Received, Refused
+from handoff.ingress.schemes import hmac_sha256_base64
+from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
 
 SOURCE = "docusign"
 SIGNATURE_HEADER = "X-DocuSign-Signature-1"
@@ -55,8 +54,8 @@ class DealReferenceError(ValueError):
         self.reason = reason
 
 
-def sign(connect_key: str, body: bytes) -> str:
-    return base64.b64encode(hmac.new(connect_key.encode(), body, hashlib.sha256).digest()).decode()
+# DocuSign Connect's HMAC: base64 HMAC-SHA256 of the body, keyed by the Connect key.
+sign = hmac_sha256_base64
 
 
 def _path(document: Any, dotted: str) -> Any:
@@ -130,40 +129,23 @@ def envelope_id_of(envelope: dict[str, Any]) -> str:
     return envelope_id
 
 
-def docusign_router(
-    connect_key: Callable[[], str | None],
-    on_signed: Callable[[str, str, str], bool],
-    crms: Mapping[str, str],
-) -> APIRouter:
-    """`POST /webhooks/docusign`; ``on_signed(crm, deal_id, envelope_id)`` lifts the gate and
-    says True, or holds an envelope for a deal the hub does not know and says False. ``crms``:
-    the configured CRM systems, name -> kind."""
-    router = APIRouter()
+def docusign_handler(
+    on_signed: Callable[[str, str, str], bool], crms: Mapping[str, str]
+) -> Callable[[Received], Any]:
+    """``on_signed(crm, deal_id, envelope_id)`` lifts the gate and says True, or holds an
+    envelope for a deal the hub does not know and says False. ``crms``: the configured CRM
+    systems, name -> kind."""
 
-    def reject(reason: str, detail: str, status: int) -> JSONResponse:
-        WEBHOOK_REJECTED.labels(source=SOURCE, reason=reason).inc()
-        return JSONResponse({"error": reason, "detail": detail}, status_code=status)
-
-    @router.post("/webhooks/docusign")
-    async def receive(request: Request) -> JSONResponse:
-        body = await read_limited_body(request)
-        if body is None:
-            return reject("too_large", "the body exceeds 10 MB", 413)
-        key = connect_key()
-        given = request.headers.get(SIGNATURE_HEADER, "")
-        if not key or not given or not signatures_match(given, sign(key, body)):
-            return reject("signature", f"{SIGNATURE_HEADER} missing or wrong", 401)
+    async def handle(received: Received) -> Response:
         try:
-            envelope = parse_json(body)
+            envelope = parse_json(received.body)
             signed = completed_deal(envelope, crms) if isinstance(envelope, dict) else None
         except BodyRefused as refused:  # bounded JSON: depth, numbers, UTF-8, NUL, surrogates
-            return reject(refused.reason, refused.detail, refused.status)
+            raise Refused(refused.status, refused.reason, refused.detail) from None
         except DealReferenceError as error:
-            return reject(error.reason, str(error), 422)
+            raise Refused(422, error.reason, str(error)) from None
         if signed is None:
             return JSONResponse({"ignored": "not a completed envelope"}, status_code=200)
-        from starlette.concurrency import run_in_threadpool
-
         lifted = await run_in_threadpool(on_signed, *signed)
         WEBHOOK_EVENTS.labels(source=SOURCE).inc()
         if not lifted:
@@ -177,4 +159,4 @@ def docusign_router(
             )
         return JSONResponse({"accepted": signed[2]}, status_code=200)
 
-    return router
+    return handle

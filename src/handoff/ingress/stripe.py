@@ -1,4 +1,5 @@
-"""Stripe webhooks: `Stripe-Signature` verification (pure) and the `POST /webhooks/stripe` router.
+"""Stripe webhooks: `Stripe-Signature` verification (pure), the payment event a body stands for,
+and the handler of `POST /webhooks/stripe` (its row: ``handoff.ingress.table``).
 
 `Stripe-Signature: t=<unix s>,v1=<hex>[,v1=...]`, v1 = hex(HMAC-SHA256(endpoint secret,
 f"{t}.{raw body}")); any v1 that matches counts (Stripe sends several while a secret is rolled);
@@ -17,24 +18,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any, Protocol
+from typing import Any
 
-from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter
 
-from handoff.api.bodies import MAX_BODY_BYTES, BodyRefused, off_loop, parse_json, read_body
-from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
-from handoff.store.inbox import AcceptResult, IncomingEvent
-
-from .payments import (
+from handoff.connectors.stripe.payments import (
     EVENTS_OF_INTEREST,
     Payment,
     PaymentParseError,
     normalise_reference,
     payment_from_event,
 )
+from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
+from handoff.ingress.inbox import EventInbox
+from handoff.ingress.router import Received, Refused, SignatureError, Signed
+from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
+from handoff.store.inbox import IncomingEvent
 
 SOURCE = "stripe"
 FLOW = "stripe_payment"
@@ -67,15 +68,6 @@ def signature_header(secret: str, body: bytes, timestamp: int | None = None) -> 
     """A `Stripe-Signature` value, for the sandbox and for tests."""
     moment = int(time.time()) if timestamp is None else timestamp
     return f"t={moment},v1={sign(secret, moment, body)}"
-
-
-class SignatureError(Exception):
-    """Why a request's signature was refused; ``reason`` is the metric label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 def parse_signature_header(header: str) -> tuple[int, list[str]]:
@@ -145,7 +137,7 @@ class EventError(ValueError):
 
 def parse_event(body: bytes) -> dict[str, Any]:
     """The Stripe event object, checked for what every event has (`id`, `type`, `data.object`).
-    The JSON itself is bounded (``handoff.api.bodies.parse_json``): depth, numbers, text."""
+    The JSON itself is bounded (``handoff.ingress.bodies.parse_json``): depth, numbers, text."""
     try:
         event = parse_json(body)
     except BodyRefused as refused:
@@ -221,59 +213,25 @@ def incoming_event(event: dict[str, Any]) -> IncomingEvent:
     )
 
 
-# -- router ------------------------------------------------------------------------------------
-class EventInbox(Protocol):
-    def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]: ...
-
-
+# -- the scheme and the handler -----------------------------------------------------------------
 @dataclass(frozen=True)
-class StripeWebhookSettings:
+class StripeSignature:
+    """`Stripe-Signature: t=...,v1=...` within ``tolerance_seconds`` either way."""
+
     tolerance_seconds: float = TOLERANCE_SECONDS
-    max_body_bytes: int = MAX_STRIPE_BODY_BYTES
+
+    def verify(self, secret: str, request: Signed, now: float) -> None:
+        header = request.headers.get(SIGNATURE_HEADER.lower())
+        verify_signature(secret, request.body, header, now=now, tolerance=self.tolerance_seconds)
 
 
-def _reject(reason: str, detail: str, status_code: int) -> JSONResponse:
-    WEBHOOK_REJECTED.labels(source=SOURCE, reason=reason).inc()
-    return JSONResponse({"error": reason, "detail": detail}, status_code=status_code)
+def stripe_handler(inbox: EventInbox) -> Callable[[Received], Any]:
+    """Store payments in the inbox for `stripe_payment`. Other event types are answered 200
+    `{"ignored": type}` and counted; an event already in the inbox (Stripe redelivers) is
+    answered 200 with `duplicate: true`."""
 
-
-def stripe_webhook_router(
-    secret_provider: Callable[[], str | None],
-    inbox: EventInbox,
-    settings: StripeWebhookSettings | None = None,
-    *,
-    clock: Callable[[], float] = time.time,
-) -> APIRouter:
-    """`POST /webhooks/stripe`: verify, parse, store payments in the inbox for `stripe_payment`.
-
-    Refusals are 4xx `{error, detail}` (500 when no secret is configured), counted, and store
-    nothing; other event types are answered 200 `{"ignored": type}` and counted; an event already
-    in the inbox (Stripe redelivers) is answered 200 with `duplicate: true`.
-    """
-    config = settings or StripeWebhookSettings()
-    if config.max_body_bytes > MAX_BODY_BYTES:
-        raise ValueError(f"max_body_bytes may not exceed the hub's {MAX_BODY_BYTES}")
-    router = APIRouter()
-
-    @router.post("/webhooks/stripe")
-    async def receive_stripe_webhook(request: Request) -> JSONResponse:
-        try:
-            body = await read_body(request, config.max_body_bytes)
-        except BodyRefused as refused:
-            return _reject(refused.reason, refused.detail, refused.status)
-        try:
-            await off_loop(
-                len(body),
-                lambda: verify_signature(
-                    secret_provider() or "",
-                    body,
-                    request.headers.get(SIGNATURE_HEADER),
-                    now=clock(),
-                    tolerance=config.tolerance_seconds,
-                ),
-            )
-        except SignatureError as error:
-            return _reject(error.reason, error.detail, 500 if error.reason == "no_secret" else 400)
+    async def handle(received: Received) -> Response:
+        body = received.body
         try:
             event = await off_loop(len(body), parse_event, body)
             if event["type"] not in EVENTS_OF_INTEREST:
@@ -281,7 +239,7 @@ def stripe_webhook_router(
                 return JSONResponse({"id": event["id"], "ignored": event["type"]})
             incoming = incoming_event(event)
         except EventError as error:
-            return _reject(error.reason, error.detail, error.status_code)
+            raise Refused(error.status_code, error.reason, error.detail) from None
         accept = inbox.accept_many
         if inspect.iscoroutinefunction(accept):
             results = await accept(SOURCE, [incoming])
@@ -294,4 +252,4 @@ def stripe_webhook_router(
             {"id": event["id"], "inbox_id": result.inbox_id, "duplicate": result.duplicate}
         )
 
-    return router
+    return handle

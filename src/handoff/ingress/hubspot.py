@@ -1,4 +1,5 @@
-"""HubSpot webhooks: signature checks (pure functions) and the `POST /webhooks/hubspot` router.
+"""HubSpot webhooks: signature checks (pure functions), the events a body stands for, and the
+handler of `POST /webhooks/hubspot` (its row: ``handoff.ingress.table``).
 
 Signatures (HubSpot developer docs, test vectors in shared/crm-apis.md):
 - v1 `X-HubSpot-Signature` = hex(SHA-256(secret + body))
@@ -15,23 +16,21 @@ import base64
 import hashlib
 import hmac
 import inspect
-import logging
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 from urllib.parse import unquote
 
-from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
-from handoff.api.bodies import MAX_BODY_BYTES, BodyRefused, off_loop, parse_json, read_body
-from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
-from handoff.store.inbox import AcceptResult, IncomingEvent
-
-log = logging.getLogger(__name__)
+from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
+from handoff.ingress.inbox import EventInbox
+from handoff.ingress.router import Received, Refused, SignatureError, Signed
+from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
+from handoff.store.inbox import IncomingEvent
 
 SOURCE = "hubspot"
 MAX_TIMESTAMP_AGE_SECONDS = 300.0
@@ -79,15 +78,6 @@ def sign_v3(secret: str, method: str, uri: str, body: bytes, timestamp: str) -> 
     message = method.upper().encode() + v3_uri(uri).encode() + body + timestamp.encode()
     digest = hmac.new(secret.encode(), message, hashlib.sha256).digest()
     return base64.b64encode(digest).decode()
-
-
-class SignatureError(Exception):
-    """Why a request's signature was refused; `reason` is the metric label."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
 
 
 def verify_signature(
@@ -221,78 +211,46 @@ def _incoming(index: int, raw: Any) -> IncomingEvent:
     )
 
 
-# -- router ------------------------------------------------------------------------------------
-class EventInbox(Protocol):
-    def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]: ...
-
-
+# -- the scheme and the handler -----------------------------------------------------------------
 @dataclass(frozen=True)
-class WebhookSettings:
+class HubSpotSignature:
+    """v3 (timestamped) unless v1/v2 are switched on; ``public_base_url``: the URL HubSpot calls
+    when a proxy changes scheme or host (it is part of the signed text)."""
+
     accepted_versions: tuple[str, ...] = ("v3",)
-    max_body_bytes: int = MAX_BODY_BYTES
     max_age_seconds: float = MAX_TIMESTAMP_AGE_SECONDS
-    # The URL HubSpot calls, when a proxy changes scheme/host; it is part of the signed text.
     public_base_url: str | None = None
 
+    def verify(self, secret: str, request: Signed, now: float) -> None:
+        uri = request.url
+        if self.public_base_url:
+            uri = self.public_base_url.rstrip("/") + request.path
+            if request.query:
+                uri += "?" + request.query
+        verify_signature(
+            secret=secret,
+            method=request.method,
+            uri=uri,
+            body=request.body,
+            headers=request.headers,
+            now=now,
+            accepted_versions=self.accepted_versions,
+            max_age_seconds=self.max_age_seconds,
+        )
 
-def _reject(reason: str, detail: str, status_code: int) -> JSONResponse:
-    WEBHOOK_REJECTED.labels(source=SOURCE, reason=reason).inc()
-    return JSONResponse({"error": reason, "detail": detail}, status_code=status_code)
 
+def hubspot_handler(
+    inbox: EventInbox, flow_for: Callable[[IncomingEvent], str | None] | None = None
+) -> Callable[[Received], Any]:
+    """Parse, store in the inbox, answer fast. An event already in the inbox (HubSpot
+    redelivers) is answered 200 and marked `duplicate`. `flow_for` names the flow an event
+    starts (e.g. deal.propertyChange of dealstage -> "deal_won"), or None to only store."""
 
-def hubspot_webhook_router(
-    secret_provider: Callable[[], str | None] | str,
-    inbox: EventInbox,
-    settings: WebhookSettings | None = None,
-    *,
-    clock: Callable[[], float] = time.time,
-    flow_for: Callable[[IncomingEvent], str | None] | None = None,
-) -> APIRouter:
-    """`POST /webhooks/hubspot`: verify, parse, store in the inbox, answer fast.
-
-    Any refusal is a 4xx `{error, detail}` and nothing reaches the inbox; an event already in the
-    inbox (HubSpot redelivers) is answered 200 and marked `duplicate`. `flow_for` names the flow
-    an event starts (e.g. deal.propertyChange of dealstage -> "deal_won"), or None to only store.
-    """
-    config = settings or WebhookSettings()
-    router = APIRouter()
-
-    def current_secret() -> str | None:
-        return secret_provider() if callable(secret_provider) else secret_provider
-
-    @router.post("/webhooks/hubspot")
-    async def receive_hubspot_webhook(request: Request) -> JSONResponse:
+    async def handle(received: Received) -> Response:
         try:
-            body = await read_body(request, config.max_body_bytes)
-        except BodyRefused as refused:
-            return _reject(refused.reason, refused.detail, refused.status)
-        uri = str(request.url)
-        if config.public_base_url:
-            uri = config.public_base_url.rstrip("/") + request.url.path
-            if request.url.query:
-                uri += "?" + request.url.query
-        headers = {k.lower(): v for k, v in request.headers.items()}
-        try:
-            await off_loop(
-                len(body),
-                lambda: verify_signature(
-                    secret=current_secret() or "",
-                    method=request.method,
-                    uri=uri,
-                    body=body,
-                    headers=headers,
-                    now=clock(),
-                    accepted_versions=config.accepted_versions,
-                    max_age_seconds=config.max_age_seconds,
-                ),
-            )
-        except SignatureError as error:
-            status = 500 if error.reason == "no_secret" else 401
-            return _reject(error.reason, error.detail, status)
-        try:
-            events = await off_loop(len(body), parse_events, body)
+            events = await off_loop(len(received.body), parse_events, received.body)
         except EventError as error:
-            return _reject(error.reason, error.detail, error.status_code)
+            raise Refused(error.status_code, error.reason, error.detail) from None
         if flow_for is not None:
             for incoming in events:
                 incoming.flow = flow_for(incoming)
@@ -314,4 +272,4 @@ def hubspot_webhook_router(
             }
         )
 
-    return router
+    return handle

@@ -1,4 +1,5 @@
-"""``POST /webhooks/salesforce/cdc``: Change Data Capture events forwarded by a relay.
+"""``POST /webhooks/salesforce/cdc``: Change Data Capture events forwarded by a relay (its row:
+``handoff.ingress.table``).
 
 Salesforce delivers CDC over the gRPC Pub/Sub API, which a web endpoint cannot receive; a relay
 (a subscriber process, or the sandbox) forwards each batch of decoded events here.
@@ -18,19 +19,19 @@ duplicate. Every refusal is a 4xx ``{"error", "detail"}`` and stores nothing.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
-from handoff.api.bodies import MAX_BODY_BYTES, BodyRefused, off_loop, parse_json, read_body
-from handoff.observability.webhook_metrics import WEBHOOK_EVENTS, WEBHOOK_REJECTED
-from handoff.store.inbox import AcceptResult, IncomingEvent
+from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
+from handoff.ingress.inbox import EventInbox
+from handoff.ingress.router import Received, Refused
+from handoff.ingress.schemes import hmac_sha256_hex
+from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
+from handoff.store.inbox import IncomingEvent
 
 SOURCE = "salesforce"
 # Salesforce record ids are 15 or 18 characters, replay ids and transaction keys short: anything
@@ -49,10 +50,6 @@ CHANGE_TYPES = frozenset(
 )  # fmt: skip
 
 
-class EventInbox(Protocol):
-    def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]: ...
-
-
 class CdcRejected(Exception):
     def __init__(self, reason: str, detail: str, status_code: int = 400) -> None:
         super().__init__(detail)
@@ -61,20 +58,8 @@ class CdcRejected(Exception):
         self.status_code = status_code
 
 
-def sign_relay_body(secret: str, body: bytes) -> str:
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def verify_relay_signature(secret: str | None, body: bytes, header: str | None) -> None:
-    if not secret:
-        raise CdcRejected(
-            "not_configured", "No relay secret is configured for Salesforce CDC.", 503
-        )
-    if not header:
-        raise CdcRejected("missing_signature", f"Header {SIGNATURE_HEADER} is required.", 401)
-    given = header.strip().encode("utf-8", "replace")
-    if not hmac.compare_digest(sign_relay_body(secret, body).encode(), given):
-        raise CdcRejected("bad_signature", f"{SIGNATURE_HEADER} does not match the body.", 401)
+# The relay signs as every generic source does: "sha256=" + hex HMAC-SHA256 of the body.
+sign_relay_body = hmac_sha256_hex
 
 
 def parse_cdc_events(body: bytes) -> list[IncomingEvent]:
@@ -176,30 +161,12 @@ def _events_of(index: int, raw: Any) -> list[IncomingEvent]:
     ]
 
 
-def salesforce_cdc_router(
-    secret_provider: Callable[[], str | None],
-    inbox: EventInbox,
-    *,
-    max_body_bytes: int = MAX_BODY_BYTES,
-) -> APIRouter:
-    router = APIRouter()
-
-    def reject(reason: str, detail: str, status_code: int) -> JSONResponse:
-        WEBHOOK_REJECTED.labels(source=SOURCE, reason=reason).inc()
-        return JSONResponse({"error": reason, "detail": detail}, status_code=status_code)
-
-    @router.post("/webhooks/salesforce/cdc")
-    async def receive_salesforce_cdc(request: Request) -> JSONResponse:
+def salesforce_handler(inbox: EventInbox) -> Callable[[Received], Any]:
+    async def handle(received: Received) -> Response:
         try:
-            body = await read_body(request, max_body_bytes)
-        except BodyRefused as refused:
-            return reject(refused.reason, refused.detail, refused.status)
-        try:
-            signature = request.headers.get(SIGNATURE_HEADER)
-            await off_loop(len(body), verify_relay_signature, secret_provider(), body, signature)
-            events = await off_loop(len(body), parse_cdc_events, body)
+            events = await off_loop(len(received.body), parse_cdc_events, received.body)
         except CdcRejected as error:
-            return reject(error.reason, error.detail, error.status_code)
+            raise Refused(error.status_code, error.reason, error.detail) from None
         # The inbox writes to the database: keep that off the event loop.
         results = await run_in_threadpool(inbox.accept_many, SOURCE, events)
         accepted = sum(1 for r in results if not r.duplicate)
@@ -212,4 +179,4 @@ def salesforce_cdc_router(
             }
         )
 
-    return router
+    return handle

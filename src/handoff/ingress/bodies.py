@@ -26,6 +26,8 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 
+from handoff.observability.webhook_metrics import WEBHOOK_REJECTED
+
 MAX_BODY_BYTES = 10 * 1024 * 1024
 BODY_READ_TIMEOUT_SECONDS = 30.0
 MAX_DEPTH = 32
@@ -218,21 +220,12 @@ async def parse_json_off_loop(body: bytes) -> Any:
 
 # -- the app-wide answer to a refused body -----------------------------------------------------
 
-# The inbox source each fixed webhook path counts its refusals under.
-ROUTE_SOURCES = {
-    "/webhooks/time": "timetracker",
-    "/webhooks/hubspot": "hubspot",
-    "/webhooks/salesforce/cdc": "salesforce",
-    "/webhooks/stripe": "stripe",
-    "/webhooks/docusign": "docusign",
-}
-
-
 def refusal_source(request: Request) -> str:
     """The metric label of the route ``request`` went to: its fixed source, or the configured
     system named in ``/webhooks/events/{source}`` (a route only reads a body once it knows the
     source is configured), else "unknown"."""
-    fixed = ROUTE_SOURCES.get(request.url.path)
+    routes: dict[str, str] = getattr(request.app.state, "route_sources", {})
+    fixed = routes.get(request.url.path)
     if fixed:
         return fixed
     source = request.path_params.get("source")
@@ -242,8 +235,6 @@ def refusal_source(request: Request) -> str:
 
 async def body_refused_handler(request: Request, error: Exception) -> Response:
     """A ``BodyRefused`` no route caught becomes its 4xx ``{error, detail}``, counted."""
-    from handoff.observability.webhook_metrics import WEBHOOK_REJECTED
-
     refused = error if isinstance(error, BodyRefused) else BodyRefused(400, "bad_body", str(error))
     WEBHOOK_REJECTED.labels(refusal_source(request), refused.reason).inc()
     return JSONResponse(
@@ -251,8 +242,16 @@ async def body_refused_handler(request: Request, error: Exception) -> Response:
     )
 
 
-def install(app: Any, *, body_read_timeout: float, system_names: frozenset[str]) -> None:
-    """Give ``app`` the read timeout its routes' body reads honour and the handler above."""
+def install(
+    app: Any,
+    *,
+    body_read_timeout: float,
+    system_names: frozenset[str],
+    route_sources: dict[str, str],
+) -> None:
+    """Give ``app`` the read timeout its routes' body reads honour, the source each fixed webhook
+    path counts its refusals under (``route_sources``, path -> source) and the handler above."""
     app.state.body_read_timeout = body_read_timeout
     app.state.system_names = system_names
+    app.state.route_sources = route_sources
     app.add_exception_handler(BodyRefused, body_refused_handler)

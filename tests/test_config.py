@@ -185,7 +185,7 @@ def test_default_file_is_handoff_config_then_current_folder(
 def test_store_urls_file_then_environment_then_sqlite(monkeypatch: pytest.MonkeyPatch) -> None:
     defaults = Settings()
     assert defaults.store_url() == "sqlite:///data/handoff.db"
-    assert defaults.system_store_url() == "sqlite:///data/handoff_system.db"
+    assert defaults.system_store_url() == "sqlite:///data/handoff.db"  # one file, one transaction
 
     monkeypatch.setenv(DATABASE_URL_ENV_VAR, "postgresql+psycopg://ci:pw@127.0.0.1:5432/test")
     assert defaults.store_url() == "postgresql+psycopg://ci:pw@127.0.0.1:5432/test"
@@ -193,7 +193,7 @@ def test_store_urls_file_then_environment_then_sqlite(monkeypatch: pytest.Monkey
 
     in_file = parse_settings("store: {url: 'sqlite:////var/lib/handoff/store.db'}")
     assert in_file.store_url() == "sqlite:////var/lib/handoff/store.db"
-    assert in_file.system_store_url() == "sqlite:////var/lib/handoff/handoff_system.db"
+    assert in_file.system_store_url() == "sqlite:////var/lib/handoff/store.db"
 
     explicit = parse_settings("store: {system_url: 'sqlite:///engine.db'}")
     assert explicit.system_store_url() == "sqlite:///engine.db"

@@ -230,7 +230,6 @@ def test_the_starter_file_reads_its_rates_exactly() -> None:
 def test_the_new_sections_have_the_former_defaults() -> None:
     defaults = Settings()
     assert defaults.runtime.engine_log_level == "WARNING"
-    assert defaults.runtime.inbox_sweep_seconds == 5.0
     assert defaults.runtime.monitors_seconds == 60.0
     assert (defaults.time_entries.batch, defaults.time_entries.partitions) == (True, 1)
     assert defaults.time_entries.batch_limit == 1000

@@ -49,8 +49,6 @@ CONFIG_ENV_VAR = "HANDOFF_CONFIG"
 DATABASE_URL_ENV_VAR = "HANDOFF_DATABASE_URL"
 DEFAULT_CONFIG_FILE = Path("handoff.yaml")
 DEFAULT_STORE_URL = "sqlite:///data/handoff.db"
-SYSTEM_STORE_FILENAME = "handoff_system.db"
-DEFAULT_SYSTEM_STORE_URL = f"sqlite:///data/{SYSTEM_STORE_FILENAME}"
 
 SystemKind = Literal["odoo", "hubspot", "salesforce", "stripe", "docusign", "http"]
 # The partner field groups a firm may give to another system than the customer's owner
@@ -887,13 +885,12 @@ class LimitsConfig(Section):
 
 class RuntimeConfig(Section):
     """How the hub's own machinery runs. ``engine_log_level``: the durable engine's (DBOS)
-    logger. ``inbox_sweep_seconds``: how often a worker hands over events stored but never
-    started (the API died in between). ``monitors_seconds``: how often the business monitors
-    run. ``alerts_seconds``: how often the alert conditions are checked (``alerts``). The
-    invoice-status poll is ``flows.invoice_status.trigger.poll.interval_seconds``."""
+    logger. ``monitors_seconds``: how often the business monitors run. ``alerts_seconds``: how
+    often the alert conditions are checked (``alerts``). The invoice-status poll is
+    ``flows.invoice_status.trigger.poll.interval_seconds``. The schedules fire on the clock: a
+    period that divides neither a minute, an hour nor a day is rounded down to one that does."""
 
     engine_log_level: LogLevel = "WARNING"
-    inbox_sweep_seconds: float = Field(default=5.0, gt=0, le=3600)
     monitors_seconds: float = Field(default=60.0, gt=0, le=86_400)
     alerts_seconds: float = Field(default=60.0, gt=0, le=86_400)
 
@@ -951,6 +948,11 @@ REMOVED_SETTINGS: tuple[tuple[tuple[str, ...], str], ...] = (
         ("systems", "*", "path"),
         "removed with kind 'files' in issue 11: no code watched a folder; import a "
         "file with `handoff import time FILE` / `handoff import expenses FILE`",
+    ),
+    (
+        ("runtime", "inbox_sweep_seconds"),
+        "removed in issue 11: an event and its run's enqueue commit in one transaction, so "
+        "no event waits to be handed over and there is no sweeper; delete the line",
     ),
 )
 _REMOVED_KINDS = {
@@ -1100,17 +1102,10 @@ class Settings(Section):
         return self.store.url or os.environ.get(DATABASE_URL_ENV_VAR) or DEFAULT_STORE_URL
 
     def system_store_url(self) -> str:
-        """The durable engine's database: `store.system_url`, else the same PostgreSQL as the
-        store, else a `handoff_system.db` SQLite file next to the SQLite store."""
-        if self.store.system_url:
-            return self.store.system_url
-        store = make_url(self.store_url())
-        if store.get_backend_name() == "postgresql":
-            return store.render_as_string(hide_password=False)
-        if store.get_backend_name() == "sqlite" and store.database not in (None, "", ":memory:"):
-            system_file = Path(store.database).with_name(SYSTEM_STORE_FILENAME)
-            return store.set(database=str(system_file)).render_as_string(hide_password=False)
-        return DEFAULT_SYSTEM_STORE_URL
+        """The durable engine's database: the store's own (`store.system_url` may only repeat
+        it). The inbox row and its run's enqueue commit in one transaction, so the engine's
+        tables live in the store's database: its PostgreSQL (schema ``dbos``) or its SQLite file."""
+        return self.store.system_url or self.store_url()
 
 
 # ── Loading and problem reporting ────────────────────────────────────────────────────────

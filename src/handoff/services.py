@@ -108,12 +108,15 @@ def replay_flow_run(hub: Hub, workflow_id: str, *, from_step: int | None = None)
     run, steps = show_flow_run(hub, workflow_id)
     if run.status in ("PENDING", "ENQUEUED"):
         raise OperationError(f"flow run {workflow_id} is still {run.status.lower()}; let it finish")
-    start = from_step if from_step is not None else 1
+    return _fork(hub, run, steps, from_step if from_step is not None else 1)
+
+
+def _fork(hub: Hub, run: FlowRun, steps: list[FlowStep], start: int) -> str:
     if start < 1 or (steps and start > steps[-1].number + 1):
         last = steps[-1].number if steps else 0
         raise OperationError(f"--from-step must be between 1 and {last + 1}")
     handle = flows._client(hub).fork_workflow(
-        workflow_id,
+        run.workflow_id,
         start,
         queue_name=run.queue or None,
         queue_partition_key=run.entity or None,
@@ -125,22 +128,10 @@ def replay_flow_run(hub: Hub, workflow_id: str, *, from_step: int | None = None)
         system="handoff",
         model="flow",
         record_id=new_id,
-        after={"replayed": workflow_id, "from_step": start},
+        after={"replayed": run.workflow_id, "from_step": start},
         workflow_id=new_id,
     )
     return new_id
-
-
-def _let_finish(hub: Hub, workflow_id: str, patience: float = 10.0) -> None:
-    """A flow records its exception just before it ends: a retry that comes at once waits
-    those moments instead of refusing (a run still pending after ``patience`` is refused)."""
-    import time
-
-    deadline = time.monotonic() + patience
-    while time.monotonic() < deadline:
-        if show_flow_run(hub, workflow_id)[0].status not in ("PENDING", "ENQUEUED"):
-            return
-        time.sleep(0.05)
 
 
 def retry_exception(hub: Hub, exception_id: int, *, by: str = "operator") -> str:
@@ -149,12 +140,14 @@ def retry_exception(hub: Hub, exception_id: int, *, by: str = "operator") -> str
         raise OperationError(f"exception {exception_id} is {record.status}; nothing to retry")
     if not record.workflow_id:
         raise OperationError(f"exception {exception_id} did not come from a flow run")
-    _let_finish(hub, record.workflow_id)
     # A person fixed something (reference data in Odoo, the deal in the CRM): a flow that reads
     # it in an earlier step must read it again, not replay the checkpointed read.
     flows.load_flow_modules(hub.settings)
     start = flows.retry_step(record.flow, record.step)
-    new_id = replay_flow_run(hub, record.workflow_id, from_step=start)
+    # The exception is the run's last recorded step (flow.exception): every step the fork keeps
+    # is recorded, whether or not the engine has yet marked the run as ended.
+    run, steps = show_flow_run(hub, record.workflow_id)
+    new_id = _fork(hub, run, steps, start)
     with hub.store.session() as session:
         row = session.get(ExceptionRecord, exception_id)
         assert row is not None
@@ -196,15 +189,22 @@ def circuits(hub: Hub) -> list[CircuitView]:
     return sorted(known.values(), key=lambda v: v.system)
 
 
-_system_engines: dict[str, sa.Engine] = {}
-
-
 def queue_depths(hub: Hub) -> dict[tuple[str, str], int]:
-    """Flows enqueued or running, per queue, read straight from the engine's status table."""
-    url = hub.system_database_url()
-    engine = _system_engines.get(url)
-    if engine is None:
-        from handoff.store.db import make_engine
+    """Flows enqueued or running, per queue, read straight from the engine's status table (in
+    the store's database)."""
+    engine = hub.store.engine
+    table = "dbos.workflow_status" if engine.dialect.name == "postgresql" else "workflow_status"
+    query = sa.text(
+        f"SELECT queue_name, status, COUNT(*) FROM {table} "
+        "WHERE status IN ('ENQUEUED', 'PENDING') AND queue_name IS NOT NULL "
+        "GROUP BY queue_name, status"
+    )
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(query).all()
+    except (sa.exc.OperationalError, sa.exc.ProgrammingError):
+        return {}  # the engine has not created its tables yet: nothing is queued
+    return {(str(q), str(s).lower()): int(n) for q, s, n in rows}
 
 
 def envelope_completed(hub: Hub, crm: str, deal_id: str, envelope_id: str) -> bool:
@@ -255,20 +255,6 @@ def _deal_is_known(hub: Hub, key: str) -> bool:
             .limit(1)
         )
     return seen is not None
-
-        engine = _system_engines[url] = make_engine(url)
-    table = "dbos.workflow_status" if engine.dialect.name == "postgresql" else "workflow_status"
-    query = sa.text(
-        f"SELECT queue_name, status, COUNT(*) FROM {table} "
-        "WHERE status IN ('ENQUEUED', 'PENDING') AND queue_name IS NOT NULL "
-        "GROUP BY queue_name, status"
-    )
-    try:
-        with engine.connect() as connection:
-            rows = connection.execute(query).all()
-    except (sa.exc.OperationalError, sa.exc.ProgrammingError):
-        return {}  # the engine has not created its tables yet: nothing is queued
-    return {(str(q), str(s).lower()): int(n) for q, s, n in rows}
 
 
 def approve(hub: Hub, gate_id: int, *, by: str) -> None:

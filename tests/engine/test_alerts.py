@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -168,24 +167,34 @@ def test_a_webhook_target_may_be_a_secret_reference(
     assert [body["summary"] for body in got.received] == ["x"]
 
 
-def test_the_scheduler_checks_every_runtime_alerts_seconds(
+def test_the_alerts_schedule_checks_every_runtime_alerts_seconds_and_sends_once(
     store_url: str, receiver: tuple[str, Receiver], cleanup: list[Hub]
 ) -> None:
-    from handoff.cli.processes import _start_schedules
+    from handoff import services
+    from handoff.engine.schedules import SCHEDULED_WORKFLOW, install
+    from handoff.flows.polling import hub_schedules
 
     base, got = receiver
     alerts = AlertsConfig(
         channels=[AlertChannel(kind="webhook", target=f"{base}/hook")], open_exceptions_threshold=1
     )
-    hub = hub_for(store_url, alerts, alerts_seconds=0.2)
+    hub = hub_for(store_url, alerts, alerts_seconds=1)
     cleanup.append(hub)
-    stop = threading.Event()
-    try:
-        jobs = _start_schedules(hub, stop)
-        assert jobs == ["alerts every 0.2s"]
-        open_exception(hub, "hubspot:deal:9")
-        # With the default (60 s) nothing would arrive within this wait.
-        wait_for(lambda: len(got.received) == 1, timeout=10, what="the alert of the scheduler")
-        assert got.received[0]["alert"] == "open_exceptions"
-    finally:
-        stop.set()
+    schedules = hub_schedules(hub.settings)
+    assert [s.what for s in schedules] == ["alerts every 1s"]
+    hub.launch(executor_id="alerts-test")
+    install(schedules)
+    open_exception(hub, "hubspot:deal:9")
+    # With the default (60 s) nothing would arrive within this wait.
+    wait_for(lambda: len(got.received) == 1, timeout=15, what="the alert of the schedule")
+    assert got.received[0]["alert"] == "open_exceptions"
+
+    def ticks() -> int:
+        runs = services.list_flow_runs(hub, flow=SCHEDULED_WORKFLOW, status="success", limit=100)
+        return len(runs)
+
+    # Later ticks find the condition already sent (kept in the store, whichever worker ran the
+    # tick before) and send nothing.
+    seen = ticks()
+    wait_for(lambda: ticks() >= seen + 3, timeout=15, what="three more ticks")
+    assert len(got.received) == 1

@@ -6,9 +6,9 @@ counted among writes only, so it lands on a write whatever reads come around it:
 
 - deal to delivery: at the 1st/3rd/2nd... write from each restart, before and after; then the
   last deals while they wait on Odoo's open circuit;
-- time entries and expenses (batched runs): the API dies between storing a delivery in the inbox
-  and starting its runs, and again once it started the first run but marked nothing (failpoints;
-  the worker's sweeper starts what was not, exactly once); the worker dies at held
+- time entries and expenses (batched runs): the API dies inside the transaction that stores a
+  delivery in the inbox and enqueues its runs, before the first enqueue and after it (failpoints;
+  nothing of the delivery is left, the redelivery stores and runs each entry once); the worker dies at held
   writes mid-batch (timesheet create, expense load), while runs sleep their retry backoff, and
   while they wait on Odoo's open circuit;
 - the invoice run (wizard, invoicing, posting) and the Stripe payments (register, create
@@ -55,8 +55,8 @@ from support.waiting import wait_for
 
 DEALS = 6
 ENTRIES = 240  # five deliveries of 48 entries and expenses, each met by other crashes
-# Where the API dies on the way in: events stored, no flow enqueued; the first flow enqueued, its
-# inbox row not marked, the others not enqueued.
+# Where the API dies on the way in, inside the one transaction: events stored, no flow enqueued;
+# the first flow enqueued, the others not.
 FAILPOINTS = (failpoints.INBOX_ACCEPTED, failpoints.FIRST_ENQUEUED)
 MONTH = date.today().replace(day=1)
 PAYMENT_STAMP = 1_790_000_000
@@ -96,11 +96,13 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         all_pushed = lambda: settled(reader, "timetracker")  # noqa: E731
 
         for delivery, failpoint in zip(deliveries, FAILPOINTS, strict=False):
+            stored = time_rows(world)
             with world.api_dying_at(failpoint), pytest.raises(httpx.TransportError):
                 post_time(stack.hub_url, secret, delivery)
-            # Stored before the API died: redelivered, every entry is a duplicate (the worker's
-            # sweeper starts the stored ones that were not started).
-            assert post_time(stack.hub_url, secret, delivery) == 0
+            # The API died inside the transaction that stores the entries and enqueues their
+            # runs: nothing of it is stored, nor enqueued. Redelivered, every entry is new.
+            assert time_rows(world) == stored
+            assert post_time(stack.hub_url, secret, delivery) == len(delivery)
             wait_for(all_pushed, timeout=120, what=f"the delivery cut at {failpoint} pushed")
 
         assert post_time(stack.hub_url, secret, deliveries[2]) == len(deliveries[2])
@@ -146,13 +148,20 @@ def test_every_accepted_event_reaches_odoo_once_wherever_the_worker_dies(
         assert points >= {"deal to delivery", "time entries", "invoice run", "payments", "API"}
 
 
+def time_rows(world: CrashWorld) -> tuple[int, int]:
+    """The time tracker's inbox rows and the runs enqueued for them."""
+    rows = world.reader.inbox.list(source="timetracker", limit=100_000)
+    runs = services.list_flow_runs(world.reader, flow="time_entry", limit=100_000)
+    return len(rows), len(runs)
+
+
 def _deals(world: CrashWorld) -> list[DemoDeal]:
     """A valid deal of each contract type but the retainer (its own test below kills its run
     where the overage line was added), then more time-and-materials ones (they invoice)."""
     valid = sorted((d for d in world.stack.winnable_deals() if not d.defect), key=lambda d: d.key)
     chosen = {d.billing_model: d for d in reversed(valid)
-              if d.billing_model is not BillingModel.RETAINER}  # fmt: skip
-    tm = [d for d in valid if d.billing_model is BillingModel.TIME_AND_MATERIALS]
+              if d.billing_model != BillingModel.RETAINER}  # fmt: skip
+    tm = [d for d in valid if d.billing_model == BillingModel.TIME_AND_MATERIALS]
     picked = list(chosen.values()) + [d for d in tm if d not in chosen.values()]
     assert len(picked) >= DEALS, [d.key for d in valid]
     return picked[:DEALS]
@@ -164,7 +173,7 @@ def test_a_retainer_overage_line_added_before_a_crash_is_invoiced_once(tmp_path:
     with crash_world(tmp_path, f"sqlite:///{tmp_path / 'handoff.db'}") as world:
         stack, reader = world.stack, world.reader
         retainer = next(d for d in sorted(stack.winnable_deals(), key=lambda d: d.key)
-                        if d.billing_model is BillingModel.RETAINER and not d.defect
+                        if d.billing_model == BillingModel.RETAINER and not d.defect
                         and d.legal_entity.endswith("GmbH"))  # another company than Odoo's first  # fmt: skip
         stack.win(retainer.key)
         wait_for(lambda: len(reader.bindings.all(model="sale.order")) == 1, timeout=120,

@@ -4,8 +4,9 @@ that only reads the shared store.
 
 Points are chosen with the Odoo sandbox's *hold* (the k-th RPC call from now waits, before or
 after its effect: the worker is killed while it waits), with injected 503s (the worker is killed
-while its flows sleep their retry backoff or wait on the open circuit), and with the failpoint
-between the inbox and the enqueue (``HANDOFF_FAILPOINTS``, in the API process).
+while its flows sleep their retry backoff or wait on the open circuit), and with the failpoints
+inside the transaction that stores events and enqueues their runs (``HANDOFF_FAILPOINTS``, in the
+API process).
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ class CrashWorld:
     @contextmanager
     def api_dying_at(self, failpoint: str) -> Iterator[subprocess.Popen[bytes]]:
         """Swap the API for one that dies at ``failpoint`` (e.g. events stored, their flows not
-        yet enqueued); the normal API serves again afterwards."""
+        yet enqueued, in the transaction that does both); the normal API serves again
+        afterwards."""
         self.apis.close()
         with running_api(self.stack, self.folder, env={ENV_VAR: f"{failpoint}=exit"}) as api:
             yield api

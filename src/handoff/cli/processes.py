@@ -12,7 +12,7 @@ from rich.console import Console
 
 from handoff.cli.output import shown
 from handoff.engine import flows
-from handoff.engine.runtime import Hub, describe, start_hub
+from handoff.engine.runtime import Hub, default_executor_id, describe, start_hub
 from handoff.observability import logging as hub_logging
 
 console = Console(stderr=True)
@@ -59,134 +59,21 @@ def _stop_on_signals(stop: threading.Event) -> None:
     signal.signal(signal.SIGINT, handler)
 
 
-def _sweep_inbox(hub: Hub, stop: threading.Event) -> None:
-    """Hand over events that were stored but never started (the API died in between), every
-    ``runtime.inbox_sweep_seconds``."""
-    while not stop.wait(hub.settings.runtime.inbox_sweep_seconds):
-        flows.dispatch_waiting(hub)
-
-
-def _poll(hub: Hub, system: str, interval: float, stop: threading.Event) -> None:
-    """Poll a CRM for changed deals every ``interval`` seconds (errors are logged, not fatal)."""
-    from handoff.flows.polling import POLLERS
-
-    log = hub_logging.get_logger("handoff.poll")
-    while not stop.wait(interval):
-        try:
-            POLLERS[system](hub)
-        except Exception:
-            log.exception("poll of %s failed; next try in %.0f s", system, interval)
-
-
-def _start_pollers(hub: Hub, stop: threading.Event) -> list[str]:
-    from handoff.flows.polling import POLLERS
-
-    started = []
-    for name, flow_config in hub.settings.flows.items():
-        poll = flow_config.trigger.poll if flow_config.trigger is not None else None
-        if not flow_config.enabled or poll is None:
-            continue
-        kind = hub.settings.system(poll.system).kind
-        if kind in POLLERS:
-            threading.Thread(
-                target=_poll, args=(hub, kind, poll.interval_seconds, stop), daemon=True
-            ).start()
-            started.append(f"{name}: poll {poll.system} every {poll.interval_seconds:g}s")
-    return started
-
-
-INVOICE_POLL_SECONDS = 20.0  # invoice and payment status reach the CRM within a minute
-
-
-def invoice_poll_seconds(hub: Hub) -> float:
-    """flows.invoice_status.trigger.poll.interval_seconds when configured, else 20 s."""
-    configured = hub.settings.flows.get("invoice_status")
-    trigger = configured.trigger if configured is not None else None
-    poll = trigger.poll if trigger is not None else None
-    return poll.interval_seconds if poll is not None else INVOICE_POLL_SECONDS
-
-
-def _every(hub: Hub, name: str, seconds: float, job: Any, stop: threading.Event) -> None:
-    log = hub_logging.get_logger("handoff.schedule")
-    while not stop.wait(seconds):
-        try:
-            job(hub)
-        except Exception:
-            log.exception("%s failed; next try in %.0f s", name, seconds)
-
-
-def _on_cron(hub: Hub, name: str, expression: str, job: Any, stop: threading.Event) -> None:
-    from datetime import UTC, datetime
-
-    from croniter import croniter
-
-    log = hub_logging.get_logger("handoff.schedule")
-    schedule = croniter(expression, datetime.now(UTC))
-    while True:
-        fires_at = schedule.get_next(datetime)
-        if stop.wait(max(0.0, (fires_at - datetime.now(UTC)).total_seconds())):
-            return
-        try:
-            job(hub, fires_at)
-        except Exception:
-            log.exception("%s failed at its scheduled time", name)
-
-
-def _start_schedules(hub: Hub, stop: threading.Event) -> list[str]:
-    """Alerts always; invoice-status polling and monitors with an Odoo; the invoice run on its
-    cron when configured (flows.billing_run.trigger.cron in handoff.yaml). Intervals come from
-    handoff.yaml (``runtime``, ``flows.invoice_status.trigger.poll``)."""
-    from handoff.engine.alerts import Alerter
-    from handoff.flows.billing_run import request_scheduled
-    from handoff.flows.invoicing import poll_invoices
-    from handoff.invoicing.monitors import run_monitors
-
-    kinds = {system.kind for system in hub.settings.systems.values()}
-    jobs: list[str] = []
-    runtime = hub.settings.runtime
-    threading.Thread(
-        target=_every,
-        args=(hub, "alerts", runtime.alerts_seconds, Alerter().check, stop),
-        daemon=True,
-    ).start()
-    jobs.append(f"alerts every {runtime.alerts_seconds:g}s")
-    if "odoo" in kinds:
-        every = invoice_poll_seconds(hub)
-        threading.Thread(
-            target=_every, args=(hub, "invoice poll", every, poll_invoices, stop), daemon=True
-        ).start()
-        threading.Thread(
-            target=_every,
-            args=(hub, "monitors", runtime.monitors_seconds, run_monitors, stop),
-            daemon=True,
-        ).start()
-        jobs += [
-            f"invoice status poll every {every:g}s",
-            f"monitors every {runtime.monitors_seconds:g}s",
-        ]
-    billing = hub.settings.flows.get("billing_run")
-    if billing is not None and billing.enabled and billing.trigger and billing.trigger.cron:
-        # Hands the run to the workers as a durable flow, once per firing whatever the number
-        # of workers; it bills the month just ended when the cron fires in a month's first days,
-        # else the current month (invoicing.service.scheduled_period).
-        threading.Thread(
-            target=_on_cron,
-            args=(hub, "billing run", billing.trigger.cron, request_scheduled, stop),
-            daemon=True,
-        ).start()
-        jobs.append(f"billing run on cron {billing.trigger.cron}")
-    return jobs
-
-
 def _start_worker(hub: Hub, executor_id: str | None, stop: threading.Event) -> str:
-    from handoff.engine.runtime import default_executor_id
+    """Launch the durable engine (this worker takes flows from every queue) and install the
+    hub's schedules (``flows.polling.hub_schedules``): the engine's scheduled workflows, which
+    every worker registers and which run once per tick whatever the number of workers.
+    ``stop`` is the caller's (the engine stops with ``hub.shutdown``)."""
+    # Here, not at the top: the flow modules load with a worker, not with every CLI command.
+    from handoff.engine.schedules import install
+    from handoff.flows.polling import hub_schedules
 
     executor = executor_id or default_executor_id()
     hub.launch(executor_id=executor)
-    flows.dispatch_waiting(hub)
-    threading.Thread(target=_sweep_inbox, args=(hub, stop), daemon=True).start()
-    for line in [*_start_pollers(hub, stop), *_start_schedules(hub, stop)]:
-        console.print(f"[bold]{'trigger':>16}[/bold]  {line}")
+    schedules = hub_schedules(hub.settings)
+    install(schedules)
+    for schedule in schedules:
+        console.print(f"[bold]{'trigger':>16}[/bold]  {schedule.what}")
     return executor
 
 

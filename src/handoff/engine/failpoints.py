@@ -1,7 +1,8 @@
 """Named crash points for crash tests, in the manner of FoundationDB's buggify and etcd's gofail.
 
-Code marks the places where a crash leaves the most delicate state (``reached("inbox.accepted")``
-between storing events and starting their flows); a test process sets
+Code marks the places where a crash would leave the most delicate state (``reached("inbox.accepted")``
+between storing events and enqueueing their flows, inside the one transaction that does both, so
+a crash there must leave nothing); a test process sets
 
     HANDOFF_FAILPOINTS="inbox.accepted=exit"
 

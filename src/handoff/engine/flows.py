@@ -35,6 +35,7 @@ BUILTIN_FLOW_MODULES: tuple[str, ...] = (
     "handoff.flows.invoicing",
     "handoff.flows.payments",
     "handoff.flows.billing_run",
+    "handoff.flows.polling",  # the jobs of the hub's schedules
 )
 
 
@@ -275,6 +276,18 @@ def _client(hub: Hub) -> Any:
     if url not in _clients:
         _clients[url] = hub.client()
     return _clients[url]
+
+
+def steps_of(hub: Hub, workflow_id: str) -> list[dict[str, Any]]:
+    """A run's recorded steps so far, in order (none before a worker takes it)."""
+    return list(_client(hub).list_workflow_steps(workflow_id, load_output=False))
+
+
+def run_status(hub: Hub, workflow_id: str) -> str | None:
+    """The engine's status of a run (ENQUEUED, PENDING, SUCCESS, ERROR, ...), None if unknown."""
+    found = _client(hub).list_workflows(workflow_ids=[workflow_id], load_input=False,
+                                        load_output=False)  # fmt: skip
+    return str(found[0].status) if found else None
 
 
 def close_clients() -> None:

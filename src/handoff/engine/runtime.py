@@ -1,8 +1,9 @@
 """The hub as one object per process: settings, store, repositories, breakers, durable engine.
 
-DBOS Transact runs the flows: workflows and their steps are checkpointed in the system database
-(SQLite file by default, the same PostgreSQL as the store in production), queues carry per-system
-concurrency and rate limits and are partitioned by entity so one deal's events run in order.
+DBOS Transact runs the flows: workflows and their steps are checkpointed in the store's own
+database (its SQLite file by default, its PostgreSQL in production, schema ``dbos``), so an inbox
+row and the enqueue of its run commit in one transaction; queues carry per-system concurrency
+and rate limits and are partitioned by entity so one deal's events run in order.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from dbos import DBOS, DBOSClient, DBOSConfig
+from sqlalchemy.engine import make_url
 
 from handoff import __version__
 from handoff.engine.breaker import BreakerPolicy, CircuitBreakers
@@ -148,13 +150,18 @@ def start_hub(settings: Settings | None = None) -> Hub:
     from handoff.config import load_settings
     from handoff.store import migrate
 
-    hub = Hub.from_settings(settings or load_settings())
+    settings = settings or load_settings()
+    if not same_database(settings.store_url(), settings.system_store_url()):
+        raise ValueError(
+            "store.system_url must name the store's own database (store.url): an event's inbox "
+            "row and its run's enqueue commit in one transaction; remove store.system_url"
+        )
+    hub = Hub.from_settings(settings)
+    # The store's tables (WAL, 0600 file on SQLite), then the durable engine's beside them in the
+    # same database: an API process enqueues flows before any worker ran. The two sets of
+    # tables share no name (the store's: inbox, bindings, ..., alembic_version; the engine's:
+    # workflow_status, ..., dbos_migrations).
     migrate.upgrade(hub.store)
-    # The durable engine's own tables too: an API process enqueues flows before any worker ran.
-    # Its SQLite file, like the store's, is readable by the hub's user only.
-    from handoff.store.db import private_sqlite_file
-
-    private_sqlite_file(hub.system_database_url())
     DBOS.migrate(hub.system_database_url())
     set_current_hub(hub)
     return hub
@@ -163,6 +170,16 @@ def start_hub(settings: Settings | None = None) -> Hub:
 def default_executor_id() -> str:
     """Stable per host and slot, so a restarted worker recovers exactly the flows it left."""
     return os.environ.get("HANDOFF_EXECUTOR_ID") or f"{socket.gethostname()}-worker"
+
+
+def same_database(first: str, second: str) -> bool:
+    """Whether two URLs name one database (driver and credentials aside)."""
+    a, b = make_url(first), make_url(second)
+    if a.get_backend_name() != b.get_backend_name():
+        return False
+    if a.get_backend_name() == "sqlite":
+        return os.path.realpath(a.database or "") == os.path.realpath(b.database or "")
+    return (a.host, a.port or 5432, a.database) == (b.host, b.port or 5432, b.database)
 
 
 def dbos_url(url: str) -> str:
@@ -179,6 +196,4 @@ def describe(hub: Hub) -> dict[str, Any]:
 
 
 def _mask_url(url: str) -> str:
-    from sqlalchemy.engine import make_url
-
     return make_url(url).render_as_string(hide_password=True)

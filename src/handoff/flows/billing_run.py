@@ -1,7 +1,7 @@
-"""The invoice run as a durable flow: what the schedule starts and ``handoff billing run --queue``
-hands to the workers. Steps: record the period's proposals, then invoice each approved proposal,
-one durable step each, so a worker killed in the middle resumes where it stopped, and every
-step is safe to repeat (see ``handoff.invoicing.service``).
+"""The invoice run as a durable flow, its one path: what the schedule starts and ``handoff billing
+run`` hands to the workers (and follows step by step). Steps: record the period's proposals,
+then invoice each approved proposal, one durable step each, so a worker killed in the middle
+resumes where it stopped, and every step is safe to repeat (see ``handoff.invoicing.service``).
 
 One event per request, one entity for all runs (``billing``): runs never overlap. The schedule
 names its event after the period and the minute it fired, so the same cron firing in several
@@ -10,6 +10,8 @@ workers starts one run.
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -20,6 +22,7 @@ from handoff.engine import flows
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runs import flow_output
 from handoff.engine.runtime import Hub, current_hub
+from handoff.engine.schedules import job
 from handoff.engine.steps import call
 from handoff.store.inbox import AcceptResult, IncomingEvent
 
@@ -58,6 +61,12 @@ def request_scheduled(hub: Hub, fired_at: datetime) -> AcceptResult:
     return request(hub, period, requested=f"cron@{fired_at:%Y-%m-%dT%H:%M}")
 
 
+@job("billing_run")
+def _on_cron(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> int:
+    """The schedule's tick (``flows.billing_run.trigger.cron``): request the run; the inbox id."""
+    return request_scheduled(hub, fired_at).inbox_id
+
+
 def propose(period: str, require_approval: bool | None) -> list[int]:
     from handoff.invoicing.service import record_proposals
 
@@ -86,6 +95,16 @@ class RunOutcome:
     inbox_id: int
     status: str  # the inbox event's: done, failed, or still queued / received
     output: dict[str, Any]  # period, proposed, invoiced, failed (empty unless done)
+    run_status: str | None = None  # the engine's (ENQUEUED while no worker took it, ...)
+
+
+@dataclass(frozen=True)
+class StepDone:
+    """One step of the run that ended, as the run reports its progress."""
+
+    number: int
+    name: str
+    error: str | None
 
 
 def run_and_wait(
@@ -96,22 +115,33 @@ def run_and_wait(
     timeout: float,
     require_approval: bool | None = None,
     post: bool | None = None,
+    on_step: Callable[[StepDone], None] | None = None,
 ) -> RunOutcome:
-    """Request the run (:func:`request`) and wait up to ``timeout`` s for a worker to end it."""
-    import time
-
+    """Request the run (:func:`request`) and wait up to ``timeout`` s for a worker to end it;
+    ``on_step`` hears of each of the run's steps as it ends (its progress)."""
     accepted = request(hub, period, requested=requested, require_approval=require_approval,
                        post=post)  # fmt: skip
+    workflow_id = flows.workflow_id_for(accepted.inbox_id, FLOW)
     deadline = time.monotonic() + timeout
+    reported = 0
     while True:
         row = hub.inbox.get(accepted.inbox_id)
         status = row.status if row is not None else "missing"
-        if status in ("done", "failed") or time.monotonic() > deadline:
+        ended = status in ("done", "failed")
+        if on_step is not None:
+            steps = flows.steps_of(hub, workflow_id)
+            for step in steps[reported:]:
+                if step["completed_at_epoch_ms"] is None:
+                    break
+                on_step(StepDone(int(step["function_id"]), str(step["function_name"]),
+                                 None if step["error"] is None else str(step["error"])))  # fmt: skip
+                reported += 1
+        if ended or time.monotonic() > deadline:
             break
         time.sleep(0.3)
-    found = flow_output(hub, row.workflow_id) if row and row.workflow_id else None
-    output = dict(found) if status == "done" and found else {}
-    return RunOutcome(accepted.inbox_id, status, output)
+    found = flow_output(hub, workflow_id) if status == "done" else None
+    output = dict(found) if found else {}
+    return RunOutcome(accepted.inbox_id, status, output, flows.run_status(hub, workflow_id))
 
 
 @flow(FLOW, queue="odoo", record=lambda event: f"{SOURCE}:{event.payload.get('period')}")

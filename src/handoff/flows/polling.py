@@ -1,16 +1,29 @@
 """Poll triggers: deals changed in a CRM since the last poll become inbox events, exactly like
 webhook events (deduplicated by deal and modification time, routed, ordered per deal).
 The cursor advances only after every changed deal of the window is in the inbox. A poll is
-skipped (and counted) while the CRM's circuit is open."""
+skipped (and counted) while the CRM's circuit is open.
+
+And the hub's schedules (``hub_schedules``): the polls, the invoice-status poll, the monitors,
+the alerts and the invoice run's cron, each the engine's scheduled workflow
+(``handoff.engine.schedules``), run once per tick whatever the number of workers."""
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
 from handoff.connectors.registry import connectors_for
 from handoff.engine import flows
+from handoff.engine.alerts import Alerter
 from handoff.engine.runtime import Hub
-from handoff.engine.schedules import open_circuit, systems_of_kind
+from handoff.engine.schedules import Schedule, at, every, job, open_circuit, systems_of_kind
+from handoff.flows.invoicing import poll_invoices
 from handoff.flows.routing import route
+from handoff.invoicing.monitors import run_monitors
 from handoff.store.inbox import IncomingEvent
+
+if TYPE_CHECKING:
+    from handoff.config import Settings
 
 STREAM = "deals"
 
@@ -64,3 +77,79 @@ def poll_salesforce_deals(hub: Hub) -> int:
 
 
 POLLERS = {"hubspot": poll_hubspot_deals, "salesforce": poll_salesforce_deals}
+
+
+# ── The hub's schedules (run by every worker as the engine's scheduled workflows) ───────────
+
+INVOICE_POLL_SECONDS = 20.0  # invoice and payment status reach the CRM within a minute
+ALERTS_STREAM = "alerts.firing"  # the conditions already sent, whichever worker sent them
+
+
+def _crm_systems(hub: Hub, args: dict[str, Any]) -> list[str]:
+    return systems_of_kind(hub, hub.settings.system(args["system"]).kind)
+
+
+@job("poll.deals", systems=_crm_systems)
+def _poll_deals(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> int:
+    return POLLERS[hub.settings.system(args["system"]).kind](hub)
+
+
+@job("poll.invoices", systems=lambda hub, args: systems_of_kind(hub, "odoo"))
+def _poll_invoices(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> int:
+    return poll_invoices(hub)
+
+
+@job("monitors", systems=lambda hub, args: systems_of_kind(hub, "odoo"))
+def _monitors(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> dict[str, int]:
+    return run_monitors(hub).counts()
+
+
+@job("alerts")
+def _alerts(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> list[str]:
+    """Send the alert conditions that started since the last tick, on whichever worker: the
+    ones already firing are kept in the store, not in one process's memory."""
+    alerter = Alerter()
+    alerter.firing = set(hub.cursors.get("handoff", ALERTS_STREAM).get("keys", []))
+    started = alerter.check(hub)
+    hub.cursors.advance("handoff", ALERTS_STREAM, {"keys": sorted(alerter.firing)})
+    return [alert.key for alert in started]
+
+
+def invoice_poll_seconds(settings: Settings) -> float:
+    """flows.invoice_status.trigger.poll.interval_seconds when configured, else 20 s."""
+    configured = settings.flows.get("invoice_status")
+    trigger = configured.trigger if configured is not None else None
+    poll = trigger.poll if trigger is not None else None
+    return poll.interval_seconds if poll is not None else INVOICE_POLL_SECONDS
+
+
+def hub_schedules(settings: Settings) -> list[Schedule]:
+    """What the hub runs on a schedule, from handoff.yaml: each configured deal poll
+    (``flows.*.trigger.poll``); alerts (``runtime.alerts_seconds``); with an Odoo, the invoice
+    status poll and the monitors (``runtime.monitors_seconds``); the invoice run on its cron
+    (``flows.billing_run.trigger.cron``)."""
+    schedules = []
+    for name, flow_config in settings.flows.items():
+        poll = flow_config.trigger.poll if flow_config.trigger is not None else None
+        if not flow_config.enabled or poll is None or name == "invoice_status":
+            continue
+        if settings.system(poll.system).kind in POLLERS:
+            cron, period = every(poll.interval_seconds)
+            schedules.append(Schedule(f"poll.{name}", "poll.deals", cron,
+                                      f"{name}: poll {poll.system} every {period:g}s",
+                                      {"system": poll.system}))  # fmt: skip
+    cron, period = every(settings.runtime.alerts_seconds)
+    schedules.append(Schedule("alerts", "alerts", cron, f"alerts every {period:g}s"))
+    if any(system.kind == "odoo" for system in settings.systems.values()):
+        cron, period = every(invoice_poll_seconds(settings))
+        schedules.append(Schedule("poll.invoice_status", "poll.invoices", cron,
+                                  f"invoice status poll every {period:g}s"))  # fmt: skip
+        cron, period = every(settings.runtime.monitors_seconds)
+        schedules.append(Schedule("monitors", "monitors", cron, f"monitors every {period:g}s"))
+    billing = settings.flows.get("billing_run")
+    if billing is not None and billing.enabled and billing.trigger and billing.trigger.cron:
+        # It bills the month just ended when the cron fires in a month's first days, else the
+        # current month (invoicing.service.scheduled_period).
+        schedules.append(Schedule("billing_run", "billing_run", at(billing.trigger.cron),
+                                  f"billing run on cron {billing.trigger.cron}"))  # fmt: skip
+    return schedules

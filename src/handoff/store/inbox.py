@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from contextlib import ExitStack
 from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
-from sqlalchemy import case, select, update
+from sqlalchemy import bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
 
 from handoff.store.db import Store
 from handoff.store.models import InboxEvent, InboxStatus
@@ -36,8 +38,11 @@ class Inbox:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def accept_many(self, source: str, events: Sequence[IncomingEvent]) -> list[AcceptResult]:
-        """Store events in one statement; an event already stored comes back as a duplicate."""
+    def accept_many(
+        self, source: str, events: Sequence[IncomingEvent], *, session: Session | None = None
+    ) -> list[AcceptResult]:
+        """Store events in one statement; an event already stored comes back as a duplicate.
+        With ``session``, inside the caller's transaction (the enqueue of their runs joins it)."""
         if not events:
             return []
         # Sources redeliver: the first copy wins, the rest are answered as duplicates.
@@ -65,7 +70,9 @@ class Inbox:
             .on_conflict_do_nothing(index_elements=["source", "source_event_id"])
             .returning(InboxEvent.id, InboxEvent.source_event_id, InboxEvent.correlation_id)
         )
-        with self.store.session() as session:
+        with ExitStack() as scope:
+            if session is None:
+                session = scope.enter_context(self.store.session())
             created = {row[1]: (row[0], row[2]) for row in session.execute(statement)}
             missing = [key for key in unique if key not in created]
             existing: dict[str, tuple[int, str]] = {}
@@ -101,33 +108,23 @@ class Inbox:
         with self.store.session() as session:
             session.execute(update(InboxEvent).where(InboxEvent.id == inbox_id).values(**values))
 
-    def mark_queued(self, inbox_id: int, workflow_id: str) -> None:
-        """Record the hand-over to a flow without undoing what the flow may already have set:
-        a fast worker can finish (or fail) the flow before the submitter gets here."""
-        with self.store.session() as session:
-            session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id == inbox_id)
-                .values(
-                    workflow_id=workflow_id,
-                    status=case(
-                        (InboxEvent.status == InboxStatus.RECEIVED, InboxStatus.QUEUED),
-                        else_=InboxEvent.status,
-                    ),
-                )
+    def mark_queued(self, session: Session, workflow_ids: dict[int, str]) -> None:
+        """Record which run handles each event, in the transaction that enqueued the runs (no
+        worker has seen them yet). An event already done or failed keeps its state: a worker's
+        step that gives events runs of their own may run again after a crash, when those runs
+        have ended."""
+        if not workflow_ids:
+            return
+        table = InboxEvent.__table__
+        session.execute(
+            update(table)
+            .where(
+                table.c.id == bindparam("inbox_id"),
+                or_(table.c.status == InboxStatus.RECEIVED, table.c.status == InboxStatus.QUEUED),
             )
-
-    def waiting(self, limit: int = 500) -> list[InboxEvent]:
-        """Events stored but not yet handed to a flow (e.g. the process died right after storing)."""
-        with self.store.session() as session:
-            return list(
-                session.scalars(
-                    select(InboxEvent)
-                    .where(InboxEvent.status == InboxStatus.RECEIVED, InboxEvent.flow.is_not(None))
-                    .order_by(InboxEvent.id)
-                    .limit(limit)
-                )
-            )
+            .values(workflow_id=bindparam("run_id"), status=InboxStatus.QUEUED),
+            [{"inbox_id": key, "run_id": value} for key, value in workflow_ids.items()],
+        )
 
     def list(
         self, *, source: str | None = None, status: str | None = None, limit: int = 50

@@ -1,11 +1,11 @@
 """The one way records enter the hub, shared by the webhook and the file drop: every entry's
-event stored in one statement (nothing half-imported), then flows started.
+event stored, its batch assigned and the batches' runs enqueued in one transaction
+(``flows.enqueue_runs``): nothing half-imported, nothing stored without its run.
 
 Batching: the new entries delivered together (up to ``time_entries.batch_limit``, any projects) are handed to one
 run (the first entry's, the batch's *leader*), which pushes the new approved billable ones to
 Odoo in one ``create`` per model (``handoff.flows.time_entries``). Intake marks the other events
-queued for the leader's workflow id *before* starting it, so a crash in between leaves the
-leader stored and waiting (the worker starts it, under the same workflow id) and nothing is lost.
+queued for the leader's workflow id in the transaction that stores them and enqueues the leader.
 
 Why this cannot reorder an entry's revisions: the partition key of every time-entry run (a
 batch, or a run of its own) is the entry's partition (``records.entity_key``: a stable hash of
@@ -26,11 +26,12 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from sqlalchemy import update
+from sqlalchemy.orm import Session
 
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
-from handoff.store.inbox import AcceptResult, IncomingEvent
 from handoff.observability.metrics import count_received
+from handoff.store.inbox import AcceptResult, IncomingEvent
 from handoff.store.models import InboxEvent, InboxStatus
 from handoff.timesheets.records import FLOW, TIMETRACKER_SYSTEM, DeliveryRecord, to_events
 
@@ -45,26 +46,29 @@ def submit_records(
     """Store every record's event atomically, then start the runs of the new ones; duplicates
     (same entry and revision) start nothing. ``on_started(n)`` reports events handed over."""
     events = to_events(records, hub.settings.time_entries.partitions)
-    results = hub.inbox.accept_many(source, events)
-    count_received(source, results)  # time entries count in events received like any event
-    fresh = [
-        (result.inbox_id, event, result.correlation_id)
-        for event, result in zip(events, results, strict=True)
-        if not result.duplicate
-    ]
     sizes: dict[int, int] = {}
     batching = hub.settings.time_entries  # handoff.yaml time_entries: batch, batch_limit
-    leaders = _assign_batches(hub, fresh, sizes, batching.batch_limit) if batching.batch else fresh
-    for start in range(0, len(leaders), 200):
-        chunk = leaders[start : start + 200]
-        flows._enqueue(hub, source, chunk)  # the engine's hand-over (flows.submit's second half)
-        if on_started is not None:
-            on_started(sum(sizes.get(item[0], 1) for item in chunk))
+    with hub.store.session() as session:
+        results = hub.inbox.accept_many(source, events, session=session)
+        fresh = [
+            (result.inbox_id, event, result.correlation_id)
+            for event, result in zip(events, results, strict=True)
+            if not result.duplicate
+        ]
+        leaders = (
+            _assign_batches(session, fresh, sizes, batching.batch_limit)
+            if batching.batch
+            else fresh
+        )
+        flows.enqueue_runs(hub, session, leaders, source)
+    count_received(source, results)  # time entries count in events received like any event
+    if on_started is not None:
+        on_started(sum(sizes.get(item[0], 1) for item in leaders))
     return results
 
 
 def _assign_batches(
-    hub: Hub, fresh: list[tuple[int, IncomingEvent, str]], sizes: dict[int, int], limit: int
+    session: Session, fresh: list[tuple[int, IncomingEvent, str]], sizes: dict[int, int], limit: int
 ) -> list[tuple[int, IncomingEvent, str]]:
     """Per project, the first event leads a batch of up to ``limit``; the rest are queued for
     the leader's workflow. Returns the leaders, to start; ``sizes`` gets each batch's size."""
@@ -72,21 +76,20 @@ def _assign_batches(
     for item in fresh:
         by_entity.setdefault(item[1].entity_key, []).append(item)
     leaders = []
-    with hub.store.session() as session:
-        for items in by_entity.values():
-            for start in range(0, len(items), limit):
-                batch = items[start : start + limit]
-                leader = batch[0]
-                leaders.append(leader)
-                sizes[leader[0]] = len(batch)
-                followers = [item[0] for item in batch[1:]]
-                if followers:
-                    session.execute(
-                        update(InboxEvent)
-                        .where(InboxEvent.id.in_(followers))
-                        .values(
-                            status=InboxStatus.QUEUED,
-                            workflow_id=flows.workflow_id_for(leader[0], FLOW),
-                        )
+    for items in by_entity.values():
+        for start in range(0, len(items), limit):
+            batch = items[start : start + limit]
+            leader = batch[0]
+            leaders.append(leader)
+            sizes[leader[0]] = len(batch)
+            followers = [item[0] for item in batch[1:]]
+            if followers:
+                session.execute(
+                    update(InboxEvent)
+                    .where(InboxEvent.id.in_(followers))
+                    .values(
+                        status=InboxStatus.QUEUED,
+                        workflow_id=flows.workflow_id_for(leader[0], FLOW),
                     )
+                )
     return sorted(leaders, key=lambda item: item[0])

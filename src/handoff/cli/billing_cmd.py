@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import getpass
+import uuid
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
@@ -13,6 +14,7 @@ from rich.console import Console
 from handoff.billing.engine import BillingPeriod
 from handoff.cli.output import SafeTable, shown
 from handoff.engine.runtime import Hub, start_hub
+from handoff.flows.billing_run import StepDone, run_and_wait
 from handoff.invoicing.proposals import ProposalDraft
 from handoff.invoicing.records import Proposals
 from handoff.invoicing.service import BillingError, approve, run_billing, set_cap
@@ -63,7 +65,9 @@ def show_draft(draft: ProposalDraft) -> None:
 @billing_app.command("run")
 def billing_run(
     period: str | None = typer.Option(None, help="YYYY-MM; default: this month"),
-    dry_run: bool = typer.Option(False, "--dry-run", help="show the proposals, write nothing"),
+    dry_run: bool = typer.Option(
+        False, "--dry-run", help="show the proposals the run would make, write nothing"
+    ),
     require_approval: bool | None = typer.Option(
         None,
         "--require-approval/--no-approval",
@@ -74,20 +78,24 @@ def billing_run(
         None, "--post/--no-post", help="post the invoices (default: billing.post in handoff.yaml)"
     ),
     queue: bool = typer.Option(
-        False,
-        "--queue",
-        help="hand the run to the workers as a durable flow (a worker that dies resumes it) "
-        "and wait for it",
+        True, "--queue", hidden=True, help="kept for scripts: the run is always the durable flow"
     ),
-    timeout: float = typer.Option(1800.0, help="with --queue: seconds to wait for the run"),
+    timeout: float = typer.Option(1800.0, help="seconds to wait for the run to end"),
 ) -> None:
-    """The invoice run for a month: proposals per project, then invoices through the orders."""
-    if queue and not dry_run:
-        _queued_run(_period(period), require_approval, post, timeout)
+    """The invoice run for a month: proposals per project, then invoices through the orders.
+    The workers run it as a durable flow (a worker that dies resumes it); this shows its steps
+    as they end. Exit 1 when a proposal or the run failed, 3 when it did not end in time."""
+    chosen = _period(period)
+    if dry_run:
+        _preview(chosen, require_approval)
         return
-    result = run_billing(
-        _hub(), _period(period), dry_run=dry_run, require_approval=require_approval, post=post
-    )
+    _queued_run(chosen, require_approval, post, timeout)
+
+
+def _preview(period: BillingPeriod, require_approval: bool | None) -> None:
+    """The proposals the run would make, read from Odoo and the store: nothing is written, so
+    this is no run (nothing to make durable) and needs no worker."""
+    result = run_billing(_hub(), period, dry_run=True, require_approval=require_approval)
     for draft in result.drafts:
         show_draft(draft)
     for skipped in result.skipped:
@@ -99,33 +107,24 @@ def billing_run(
                     f"[red]held back[/red] {shown(deal_key)} {shown(problem.rule)}: "
                     f"{shown(problem.message)}"
                 )
-    if dry_run:
-        console.print(f"dry run: {len(result.drafts)} proposals, nothing written")
-        return
-    console.print(
-        f"{len(result.proposed)} proposals stored, {len(result.invoiced)} invoiced, "
-        f"{len(result.failed)} failed"
-    )
-    for proposal_id, error in result.failed.items():
-        console.print(f"[red]proposal {shown(proposal_id)} failed:[/red] {shown(error)}")
-    if result.failed:
-        raise typer.Exit(1)
+    console.print(f"dry run: {len(result.drafts)} proposals, nothing written")
 
 
 def _queued_run(
     period: BillingPeriod, require_approval: bool | None, post: bool | None, timeout: float
 ) -> None:
-    import uuid
-
-    from handoff.flows.billing_run import run_and_wait
+    def show(step: StepDone) -> None:
+        outcome = "ok" if step.error is None else f"[red]{shown(step.error)}[/red]"
+        console.print(f"  step {step.number} {shown(step.name)}: {outcome}")
 
     console.print(f"billing run for {period.label} handed to the workers ...")
     outcome = run_and_wait(_hub(), period, requested=f"cli@{uuid.uuid4().hex[:12]}",
-                           timeout=timeout, require_approval=require_approval,
-                           post=post)  # fmt: skip
+                           timeout=timeout, require_approval=require_approval, post=post,
+                           on_step=show)  # fmt: skip
     if outcome.status not in ("done", "failed"):
-        console.print(f"[red]still running after {timeout:g}s[/red] (inbox {outcome.inbox_id}; "
-                      "is a worker running?)")  # fmt: skip
+        waiting = "no worker took it" if outcome.run_status == "ENQUEUED" else "still running"
+        console.print(f"[red]{waiting} after {timeout:g}s[/red] (inbox {outcome.inbox_id}; "
+                      "is `handoff worker` or `handoff run` running?)")  # fmt: skip
         raise typer.Exit(3)
     output = outcome.output
     console.print(
@@ -134,6 +133,8 @@ def _queued_run(
     )
     for proposal_id, error in (output.get("failed") or {}).items():
         console.print(f"[red]proposal {shown(proposal_id)} failed:[/red] {shown(error)}")
+    if outcome.status == "failed":
+        console.print("[red]the run failed:[/red] see `handoff exceptions list`")
     if outcome.status == "failed" or output.get("failed"):
         raise typer.Exit(1)
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-from handoff.billing.plan import PlannedLine, PlannedMilestone
 from handoff.config import parse_settings
 from handoff.connectors.odoo.wire import encode_json
+from handoff.delivery.plan import PlannedLine, PlannedMilestone
 
 
 def line(price: Decimal, quantity: Decimal = Decimal("0.1")) -> PlannedLine:
@@ -41,7 +41,7 @@ def test_the_odoo_wire_sends_decimals_as_json_numbers() -> None:
 
 
 def test_order_and_milestone_inputs_keep_decimals_until_the_wire() -> None:
-    from handoff.billing.plan import PlannedOrder
+    from handoff.delivery.plan import PlannedOrder
 
     order = PlannedOrder.model_construct(
         partner_id=3, client_order_ref="hubspot:1", company_id=1, payment_term_id=1,

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from delivery.builders import base_deal, delivery_config
-from handoff.billing.plan import DeliveryPlan, plan_delivery
 from handoff.canonical.crm import BillingModel, Deal, DealLine
 from handoff.delivery.amendments import amendment_error, plan_amendment
+from handoff.delivery.plan import DeliveryPlan, plan_delivery
 from handoff.delivery.reference import OdooReference
 
 TM = BillingModel.TIME_AND_MATERIALS

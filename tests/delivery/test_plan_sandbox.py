@@ -18,13 +18,13 @@ import httpx
 import pytest
 
 from delivery.builders import PRODUCT_CODES, base_deal, customer, delivery_config
-from handoff.billing.plan import DeliveryPlan, plan_delivery
 from handoff.billing.products import expected_service_policy, product_fits, required_product_setup
 from handoff.canonical.crm import BillingModel, DealLine, DealMilestone
 from handoff.canonical.errors import BusinessRuleError
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import CustomerIn, QuoteToCashAdapter
 from handoff.delivery import load_reference, validate_deal
+from handoff.delivery.plan import DeliveryPlan, plan_delivery
 from handoff.delivery.reference import OdooReference
 from handoff_sandbox.odoo.testing import running_odoo_sandbox
 

@@ -6,7 +6,7 @@
   exception that lists them all;
 - ``problems``: ``Problem``, ``problems_to_error``, ``deal_reference``.
 
-The plan of what to write is ``handoff.billing.plan.plan_delivery``.
+The plan of what to write is ``handoff.delivery.plan.plan_delivery``.
 """
 
 from .problems import DEAL_VALIDATION_RULE, Problem, deal_reference, problems_to_error

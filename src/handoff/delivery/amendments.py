@@ -20,9 +20,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from handoff.billing.plan import DeliveryPlan, PlannedLine
 from handoff.canonical.crm import Deal
 from handoff.canonical.errors import BusinessRuleError
+from handoff.delivery.plan import DeliveryPlan, PlannedLine
 
 from .problems import DEAL_AMENDMENT_RULE, Problem, problems_to_error
 

@@ -270,7 +270,7 @@ def validate(snapshot: DealSnapshot, reference: Any) -> None:
 
 
 def plan(snapshot: DealSnapshot, partner_id: int, reference: Any, key: str) -> Any:
-    from handoff.billing.plan import plan_delivery
+    from handoff.delivery.plan import plan_delivery
 
     return plan_delivery(
         snapshot.deal,
@@ -396,8 +396,8 @@ def bind_delivery(
 
 def amendment(snapshot: DealSnapshot, delivered: DeliveredOrder, reference: Any) -> Any:
     """What the change after won means: extra lines to add, or one exception for finance."""
-    from handoff.billing.plan import DeliveryPlan, plan_delivery
     from handoff.delivery.amendments import amendment_error, plan_amendment
+    from handoff.delivery.plan import DeliveryPlan, plan_delivery
 
     if delivered.plan is None:
         raise PermanentError(

@@ -30,7 +30,6 @@ from pydantic import BaseModel, ConfigDict, Field
 from handoff.billing.engine import BillingPeriod, BillingProposal, HeldBack, Problem, propose
 from handoff.billing.keys import fixed_fee_key, milestone_key
 from handoff.billing.money import round_money
-from handoff.billing.plan import DeliveryPlan
 from handoff.billing.units import TimeConversion, timesheet_quantity
 from handoff.canonical.crm import BillingModel
 from handoff.canonical.delivery import (
@@ -45,6 +44,7 @@ from handoff.canonical.delivery import (
     RetainerTerms,
     TimeEntry,
 )
+from handoff.delivery.plan import DeliveryPlan
 
 from .deliverables import (
     CurrencyConversion,

@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import select
 
 from handoff.billing.engine import BillingPeriod
-from handoff.billing.plan import DeliveryPlan
 from handoff.canonical.errors import BusinessRuleError
 from handoff.connectors.odoo.quote_to_cash import InvoiceRequest, QuoteToCashAdapter
 from handoff.connectors.registry import connectors_for
+from handoff.delivery.plan import DeliveryPlan
 from handoff.engine.runtime import Hub
 from handoff.observability.metrics import BILLING_FAILED
 from handoff.store.models import Binding

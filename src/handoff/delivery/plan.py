@@ -26,19 +26,18 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from handoff.billing.products import (
+    QTY_DELIVERED_METHOD,
+    expected_service_policy,
+    product_fits,
+    required_product_setup,
+)
 from handoff.canonical.crm import BillingModel, Deal
 from handoff.config import DeliveryConfig
 from handoff.connectors.odoo.quote_to_cash import MilestoneIn, OrderLineIn, SaleOrderIn
 from handoff.delivery.problems import deal_reference, problems_to_error
 from handoff.delivery.reference import OdooReference
 from handoff.delivery.validation import Resolution, resolve_deal
-
-from .products import (
-    QTY_DELIVERED_METHOD,
-    expected_service_policy,
-    product_fits,
-    required_product_setup,
-)
 
 CENT = Decimal("0.01")
 

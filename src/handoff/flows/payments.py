@@ -7,17 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 from handoff.connectors.registry import connectors_for
-from handoff.connectors.stripe import (
-    match_payment,
-    open_invoices,
-    payment_from_event,
-    register_stripe_payment,
-)
-from handoff.connectors.stripe.payments import OpenInvoice, Payment, PaymentMatch
+from handoff.connectors.stripe import open_invoices, payment_from_event
+from handoff.connectors.stripe.payments import OpenInvoice, Payment
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runtime import current_hub
 from handoff.engine.steps import call
 from handoff.flows.gates import deal_key, satisfy_gate
+from handoff.invoicing.payments import PaymentMatch, match_payment, register_stripe_payment
 
 FLOW = "stripe_payment"
 # A deposit taken before the order exists names its deal ("<crm>:<deal id>") in this metadata

@@ -24,13 +24,8 @@ from handoff.connectors.odoo.quote_to_cash import (
     SaleOrderIn,
     TimesheetIn,
 )
-from handoff.connectors.stripe import (
-    find_registered,
-    match_payment,
-    open_invoices,
-    payment_from_event,
-    register_stripe_payment,
-)
+from handoff.connectors.stripe import find_registered, open_invoices, payment_from_event
+from handoff.invoicing.payments import match_payment, register_stripe_payment
 
 testing = pytest.importorskip("handoff_sandbox.odoo.testing")
 

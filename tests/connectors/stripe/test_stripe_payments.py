@@ -14,11 +14,10 @@ from handoff.connectors.stripe.payments import (
     Payment,
     PaymentParseError,
     from_minor_units,
-    match_payment,
     normalise_reference,
-    payment_exception,
     payment_from_event,
 )
+from handoff.invoicing.payments import match_payment, payment_exception
 
 
 # -- events to payments ------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""A matched Stripe payment registered on its Odoo invoice, exactly once.
+"""The Odoo side of Stripe payments: the open invoices a payment may pay, and the payment already
+registered for a Stripe id (``handoff.invoicing.payments`` registers a match, exactly once).
 
 Idempotency: the payment is registered with the Stripe id as its memo (``account.payment.memo``
 in Odoo 18, filled from the register wizard's ``communication``). Before registering, the memo is
@@ -18,7 +19,7 @@ from pydantic import BaseModel
 from handoff.connectors.odoo.adapter import OdooAdapter
 from handoff.connectors.odoo.quote_to_cash import QuoteToCashAdapter
 
-from .payments import OpenInvoice, Payment, PaymentMatch, payment_exception
+from .payments import OpenInvoice
 
 OPEN_INVOICE_FIELDS = [
     "name",
@@ -53,7 +54,7 @@ def _m2o(value: Any) -> tuple[int | None, str | None]:
     return None, None
 
 
-def _decimal(value: Any) -> Decimal:
+def odoo_decimal(value: Any) -> Decimal:
     # Odoo answers monetary fields as JSON floats; their shortest repr is the stored amount.
     return Decimal(repr(float(value or 0)))
 
@@ -98,8 +99,8 @@ def open_invoices(
                 partner_name=partner.get("name") or None,
                 partner_email=partner.get("email") or None,
                 currency=str(currencies.get(currency_id or 0) or currency_label or "").upper(),
-                amount_residual=_decimal(row["amount_residual"]),
-                amount_total=_decimal(row["amount_total"]),
+                amount_residual=odoo_decimal(row["amount_residual"]),
+                amount_total=odoo_decimal(row["amount_total"]),
                 payment_reference=row.get("payment_reference") or None,
             )
         )
@@ -112,43 +113,3 @@ def find_registered(target: QuoteToCashAdapter | OdooAdapter, stripe_id: str) ->
         "account.payment", [["memo", "=", stripe_id]], ["id"], order="id asc", limit=1
     )
     return int(found[0]["id"]) if found else None
-
-
-def register_stripe_payment(
-    q2c: QuoteToCashAdapter,
-    match: PaymentMatch,
-    payment: Payment,
-    *,
-    journal_id: int | None = None,
-) -> RegisteredPayment:
-    """Register ``match.amount_to_apply`` on ``match.invoice_id`` with the Stripe id as memo.
-
-    Raises the :func:`payment_exception` (a BusinessRuleError) when the match does not apply
-    (unmatched, ambiguous, a refund). Skips registering when a payment with that memo exists.
-    """
-    if payment.kind != "payment" or not match.applies or match.invoice_id is None:
-        raise payment_exception(payment, match)
-    amount = match.amount_to_apply if match.amount_to_apply is not None else payment.amount
-    existing = find_registered(q2c, payment.stripe_id)
-    if existing is not None:
-        payment_id, created = existing, False
-    else:
-        payment_id = q2c.register_payment(
-            [match.invoice_id],
-            amount=amount,  # Decimal up to the wire
-            journal_id=journal_id,
-            payment_date=payment.created.date() if payment.created else None,
-            memo=payment.stripe_id,
-        )
-        created = True
-    [state] = q2c.invoice_states([match.invoice_id])
-    return RegisteredPayment(
-        payment_id=payment_id,
-        invoice_id=match.invoice_id,
-        stripe_id=payment.stripe_id,
-        created=created,
-        amount=amount,
-        overpayment=match.overpayment,
-        payment_state=state.payment_state,
-        amount_residual=_decimal(state.amount_residual),
-    )

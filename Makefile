@@ -30,6 +30,7 @@ test-live: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check src sandbox tests benchmarks
+	$(BIN)/lint-imports
 	$(BIN)/ruff format --check src sandbox tests benchmarks
 
 bench: $(STAMP)

@@ -73,6 +73,13 @@ systems:
             "exactly one call probe",
         ),
         (
+            "delivery:\n  rate_card:\n    roles: {a: {USD: 100}}\n"
+            "    consultants: {jane@example.com: a}\n",
+            "delivery.rate_card.consultants",
+            4,
+            "priced by the role of its service_catalog entry",
+        ),
+        (
             "alerts:\n  channels:\n    - {kind: email, target: ops@example.com}\n",
             "alerts.channels[0].kind",
             3,

@@ -674,11 +674,11 @@ class ProjectTemplateConfig(Section):
 
 
 class RateCardConfig(Section):
-    """Hourly rate per role and currency; which role each consultant bills as. Rates are
-    ``Decimal`` exactly as written (``150.50`` is 150.50, never the float nearest to it)."""
+    """Hourly rate per role and currency: it prices a deal line sold without a unit price, by
+    the role its catalog entry names. Rates are ``Decimal`` exactly as written (``150.50`` is
+    150.50, never the float nearest to it)."""
 
     roles: dict[str, dict[CurrencyCode, ExactDecimal]] = {}
-    consultants: dict[str, str] = {}  # consultant (e-mail or CRM user id) -> role
 
     @field_validator("roles")
     @classmethod
@@ -690,19 +690,6 @@ class RateCardConfig(Section):
                 if rate < 0:
                     raise ValueError(f"rate of '{role}' in {currency} must be >= 0")
         return roles
-
-    @field_validator("consultants")
-    @classmethod
-    def _known_roles(cls, consultants: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        roles = info.data.get("roles")
-        if roles is not None:
-            for consultant, role in consultants.items():
-                if role not in roles:
-                    raise ValueError(
-                        f"'{consultant}' bills as unknown role '{role}' "
-                        f"(roles: {', '.join(sorted(roles)) or 'none'})"
-                    )
-        return consultants
 
     def rate(self, role: str, currency: str) -> Decimal | None:
         return self.roles.get(role, {}).get(currency)
@@ -943,6 +930,12 @@ REMOVED_SETTINGS: tuple[tuple[tuple[str, ...], str], ...] = (
         "removed in issue 11: it could only be 1, and nothing read it; a half-open circuit "
         "always lets exactly one call probe (across every process) while the others wait. "
         "Delete the line",
+    ),
+    (
+        ("delivery", "rate_card", "consultants"),
+        "removed in issue 11: nothing read it; a line sold without a price is priced by the "
+        "role of its service_catalog entry (role: ...), and time is invoiced at its order "
+        "line's price. Delete the section",
     ),
     (
         ("systems", "*", "path"),

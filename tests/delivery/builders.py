@@ -37,7 +37,6 @@ def delivery_config(**overrides: Any) -> DeliveryConfig:
         "tax_profiles": {"standard": ["15%"]},
         "rate_card": {
             "roles": {"consultant": {"USD": 150.0}, "senior": {"USD": 190.0}},
-            "consultants": {"jane@example.com": "senior"},
         },
         "service_catalog": {
             "by_sku": {

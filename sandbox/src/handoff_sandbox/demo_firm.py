@@ -677,7 +677,6 @@ def delivery_config() -> dict[str, Any]:
         "tax_profiles": {profile: list(names) for profile, names in TAX_PROFILES.items()},
         "rate_card": {
             "roles": {role: dict(rates) for role, rates in RATE_CARD.items()},
-            "consultants": {person.email: person.role for person in CONSULTANTS},
         },
         "service_catalog": {
             "by_sku": {s.sku: _catalog_target(s) for s in SERVICES},

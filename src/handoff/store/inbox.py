@@ -6,10 +6,10 @@ import uuid
 from collections.abc import Sequence
 from contextlib import ExitStack
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel, Field
-from sqlalchemy import bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -115,7 +115,7 @@ class Inbox:
         have ended."""
         if not workflow_ids:
             return
-        table = InboxEvent.__table__
+        table = cast(Table, InboxEvent.__table__)  # Core: an executemany with a condition
         session.execute(
             update(table)
             .where(

@@ -193,7 +193,7 @@ def test_a_retainer_overage_line_added_before_a_crash_is_invoiced_once(tmp_path:
 
 
 def _invoice_run(world: CrashWorld) -> subprocess.Popen[str]:
-    command = [sys.executable, "-m", "handoff.cli.main", "billing", "run", "--queue",
+    command = [sys.executable, "-m", "handoff.cli.main", "billing", "run",
                "--period", f"{MONTH:%Y-%m}"]  # fmt: skip
     return subprocess.Popen(command, env={**os.environ, **world.stack.env}, cwd=world.folder,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip

@@ -9,6 +9,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from handoff.canonical.errors import BusinessRuleError
+from handoff.connectors.registry import connectors_for
 from handoff.engine import flows
 from handoff.engine.breaker import CircuitView
 
@@ -16,6 +17,7 @@ from handoff.engine.breaker import CircuitView
 # the API and the console like every other; ``as`` marks the re-exports.
 from handoff.engine.runs import flow_output as flow_output
 from handoff.engine.runtime import Hub
+from handoff.flows.delivery_roles import PARTNER_MODEL, attach_external_id
 from handoff.flows.gates import GATE_TOPIC as GATE_TOPIC
 from handoff.flows.gates import deal_key as deal_key
 from handoff.flows.gates import satisfy_gate
@@ -279,9 +281,6 @@ def customer_key(source: str, external_id: str) -> str:
 
 def bind_customer(hub: Hub, source: str, external_id: str, partner_id: int, *, by: str) -> None:
     """A person's decision: this CRM customer is that Odoo partner (resolves an ambiguous match)."""
-    from handoff.connectors.registry import connectors_for
-    from handoff.flows.delivery_roles import PARTNER_MODEL, attach_external_id
-
     adapter = connectors_for(hub.settings).odoo().odoo
     if not adapter.read(PARTNER_MODEL, [partner_id], ["name"]):
         raise OperationError(f"Odoo has no partner {partner_id}")

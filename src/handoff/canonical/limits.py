@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from handoff.config import LimitsConfig
+
 if TYPE_CHECKING:
     from handoff.config import LimitsConfig
 
@@ -110,8 +112,6 @@ class Problem:
 
 
 def _limits(limits: LimitsConfig | None) -> LimitsConfig:
-    from handoff.config import LimitsConfig
-
     return limits if limits is not None else LimitsConfig()
 
 

@@ -15,6 +15,7 @@ from handoff.billing.engine import BillingPeriod
 from handoff.cli.output import SafeTable, shown
 from handoff.engine.runtime import Hub, start_hub
 from handoff.flows.billing_run import StepDone, run_and_wait
+from handoff.invoicing.monitors import run_monitors
 from handoff.invoicing.proposals import ProposalDraft
 from handoff.invoicing.records import Proposals
 from handoff.invoicing.service import BillingError, approve, run_billing, set_cap
@@ -201,8 +202,6 @@ def monitors(
     ),
 ) -> None:
     """List what each monitor finds (and set its gauge)."""
-    from handoff.invoicing.monitors import run_monitors
-
     report = run_monitors(_hub(), older_than_days=older_than_days)
     for name, items in report.items.items():
         console.print(f"[bold]{shown(name)}[/bold]: {len(items)}")

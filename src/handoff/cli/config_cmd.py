@@ -23,6 +23,7 @@ from handoff.config import (
     secret_references,
     starter_config_text,
 )
+from handoff.flows.routing import startable_flows
 
 config_app = typer.Typer(
     help="Check and show the configuration (handoff.yaml).", no_args_is_help=True
@@ -37,8 +38,6 @@ FILE_HELP = (
 def _load_or_exit(file: Path | None) -> Settings:
     """Load the settings, or print every problem to stderr and exit with status 1."""
     try:
-        from handoff.flows.routing import startable_flows
-
         return load_settings(resolve_config_path(file), startable_flows=startable_flows())
     except ConfigError as error:
         for problem in error.problems:

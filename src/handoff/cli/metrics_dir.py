@@ -14,6 +14,8 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
+from handoff.config import load_settings
+
 MULTIPROC_ENV_VAR = "PROMETHEUS_MULTIPROC_DIR"
 PROCESS_COMMANDS = frozenset({"api", "worker", "run"})
 
@@ -37,8 +39,6 @@ def prepare(argv: Sequence[str]) -> Path | None:
     if os.environ.get(MULTIPROC_ENV_VAR) or not PROCESS_COMMANDS.intersection(argv[1:2]):
         return None
     try:
-        from handoff.config import load_settings
-
         folder = folder_for(load_settings().store_url())
         previous = os.umask(0o077)  # the hub's data folder too, when this creates it: 0700
         try:

@@ -11,9 +11,11 @@ import typer
 from rich.console import Console
 
 from handoff.cli.output import shown
+from handoff.config import DATABASE_URL_ENV_VAR, load_settings, redact
 from handoff.engine import flows
 from handoff.engine.runtime import Hub, default_executor_id, describe, start_hub
 from handoff.observability import logging as hub_logging
+from handoff.store import migrate
 
 console = Console(stderr=True)
 
@@ -32,8 +34,6 @@ def _print_layout(hub: Hub, *, api: str | None, worker: str | None) -> None:
 def _open_hub() -> Hub:
     """``start_hub()``, or one line naming the store URL (password hidden) and what to check,
     and exit code 2, when the store or the durable engine's database cannot be opened."""
-    from handoff.config import DATABASE_URL_ENV_VAR, load_settings, redact
-
     settings = load_settings()
     try:
         return start_hub(settings)
@@ -104,7 +104,7 @@ def server_options(hub: Hub) -> dict[str, Any]:
     X-Forwarded-For is believed (none unless configured: the client is the socket peer) and the
     idle time of a kept-alive connection. The body read timeout is the app's own
     (``handoff.api.bodies``)."""
-    from handoff.api.client_limits import capped_protocol
+    from handoff.api.client_limits import capped_protocol  # serving only: loads the web stack
 
     api = hub.settings.api
     proxies = api.forwarded_allow_ips
@@ -129,7 +129,7 @@ def api(
     """Serve webhooks, health and metrics; flows run in workers."""
     import uvicorn
 
-    from handoff.api.app import create_app
+    from handoff.api.app import create_app  # serving only: FastAPI loads with the API
 
     hub_logging.configure(log_level)
     hub = _open_hub()
@@ -147,7 +147,7 @@ def run(
     """API, workers and scheduler in one process: the default way to run Handoff."""
     import uvicorn
 
-    from handoff.api.app import create_app
+    from handoff.api.app import create_app  # serving only: FastAPI loads with the API
 
     hub_logging.configure(log_level)
     hub = _open_hub()
@@ -163,8 +163,6 @@ def run(
 
 def db_upgrade() -> None:
     """Bring the store's schema to the latest migration (`run` does this by itself)."""
-    from handoff.store import migrate
-
     hub = _open_hub()
     console.print(
         f"store at revision {migrate.current_revision(hub.store)} ({describe(hub)['store']})"

@@ -10,7 +10,10 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from handoff.config import load_settings, resolve_config_path
+from handoff.engine.runtime import start_hub
 from handoff.timesheets.files import FileFormatError, parse_file
+from handoff.timesheets.intake import submit_records
 from handoff.timesheets.records import TIMETRACKER_SYSTEM, ItemError, ItemKind
 
 console = Console()
@@ -54,10 +57,6 @@ def run_import(path: Path, kind: ItemKind, source: str, config: Path | None, che
     if check:
         console.print(f"{path.name}: {len(parsed.records)} {what}, all valid (nothing imported)")
         return
-    from handoff.config import load_settings, resolve_config_path
-    from handoff.engine.runtime import start_hub
-    from handoff.timesheets.intake import submit_records
-
     hub = start_hub(load_settings(resolve_config_path(config)) if config else None)
     with Progress(
         TextColumn("{task.description}"),

@@ -9,6 +9,12 @@ import threading
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from handoff.canonical.errors import PermanentError
+from handoff.connectors.hubspot.adapter import HubSpotAdapter
+from handoff.connectors.hubspot.client import ClientLimits, HubSpotClient, OAuthRefresh
+from handoff.connectors.odoo import OdooAdapter, OdooClient
+from handoff.connectors.odoo.quote_to_cash import QuoteToCashAdapter
+from handoff.connectors.salesforce.adapter import SalesforceAdapter
+from handoff.connectors.salesforce.client import SalesforceClient, SalesforceSettings
 
 if TYPE_CHECKING:
     from handoff.config import Settings, SystemConfig
@@ -46,9 +52,6 @@ class Connectors:
             return self._built[key]
 
     def odoo(self) -> QuoteToCashAdapter:
-        from handoff.connectors.odoo import OdooAdapter, OdooClient
-        from handoff.connectors.odoo.quote_to_cash import QuoteToCashAdapter
-
         name, system = self.system_of_kind("odoo")
 
         def build() -> QuoteToCashAdapter:
@@ -72,9 +75,6 @@ class Connectors:
         return adapter
 
     def hubspot(self) -> HubSpotAdapter:
-        from handoff.connectors.hubspot.adapter import HubSpotAdapter
-        from handoff.connectors.hubspot.client import ClientLimits, HubSpotClient, OAuthRefresh
-
         name, system = self.system_of_kind("hubspot")
 
         def build() -> HubSpotAdapter:
@@ -110,9 +110,6 @@ class Connectors:
         return adapter
 
     def salesforce(self) -> SalesforceAdapter:
-        from handoff.connectors.salesforce.adapter import SalesforceAdapter
-        from handoff.connectors.salesforce.client import SalesforceClient, SalesforceSettings
-
         name, system = self.system_of_kind("salesforce")
 
         def build() -> SalesforceAdapter:

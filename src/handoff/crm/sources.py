@@ -9,6 +9,9 @@ from pydantic import BaseModel, Field
 
 from handoff.canonical.crm import Contact, Customer, Deal
 from handoff.canonical.errors import BusinessRuleError
+from handoff.connectors.hubspot.adapter import BillingStatus, HubSpotAdapter
+from handoff.connectors.hubspot.mapping import HubSpotMappers, MappingContext
+from handoff.connectors.salesforce.adapter import DealBillingStatus, SalesforceAdapter
 
 
 class DealSnapshot(BaseModel):
@@ -41,16 +44,11 @@ class HubSpotSource:
     system = "hubspot"
 
     def __init__(self, adapter: object) -> None:
-        from handoff.connectors.hubspot.adapter import HubSpotAdapter
-        from handoff.connectors.hubspot.mapping import HubSpotMappers
-
         assert isinstance(adapter, HubSpotAdapter)
         self.adapter = adapter
         self.mappers = HubSpotMappers()
 
     def fetch_deal(self, deal_id: str) -> DealSnapshot:
-        from handoff.connectors.hubspot.mapping import MappingContext
-
         [outcome] = self.adapter.read("deals", [deal_id], self.mappers.deal.spec.properties())
         if outcome.record is None:
             raise DealNotFound(
@@ -85,8 +83,6 @@ class HubSpotSource:
         return DealSnapshot(deal=deal, customer=customer, contacts=contacts)
 
     def write_back(self, deal_id: str, status: DeliveryStatus) -> None:
-        from handoff.connectors.hubspot.adapter import BillingStatus
-
         self.adapter.ensure_properties()
         self.adapter.write_back(
             "deals",
@@ -104,8 +100,6 @@ class SalesforceSource:
     system = "salesforce"
 
     def __init__(self, adapter: object) -> None:
-        from handoff.connectors.salesforce.adapter import SalesforceAdapter
-
         assert isinstance(adapter, SalesforceAdapter)
         self.adapter = adapter
 
@@ -127,8 +121,6 @@ class SalesforceSource:
         return DealSnapshot(deal=deal, customer=customer, contacts=[])
 
     def write_back(self, deal_id: str, status: DeliveryStatus) -> None:
-        from handoff.connectors.salesforce.adapter import DealBillingStatus
-
         self.adapter.write_back_deals(
             [
                 DealBillingStatus(

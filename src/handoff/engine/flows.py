@@ -18,7 +18,12 @@ from handoff.engine import failpoints
 from handoff.engine.runtime import APP_VERSION, DEFAULT_QUEUE, Hub, current_hub
 from handoff.engine.steps import CircuitWait
 from handoff.observability.logging import bound_context, get_logger
-from handoff.observability.metrics import FLOWS_FAILED, FLOWS_STARTED, FLOWS_SUCCEEDED
+from handoff.observability.metrics import (
+    EVENTS_RECEIVED,
+    FLOWS_FAILED,
+    FLOWS_STARTED,
+    FLOWS_SUCCEEDED,
+)
 from handoff.store.inbox import AcceptResult, IncomingEvent
 from handoff.store.models import InboxStatus
 
@@ -211,8 +216,6 @@ def submit(hub: Hub, source: str, events: Sequence[IncomingEvent]) -> list[Accep
         ]
         enqueue_runs(hub, session, fresh, source)
     # Counted once committed: a delivery undone by a crash above is counted when redelivered.
-    from handoff.observability.metrics import EVENTS_RECEIVED
-
     for result in results:
         EVENTS_RECEIVED.labels(source, str(result.duplicate).lower()).inc()
     return results

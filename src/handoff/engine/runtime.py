@@ -17,8 +17,11 @@ from dbos import DBOS, DBOSClient, DBOSConfig
 from sqlalchemy.engine import make_url
 
 from handoff import __version__
+from handoff.config import load_settings
 from handoff.engine.breaker import BreakerPolicy, CircuitBreakers
 from handoff.engine.retry import Backoff
+from handoff.observability.metrics import unregister_state_collector
+from handoff.store import migrate
 from handoff.store.db import Store
 from handoff.store.inbox import Inbox
 from handoff.store.repositories import AuditTrail, Bindings, Cursors, ExceptionQueue, Gates
@@ -92,7 +95,9 @@ class Hub:
     def launch(self, *, executor_id: str | None = None, run_queues: bool = True) -> None:
         """Start the durable engine in this process: recover this executor's pending flows and,
         with ``run_queues``, take work from every flow queue."""
-        from handoff.engine import flows  # registers the flow workflows before launch
+        # Here, not at the top: engine.flows imports this module (its Hub); importing it
+        # registers the flow workflows, which must happen before launch.
+        from handoff.engine import flows
 
         flows.load_flow_modules(self.settings)
         config: DBOSConfig = {
@@ -121,8 +126,6 @@ class Hub:
         self.launched = True
 
     def shutdown(self) -> None:
-        from handoff.observability.metrics import unregister_state_collector
-
         unregister_state_collector(self)
         if self.launched:
             DBOS.destroy(destroy_registry=False)
@@ -147,9 +150,6 @@ def current_hub() -> Hub:
 def start_hub(settings: Settings | None = None) -> Hub:
     """Build this process's hub from settings (default: handoff.yaml or the embedded default)
     and bring its store schema up to date."""
-    from handoff.config import load_settings
-    from handoff.store import migrate
-
     settings = settings or load_settings()
     if not same_database(settings.store_url(), settings.system_store_url()):
         raise ValueError(

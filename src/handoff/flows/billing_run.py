@@ -24,6 +24,12 @@ from handoff.engine.runs import flow_output
 from handoff.engine.runtime import Hub, current_hub
 from handoff.engine.schedules import job
 from handoff.engine.steps import call
+from handoff.invoicing.service import (
+    invoice_or_record_failure,
+    invoiceable,
+    record_proposals,
+    scheduled_period,
+)
 from handoff.store.inbox import AcceptResult, IncomingEvent
 
 FLOW = "billing_run"
@@ -55,8 +61,6 @@ def request(
 
 def request_scheduled(hub: Hub, fired_at: datetime) -> AcceptResult:
     """The schedule's request: the period :func:`scheduled_period` bills on that day."""
-    from handoff.invoicing.service import scheduled_period
-
     period = scheduled_period(fired_at.date())
     return request(hub, period, requested=f"cron@{fired_at:%Y-%m-%dT%H:%M}")
 
@@ -68,22 +72,16 @@ def _on_cron(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> int:
 
 
 def propose(period: str, require_approval: bool | None) -> list[int]:
-    from handoff.invoicing.service import record_proposals
-
     hub = current_hub()
     result = record_proposals(hub, BillingPeriod.month(period), require_approval=require_approval)
     return result.proposed
 
 
 def to_invoice() -> list[int]:
-    from handoff.invoicing.service import invoiceable
-
     return invoiceable(current_hub())
 
 
 def invoice(proposal_id: int, post: bool | None) -> dict[str, Any]:
-    from handoff.invoicing.service import invoice_or_record_failure
-
     invoices, error = invoice_or_record_failure(
         current_hub(), proposal_id, post=post, passing=(TransientError,)
     )

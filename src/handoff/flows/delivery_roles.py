@@ -8,7 +8,9 @@ from typing import Any
 from pydantic import BaseModel
 
 from handoff.canonical.crm import Deal
-from handoff.canonical.errors import PermanentError
+from handoff.canonical.errors import BusinessRuleError, PermanentError
+from handoff.connectors.odoo import ValidationError
+from handoff.connectors.odoo.adapter import EXTERNAL_ID_MODULE, external_id_name
 from handoff.connectors.registry import connectors_for
 from handoff.crm.sources import (
     CrmSource,
@@ -17,7 +19,21 @@ from handoff.crm.sources import (
     HubSpotSource,
     SalesforceSource,
 )
+from handoff.customers import (
+    ambiguous_error,
+    contact_values,
+    find_existing_contacts,
+    find_partner_candidates,
+    match_customer,
+    partner_fields_to_read,
+    partner_values_to_write,
+)
+from handoff.delivery import check_deal
+from handoff.delivery import load_reference as load_odoo_reference
+from handoff.delivery.amendments import amendment_error, plan_amendment
+from handoff.delivery.plan import DeliveryPlan, plan_delivery
 from handoff.engine.runtime import current_hub
+from handoff.observability.logging import current_context
 
 ORDER_MODEL = "sale.order"
 PARTNER_MODEL = "res.partner"
@@ -123,17 +139,6 @@ def project_url(order: Any) -> str | None:
 def upsert_customer(source: str, snapshot: DealSnapshot, key: str) -> int:
     """One partner per customer: the bound one, else the one that matches, else a new one;
     the CRM writes only the field groups it owns. Contacts are linked to the company."""
-    from handoff.canonical.errors import BusinessRuleError
-    from handoff.customers import (
-        ambiguous_error,
-        contact_values,
-        find_existing_contacts,
-        find_partner_candidates,
-        match_customer,
-        partner_fields_to_read,
-        partner_values_to_write,
-    )
-
     customer = snapshot.customer
     if customer is None:
         raise BusinessRuleError(
@@ -213,9 +218,6 @@ def attach_external_id(
     adapter: Any, system: str, model: str, external_id: str, res_id: int
 ) -> None:
     """Give a partner found by matching our external id, so the next run finds it by binding."""
-    from handoff.connectors.odoo import ValidationError
-    from handoff.connectors.odoo.adapter import EXTERNAL_ID_MODULE, external_id_name
-
     try:
         adapter.create(
             "ir.model.data",
@@ -247,8 +249,6 @@ def _country_resolver(adapter: Any) -> Any:
 
 
 def _correlation() -> str | None:
-    from handoff.observability.logging import current_context
-
     value = current_context().get("correlation_id")
     return str(value) if value else None
 
@@ -257,21 +257,15 @@ def _correlation() -> str | None:
 
 
 def load_reference() -> Any:
-    from handoff.delivery import load_reference as load
-
-    return load(_odoo().odoo, _settings().delivery)
+    return load_odoo_reference(_odoo().odoo, _settings().delivery)
 
 
 def validate(snapshot: DealSnapshot, reference: Any) -> None:
     """Every problem of the deal in one exception, before anything is written."""
-    from handoff.delivery import check_deal
-
     check_deal(snapshot.deal, snapshot.customer, _settings().delivery, reference)
 
 
 def plan(snapshot: DealSnapshot, partner_id: int, reference: Any, key: str) -> Any:
-    from handoff.delivery.plan import plan_delivery
-
     return plan_delivery(
         snapshot.deal,
         partner_id,
@@ -396,9 +390,6 @@ def bind_delivery(
 
 def amendment(snapshot: DealSnapshot, delivered: DeliveredOrder, reference: Any) -> Any:
     """What the change after won means: extra lines to add, or one exception for finance."""
-    from handoff.delivery.amendments import amendment_error, plan_amendment
-    from handoff.delivery.plan import DeliveryPlan, plan_delivery
-
     if delivered.plan is None:
         raise PermanentError(
             f"{delivered.order_name}: no delivered plan recorded to compare the change with",

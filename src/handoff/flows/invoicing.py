@@ -14,7 +14,10 @@ from handoff.connectors.registry import connectors_for
 from handoff.engine import flows
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runtime import Hub, current_hub
+from handoff.engine.schedules import open_circuit, systems_of_kind
 from handoff.engine.steps import call
+from handoff.invoicing.service import bound_orders
+from handoff.invoicing.status import crm_deal, figures_for, write_back
 from handoff.store.inbox import IncomingEvent
 
 FLOW = "invoice_status"
@@ -23,9 +26,6 @@ STREAM = "invoices"
 
 def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
     """Submit one ``invoice_status`` event per deal whose invoices changed since the last poll."""
-    from handoff.engine.schedules import open_circuit, systems_of_kind
-    from handoff.invoicing.service import bound_orders
-
     if open_circuit(hub, "poll.invoices", systems_of_kind(hub, "odoo")):
         return 0  # Odoo's circuit is open: skipped and counted, the next poll probes
     odoo = connectors_for(hub.settings).odoo().odoo
@@ -73,8 +73,6 @@ def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
 
 def update_deal_status(deal_key: str) -> dict[str, Any]:
     """Read the deal's invoices from Odoo and write the figures to its CRM (one step)."""
-    from handoff.invoicing.status import crm_deal, figures_for, write_back
-
     hub = current_hub()
     figures = figures_for(hub, connectors_for(hub.settings).odoo().odoo, [deal_key])
     if figures:
@@ -94,6 +92,4 @@ def update_deal_status(deal_key: str) -> dict[str, Any]:
 @flow(FLOW, queue="odoo", record=lambda event: event.entity_key)
 def invoice_status(event: FlowEvent) -> dict[str, Any]:
     deal_key = str(event.payload.get("deal") or event.entity_key)
-    from handoff.invoicing.status import crm_deal
-
     return call(crm_deal(deal_key)[0], "invoice_status", update_deal_status, deal_key)

@@ -13,7 +13,10 @@ from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runtime import current_hub
 from handoff.engine.steps import call
 from handoff.flows.gates import deal_key, satisfy_gate
+from handoff.flows.invoicing import update_deal_status
 from handoff.invoicing.payments import PaymentMatch, match_payment, register_stripe_payment
+from handoff.invoicing.service import bound_orders
+from handoff.invoicing.status import crm_deal
 
 FLOW = "stripe_payment"
 # A deposit taken before the order exists names its deal ("<crm>:<deal id>") in this metadata
@@ -60,8 +63,6 @@ def register(match: PaymentMatch, payment: Payment) -> dict[str, Any]:
 
 def deal_of_invoice(invoice_id: int) -> str | None:
     """The bound deal whose order the invoice comes from."""
-    from handoff.invoicing.service import bound_orders
-
     odoo = connectors_for(current_hub().settings).odoo().odoo
     [move] = odoo.read("account.move", [invoice_id], ["invoice_origin"])
     origin = move.get("invoice_origin")
@@ -77,8 +78,6 @@ def deal_of_invoice(invoice_id: int) -> str | None:
 
 @flow(FLOW, queue="odoo")
 def stripe_payment(event: FlowEvent) -> dict[str, Any]:
-    from handoff.flows.invoicing import update_deal_status
-
     payment = payment_from_event(event.payload)
     deposit_for = payment.metadata.get(DEPOSIT_METADATA_KEY)
     if deposit_for and payment.kind == "payment":
@@ -89,7 +88,5 @@ def stripe_payment(event: FlowEvent) -> dict[str, Any]:
     registered = call("odoo", "register_payment", register, match, payment)
     deal_key = call("odoo", "deal_of_invoice", deal_of_invoice, registered["invoice_id"])
     if deal_key is not None:
-        from handoff.invoicing.status import crm_deal
-
         call(crm_deal(deal_key)[0], "invoice_status", update_deal_status, deal_key)
     return {**registered, "deal": deal_key}

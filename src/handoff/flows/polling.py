@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from handoff.connectors.registry import connectors_for
+from handoff.connectors.salesforce.adapter import SyncCursor
 from handoff.engine import flows
 from handoff.engine.alerts import Alerter
 from handoff.engine.runtime import Hub
@@ -52,8 +53,6 @@ def poll_hubspot_deals(hub: Hub) -> int:
 
 
 def poll_salesforce_deals(hub: Hub) -> int:
-    from handoff.connectors.salesforce.adapter import SyncCursor
-
     if open_circuit(hub, "poll.salesforce", systems_of_kind(hub, "salesforce")):
         return 0
     adapter = connectors_for(hub.settings).salesforce()

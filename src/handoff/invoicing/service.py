@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import select
 
 from handoff.billing.engine import BillingPeriod
+from handoff.billing.keys import milestone_key
 from handoff.canonical.errors import BusinessRuleError
 from handoff.connectors.odoo.quote_to_cash import InvoiceRequest, QuoteToCashAdapter
 from handoff.connectors.registry import connectors_for
@@ -37,8 +38,8 @@ from handoff.observability.metrics import BILLING_FAILED
 from handoff.store.models import Binding
 
 from .deliverables import read_deliverables
-from .problems import record_problems
-from .proposals import BillingProblem, ProposalDraft, ProposalLine
+from .problems import FLOW, record_problems
+from .proposals import BillingProblem, ProposalDraft, ProposalLine, build_draft
 from .records import ProposalRecord, Proposals, ProposalStatus
 from .setup import InvoiceSetupError, invoicing_gaps
 
@@ -130,8 +131,6 @@ def propose_all(hub: Hub, period: BillingPeriod) -> tuple[list[ProposalDraft], l
 def assess_all(hub: Hub, period: BillingPeriod) -> tuple[list[ProposalDraft], list[str]]:
     """A draft for every bound project with a plan, empty ones included (their problems count:
     work held back entirely still needs a person); and the deals skipped."""
-    from .proposals import build_draft
-
     q2c = _odoo(hub)
     drafts: list[ProposalDraft] = []
     skipped: list[str] = []
@@ -229,8 +228,6 @@ def raise_setup_exceptions(
 ) -> list[int]:
     """An exception record (flow ``billing_run``, the deal) per gap of a proposal Odoo cannot
     invoice; the run that no longer finds the gap resolves it."""
-    from .problems import FLOW
-
     return [
         hub.exceptions.raise_for(
             BusinessRuleError(
@@ -395,8 +392,6 @@ def _delivered_since(
     proposal (time logged up to ``timesheets_until`` meanwhile, a milestone reached): bound too,
     so they are never proposed again nor reported as unbilled. The timesheets are the ones Odoo
     linked to the invoice (``timesheet_invoice_id``)."""
-    from handoff.billing.keys import milestone_key
-
     found = read_deliverables(q2c.odoo, order_id)
     invoiced_lines = {line.id for line in found.lines if line.to_invoice == 0}
     candidates = [t.key for t in found.timesheets if t.invoice_id in invoices] + [

@@ -20,10 +20,14 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from handoff.canonical.errors import PermanentError
+from handoff.connectors.hubspot.adapter import BillingStatus
 from handoff.connectors.odoo.adapter import OdooAdapter
+from handoff.connectors.registry import connectors_for
+from handoff.connectors.salesforce.adapter import CustomerBillingStatus, DealBillingStatus
 from handoff.engine.runtime import Hub
 
 from .deliverables import decimal, m2o
+from .service import bound_orders
 
 MOVE_FIELDS = [
     "name",
@@ -138,8 +142,6 @@ def deal_billing(
 def figures_for(
     hub: Hub, odoo: OdooAdapter, deal_keys: Sequence[str] | None = None
 ) -> list[DealBilling]:
-    from .service import bound_orders
-
     bound = [b for b in bound_orders(hub) if deal_keys is None or b.deal_key in deal_keys]
     if not bound:
         return []
@@ -149,8 +151,6 @@ def figures_for(
 
 def write_back(hub: Hub, figures: Sequence[DealBilling]) -> None:
     """Deal properties, then the customers' totals over all their bound deals."""
-    from handoff.connectors.registry import connectors_for
-
     connectors = connectors_for(hub.settings)
     by_source: dict[str, list[DealBilling]] = {}
     for item in figures:
@@ -187,8 +187,6 @@ def _customer_totals(
 
 
 def _hubspot(adapter: Any, deals: Sequence[DealBilling], customers: dict[str, DealBilling]) -> None:
-    from handoff.connectors.hubspot.adapter import BillingStatus
-
     adapter.ensure_properties()
     outcomes = adapter.write_back(
         "deals",
@@ -230,8 +228,6 @@ def _hubspot(adapter: Any, deals: Sequence[DealBilling], customers: dict[str, De
 def _salesforce(
     adapter: Any, deals: Sequence[DealBilling], customers: dict[str, DealBilling]
 ) -> None:
-    from handoff.connectors.salesforce.adapter import CustomerBillingStatus, DealBillingStatus
-
     results = adapter.write_back_deals(
         [
             DealBillingStatus(

@@ -12,6 +12,7 @@ from pydantic import BaseModel
 from handoff.canonical.errors import HandoffError
 from handoff.mapping.engine import Mapper
 from handoff.mapping.errors import MappingError
+from handoff.mapping.loader import shipped_mappings
 from handoff.mapping.spec import SOURCE_LABELS, FieldRule, MappingSpec
 
 
@@ -140,8 +141,6 @@ def diff_mappings(
     """
     changes = rule_changes(current, proposed)
     if registry is None and (current.lines or proposed.lines):
-        from handoff.mapping.loader import shipped_mappings
-
         registry = shipped_mappings()
     for record in records:
         record_id = Mapper(current, registry).record_id(record)

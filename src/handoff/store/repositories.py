@@ -12,6 +12,7 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from handoff.canonical.errors import HandoffError
+from handoff.config import redact
 from handoff.store.db import Store
 from handoff.store.models import (
     AuditEntry,
@@ -254,8 +255,6 @@ class AuditTrail:
         correlation_id: str | None = None,
         workflow_id: str | None = None,
     ) -> None:
-        from handoff.config import redact
-
         entry = AuditEntry(
             actor=actor,
             action=action,

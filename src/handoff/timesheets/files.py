@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from handoff.config import load_settings, resolve_config_path
 from handoff.timesheets.records import TIMETRACKER_SYSTEM, ItemKind, ParsedItems, parse_items
 
 if TYPE_CHECKING:
@@ -65,7 +66,5 @@ def parse_file(
     """Every row parsed and held to the business limits: ``limits``, else those of the
     handoff.yaml at ``config`` (its ``limits:``), else the defaults."""
     if limits is None and config is not None:
-        from handoff.config import load_settings, resolve_config_path
-
         limits = load_settings(resolve_config_path(config)).limits
     return parse_items(read_rows(path), kind=kind, source=source, limits=limits)

@@ -31,10 +31,17 @@ from handoff.billing.corrections import (
 )
 from handoff.canonical.delivery import Expense, TimeEntry
 from handoff.canonical.errors import BusinessRuleError
+from handoff.config import redact
+from handoff.connectors.odoo.adapter import EXTERNAL_ID_MODULE, external_id_name
+from handoff.connectors.odoo.quote_to_cash import active_currency_ids
 from handoff.connectors.registry import connectors_for
+from handoff.engine import flows
 from handoff.engine.runtime import current_hub
-from handoff.store.repositories import content_hash
-from handoff.timesheets.records import FLOW, DeliveryRecord, entity_key
+from handoff.observability.logging import current_context
+from handoff.store.inbox import IncomingEvent
+from handoff.store.models import AuditEntry, Binding, InboxEvent, InboxStatus, utcnow
+from handoff.store.repositories import content_hash, diff
+from handoff.timesheets.records import FLOW, DeliveryRecord, entity_key, record_of
 
 TIMESHEET_MODEL = "account.analytic.line"
 EXPENSE_MODEL = "hr.expense"
@@ -77,8 +84,6 @@ def _odoo() -> Any:
 
 
 def _correlation() -> str | None:
-    from handoff.observability.logging import current_context
-
     value = current_context().get("correlation_id")
     return str(value) if value else None
 
@@ -136,8 +141,6 @@ def bind(records: Sequence[DeliveryRecord], record_ids: Sequence[int],
     compile than the store to run."""
     from sqlalchemy.dialects import postgresql, sqlite
 
-    from handoff.store.models import Binding, utcnow
-
     if not records:
         return
     hub = current_hub()
@@ -181,10 +184,6 @@ def audit_many(entries: Sequence[dict[str, Any]]) -> None:
 
 def _insert_audit(session: Any, entries: Sequence[dict[str, Any]]) -> None:
     from sqlalchemy import insert
-
-    from handoff.config import redact
-    from handoff.store.models import AuditEntry, utcnow
-    from handoff.store.repositories import diff
 
     now = utcnow()
     rows = [
@@ -405,8 +404,6 @@ def _deal_projects(deal_refs: Sequence[str]) -> dict[str, int]:
     """deal -> its Odoo project (the lowest bound), in one store query."""
     from sqlalchemy import select
 
-    from handoff.store.models import Binding
-
     if not deal_refs:
         return {}
     found: dict[str, int] = {}
@@ -565,8 +562,6 @@ def expense_product(category: str) -> int:
 def expense_currency(expense: Expense) -> int:
     """The res.currency id of the expense's currency, which Odoo must have active (issue 10,
     defect 5: without it Odoo booked a USD expense in the company's EUR)."""
-    from handoff.connectors.odoo.quote_to_cash import active_currency_ids
-
     found = active_currency_ids(_odoo().odoo, [expense.currency]).get(expense.currency)
     if found is None:
         raise BusinessRuleError(
@@ -817,8 +812,6 @@ def withdraw(record: DeliveryRecord, pushed: Pushed, reason: str) -> None:
         odoo.call(pushed.model, "unlink", [[pushed.record_id]])
     stale = odoo.find_external_ids(EXTERNAL_ID_SYSTEM, pushed.model, [record.key])
     if stale:
-        from handoff.connectors.odoo.adapter import EXTERNAL_ID_MODULE, external_id_name
-
         ids = odoo.call(
             "ir.model.data",
             "search",
@@ -891,9 +884,6 @@ def assigned_to(workflow_id: str, own_inbox_id: int) -> list[Assigned]:
     """The inbox events intake assigned to this run (status queued, this workflow id)."""
     from sqlalchemy import select
 
-    from handoff.store.models import InboxEvent, InboxStatus
-    from handoff.timesheets.records import record_of
-
     with current_hub().store.session() as session:
         rows = session.execute(
             select(InboxEvent.id, InboxEvent.payload)
@@ -924,8 +914,6 @@ def sort_batch(records: Sequence[DeliveryRecord], inbox_ids: Sequence[int]) -> l
     partition, so ahead of this run's released entries) is not pushed here: it goes to a run of
     its own, which the partition starts after that earlier revision's run."""
     from sqlalchemy import select
-
-    from handoff.store.models import Binding, InboxEvent, InboxStatus
 
     if not records:
         return []
@@ -1042,10 +1030,6 @@ def finish_assigned(done: Sequence[int], own_run: Sequence[int]) -> None:
     """Batched events are done; the others get a run of their own (their own outcome, their own
     exception), started after this one in their project's order."""
     from sqlalchemy import update
-
-    from handoff.engine import flows
-    from handoff.store.inbox import IncomingEvent
-    from handoff.store.models import InboxEvent, InboxStatus
 
     hub = current_hub()
     if done:

@@ -220,6 +220,7 @@ async def parse_json_off_loop(body: bytes) -> Any:
 
 # -- the app-wide answer to a refused body -----------------------------------------------------
 
+
 def refusal_source(request: Request) -> str:
     """The metric label of the route ``request`` went to: its fixed source, or the configured
     system named in ``/webhooks/events/{source}`` (a route only reads a body once it knows the

@@ -150,7 +150,9 @@ def webhook_router(
                 error = source.too_large_error if refused.status == 413 else None
                 raise Refused(refused.status, refused.reason, refused.detail, error=error) from None
             try:
-                await off_loop(len(body), source.scheme.verify, secret, signed(request, body), clock())
+                await off_loop(
+                    len(body), source.scheme.verify, secret, signed(request, body), clock()
+                )
             except SignatureError as error:
                 if source.signature_refusal is not None:
                     raise source.signature_refusal from None

@@ -129,12 +129,11 @@ def secret_of_kind(hub: Hub, kind: str) -> Callable[[], str | None]:
     return provide
 
 
-def secret_of_named(hub: Hub) -> SecretFor:
-    """The webhook_secret of the system the path names (or the row's own name)."""
+def secret_of_named(hub: Hub, name: str | None = None) -> SecretFor:
+    """The webhook_secret of the system called ``name``, or of the one the path names."""
 
     def provide(request: Request) -> str | None:
-        name = str(request.path_params.get("source", TIMETRACKER_SYSTEM))
-        system = hub.settings.systems.get(name)
+        system = hub.settings.systems.get(name or str(request.path_params.get("source", "")))
         return system.webhook_secret.reveal() if system and system.webhook_secret else None
 
     return provide
@@ -179,6 +178,7 @@ def routers(hub: Hub) -> list[APIRouter]:
             for name, system in settings.systems.items()
             if system.kind in ("hubspot", "salesforce")
         }
+
         def signed(crm: str, deal_id: str, envelope_id: str) -> bool:
             return services.envelope_completed(hub, crm, deal_id, envelope_id)
 
@@ -202,7 +202,12 @@ def routers(hub: Hub) -> list[APIRouter]:
                 f"(add {TIME_ENTRY_FLOW} there to accept this route's time entries and expenses)",
             )
         built.append(
-            webhook_router(TIME, secret_of_named(hub), time_entries.time_handler(hub), closed=closed)
+            webhook_router(
+                TIME,
+                secret_of_named(hub, TIMETRACKER_SYSTEM),
+                time_entries.time_handler(hub),
+                closed=closed,
+            )
         )
     return built
 

@@ -148,7 +148,10 @@ def _settled(hub: Hub, source: str) -> int:
 def _reach_first_milestones(
     odoo: OdooAdapter, reader: Hub, deals: list[DemoDeal], stack: Stack
 ) -> None:
-    keys = {stack.deal_key(d.key) for d in deals if d.billing_model is BillingModel.MILESTONE}
+    # The demo firm names contract types with its own enum (it shares no code with the hub):
+    # compared by value.
+    keys = {stack.deal_key(d.key) for d in deals if d.billing_model == BillingModel.MILESTONE}
+    assert keys, "the month has milestone deals"
     projects = [int(b.external_id) for b in reader.bindings.all(model="project.project")
                 if b.canonical_id in keys]  # fmt: skip
     assert len(reach_first_milestones(odoo, projects)) == len(keys), "one per milestone project"

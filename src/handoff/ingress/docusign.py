@@ -19,7 +19,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from handoff.ingress.bodies import BodyRefused, parse_json
-from handoff.ingress.router import Received, Refused
+from handoff.ingress.router import Handler, Received, Refused
 from handoff.ingress.schemes import hmac_sha256_base64
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
 
@@ -131,7 +131,7 @@ def envelope_id_of(envelope: dict[str, Any]) -> str:
 
 def docusign_handler(
     on_signed: Callable[[str, str, str], bool], crms: Mapping[str, str]
-) -> Callable[[Received], Any]:
+) -> Handler:
     """``on_signed(crm, deal_id, envelope_id)`` lifts the gate and says True, or holds an
     envelope for a deal the hub does not know and says False. ``crms``: the configured CRM
     systems, name -> kind."""

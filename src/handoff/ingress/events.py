@@ -11,7 +11,7 @@ system as its source is refused (a source speaks only for itself).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -25,7 +25,7 @@ from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.flows.routing import STARTED_ONLY_BY, delivery_record, input_model
 from handoff.ingress.bodies import BodyRefused, parse_json_off_loop
-from handoff.ingress.router import Received, Refused
+from handoff.ingress.router import Handler, Received, Refused
 from handoff.ingress.schemes import hmac_sha256_hex
 from handoff.store.inbox import AcceptResult, IncomingEvent
 from handoff.timesheets.intake import submit_records
@@ -59,7 +59,7 @@ def flow_not_allowed(source: str, flow: str, why: str) -> Refused:
     )
 
 
-def events_handler(hub: Hub) -> Callable[[Received], Any]:
+def events_handler(hub: Hub) -> Handler:
     async def handle(received: Received) -> Response:
         source = received.source
         system = hub.settings.systems[source]
@@ -168,7 +168,7 @@ def _store_batch(
             kind=e.kind,
             flow=e.flow,
             payload=e.payload if validated is None else validated.model_dump(mode="json"),
-            occurred_at=e.occurred_at,  # type: ignore[arg-type]
+            occurred_at=e.occurred_at,
         )
         for e, validated in zip(batch.events, inputs, strict=True)
     ]

@@ -28,7 +28,7 @@ from fastapi.responses import JSONResponse, Response
 
 from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
 from handoff.ingress.inbox import EventInbox
-from handoff.ingress.router import Received, Refused, SignatureError, Signed
+from handoff.ingress.router import Handler, Received, Refused, SignatureError, Signed
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
 from handoff.store.inbox import IncomingEvent
 
@@ -241,7 +241,7 @@ class HubSpotSignature:
 
 def hubspot_handler(
     inbox: EventInbox, flow_for: Callable[[IncomingEvent], str | None] | None = None
-) -> Callable[[Received], Any]:
+) -> Handler:
     """Parse, store in the inbox, answer fast. An event already in the inbox (HubSpot
     redelivers) is answered 200 and marked `duplicate`. `flow_for` names the flow an event
     starts (e.g. deal.propertyChange of dealstage -> "deal_won"), or None to only store."""

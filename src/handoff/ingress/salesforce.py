@@ -19,7 +19,6 @@ duplicate. Every refusal is a 4xx ``{"error", "detail"}`` and stores nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,7 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
 from handoff.ingress.inbox import EventInbox
-from handoff.ingress.router import Received, Refused
+from handoff.ingress.router import Handler, Received, Refused
 from handoff.ingress.schemes import hmac_sha256_hex
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
 from handoff.store.inbox import IncomingEvent
@@ -161,7 +160,7 @@ def _events_of(index: int, raw: Any) -> list[IncomingEvent]:
     ]
 
 
-def salesforce_handler(inbox: EventInbox) -> Callable[[Received], Any]:
+def salesforce_handler(inbox: EventInbox) -> Handler:
     async def handle(received: Received) -> Response:
         try:
             events = await off_loop(len(received.body), parse_cdc_events, received.body)

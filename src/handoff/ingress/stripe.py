@@ -14,7 +14,6 @@ import hashlib
 import hmac
 import inspect
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -33,7 +32,7 @@ from handoff.connectors.stripe.payments import (
 )
 from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
 from handoff.ingress.inbox import EventInbox
-from handoff.ingress.router import Received, Refused, SignatureError, Signed
+from handoff.ingress.router import Handler, Received, Refused, SignatureError, Signed
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
 from handoff.store.inbox import IncomingEvent
 
@@ -225,7 +224,7 @@ class StripeSignature:
         verify_signature(secret, request.body, header, now=now, tolerance=self.tolerance_seconds)
 
 
-def stripe_handler(inbox: EventInbox) -> Callable[[Received], Any]:
+def stripe_handler(inbox: EventInbox) -> Handler:
     """Store payments in the inbox for `stripe_payment`. Other event types are answered 200
     `{"ignored": type}` and counted; an event already in the inbox (Stripe redelivers) is
     answered 200 with `duplicate: true`."""

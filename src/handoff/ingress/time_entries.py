@@ -10,7 +10,6 @@ nothing stored; otherwise every item becomes one inbox event (202).
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
@@ -18,7 +17,7 @@ from starlette.concurrency import run_in_threadpool
 
 from handoff.engine.runtime import Hub
 from handoff.ingress.bodies import BodyRefused, off_loop, parse_json_off_loop
-from handoff.ingress.router import Received, Refused
+from handoff.ingress.router import Handler, Received, Refused
 from handoff.observability.webhook_metrics import WEBHOOK_REJECTED
 from handoff.timesheets.intake import submit_records
 from handoff.timesheets.records import event_id, parse_items
@@ -26,7 +25,7 @@ from handoff.timesheets.records import event_id, parse_items
 MAX_ITEMS = 5000
 
 
-def time_handler(hub: Hub) -> Callable[[Received], Any]:
+def time_handler(hub: Hub) -> Handler:
     async def handle(received: Received) -> Response:
         source, body = received.source, received.body
         try:

@@ -74,6 +74,8 @@ def run(store_url: str, folder: Path, args: argparse.Namespace) -> dict[str, flo
         yaml.safe_dump(
             {
                 "version": 1,
+                # One load generator is one client address: let all its connections in.
+                "api": {"max_connections_per_client": max(16, args.concurrency)},
                 "systems": {
                     "tracker": {
                         "kind": "http",

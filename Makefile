@@ -19,6 +19,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/ruff check src sandbox tests benchmarks
+	$(BIN)/ruff format --check src sandbox tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "not e2e"
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "e2e and not live"

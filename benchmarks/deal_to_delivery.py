@@ -65,7 +65,10 @@ def main() -> None:
     port = free_port()
     folder = Path(tempfile.mkdtemp(prefix="handoff-bench-"))
     with running_stack(
-        folder, hub_port=port, odoo_latency_ms=args.latency_ms, extra_deals=args.deals_per_crm,
+        folder,
+        hub_port=port,
+        odoo_latency_ms=args.latency_ms,
+        extra_deals=args.deals_per_crm,
         odoo=real,
     ) as stack:
         hub = start_hub()
@@ -105,10 +108,15 @@ def main() -> None:
         set_current_hub(None)
 
     p95 = latencies[max(0, int(len(latencies) * 0.95) - 1)]
-    against = f"real Odoo {real.url} ({real.db})" if real else (
-        f"Odoo sandbox, latency {args.latency_ms:g} ms per call")
-    print(f"{len(deals)} deals won at once ({args.deals_per_crm} generated per CRM + seeded), "
-          f"{against}")
+    against = (
+        f"real Odoo {real.url} ({real.db})"
+        if real
+        else (f"Odoo sandbox, latency {args.latency_ms:g} ms per call")
+    )
+    print(
+        f"{len(deals)} deals won at once ({args.deals_per_crm} generated per CRM + seeded), "
+        f"{against}"
+    )
     print(f"  all delivered in {elapsed:.1f} s: {len(deals) / elapsed * 60:.0f} deals/minute")
     print(
         f"  won -> order confirmed and bound: p50 {statistics.median(latencies):.1f} s, "

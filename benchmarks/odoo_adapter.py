@@ -62,7 +62,9 @@ class Measure(BaseModel):
 def sandbox_process(latency_ms: float) -> Iterator[Endpoint]:
     process = subprocess.Popen(
         [sys.executable, "-c", SERVER_SCRIPT.format(latency=latency_ms)],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert process.stdout is not None
@@ -80,8 +82,16 @@ def sandbox_process(latency_ms: float) -> Iterator[Endpoint]:
 
 
 def timesheet_rows(project: int, employee: int, count: int, tag: str) -> list[dict[str, Any]]:
-    return [{"project_id": project, "employee_id": employee, "name": f"{tag} {i}",
-             "unit_amount": 0.25, "date": "2026-11-22"} for i in range(count)]
+    return [
+        {
+            "project_id": project,
+            "employee_id": employee,
+            "name": f"{tag} {i}",
+            "unit_amount": 0.25,
+            "date": "2026-11-22",
+        }
+        for i in range(count)
+    ]
 
 
 class RequestCounter:
@@ -95,15 +105,20 @@ class RequestCounter:
 
 
 def measure(
-    label: str, adapter: OdooAdapter, counter: RequestCounter, rows: list[dict[str, Any]], batch: int
+    label: str,
+    adapter: OdooAdapter,
+    counter: RequestCounter,
+    rows: list[dict[str, Any]],
+    batch: int,
 ) -> Measure:
     calls_before = counter.count
     cpu, wall = time.process_time(), time.perf_counter()
     ids = adapter.create_many("account.analytic.line", rows, batch_size=batch)
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert len(ids) == len(rows)
-    return Measure(label=label, rows=len(rows), calls=counter.count - calls_before,
-                   wall_s=wall, cpu_s=cpu)
+    return Measure(
+        label=label, rows=len(rows), calls=counter.count - calls_before, wall_s=wall, cpu_s=cpu
+    )
 
 
 def main() -> None:
@@ -116,33 +131,63 @@ def main() -> None:
 
     with sandbox_process(args.latency_ms) as endpoint:
         counter = RequestCounter()
-        client = OdooClient(endpoint.url, endpoint.db, endpoint.login, endpoint.password,
-                            event_hooks={"request": [counter]}, timeout_s=300)
+        client = OdooClient(
+            endpoint.url,
+            endpoint.db,
+            endpoint.login,
+            endpoint.password,
+            event_hooks={"request": [counter]},
+            timeout_s=300,
+        )
         adapter = OdooAdapter(client)
         project = adapter.create("project.project", {"name": "Benchmark", "allow_timesheets": True})
-        employee = adapter.search_read("hr.employee", [["user_id", "=", 2]], ["id"], limit=1)[0]["id"]
+        employee = adapter.search_read("hr.employee", [["user_id", "=", 2]], ["id"], limit=1)[0][
+            "id"
+        ]
         adapter.schema.schema("account.analytic.line")  # fields_get once, before measuring
 
-        batched = measure(f"batched ({args.batch}/call)", adapter, counter,
-                          timesheet_rows(project, employee, args.rows, "batched"), args.batch)
-        per_row = measure("one call per row", adapter, counter,
-                          timesheet_rows(project, employee, args.sample, "per-row"), 1)
+        batched = measure(
+            f"batched ({args.batch}/call)",
+            adapter,
+            counter,
+            timesheet_rows(project, employee, args.rows, "batched"),
+            args.batch,
+        )
+        per_row = measure(
+            "one call per row",
+            adapter,
+            counter,
+            timesheet_rows(project, employee, args.sample, "per-row"),
+            1,
+        )
         client.close()
 
     extrapolated_wall = per_row.wall_s / per_row.rows * args.rows
-    print(f"Odoo sandbox in a subprocess, {args.latency_ms:g} ms injected latency per call; "
-          f"{args.rows} account.analytic.line rows")
-    print(f"{'variant':<26}{'rows':>8}{'calls':>8}{'wall s':>10}{'rows/s':>10}"
-          f"{'client CPU ms/1000 rows':>26}")
+    print(
+        f"Odoo sandbox in a subprocess, {args.latency_ms:g} ms injected latency per call; "
+        f"{args.rows} account.analytic.line rows"
+    )
+    print(
+        f"{'variant':<26}{'rows':>8}{'calls':>8}{'wall s':>10}{'rows/s':>10}"
+        f"{'client CPU ms/1000 rows':>26}"
+    )
     for m in (batched, per_row):
-        print(f"{m.label:<26}{m.rows:>8}{m.calls:>8}{m.wall_s:>10.2f}{m.rows_per_s:>10.1f}"
-              f"{m.cpu_ms_per_1000:>26.1f}")
-    print(f"one call per row, extrapolated from {per_row.rows} to {args.rows} rows: "
-          f"{extrapolated_wall:.1f} s")
-    print(f"speed-up batched / per row: {batched.rows_per_s / per_row.rows_per_s:.1f}x "
-          f"(rows/s {batched.rows_per_s:.0f} vs {per_row.rows_per_s:.1f})")
-    print(f"adapter CPU per 1,000 rows (batched): {batched.cpu_ms_per_1000:.1f} ms "
-          f"(per row: {per_row.cpu_ms_per_1000:.1f} ms)")
+        print(
+            f"{m.label:<26}{m.rows:>8}{m.calls:>8}{m.wall_s:>10.2f}{m.rows_per_s:>10.1f}"
+            f"{m.cpu_ms_per_1000:>26.1f}"
+        )
+    print(
+        f"one call per row, extrapolated from {per_row.rows} to {args.rows} rows: "
+        f"{extrapolated_wall:.1f} s"
+    )
+    print(
+        f"speed-up batched / per row: {batched.rows_per_s / per_row.rows_per_s:.1f}x "
+        f"(rows/s {batched.rows_per_s:.0f} vs {per_row.rows_per_s:.1f})"
+    )
+    print(
+        f"adapter CPU per 1,000 rows (batched): {batched.cpu_ms_per_1000:.1f} ms "
+        f"(per row: {per_row.cpu_ms_per_1000:.1f} ms)"
+    )
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ def main() -> None:
                 f"({batches} pages of opportunities + line queries + 1 login not counted)"
             )
             # Incremental: 1% of opportunities change, then sync from the stored cursor.
-            changed = [r["Id"] for r in sandbox.store.records("Opportunity")[:: 100]]
+            changed = [r["Id"] for r in sandbox.store.records("Opportunity")[::100]]
             with sandbox.store.transaction() as tx:
                 for record_id in changed:
                     sandbox.store.update(tx, "Opportunity", record_id, {"Description": "changed"})
@@ -57,7 +57,9 @@ def main() -> None:
             started = time.perf_counter()
             synced = sum(
                 len(b.records)
-                for b in adapter.changed_deals(cursor, until=datetime.now(UTC) + timedelta(seconds=1))
+                for b in adapter.changed_deals(
+                    cursor, until=datetime.now(UTC) + timedelta(seconds=1)
+                )
             )
             elapsed = time.perf_counter() - started
             print(

@@ -97,19 +97,32 @@ def seed(box: Target, projects: int) -> Firm:
     odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
     q2c = QuoteToCashAdapter(odoo)
     run = uuid.uuid4().hex[:8]
-    product = odoo.create("product.product", {
-        "name": "Consulting hour", "default_code": f"SVC-TM-{run}", "list_price": 150.0,
-        **required_product_setup(BillingModel.TIME_AND_MATERIALS)})
+    product = odoo.create(
+        "product.product",
+        {
+            "name": "Consulting hour",
+            "default_code": f"SVC-TM-{run}",
+            "list_price": 150.0,
+            **required_product_setup(BillingModel.TIME_AND_MATERIALS),
+        },
+    )
     partner = odoo.create("res.partner", {"name": f"Bench Client {run}", "is_company": True})
-    employees = odoo.create_many("hr.employee", [
-        {"name": f"Consultant {i} {run}", "work_email": f"c{i}.{run}@firm.example"}
-        for i in range(CONSULTANTS)
-    ])
+    employees = odoo.create_many(
+        "hr.employee",
+        [
+            {"name": f"Consultant {i} {run}", "work_email": f"c{i}.{run}@firm.example"}
+            for i in range(CONSULTANTS)
+        ],
+    )
     deals, project_ids, tasks = [], [], {}
     for p in range(projects):
-        order = q2c.create_sale_order(SaleOrderIn(
-            reference=f"bench-{run}:{p}", partner_id=partner,
-            lines=[OrderLineIn(product_id=product, quantity=10000, price_unit=150)]))
+        order = q2c.create_sale_order(
+            SaleOrderIn(
+                reference=f"bench-{run}:{p}",
+                partner_id=partner,
+                lines=[OrderLineIn(product_id=product, quantity=10000, price_unit=150)],
+            )
+        )
         deals.append(f"hubspot:deal:{run}-{p}")
         project_ids.append(order.project_ids[0])
         tasks[order.project_ids[0]] = order.task_ids[0]
@@ -118,11 +131,18 @@ def seed(box: Target, projects: int) -> Firm:
 
 def items(rows: int, firm: Firm) -> list[dict[str, Any]]:
     return [
-        {"kind": "time", "source_id": f"T-{firm.run}-{i}", "revision": "1",
-         "consultant": f"c{i % CONSULTANTS}.{firm.run}@firm.example",
-         "deal_ref": firm.deals[i % len(firm.deals)],
-         "date": f"2026-11-{1 + i % 28:02d}", "hours": 1 + (i % 8) / 4, "billable": True,
-         "approval": "approved", "description": f"Work item {i}"}
+        {
+            "kind": "time",
+            "source_id": f"T-{firm.run}-{i}",
+            "revision": "1",
+            "consultant": f"c{i % CONSULTANTS}.{firm.run}@firm.example",
+            "deal_ref": firm.deals[i % len(firm.deals)],
+            "date": f"2026-11-{1 + i % 28:02d}",
+            "hours": 1 + (i % 8) / 4,
+            "billable": True,
+            "approval": "approved",
+            "description": f"Work item {i}",
+        }
         for i in range(rows)
     ]
 
@@ -142,8 +162,14 @@ time_entries: {{batch: {"true" if batch else "false"}}}
 """
 
 
-def end_to_end(store_url: str, rows: int, projects: int, latency_ms: float, batch: bool,
-               request_size: int = 500) -> float:
+def end_to_end(
+    store_url: str,
+    rows: int,
+    projects: int,
+    latency_ms: float,
+    batch: bool,
+    request_size: int = 500,
+) -> float:
     from support_serving import serving
 
     with odoo_target() as box:
@@ -152,8 +178,9 @@ def end_to_end(store_url: str, rows: int, projects: int, latency_ms: float, batc
         firm = seed(box, projects)
         hub = start_hub(parse_settings(config(store_url, box.url, box.db, batch)))
         for deal, project in zip(firm.deals, firm.projects, strict=True):
-            hub.bindings.bind("odoo", "project.project", str(project), canonical_type="deal",
-                              canonical_id=deal)
+            hub.bindings.bind(
+                "odoo", "project.project", str(project), canonical_type="deal", canonical_id=deal
+            )
         hub.launch(executor_id=f"bench-{uuid.uuid4().hex[:6]}")
         payload = items(rows, firm)
         # Warm, as the raw side is (and as a hub that has been running is): logged in, the
@@ -169,26 +196,37 @@ def end_to_end(store_url: str, rows: int, projects: int, latency_ms: float, batc
                 started = time.perf_counter()
                 for start in range(0, rows, request_size):
                     body = json.dumps(payload[start : start + request_size]).encode()
-                    response = http.post(f"{api}/webhooks/time", content=body, headers={
-                        "X-Handoff-Signature": sign(SECRET, body),
-                        "Content-Type": "application/json"})
+                    response = http.post(
+                        f"{api}/webhooks/time",
+                        content=body,
+                        headers={
+                            "X-Handoff-Signature": sign(SECRET, body),
+                            "Content-Type": "application/json",
+                        },
+                    )
                     response.raise_for_status()
                 posted = time.perf_counter() - started
                 while True:
                     with hub.store.session() as session:
-                        finished = session.scalar(select(func.count()).select_from(InboxEvent).where(
-                            InboxEvent.status.in_([InboxStatus.DONE, InboxStatus.FAILED])))
+                        finished = session.scalar(
+                            select(func.count())
+                            .select_from(InboxEvent)
+                            .where(InboxEvent.status.in_([InboxStatus.DONE, InboxStatus.FAILED]))
+                        )
                     if (finished or 0) >= rows:
                         break
                     time.sleep(0.05)
                 seconds = time.perf_counter() - started
             box.set_faults(latency_ms=0)
             odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
-            count = odoo.call("account.analytic.line", "search_count",
-                              [[["project_id", "in", firm.projects]]])
+            count = odoo.call(
+                "account.analytic.line", "search_count", [[["project_id", "in", firm.projects]]]
+            )
             failed = hub.exceptions.count_open()
             assert count == rows and failed == 0, f"{count} timesheets, {failed} exceptions"
-            print(f"  ({'batch' if batch else 'single'}: webhook intake {posted:.2f} s of {seconds:.2f} s)")
+            print(
+                f"  ({'batch' if batch else 'single'}: webhook intake {posted:.2f} s of {seconds:.2f} s)"
+            )
             return seconds
         finally:
             hub.shutdown()
@@ -201,10 +239,14 @@ def raw_limit(rows: int, projects: int, latency_ms: float) -> float:
         firm = seed(box, projects)
         odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password), batch_size=1000)
         values = [
-            {"name": f"Work item {i}", "project_id": firm.projects[i % projects],
-             "task_id": firm.tasks[firm.projects[i % projects]],
-             "employee_id": firm.employees[i % CONSULTANTS], "date": f"2026-11-{1 + i % 28:02d}",
-             "unit_amount": 1 + (i % 8) / 4}
+            {
+                "name": f"Work item {i}",
+                "project_id": firm.projects[i % projects],
+                "task_id": firm.tasks[firm.projects[i % projects]],
+                "employee_id": firm.employees[i % CONSULTANTS],
+                "date": f"2026-11-{1 + i % 28:02d}",
+                "unit_amount": 1 + (i % 8) / 4,
+            }
             for i in range(rows)
         ]
         odoo.schema.schema("account.analytic.line")  # fields_get outside the clock, as warmed up
@@ -252,23 +294,36 @@ def main() -> None:
     sys.modules.setdefault("support_serving", __import__("servers"))
 
     raw = raw_limit(args.rows, args.projects, args.latency_ms)
-    against = f"real Odoo {REAL.url} ({REAL.db})" if REAL else (
-        f"Odoo sandbox, {args.latency_ms:g} ms per call")
-    print(f"{args.rows} time entries, {args.projects} projects, {against}, "
-          f"store {args.store}, {args.request_size} items per webhook call")
+    against = (
+        f"real Odoo {REAL.url} ({REAL.db})"
+        if REAL
+        else (f"Odoo sandbox, {args.latency_ms:g} ms per call")
+    )
+    print(
+        f"{args.rows} time entries, {args.projects} projects, {against}, "
+        f"store {args.store}, {args.request_size} items per webhook call"
+    )
     print(f"{'raw limit (create per 1,000 rows)':40}{args.rows / raw:>10.1f} rows/s  {raw:>7.2f} s")
     folder = Path(tempfile.mkdtemp())
     try:
         for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
             url, drop = store(args.store, folder)
             try:
-                seconds = end_to_end(url, args.rows, args.projects, args.latency_ms,
-                                     batch=mode == "batch", request_size=args.request_size)
+                seconds = end_to_end(
+                    url,
+                    args.rows,
+                    args.projects,
+                    args.latency_ms,
+                    batch=mode == "batch",
+                    request_size=args.request_size,
+                )
             finally:
                 drop()
             rate = args.rows / seconds
-            print(f"{'webhook -> timesheets, ' + mode:40}{rate:>10.1f} rows/s  {seconds:>7.2f} s"
-                  f"   end-to-end/raw = {raw / seconds:.2f}x")
+            print(
+                f"{'webhook -> timesheets, ' + mode:40}{rate:>10.1f} rows/s  {seconds:>7.2f} s"
+                f"   end-to-end/raw = {raw / seconds:.2f}x"
+            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

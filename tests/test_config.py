@@ -209,13 +209,18 @@ def test_starter_file_is_valid() -> None:
     assert set(settings.flows) == {"deal_to_delivery", "invoice_status", "billing_run"}
 
 
-
 def test_breaker_settings_reach_the_hubs_breakers(tmp_path: Path) -> None:
     from handoff.engine.runtime import Hub
 
-    text = starter_config_text().replace(
-        "      cooldown_seconds: 30\n", "      cooldown_seconds: 12\n      probe_timeout_seconds: 7\n", 1
-    ).replace("probe_timeout_seconds: 60 ", "# probe_timeout_seconds: 60 ", 1)
+    text = (
+        starter_config_text()
+        .replace(
+            "      cooldown_seconds: 30\n",
+            "      cooldown_seconds: 12\n      probe_timeout_seconds: 7\n",
+            1,
+        )
+        .replace("probe_timeout_seconds: 60 ", "# probe_timeout_seconds: 60 ", 1)
+    )
     settings = parse_settings(text).model_copy(
         update={"store": StoreConfig(url=f"sqlite:///{tmp_path / 'store.db'}")}
     )
@@ -225,6 +230,7 @@ def test_breaker_settings_reach_the_hubs_breakers(tmp_path: Path) -> None:
         assert (policy.cooldown_seconds, policy.probe_timeout_seconds) == (12.0, 7.0)
     finally:
         hub.store.dispose()
+
 
 # ── Every kind of problem, with its path and line ────────────────────────────────────────
 

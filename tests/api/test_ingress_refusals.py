@@ -144,9 +144,7 @@ HOSTILE_VALUES: dict[str, dict[str, object]] = {
         "negative amount": stripe_event({"amount": -500, "amount_received": -500}),
         "huge amount": stripe_event({"amount": 10**30, "amount_received": 10**30}),
         "100k-character event id": stripe_event(id="e" * 100_000),
-        "100k-character invoice reference": stripe_event(
-            {"metadata": {"invoice": "r" * 100_000}}
-        ),
+        "100k-character invoice reference": stripe_event({"metadata": {"invoice": "r" * 100_000}}),
         "created beyond year 9999": stripe_event({"created": 10**15}),
         "refunds.data an integer": stripe_event(
             {"object": "charge", "amount_refunded": 5, "refunds": {"data": 7}},

@@ -64,7 +64,9 @@ def test_49_hours_on_a_line_sold_in_days() -> None:
     assert timesheet_quantity([(HOURS, D("49"))], DAYS) == D("6.13")
     # Invoiced: 6.13 days x 1,000 = 6,130.00 (not 49 x 1,000, and not 49 / 8 x 8 x 8 ...).
     assert _billed(["8", "8", "8.5", "7.5", "9", "8"], DAYS, "1000") == (
-        D("6.13"), D("6130.00"), D("6130.00")
+        D("6.13"),
+        D("6130.00"),
+        D("6130.00"),
     )
 
 
@@ -123,7 +125,12 @@ def test_a_unit_is_read_by_the_series_of_the_server() -> None:
     )
     assert week == WEEK
     # 18 as before: category many2one, 18's factor.
-    row_18 = {"id": 3, "name": "Days", "category_id": [3, "Working Time"], "factor": 1.0,
-              "rounding": 0.01}
+    row_18 = {
+        "id": 3,
+        "name": "Days",
+        "category_id": [3, "Working Time"],
+        "factor": 1.0,
+        "rounding": 0.01,
+    }
     assert uom_from_row(row_18, 18).series == 18
     assert hours_unit(19) == ODOO19_HOURS and hours_unit(18) == ODOO_HOURS

@@ -54,13 +54,15 @@ def server_calls(sandbox: Any) -> int:
 
 
 def crm(name: str, **values: Any) -> Customer:
-    return Customer(source="hubspot", external_id=values.pop("external_id", "901"), name=name,
-                    **values)
+    return Customer(
+        source="hubspot", external_id=values.pop("external_id", "901"), name=name, **values
+    )
 
 
 def company_ids(adapter: OdooAdapter, word: str) -> list[int]:
-    found = adapter.search_read("res.partner", [["name", "ilike", word],
-                                                ["is_company", "=", True]], ["id"])
+    found = adapter.search_read(
+        "res.partner", [["name", "ilike", word], ["is_company", "=", True]], ["id"]
+    )
     return sorted(r["id"] for r in found)
 
 
@@ -79,8 +81,9 @@ def sync_customer(adapter: OdooAdapter, customer: Customer, emails: list[str] = 
 def test_existing_customer_under_a_slightly_different_name_is_matched(
     adapter: OdooAdapter, sandbox: Any, word: str
 ) -> None:
-    existing = adapter.create("res.partner", {"name": f"{word.title()} Corporation",
-                                              "is_company": True})
+    existing = adapter.create(
+        "res.partner", {"name": f"{word.title()} Corporation", "is_company": True}
+    )
     before = server_calls(sandbox)
     candidates = find_partner_candidates(adapter, crm(f"{word.upper()} corp."))
     assert server_calls(sandbox) - before == 1  # one search_read, nothing else
@@ -89,10 +92,16 @@ def test_existing_customer_under_a_slightly_different_name_is_matched(
 
 
 def test_never_duplicated_across_spellings(adapter: OdooAdapter, word: str) -> None:
-    spellings = [f"{word.title()} Corporation", f"{word.upper()} corp.", f"The {word} Corp",
-                 f"{word}, Inc.", f"{word.title()} Incorporated"]
-    partner_ids = {sync_customer(adapter, crm(name, external_id=str(i)))
-                   for i, name in enumerate(spellings)}
+    spellings = [
+        f"{word.title()} Corporation",
+        f"{word.upper()} corp.",
+        f"The {word} Corp",
+        f"{word}, Inc.",
+        f"{word.title()} Incorporated",
+    ]
+    partner_ids = {
+        sync_customer(adapter, crm(name, external_id=str(i))) for i, name in enumerate(spellings)
+    }
     assert len(partner_ids) == 1
     assert company_ids(adapter, word) == sorted(partner_ids)
 
@@ -100,8 +109,9 @@ def test_never_duplicated_across_spellings(adapter: OdooAdapter, word: str) -> N
 def test_vat_written_with_separators_in_odoo_matches(adapter: OdooAdapter, word: str) -> None:
     number = "".join(random.choices(string.digits, k=9))
     spaced = f"DE {number[:3]} {number[3:6]}.{number[6:]}"
-    existing = adapter.create("res.partner", {"name": f"{word} Renamed GmbH", "vat": spaced,
-                                              "is_company": True})
+    existing = adapter.create(
+        "res.partner", {"name": f"{word} Renamed GmbH", "vat": spaced, "is_company": True}
+    )
     customer = crm(f"Totally Different {word}x", vat=number, country_code="DE")
     match = match_customer(customer, find_partner_candidates(adapter, customer))
     assert (match.outcome, match.partner_id, match.rule) == ("matched", existing, "vat")
@@ -112,8 +122,9 @@ def test_bare_vat_in_odoo_is_compared_through_the_partner_country(
 ) -> None:
     us = adapter.search_read("res.country", [["code", "=", "US"]], ["id"])[0]["id"]
     number = "".join(random.choices(string.digits, k=9))
-    existing = adapter.create("res.partner", {"name": f"{word} Labs", "vat": number,
-                                              "country_id": us, "is_company": True})
+    existing = adapter.create(
+        "res.partner", {"name": f"{word} Labs", "vat": number, "country_id": us, "is_company": True}
+    )
     customer = crm(f"Other {word}q", vat=f"US{number}", country_code="US")
     before = server_calls(sandbox)
     candidates = find_partner_candidates(adapter, customer)
@@ -124,19 +135,23 @@ def test_bare_vat_in_odoo_is_compared_through_the_partner_country(
 
 
 def test_contact_email_domain_finds_the_website(adapter: OdooAdapter, word: str) -> None:
-    existing = adapter.create("res.partner", {"name": f"{word} Software",
-                                              "website": f"https://www.{word}.com/en/",
-                                              "is_company": True})
+    existing = adapter.create(
+        "res.partner",
+        {"name": f"{word} Software", "website": f"https://www.{word}.com/en/", "is_company": True},
+    )
     customer = crm("ISW", domain=None)
     emails = [f"bill.lumbergh@{word.upper()}.com", "milton@gmail.com"]
-    match = match_customer(customer, find_partner_candidates(adapter, customer, emails),
-                           contact_emails=emails)
+    match = match_customer(
+        customer, find_partner_candidates(adapter, customer, emails), contact_emails=emails
+    )
     assert (match.outcome, match.partner_id, match.rule) == ("matched", existing, "domain")
 
 
 def test_partner_email_finds_the_company(adapter: OdooAdapter, word: str) -> None:
-    existing = adapter.create("res.partner", {"name": "Accounts Payable Dept",
-                                              "email": f"ap@{word}.de", "is_company": True})
+    existing = adapter.create(
+        "res.partner",
+        {"name": "Accounts Payable Dept", "email": f"ap@{word}.de", "is_company": True},
+    )
     customer = crm(f"{word} AG", website=f"http://WWW.{word}.de:443/impressum")
     match = match_customer(customer, find_partner_candidates(adapter, customer))
     assert (match.outcome, match.partner_id) == ("matched", existing)
@@ -147,8 +162,10 @@ def test_only_active_companies_are_candidates(adapter: OdooAdapter, word: str) -
     adapter.create("res.partner", {"name": f"{word} Limited", "is_company": False})
     archived = adapter.create("res.partner", {"name": f"{word} Inc", "is_company": True})
     adapter.write("res.partner", [archived], {"active": False})
-    adapter.create("res.partner", {"name": f"Jane at {word}", "parent_id": company,
-                                   "email": f"jane@{word}.com"})
+    adapter.create(
+        "res.partner",
+        {"name": f"Jane at {word}", "parent_id": company, "email": f"jane@{word}.com"},
+    )
     found = find_partner_candidates(adapter, crm(word, domain=f"{word}.com"))
     assert [record["id"] for record in found] == [company]
 
@@ -165,8 +182,9 @@ def test_umlaut_name_in_the_crm_finds_both_spellings(adapter: OdooAdapter, word:
 
 def test_two_lookalikes_become_an_exception_not_a_guess(adapter: OdooAdapter, word: str) -> None:
     first = adapter.create("res.partner", {"name": f"{word} Corp", "is_company": True})
-    second = adapter.create("res.partner", {"name": f"{word.upper()} Corporation",
-                                            "is_company": True})
+    second = adapter.create(
+        "res.partner", {"name": f"{word.upper()} Corporation", "is_company": True}
+    )
     with pytest.raises(BusinessRuleError) as caught:
         sync_customer(adapter, crm(f"{word} Inc."))
     assert caught.value.value == [first, second]
@@ -178,8 +196,9 @@ def test_a_page_full_of_names_still_lets_the_vat_match_in(adapter: OdooAdapter, 
     for suffix in ("Ltd", "Inc", "GmbH"):
         adapter.create("res.partner", {"name": f"{word} {suffix}", "is_company": True})
     number = "".join(random.choices(string.digits, k=9))
-    by_vat = adapter.create("res.partner", {"name": f"Renamed {word}q", "vat": f"FR00{number}",
-                                            "is_company": True})
+    by_vat = adapter.create(
+        "res.partner", {"name": f"Renamed {word}q", "vat": f"FR00{number}", "is_company": True}
+    )
     customer = crm(word, vat=f"FR 00 {number}")
     candidates = find_partner_candidates(adapter, customer, limit=2)
     assert by_vat in {record["id"] for record in candidates}
@@ -190,8 +209,14 @@ def test_a_page_full_of_names_still_lets_the_vat_match_in(adapter: OdooAdapter, 
 def test_contacts_are_linked_once_to_their_company(adapter: OdooAdapter, word: str) -> None:
     company = sync_customer(adapter, crm(f"{word} GmbH"))
     people = [
-        Contact(source="hubspot", external_id="c1", first_name="Jane", last_name="Doe",
-                email=f"Jane.Doe@{word}.com", job_title="CFO"),
+        Contact(
+            source="hubspot",
+            external_id="c1",
+            first_name="Jane",
+            last_name="Doe",
+            email=f"Jane.Doe@{word}.com",
+            job_title="CFO",
+        ),
         Contact(source="hubspot", external_id="c2", first_name="Jo", email=f"jo_x@{word}.com"),
     ]
     for _replay in range(2):
@@ -199,13 +224,19 @@ def test_contacts_are_linked_once_to_their_company(adapter: OdooAdapter, word: s
         missing = [p for p in people if (p.email or "").casefold() not in existing]
         adapter.create_many("res.partner", [contact_values(p, company) for p in missing])
     # "jo_x" must not be taken for "joXx": "=ilike" wildcards are filtered out.
-    adapter.create("res.partner", {"name": "Other", "parent_id": company,
-                                   "email": f"joYx@{word}.com"})
-    children = adapter.search_read("res.partner", [["parent_id", "=", company]],
-                                   ["name", "email", "function", "type", "commercial_partner_id"])
+    adapter.create(
+        "res.partner", {"name": "Other", "parent_id": company, "email": f"joYx@{word}.com"}
+    )
+    children = adapter.search_read(
+        "res.partner",
+        [["parent_id", "=", company]],
+        ["name", "email", "function", "type", "commercial_partner_id"],
+    )
     assert sorted((c["name"], c["email"]) for c in children) == [
-        ("Jane Doe", f"Jane.Doe@{word}.com"), ("Jo", f"jo_x@{word}.com"),
-        ("Other", f"joYx@{word}.com")]
+        ("Jane Doe", f"Jane.Doe@{word}.com"),
+        ("Jo", f"jo_x@{word}.com"),
+        ("Other", f"joYx@{word}.com"),
+    ]
     assert {c["commercial_partner_id"][0] for c in children} == {company}
     found = find_existing_contacts(adapter, company, [f"JO_X@{word}.com", None, ""])
     assert list(found) == [f"jo_x@{word}.com".casefold()]

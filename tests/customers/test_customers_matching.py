@@ -24,9 +24,16 @@ def customer(**values: Any) -> Customer:
 
 def partner(id: int, name: str, **values: Any) -> dict[str, Any]:
     """A res.partner as Odoo's search_read answers it: False for empty fields."""
-    record: dict[str, Any] = {"id": id, "name": name, "vat": False, "website": False,
-                              "email": False, "company_registry": False, "is_company": True,
-                              "parent_id": False}
+    record: dict[str, Any] = {
+        "id": id,
+        "name": name,
+        "vat": False,
+        "website": False,
+        "email": False,
+        "company_registry": False,
+        "is_company": True,
+        "parent_id": False,
+    }
     return record | values
 
 
@@ -35,8 +42,9 @@ def ids(match: CustomerMatch) -> list[int]:
 
 
 def test_binding_wins_over_everything() -> None:
-    match = match_customer(customer(vat="DE123456789"), [partner(1, "Globex", vat="DE123456789")],
-                           bound_partner_id=77)
+    match = match_customer(
+        customer(vat="DE123456789"), [partner(1, "Globex", vat="DE123456789")], bound_partner_id=77
+    )
     assert (match.outcome, match.partner_id, match.rule) == ("bound", 77, "binding")
 
 
@@ -49,7 +57,11 @@ def test_slightly_different_name_is_matched() -> None:
 def test_nothing_alike_is_new() -> None:
     match = match_customer(customer(), [partner(6, "Initech"), partner(7, "Globex Holdings")])
     assert (match.outcome, match.partner_id, match.rule, match.candidates) == (
-        "new", None, "none", [])
+        "new",
+        None,
+        "none",
+        [],
+    )
 
 
 def test_vat_decides_before_name() -> None:
@@ -61,69 +73,96 @@ def test_vat_decides_before_name() -> None:
 
 
 def test_registry_number_matches() -> None:
-    match = match_customer(customer(name="Globex"), [partner(3, "Other name", company_registry="HRB 4711"),
-                                                     partner(4, "Globex Ltd")],
-                           company_registry="hrb4711")
+    match = match_customer(
+        customer(name="Globex"),
+        [partner(3, "Other name", company_registry="HRB 4711"), partner(4, "Globex Ltd")],
+        company_registry="hrb4711",
+    )
     assert (match.outcome, match.partner_id, match.rule) == ("matched", 3, "company_registry")
 
 
 def test_domain_from_contact_emails_and_website() -> None:
-    candidates = [partner(8, "GX Industries", website="https://www.globex.com/en"),
-                  partner(9, "Globex Holdings")]
-    by_email = match_customer(customer(name="Globex International"), candidates,
-                              contact_emails=["hank@GLOBEX.com"])
-    by_site = match_customer(customer(name="Globex International", website="globex.com"),
-                             candidates)
+    candidates = [
+        partner(8, "GX Industries", website="https://www.globex.com/en"),
+        partner(9, "Globex Holdings"),
+    ]
+    by_email = match_customer(
+        customer(name="Globex International"), candidates, contact_emails=["hank@GLOBEX.com"]
+    )
+    by_site = match_customer(
+        customer(name="Globex International", website="globex.com"), candidates
+    )
     for match in (by_email, by_site):
         assert (match.outcome, match.partner_id, match.rule) == ("matched", 8, "domain")
 
 
 def test_partner_email_domain_counts() -> None:
-    match = match_customer(customer(name="X", domain="globex.com"),
-                           [partner(8, "Y", email="billing@globex.com")])
+    match = match_customer(
+        customer(name="X", domain="globex.com"), [partner(8, "Y", email="billing@globex.com")]
+    )
     assert (match.outcome, match.partner_id, match.rule) == ("matched", 8, "domain")
 
 
 def test_free_mail_is_no_evidence() -> None:
-    match = match_customer(customer(name="Tiny Studio"),
-                           [partner(8, "Someone else", email="owner@gmail.com")],
-                           contact_emails=["me@gmail.com"])
+    match = match_customer(
+        customer(name="Tiny Studio"),
+        [partner(8, "Someone else", email="owner@gmail.com")],
+        contact_emails=["me@gmail.com"],
+    )
     assert match.outcome == "new"
 
 
 def test_two_candidates_at_the_deciding_level_are_ambiguous() -> None:
     match = match_customer(customer(), [partner(12, "Globex Corp"), partner(11, "GLOBEX, Inc.")])
     assert (match.outcome, match.partner_id, match.rule, ids(match)) == (
-        "ambiguous", None, "name", [11, 12])
+        "ambiguous",
+        None,
+        "name",
+        [11, 12],
+    )
 
 
 def test_two_domain_matches_are_ambiguous_even_when_one_name_matches() -> None:
-    match = match_customer(customer(domain="globex.com"),
-                           [partner(1, "Globex Corp", website="globex.com"),
-                            partner(2, "Globex Services", email="a@globex.com")])
+    match = match_customer(
+        customer(domain="globex.com"),
+        [
+            partner(1, "Globex Corp", website="globex.com"),
+            partner(2, "Globex Services", email="a@globex.com"),
+        ],
+    )
     assert (match.outcome, match.rule, ids(match)) == ("ambiguous", "domain", [1, 2])
 
 
 def test_two_partners_with_the_same_vat_are_ambiguous() -> None:
-    match = match_customer(customer(vat="DE123456789"),
-                           [partner(1, "Globex", vat="DE123456789"),
-                            partner(2, "Globex (old)", vat="de 123 456 789")])
+    match = match_customer(
+        customer(vat="DE123456789"),
+        [partner(1, "Globex", vat="DE123456789"), partner(2, "Globex (old)", vat="de 123 456 789")],
+    )
     assert (match.outcome, match.rule, ids(match)) == ("ambiguous", "vat", [1, 2])
 
 
 def test_vat_says_a_domain_says_b_is_a_conflict() -> None:
-    match = match_customer(customer(vat="DE123456789", domain="globex.com"),
-                           [partner(1, "Umbrella", vat="DE123456789"),
-                            partner(2, "Globex", website="https://globex.com")])
+    match = match_customer(
+        customer(vat="DE123456789", domain="globex.com"),
+        [
+            partner(1, "Umbrella", vat="DE123456789"),
+            partner(2, "Globex", website="https://globex.com"),
+        ],
+    )
     assert (match.outcome, match.partner_id, match.rule, ids(match)) == (
-        "ambiguous", None, "conflict", [1, 2])
+        "ambiguous",
+        None,
+        "conflict",
+        [1, 2],
+    )
     assert "#1" in match.reason and "#2" in match.reason
 
 
 def test_vat_and_domain_agreeing_is_a_match() -> None:
-    match = match_customer(customer(vat="DE123456789", domain="globex.com"),
-                           [partner(1, "Globex", vat="DE123456789", website="globex.com"),
-                            partner(2, "Globex Corp")])
+    match = match_customer(
+        customer(vat="DE123456789", domain="globex.com"),
+        [partner(1, "Globex", vat="DE123456789", website="globex.com"), partner(2, "Globex Corp")],
+    )
     assert (match.outcome, match.partner_id, match.rule) == ("matched", 1, "vat")
     assert match.candidates[0].evidence == ["vat", "domain", "name"]
 
@@ -147,8 +186,9 @@ def test_partners_marked_different_are_left_out() -> None:
 
 
 def test_individuals_are_never_candidates() -> None:
-    match = match_customer(customer(), [partner(3, "Globex Corp", is_company=False,
-                                                parent_id=[9, "Someone"])])
+    match = match_customer(
+        customer(), [partner(3, "Globex Corp", is_company=False, parent_id=[9, "Someone"])]
+    )
     assert match.outcome == "new"
 
 
@@ -183,9 +223,13 @@ def test_ambiguous_error_is_actionable() -> None:
     assert error.suggested_fix is not None
     assert "handoff customers bind hubspot 901 --partner 11" in error.suggested_fix
     assert "handoff customers mark-different hubspot 901 --partner 11 --partner 12" in (
-        error.suggested_fix)
-    assert error.context["candidates"][0] == {"id": 11, "name": "GLOBEX, Inc.",
-                                              "evidence": ["name"]}
+        error.suggested_fix
+    )
+    assert error.context["candidates"][0] == {
+        "id": 11,
+        "name": "GLOBEX, Inc.",
+        "evidence": ["name"],
+    }
 
 
 def test_ambiguous_error_refuses_a_decided_match() -> None:

@@ -158,8 +158,19 @@ def test_normalize_domain(value: str | None, domain: str | None) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    ["jane@gmail.com", "https://gmail.com", "x@GoogleMail.com", "x@outlook.com", "x@hotmail.co.uk",
-     "x@yahoo.fr", "x@icloud.com", "x@proton.me", "x@gmx.de", "x@web.de", "x@orange.fr"],
+    [
+        "jane@gmail.com",
+        "https://gmail.com",
+        "x@GoogleMail.com",
+        "x@outlook.com",
+        "x@hotmail.co.uk",
+        "x@yahoo.fr",
+        "x@icloud.com",
+        "x@proton.me",
+        "x@gmx.de",
+        "x@web.de",
+        "x@orange.fr",
+    ],
 )
 def test_free_mail_never_counts_as_a_company_domain(value: str) -> None:
     assert normalize_domain(value) is not None
@@ -223,8 +234,15 @@ def test_bare_number_matches_prefixed_only_when_the_country_is_known() -> None:
 
 @pytest.mark.parametrize(
     ("value", "expected"),
-    [("HRB 123 45", "HRB12345"), ("hrb-12345", "HRB12345"), ("SIREN 552.100.554", "SIREN552100554"),
-     ("0123.456.789", "0123456789"), ("", None), ("n/a", None), ("none", None)],
+    [
+        ("HRB 123 45", "HRB12345"),
+        ("hrb-12345", "HRB12345"),
+        ("SIREN 552.100.554", "SIREN552100554"),
+        ("0123.456.789", "0123456789"),
+        ("", None),
+        ("n/a", None),
+        ("none", None),
+    ],
 )
 def test_normalize_registry_number(value: str, expected: str | None) -> None:
     assert normalize_registry_number(value) == expected

@@ -18,10 +18,32 @@ from handoff.customers.normalize import (
 )
 
 # Names built from pieces real names are made of, plus arbitrary text.
-NAME_PARTS = ["Acme", "Globex", "the", "The", "&", "and", "Co.", "Inc", "GmbH", "S.A.", "A/S",
-              "Müller", "Société", "ß", "Ltd", "Pty", "Sp. z o.o.", ",", "-", "O'Brien", "  "]
-names = st.one_of(st.text(max_size=40),
-                  st.lists(st.sampled_from(NAME_PARTS), max_size=6).map(" ".join))
+NAME_PARTS = [
+    "Acme",
+    "Globex",
+    "the",
+    "The",
+    "&",
+    "and",
+    "Co.",
+    "Inc",
+    "GmbH",
+    "S.A.",
+    "A/S",
+    "Müller",
+    "Société",
+    "ß",
+    "Ltd",
+    "Pty",
+    "Sp. z o.o.",
+    ",",
+    "-",
+    "O'Brien",
+    "  ",
+]
+names = st.one_of(
+    st.text(max_size=40), st.lists(st.sampled_from(NAME_PARTS), max_size=6).map(" ".join)
+)
 
 
 @given(names)
@@ -32,7 +54,14 @@ def test_name_normalisation_is_idempotent(name: str) -> None:
         assert normalize_company_name(key) == key
 
 
-@given(st.one_of(st.text(max_size=40), st.from_regex(r"(https?://)?(www\.)?[a-zA-Zäü]{1,8}\.(com|de)(:\d{2,4})?(/[a-z]*)?", fullmatch=True)))
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.from_regex(
+            r"(https?://)?(www\.)?[a-zA-Zäü]{1,8}\.(com|de)(:\d{2,4})?(/[a-z]*)?", fullmatch=True
+        ),
+    )
+)
 def test_domain_normalisation_is_idempotent(value: str) -> None:
     once = normalize_domain(value)
     if once is not None:
@@ -58,23 +87,38 @@ SITES = [False, "https://globex.com", "www.initech.com", "globex.com/about"]
 def candidate_lists(draw: st.DrawFn) -> list[dict[str, Any]]:
     count = draw(st.integers(min_value=0, max_value=6))
     return [
-        {"id": number + 1, "name": draw(st.sampled_from(CANDIDATE_NAMES)),
-         "vat": draw(st.sampled_from(VATS)), "website": draw(st.sampled_from(SITES)),
-         "email": False, "company_registry": False, "is_company": draw(st.booleans()),
-         "parent_id": False}
+        {
+            "id": number + 1,
+            "name": draw(st.sampled_from(CANDIDATE_NAMES)),
+            "vat": draw(st.sampled_from(VATS)),
+            "website": draw(st.sampled_from(SITES)),
+            "email": False,
+            "company_registry": False,
+            "is_company": draw(st.booleans()),
+            "parent_id": False,
+        }
         for number in range(count)
     ]
 
 
 @settings(max_examples=200)
-@given(candidate_lists(), st.randoms(use_true_random=False),
-       st.sampled_from([None, "DE123456789", "123456789"]),
-       st.sampled_from([None, "globex.com"]))
+@given(
+    candidate_lists(),
+    st.randoms(use_true_random=False),
+    st.sampled_from([None, "DE123456789", "123456789"]),
+    st.sampled_from([None, "globex.com"]),
+)
 def test_matching_is_symmetric_in_candidate_order(
     candidates: list[dict[str, Any]], random: Any, vat: str | None, domain: str | None
 ) -> None:
-    crm = Customer(source="hubspot", external_id="1", name="Globex corp.", vat=vat,
-                   country_code="DE", domain=domain)
+    crm = Customer(
+        source="hubspot",
+        external_id="1",
+        name="Globex corp.",
+        vat=vat,
+        country_code="DE",
+        domain=domain,
+    )
     shuffled = list(candidates)
     random.shuffle(shuffled)
     assert match_customer(crm, shuffled) == match_customer(crm, candidates)

@@ -204,9 +204,11 @@ def test_time_and_materials_plan_creates_a_timesheet_billed_order_project_and_ta
             for line in lines] == [(40.0, 150.0, 0.0, [1]), (10.0, 200.0, 10.0, [1])]  # fmt: skip
     # Confirmation created one project for the order and one task per line (#10-#13).
     projects = odoo.adapter.search_read(
-        "project.project", [["sale_order_id", "=", order["id"]]], ["sale_line_id"])
+        "project.project", [["sale_order_id", "=", order["id"]]], ["sale_line_id"]
+    )
     tasks = odoo.adapter.search_read(
-        "project.task", [["sale_order_id", "=", order["id"]]], ["sale_line_id", "project_id"])
+        "project.task", [["sale_order_id", "=", order["id"]]], ["sale_line_id", "project_id"]
+    )
     assert len(projects) == 1 and order["project_ids"] == [projects[0]["id"]]
     assert sorted(t["sale_line_id"][0] for t in tasks) == sorted(line["id"] for line in lines)
     assert {t["project_id"][0] for t in tasks} == {projects[0]["id"]}
@@ -285,12 +287,12 @@ def test_milestone_plan_creates_milestones_linked_to_the_order_line(
     assert sorted(m["id"] for m in on_line) == sorted(written["milestones"])
     assert sum(m["quantity_percentage"] for m in on_line) == pytest.approx(1.0)
     # Placing them again (a retried step) changes nothing.
-    assert write_plan(odoo, plan, partner(odoo, "Acme MS"))[
-        "milestones"] == written["milestones"]
+    assert write_plan(odoo, plan, partner(odoo, "Acme MS"))["milestones"] == written["milestones"]
     # Reaching a milestone delivers its share of the line, which becomes invoiceable.
     odoo.q2c.mark_milestones_reached(written["milestones"][:1])
-    [after] = odoo.adapter.read("sale.order.line", [line["id"]],
-                                ["qty_delivered", "qty_to_invoice", "invoice_status"])
+    [after] = odoo.adapter.read(
+        "sale.order.line", [line["id"]], ["qty_delivered", "qty_to_invoice", "invoice_status"]
+    )
     assert (after["qty_delivered"], after["qty_to_invoice"], after["invoice_status"]) == (
         0.3, 0.3, "to invoice")  # fmt: skip
 

@@ -61,7 +61,9 @@ def test_about_200_won_deals_are_delivered_exactly_once_despite_failures(
     winnable = stack.winnable_deals()
     valid = [d for d in winnable if not d.defect]
     defective = [d for d in winnable if d.defect]
-    assert len(winnable) >= 190 and defective and {d.crm for d in valid} == {"hubspot", "salesforce"}
+    assert (
+        len(winnable) >= 190 and defective and {d.crm for d in valid} == {"hubspot", "salesforce"}
+    )
 
     workers = [Worker(stack.config_path, name, tmp_path).start() for name in ("w1", "w2")]
     try:
@@ -73,7 +75,8 @@ def test_about_200_won_deals_are_delivered_exactly_once_despite_failures(
             while True:
                 try:
                     return odoo.search_read(
-                        "sale.order", [["client_order_ref", "!=", False]],
+                        "sale.order",
+                        [["client_order_ref", "!=", False]],
                         ["client_order_ref", "state", "partner_id"],
                     )
                 except OdooTransientError:
@@ -88,10 +91,7 @@ def test_about_200_won_deals_are_delivered_exactly_once_despite_failures(
             return (
                 len(orders()) >= len(valid)
                 and len(reader.exceptions.list(limit=1000)) >= len(defective)
-                and not any(
-                    r.status in ("PENDING", "ENQUEUED")
-                    for r in _runs(reader)
-                )
+                and not any(r.status in ("PENDING", "ENQUEUED") for r in _runs(reader))
             )
 
         wait_for(settled, timeout=420, what="every deal delivered or excepted")
@@ -109,15 +109,15 @@ def test_about_200_won_deals_are_delivered_exactly_once_despite_failures(
     customers = {d.client for d in valid}
     partners = {o["partner_id"][0] for o in found}  # type: ignore[index]
     assert len(partners) == len(customers)
-    globex = odoo.search_read("res.partner", [["name", "ilike", "globex"],
-                                              ["is_company", "=", True]], ["name"])
+    globex = odoo.search_read(
+        "res.partner", [["name", "ilike", "globex"], ["is_company", "=", True]], ["name"]
+    )
     assert len(globex) == 1
 
-    projects = odoo.search_read("project.project", [["sale_order_id", "!=", False]],
-                                ["sale_order_id"])
-    assert Counter(p["sale_order_id"][0] for p in projects) == Counter(
-        {o["id"]: 1 for o in found}
+    projects = odoo.search_read(
+        "project.project", [["sale_order_id", "!=", False]], ["sale_order_id"]
     )
+    assert Counter(p["sale_order_id"][0] for p in projects) == Counter({o["id"]: 1 for o in found})
 
     exceptions = reader.exceptions.list(limit=1000)
     assert sorted(e.record for e in exceptions) == sorted(
@@ -126,9 +126,7 @@ def test_about_200_won_deals_are_delivered_exactly_once_despite_failures(
     for record in exceptions:
         assert record.suggested_fix and record.rule == "deal_validation"
 
-    written = [
-        e for e in reader.audit.search(text="", limit=5000) if e.action == "write_back"
-    ]
+    written = [e for e in reader.audit.search(text="", limit=5000) if e.action == "write_back"]
     assert len({e.canonical_id for e in written}) == len(valid), "every delivery written back"
 
 

@@ -120,8 +120,9 @@ def live_the_month(
 
 
 def _project(stack: Stack, deal: DemoDeal) -> Project:
-    return Project(stack.deal_key(deal.key), deal.name, deal.billing_model, deal.currency,
-                   deal.legal_entity)
+    return Project(
+        stack.deal_key(deal.key), deal.name, deal.billing_model, deal.currency, deal.legal_entity
+    )
 
 
 def _deliver_work(
@@ -178,8 +179,9 @@ def _invoice(stack: Stack, reader: Hub, worker: Worker, folder: Path, *, kill: b
 
 def _invoice_count(stack: Stack) -> int:
     with OdooClient(stack.odoo.url, stack.odoo.db, stack.odoo.login, stack.odoo.password) as c:
-        return len(OdooAdapter(c).search_read("account.move",
-                                              [["move_type", "=", "out_invoice"]], ["id"]))
+        return len(
+            OdooAdapter(c).search_read("account.move", [["move_type", "=", "out_invoice"]], ["id"])
+        )
 
 
 def _pay(stack: Stack, reader: Hub, odoo: OdooAdapter) -> None:
@@ -274,9 +276,17 @@ def snapshot(stack: Stack, odoo: OdooAdapter, reader: Hub, names: dict[str, str]
         by_deal[names[key]] = {
             "order": (order["state"], _money(order["amount_untaxed"])),
             "timesheets": (len(sheets), sum(_money(s["unit_amount"]) for s in sheets)),
-            "invoices": sorted((m["move_type"], m["state"], m["payment_state"],
-                                _money(m["amount_untaxed"]), _money(m["amount_total"]),
-                                _money(m["amount_residual"])) for m in own),
+            "invoices": sorted(
+                (
+                    m["move_type"],
+                    m["state"],
+                    m["payment_state"],
+                    _money(m["amount_untaxed"]),
+                    _money(m["amount_total"]),
+                    _money(m["amount_residual"]),
+                )
+                for m in own
+            ),
             "crm": crm[key],
         }
     exceptions = sorted(
@@ -299,7 +309,9 @@ def _named(record: str, names: dict[str, str]) -> str:
 # -- checks on the outcome ---------------------------------------------------------------------
 
 
-def check_timesheets(odoo: OdooAdapter, reader: Hub, work: MonthOfWork, names: dict[str, str]) -> None:
+def check_timesheets(
+    odoo: OdooAdapter, reader: Hub, work: MonthOfWork, names: dict[str, str]
+) -> None:
     """Approved billable time, all of it and only it, is in Odoo on the deal's project."""
     projects = {b.canonical_id: int(b.external_id)
                 for b in reader.bindings.all(model="project.project")}  # fmt: skip

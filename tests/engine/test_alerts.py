@@ -77,7 +77,8 @@ def cleanup() -> Iterator[list[Hub]]:
 
 def open_exception(hub: Hub, record: str) -> None:
     hub.exceptions.raise_for(
-        BusinessRuleError(f"{record} is broken", rule="broken"), flow="deal_to_delivery",
+        BusinessRuleError(f"{record} is broken", rule="broken"),
+        flow="deal_to_delivery",
         record=record,
     )
 
@@ -88,7 +89,9 @@ def open_circuit(hub: Hub, system: str) -> None:
 
 
 def test_conditions_reach_the_channels_their_severity_meets_once_each(
-    store_url: str, receiver: tuple[str, Receiver], cleanup: list[Hub],
+    store_url: str,
+    receiver: tuple[str, Receiver],
+    cleanup: list[Hub],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     base, got = receiver
@@ -153,7 +156,9 @@ def test_a_slow_or_failing_receiver_is_reported_never_raised(
         "alerts.channels[1] (webhook): HTTPStatusError 500",
         "alerts.channels[2] (webhook): ConnectError",
     ]
-    assert [body["key"] for body in got.received] == ["circuit_open:odoo"]  # the others still got it
+    assert [body["key"] for body in got.received] == [
+        "circuit_open:odoo"
+    ]  # the others still got it
 
 
 def test_a_webhook_target_may_be_a_secret_reference(

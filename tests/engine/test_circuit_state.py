@@ -39,7 +39,9 @@ def test_an_open_circuit_past_its_open_until_reads_half_open_everywhere(
     try:
         states = {c.system: c.state for c in services.circuits(hub)}
         assert states == {
-            "odoo": CircuitState.HALF_OPEN, "crm": CircuitState.OPEN, "erp": CircuitState.HALF_OPEN
+            "odoo": CircuitState.HALF_OPEN,
+            "crm": CircuitState.OPEN,
+            "erp": CircuitState.HALF_OPEN,
         }
 
         register_state_collector(hub)

@@ -83,9 +83,7 @@ def test_a_retried_exception_after_a_breaker_wait_runs_again_and_keeps_its_cause
     assert "503" in exception.message
     fork = services.retry_exception(hub, exception.id)
     assert DBOS.retrieve_workflow(fork).get_result() == 7
-    wait_for(
-        lambda: [e.status for e in hub.inbox.list()] == [InboxStatus.DONE], what="inbox done"
-    )
+    wait_for(lambda: [e.status for e in hub.inbox.list()] == [InboxStatus.DONE], what="inbox done")
     [after] = hub.exceptions.list(status=None)
     assert after.status == ExceptionStatus.RESOLVED and "503" in after.message
 

@@ -135,8 +135,9 @@ def test_replay_runs_a_finished_flow_again_from_a_step(
     flows.submit(hub, "test", events(url, 1, steps=3))
     wait_for(lambda: inbox_statuses(hub) == [InboxStatus.DONE], what="flow done")
     wait_for(
-        lambda: [r.status for r in services.list_flow_runs(hub, flow="ledger_steps")]
-        == ["SUCCESS"],
+        lambda: (
+            [r.status for r in services.list_flow_runs(hub, flow="ledger_steps")] == ["SUCCESS"]
+        ),
         what="the run to complete",
     )
     [run] = services.list_flow_runs(hub, flow="ledger_steps")

@@ -365,7 +365,8 @@ def test_retry_after_the_missing_tax_is_created_in_odoo_reads_it_and_creates_one
 
     # The suggested fix, done by a person in Odoo (over RPC here).
     [standard] = world.odoo.search_read(
-        "account.tax", [["name", "=", "15%"], ["type_tax_use", "=", "sale"]],
+        "account.tax",
+        [["name", "=", "15%"], ["type_tax_use", "=", "sale"]],
         ["company_id", "tax_group_id", "country_id"],
     )
     tax_id = world.odoo.create(

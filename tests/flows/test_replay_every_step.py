@@ -133,8 +133,9 @@ def test_every_flow_forked_from_every_step_ends_as_it_did(
         assert status == "SUCCESS", f"{where}: {outcome}"
         forked = [s["function_name"] for s in DBOS.list_workflow_steps(fork)]
         assert forked[: start - 1] == names[: start - 1], where
-        assert not any("DBOSUnexpectedStepError" in str(s["error"]) for s in
-                       DBOS.list_workflow_steps(fork)), where
+        assert not any(
+            "DBOSUnexpectedStepError" in str(s["error"]) for s in DBOS.list_workflow_steps(fork)
+        ), where
         if start > len(names):  # every step recorded: a pure replay returns the same output
             assert outcome == original.output, where
     assert len(hub.exceptions.list()) == open_exceptions

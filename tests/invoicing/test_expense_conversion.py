@@ -22,7 +22,8 @@ EXPENSE_DAY = "2026-11-30"
 def _currency(world: World, code: str, symbol: str) -> int:
     """The currency, active (the sandbox's seed has EUR inactive and no GBP, as the real one)."""
     found = world.odoo.search_read(
-        "res.currency", [["name", "=", code], ["active", "in", [True, False]]], ["id"])
+        "res.currency", [["name", "=", code], ["active", "in", [True, False]]], ["id"]
+    )
     if not found:
         return world.odoo.create("res.currency", {"name": code, "symbol": symbol})
     world.odoo.write("res.currency", [found[0]["id"]], {"active": True})
@@ -36,8 +37,7 @@ def _travel(world: World) -> int:
         "taxes_id": [[6, 0, []]]})  # fmt: skip
 
 
-def _expense(world: World, deal: str, name: str, amount: float, currency: int,
-             travel: int) -> int:
+def _expense(world: World, deal: str, name: str, amount: float, currency: int, travel: int) -> int:
     order = world.order(deal)
     return world.odoo.create("hr.expense", {
         "name": name, "employee_id": world.employee_id, "product_id": travel,
@@ -50,8 +50,9 @@ def test_the_proposal_shows_both_amounts_and_the_invoice_carries_odoos_conversio
 ) -> None:
     eur, gbp, travel = _currency(world, "EUR", "€"), _currency(world, "GBP", "£"), _travel(world)
     # 1 USD = 0.923 EUR from 11-01; no GBP rate at all.
-    world.odoo.create("res.currency.rate", {"currency_id": eur, "name": "2026-11-01",
-                                            "rate": 0.923})
+    world.odoo.create(
+        "res.currency.rate", {"currency_id": eur, "name": "2026-11-01", "rate": 0.923}
+    )
     early = world.deal("Audit", BillingModel.FIXED_FEE, [("IMPLEMENTATION", 1, 1000)])
     late = world.deal("Review", BillingModel.FIXED_FEE, [("IMPLEMENTATION", 1, 2000)])
     world.deliver(early, late)
@@ -83,7 +84,8 @@ def test_the_proposal_shows_both_amounts_and_the_invoice_carries_odoos_conversio
     assert conversion.rate == Decimal(repr(1 / 0.923))
     assert str(conversion.rate_date) == EXPENSE_DAY
     assert line.conversion_text == (
-        f"10.00 EUR → 10.83 USD at 1.083424 (Odoo rate of {EXPENSE_DAY})")
+        f"10.00 EUR → 10.83 USD at 1.083424 (Odoo rate of {EXPENSE_DAY})"
+    )
     assert line.amount == Decimal("10.83")
     assert draft.total == Decimal("2010.83")
 
@@ -93,8 +95,7 @@ def test_the_proposal_shows_both_amounts_and_the_invoice_carries_odoos_conversio
     lines = sorted(world.invoice_lines(invoice_id), key=lambda r: r["price_subtotal"])
     assert [(r["quantity"], r["price_unit"]) for r in lines] == [(1.0, 10.83), (1.0, 2000.0)]
     [invoice] = world.odoo.read("account.move", [invoice_id], ["amount_untaxed", "state"])
-    assert (Decimal(repr(invoice["amount_untaxed"])), invoice["state"]) == (
-        stored.total, "posted")
+    assert (Decimal(repr(invoice["amount_untaxed"])), invoice["state"]) == (stored.total, "posted")
     assert stored.total == draft.total
     [kept] = [line for line in stored.lines if line["kind"] == "expense"]
     assert kept["conversions"][0]["source_currency"] == "EUR"
@@ -103,12 +104,13 @@ def test_the_proposal_shows_both_amounts_and_the_invoice_carries_odoos_conversio
     # The GBP rate is added afterwards: Odoo's expense still holds its amount at 1, not at the
     # rate of its day (Odoo converts when the expense's currency is set), so the order still
     # waits, and the exception says how to convert again.
-    world.odoo.create("res.currency.rate", {"currency_id": gbp, "name": "2026-11-01",
-                                            "rate": 0.8})
+    world.odoo.create("res.currency.rate", {"currency_id": gbp, "name": "2026-11-01", "rate": 0.8})
     again = run_billing(world.hub, PERIOD, require_approval=False, post=True)
     assert again.drafts == []
     [problem] = again.problems[f"hubspot:deal:{early}"]
     assert problem.rule == "exchange_rate_not_applied"
-    assert (f"100.00 GBP → 100.00 USD at 1 (set in Odoo; its rate of {EXPENSE_DAY} is 1.25)"
-            in problem.message)
+    assert (
+        f"100.00 GBP → 100.00 USD at 1 (set in Odoo; its rate of {EXPENSE_DAY} is 1.25)"
+        in problem.message
+    )
     assert "set its currency again" in problem.suggested_fix

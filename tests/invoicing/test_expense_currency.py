@@ -18,21 +18,41 @@ from timesheets.desk import DEAL, Desk, desk
 __all__ = ["desk"]
 
 
-def _expense(source_id: str, currency: str, amount: str, description: str,
-             day: str = "2026-12-02") -> dict[str, Any]:
-    return {"kind": "expense", "source_id": source_id, "consultant": "ada@firm.example",
-            "deal_ref": DEAL, "date": day, "amount": amount, "currency": currency,
-            "category": "TRAVEL", "approval": "approved", "description": description}
+def _expense(
+    source_id: str, currency: str, amount: str, description: str, day: str = "2026-12-02"
+) -> dict[str, Any]:
+    return {
+        "kind": "expense",
+        "source_id": source_id,
+        "consultant": "ada@firm.example",
+        "deal_ref": DEAL,
+        "date": day,
+        "amount": amount,
+        "currency": currency,
+        "category": "TRAVEL",
+        "approval": "approved",
+        "description": description,
+    }
 
 
 def test_an_expense_is_booked_in_its_own_currency_and_an_inactive_one_is_refused(
     desk: Desk,
 ) -> None:
-    desk.odoo.create("product.product", {
-        "name": "Travel", "default_code": "TRAVEL", "type": "service", "can_be_expensed": True,
-        "expense_policy": "cost", "list_price": 0.0})
-    currencies = {r["name"]: r["id"] for r in desk.odoo.search_read(
-        "res.currency", [["active", "in", [True, False]]], ["name"])}
+    desk.odoo.create(
+        "product.product",
+        {
+            "name": "Travel",
+            "default_code": "TRAVEL",
+            "type": "service",
+            "can_be_expensed": True,
+            "expense_policy": "cost",
+            "list_price": 0.0,
+        },
+    )
+    currencies = {
+        r["name"]: r["id"]
+        for r in desk.odoo.search_read("res.currency", [["active", "in", [True, False]]], ["name"])
+    }
 
     # EUR is not active in this Odoo: the expense waits as an exception saying what to do.
     assert desk.post([_expense("X-1", "EUR", "10.00", "Taxi in Berlin")]).status_code == 202
@@ -45,25 +65,34 @@ def test_an_expense_is_booked_in_its_own_currency_and_an_inactive_one_is_refused
 
     desk.odoo.write("res.currency", [currencies["EUR"]], {"active": True})
     # 1 USD = 0.923 EUR from 12-01: Odoo books the EUR expense of 12-02 at 25.50 / 0.923 USD.
-    desk.odoo.create("res.currency.rate", {"currency_id": currencies["EUR"],
-                                           "name": "2026-12-01", "rate": 0.923})
-    items = [_expense("X-2", "USD", "10.00", "Taxi in Boston"),
-             _expense("X-3", "EUR", "25.50", "Train in Berlin")]
+    desk.odoo.create(
+        "res.currency.rate", {"currency_id": currencies["EUR"], "name": "2026-12-01", "rate": 0.923}
+    )
+    items = [
+        _expense("X-2", "USD", "10.00", "Taxi in Boston"),
+        _expense("X-3", "EUR", "25.50", "Train in Berlin"),
+    ]
     assert desk.post(items).status_code == 202
     wait_for(desk.settled(3), timeout=60, what="the two expense flows")
-    rows = desk.odoo.search_read("hr.expense", [], ["name", "currency_id",
-                                                    "total_amount_currency", "total_amount"],
-                                 order="id asc")
-    assert [(r["name"], r["currency_id"][0], r["total_amount_currency"], r["total_amount"])
-            for r in rows] == [
+    rows = desk.odoo.search_read(
+        "hr.expense",
+        [],
+        ["name", "currency_id", "total_amount_currency", "total_amount"],
+        order="id asc",
+    )
+    assert [
+        (r["name"], r["currency_id"][0], r["total_amount_currency"], r["total_amount"])
+        for r in rows
+    ] == [
         ("Taxi in Boston", currencies["USD"], 10.0, 10.0),
         ("Train in Berlin", currencies["EUR"], 25.5, 27.63),
     ]
 
     # Dated before any EUR rate, Odoo would silently take its oldest rate (or 1): the expense
     # waits as an exception naming the rate to add, nothing booked.
-    assert desk.post([_expense("X-4", "EUR", "12.00", "Museum", day="2026-11-20")]
-                     ).status_code == 202
+    assert (
+        desk.post([_expense("X-4", "EUR", "12.00", "Museum", day="2026-11-20")]).status_code == 202
+    )
     wait_for(desk.settled(4), timeout=60, what="the early EUR expense flow")
     [problem] = [e for e in desk.hub.exceptions.list() if e.rule != "currency_inactive"]
     assert problem.rule == "missing_exchange_rate"

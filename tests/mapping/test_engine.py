@@ -165,7 +165,9 @@ def test_lines_are_mapped_with_the_named_line_mapping() -> None:
         }
     )
     assert deal.lines == [
-        DealLine(external_id="00k1", name="Workshop", quantity=Decimal(2), unit_price=Decimal(4500)),
+        DealLine(
+            external_id="00k1", name="Workshop", quantity=Decimal(2), unit_price=Decimal(4500)
+        ),
         DealLine(external_id="00k2", name="Day", quantity=Decimal(1), amount=Decimal(950)),
     ]
 
@@ -178,9 +180,10 @@ def test_hooks_are_registered_per_source_and_declare_what_they_read() -> None:
     assert "region" in hooks_for("testcrm") and "region" not in hooks_for("salesforce")
     with_hook = spec({}, hooks=["region"])
     assert with_hook.source_paths() == ["id", "title", "geo.region"]
-    assert Mapper(with_hook).values({"id": "1", "title": "t", "geo": {"region": "EU"}}, "ctx")[
-        "state"
-    ] == "EU/ctx"
+    assert (
+        Mapper(with_hook).values({"id": "1", "title": "t", "geo": {"region": "EU"}}, "ctx")["state"]
+        == "EU/ctx"
+    )
     with pytest.raises(ValueError, match="unknown hook"):
         spec({}, hooks=["pipeline_stage"])  # HubSpot's hook is not testcrm's
 

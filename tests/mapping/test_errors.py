@@ -46,7 +46,10 @@ def test_a_value_that_does_not_convert_names_field_path_and_value() -> None:
     error = raised.value
     assert error.rule == "invalid_value" and error.value == "next Tuesday"
     assert (error.field, error.path) == ("close_date", "CloseDate")
-    assert "salesforce_deal v3" in error.message and "'next Tuesday' is not a valid date" in error.message
+    assert (
+        "salesforce_deal v3" in error.message
+        and "'next Tuesday' is not a valid date" in error.message
+    )
     assert error.suggested_fix is not None and "`CloseDate`" in error.suggested_fix
 
 
@@ -76,13 +79,31 @@ def test_mapping_errors_survive_pickling_for_durable_steps() -> None:
 @pytest.mark.parametrize(
     ("text", "problem"),
     [
-        ("name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields:\n  colour: c\n", "colour"),
-        ("name: x\nversion: 0\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields: {}\n", "version"),
-        ("name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Invoice\nfields: {}\n", "Invoice"),
-        ("name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields:\n  name: {from: a, transform: rot13}\n", "rot13"),
-        ("name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields:\n  name: {from: a, type: money}\n", "money"),
+        (
+            "name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields:\n  colour: c\n",
+            "colour",
+        ),
+        (
+            "name: x\nversion: 0\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields: {}\n",
+            "version",
+        ),
+        (
+            "name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Invoice\nfields: {}\n",
+            "Invoice",
+        ),
+        (
+            "name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields:\n  name: {from: a, transform: rot13}\n",
+            "rot13",
+        ),
+        (
+            "name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields:\n  name: {from: a, type: money}\n",
+            "money",
+        ),
         ("name: x\nversion: 1\nobject: deals\ncanonical: Deal\nfields: {}\n", "source"),
-        ("name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields: {}\nextra: 1\n", "extra"),
+        (
+            "name: x\nversion: 1\nsource: hubspot\nobject: deals\ncanonical: Deal\nfields: {}\nextra: 1\n",
+            "extra",
+        ),
         ("- just\n- a list\n", "must be a YAML mapping"),
         ("name: [unclosed\n", "not valid YAML"),
     ],

@@ -48,7 +48,9 @@ def test_show_one_mapping_field_by_field() -> None:
     assert out.splitlines()[0] == "hubspot_deal v1: hubspot deals -> Deal"
     assert f"file: shipped default {SHIPPED_MAPPINGS / 'hubspot_deal.yaml'}" in out
     assert re.search(r"^  name +<- properties\.dealname  \(strip, required\)$", out, re.M)
-    assert re.search(r"^  milestones +<- properties\.handoff_milestones  \(as json, milestones\)$", out, re.M)
+    assert re.search(
+        r"^  milestones +<- properties\.handoff_milestones  \(as json, milestones\)$", out, re.M
+    )
     assert re.search(r"^  source +\= 'hubspot' \(constant\)$", out, re.M)
     assert "  hook: pipeline_stage" in out
     assert re.search(r"^  lines +<- line_items via hubspot_line_item$", out, re.M)
@@ -62,7 +64,9 @@ def test_show_marks_overrides_and_stale_versions(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert f"file: overridden by {override} (shipped default is v3)" in result.output
     assert "WARNING: the override predates the shipped version" in result.output
-    as_json = runner.invoke(app, ["mappings", "show", "salesforce_deal", "-c", str(config), "--json"])
+    as_json = runner.invoke(
+        app, ["mappings", "show", "salesforce_deal", "-c", str(config), "--json"]
+    )
     shown = json.loads(as_json.output)[0]
     assert shown["overridden"] is True and shown["version"] == 1 and shown["shipped_version"] == 3
     assert {"field": "close_date", "from": "CloseDate", "type": "date", "map": None,
@@ -93,7 +97,11 @@ def test_diff_lists_rule_and_version_changes(tmp_path: Path) -> None:
     result = runner.invoke(app, ["mappings", "diff", str(changed)])
     assert result.exit_code == 0, result.output
     lines = [line.strip() for line in result.output.splitlines()]
-    assert lines[0].endswith("against salesforce_deal v3 [default: " + str(SHIPPED_MAPPINGS / "salesforce_deal.yaml") + "]")
+    assert lines[0].endswith(
+        "against salesforce_deal v3 [default: "
+        + str(SHIPPED_MAPPINGS / "salesforce_deal.yaml")
+        + "]"
+    )
     assert lines[1:] == [
         "version 3 -> 4",
         "changed amount <- Amount (as decimal)  =>  amount <- ExpectedRevenue (as decimal)",
@@ -106,7 +114,9 @@ def test_diff_with_a_sample_shows_the_canonical_record_before_and_after(tmp_path
     changed = write_override(
         tmp_path,
         "salesforce_deal",
-        {"  legal_entity: Handoff_Legal_Entity__c\n": "  legal_entity: {from: Handoff_Legal_Entity__c, transform: upper}\n"},
+        {
+            "  legal_entity: Handoff_Legal_Entity__c\n": "  legal_entity: {from: Handoff_Legal_Entity__c, transform: upper}\n"
+        },
     )
     sample = tmp_path / "opportunity.json"
     sample.write_text(
@@ -124,7 +134,10 @@ def test_diff_with_a_sample_shows_the_canonical_record_before_and_after(tmp_path
     assert result.exit_code == 0, result.output
     out = result.output
     assert "version stays 3 although the mapping changed: bump it" in out
-    assert '"legal_entity": "Handoff Demo B.V."' in out and '"legal_entity": "HANDOFF DEMO B.V."' in out
+    assert (
+        '"legal_entity": "Handoff Demo B.V."' in out
+        and '"legal_entity": "HANDOFF DEMO B.V."' in out
+    )
     assert '"billing_model": "retainer"' in out and '"amount": "1200.5"' in out
     assert 'legal_entity: "Handoff Demo B.V." -> "HANDOFF DEMO B.V."' in out
 
@@ -135,9 +148,17 @@ def test_diff_sample_of_a_hubspot_deal_runs_rules_without_live_pipelines(tmp_pat
     sample.write_text(json.dumps({"id": "9", "properties": {"dealname": "X", "amount": "lots"}}))
     result = runner.invoke(app, ["mappings", "diff", str(changed), "--sample", str(sample)])
     assert result.exit_code == 0, result.output
-    assert "before: ERROR hubspot_deal v1: HubSpot deals 9: amount from properties.amount: 'lots' is not a valid decimal" in result.output
-    sample.write_text(json.dumps({"id": "9", "properties": {"dealname": "X", "dealstage": "closedwon"}}))
-    preview = runner.invoke(app, ["mappings", "diff", str(changed), "--against", "hubspot_deal", "--sample", str(sample)])
+    assert (
+        "before: ERROR hubspot_deal v1: HubSpot deals 9: amount from properties.amount: 'lots' is not a valid decimal"
+        in result.output
+    )
+    sample.write_text(
+        json.dumps({"id": "9", "properties": {"dealname": "X", "dealstage": "closedwon"}})
+    )
+    preview = runner.invoke(
+        app,
+        ["mappings", "diff", str(changed), "--against", "hubspot_deal", "--sample", str(sample)],
+    )
     assert "note: code hooks not run (pipelines_unavailable" in preview.output
     assert '"stage": "closedwon"' in preview.output and "changed: none" in preview.output
 
@@ -147,7 +168,9 @@ def test_diff_refuses_files_it_cannot_place(tmp_path: Path) -> None:
     nameless.write_text("version: 1\nobject: deals\ncanonical: Deal\nfields: {}\n")
     result = runner.invoke(app, ["mappings", "diff", str(nameless)])
     assert result.exit_code == 1 and "has no `name`: pass --against NAME" in result.output
-    other_shape = runner.invoke(app, ["mappings", "diff", str(nameless), "--against", "hubspot_contact"])
+    other_shape = runner.invoke(
+        app, ["mappings", "diff", str(nameless), "--against", "hubspot_contact"]
+    )
     assert other_shape.exit_code == 1 and "canonical 'Deal'" in other_shape.output
     bad_sample = tmp_path / "s.json"
     bad_sample.write_text("[1, 2]")

@@ -54,27 +54,37 @@ def test_an_override_replaces_the_default_by_name(tmp_path: Path) -> None:
     assert effective["hubspot_company"].version == 2
     assert effective["hubspot_deal"] == shipped_mappings()["hubspot_deal"]  # others untouched
     customer = Mapper(effective["hubspot_company"]).to_canonical(
-        {"id": "5", "properties": {"legal_name": "Acme GmbH", "name": "Acme", "vat_number": "de123"}}
+        {
+            "id": "5",
+            "properties": {"legal_name": "Acme GmbH", "name": "Acme", "vat_number": "de123"},
+        }
     )
     assert (customer.name, customer.vat, customer.city) == ("Acme GmbH", "DE123", None)
     loaded = load_effective(settings.mappings)  # type: ignore[attr-defined]
-    assert loaded["hubspot_company"].overridden and loaded["hubspot_company"].path == tmp_path / "company.yaml"
+    assert (
+        loaded["hubspot_company"].overridden
+        and loaded["hubspot_company"].path == tmp_path / "company.yaml"
+    )
     assert loaded["hubspot_company"].shipped == shipped_mappings()["hubspot_company"]
     assert not loaded["hubspot_deal"].overridden
 
 
 def test_an_override_inherits_name_and_source_but_not_a_different_shape(tmp_path: Path) -> None:
     bare = tmp_path / "bare.yaml"
-    bare.write_text("version: 3\nobject: Account\ncanonical: Customer\nfields:\n  external_id: Id\n  name: Name\n")
+    bare.write_text(
+        "version: 3\nobject: Account\ncanonical: Customer\nfields:\n  external_id: Id\n  name: Name\n"
+    )
     spec = effective_mappings(settings_with(tmp_path, {"salesforce_customer": "bare.yaml"}))[  # type: ignore[arg-type]
         "salesforce_customer"
     ]
     assert (spec.name, spec.source, spec.version) == ("salesforce_customer", "salesforce", 3)
 
     wrong = tmp_path / "wrong.yaml"
-    wrong.write_text(COMPANY_V2.replace("canonical: Customer", "canonical: Contact").replace(
-        "  vat: {from: properties.vat_number, transform: upper}\n", ""
-    ).replace("  name: {from: properties.legal_name, required: true}\n", ""))
+    wrong.write_text(
+        COMPANY_V2.replace("canonical: Customer", "canonical: Contact")
+        .replace("  vat: {from: properties.vat_number, transform: upper}\n", "")
+        .replace("  name: {from: properties.legal_name, required: true}\n", "")
+    )
     with pytest.raises(MappingFileError) as mismatch:
         effective_mappings(settings_with(tmp_path, {"hubspot_company": "wrong.yaml"}))  # type: ignore[arg-type]
     assert mismatch.value.rule == "mapping_mismatch" and "'Contact'" in mismatch.value.message
@@ -92,7 +102,8 @@ def test_an_override_of_an_unknown_mapping_is_refused(tmp_path: Path) -> None:
 def test_salesforce_reads_its_overrides_through_the_same_loader(tmp_path: Path) -> None:
     line = tmp_path / "line.yaml"
     line.write_text(
-        (SHIPPED_MAPPINGS / "salesforce_deal_line.yaml").read_text()
+        (SHIPPED_MAPPINGS / "salesforce_deal_line.yaml")
+        .read_text()
         .replace("version: 1", "version: 2")
         .replace("  description: Description\n", "  description: Product2.Description\n")
     )
@@ -103,7 +114,9 @@ def test_salesforce_reads_its_overrides_through_the_same_loader(tmp_path: Path) 
     assert "Handoff_Contract_Type__c" in mapping.soql_fields()
     writeback = tmp_path / "writeback.yaml"
     writeback.write_text(
-        (SHIPPED_MAPPINGS / "salesforce_writeback.yaml").read_text().replace("version: 1", "version: 4")
+        (SHIPPED_MAPPINGS / "salesforce_writeback.yaml")
+        .read_text()
+        .replace("version: 1", "version: 4")
     )
     assert load_writeback_mapping(overrides={"salesforce_writeback": writeback}).version == 4
     # A write-back override is not a canonical mapping: the engine leaves it to the connector.
@@ -115,7 +128,9 @@ def test_diff_asks_for_a_version_bump_and_shows_what_records_would_change() -> N
     same_version = current.model_copy(
         update={"fields": {**current.fields, "name": current.fields["website"]}}
     )
-    changes = diff_mappings(current, same_version, [{"Id": "001", "Name": "Acme", "Website": "acme.example"}])
+    changes = diff_mappings(
+        current, same_version, [{"Id": "001", "Name": "Acme", "Website": "acme.example"}]
+    )
     assert changes[0] == "version stays 1 although the mapping changed: bump it"
     assert "changed name <- Name (required)  =>  name <- Website" in changes
     assert "record 001: name 'Acme' -> 'acme.example'" in changes

@@ -19,7 +19,9 @@ from handoff_sandbox.salesforce.testing import running_salesforce_sandbox
 def assert_delivery_ready(deals: list[Deal]) -> None:
     assert {d.billing_model for d in deals} == set(BillingModel)
     for deal in deals:
-        assert deal.legal_entity and deal.payment_terms and deal.tax_profile and deal.project_template
+        assert (
+            deal.legal_entity and deal.payment_terms and deal.tax_profile and deal.project_template
+        )
         if deal.billing_model is BillingModel.MILESTONE:
             assert len(deal.milestones) == 3 and all(m.due_date for m in deal.milestones)
         else:
@@ -52,7 +54,9 @@ def test_salesforce_demo_opportunities_map_with_delivery_fields() -> None:
         settings = SalesforceSettings(**sandbox.connector_settings())
         with SalesforceClient(settings, ca_path=str(sandbox.ca_path)) as client:
             batches = list(
-                SalesforceAdapter(client).changed_deals(None, until=datetime.now(UTC) + timedelta(seconds=5))
+                SalesforceAdapter(client).changed_deals(
+                    None, until=datetime.now(UTC) + timedelta(seconds=5)
+                )
             )
     assert not any(batch.rejected for batch in batches)
     deals = [deal for batch in batches for deal in batch.records]
@@ -61,4 +65,7 @@ def test_salesforce_demo_opportunities_map_with_delivery_fields() -> None:
     milestone = next(d for d in deals if d.billing_model is BillingModel.MILESTONE)
     assert sum(m.percentage or 0 for m in milestone.milestones) == Decimal(100)
     swiss = next(d for d in deals if d.name.startswith("Contoso"))
-    assert swiss.legal_entity == "Northwind Advisory GmbH" and swiss.tax_profile == "Export of services"
+    assert (
+        swiss.legal_entity == "Northwind Advisory GmbH"
+        and swiss.tax_profile == "Export of services"
+    )

@@ -32,8 +32,9 @@ def test_a_database_with_someone_elses_orders_is_refused_untouched(
         partner = adapter.create("res.partner", {"name": "A real client", "is_company": True})
         adapter.create("sale.order", {"partner_id": partner, "client_order_ref": "PO-4471"})
         companies = adapter.call("res.company", "search_count", [[]])
-        with pytest.raises(ForeignDataError, match="1 sale orders"), running_stack(
-            tmp_path, hub_port=free_port(), odoo=external(odoo)
+        with (
+            pytest.raises(ForeignDataError, match="1 sale orders"),
+            running_stack(tmp_path, hub_port=free_port(), odoo=external(odoo)),
         ):
             pass
         assert adapter.call("res.company", "search_count", [[]]) == companies, "nothing seeded"
@@ -49,7 +50,7 @@ def test_the_stack_seeds_an_external_odoo_and_points_the_hub_at_it(
     with running_stack(tmp_path, hub_port=free_port(), odoo=external(odoo)) as stack:
         assert stack.odoo.url == odoo.url and stack.odoo_seed is not None
         assert stack.env[stack.names.odoo_api_key] == odoo.api_key
-        assert f'url: {odoo.url}' in stack.config_path.read_text()
+        assert f"url: {odoo.url}" in stack.config_path.read_text()
         first = stack.odoo_seed
     # A database the demo seeded before is the demo's own: seeded again, nothing doubled.
     with running_stack(tmp_path / "again", hub_port=free_port(), odoo=external(odoo)) as again:

@@ -55,8 +55,14 @@ class Desk:
     tasks: dict[str, int]
     employees: dict[str, int]
 
-    def post(self, items: Any, *, secret: str = SECRET, signature: str | None = None,
-             body: bytes | None = None) -> httpx.Response:
+    def post(
+        self,
+        items: Any,
+        *,
+        secret: str = SECRET,
+        signature: str | None = None,
+        body: bytes | None = None,
+    ) -> httpx.Response:
         raw = body if body is not None else json.dumps(items).encode()
         headers = {"Content-Type": "application/json"}
         if signature is None:
@@ -85,14 +91,31 @@ class Desk:
         return float(line["qty_delivered"])
 
 
-def entry(source_id: str, *, hours: float = 4, revision: str = "1", approval: str = "approved",
-          billable: bool = True, consultant: str = "ada@firm.example", task: str | None = "Build",
-          day: str = "2026-11-02", description: str = "Data model workshop",
-          **extra: Any) -> dict[str, Any]:
+def entry(
+    source_id: str,
+    *,
+    hours: float = 4,
+    revision: str = "1",
+    approval: str = "approved",
+    billable: bool = True,
+    consultant: str = "ada@firm.example",
+    task: str | None = "Build",
+    day: str = "2026-11-02",
+    description: str = "Data model workshop",
+    **extra: Any,
+) -> dict[str, Any]:
     item: dict[str, Any] = {
-        "kind": "time", "source_id": source_id, "revision": revision, "consultant": consultant,
-        "deal_ref": DEAL, "date": day, "hours": hours, "billable": billable,
-        "approval": approval, "description": description, **extra,
+        "kind": "time",
+        "source_id": source_id,
+        "revision": revision,
+        "consultant": consultant,
+        "deal_ref": DEAL,
+        "date": day,
+        "hours": hours,
+        "billable": billable,
+        "approval": approval,
+        "description": description,
+        **extra,
     }
     if task is not None:
         item["task_ref"] = task
@@ -108,13 +131,20 @@ def desk(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
         q2c = QuoteToCashAdapter(odoo)
         product = odoo.create(
             "product.product",
-            {"name": "Consulting hour", "default_code": "SVC-TM", "list_price": 150.0,
-             **required_product_setup(BillingModel.TIME_AND_MATERIALS)},
+            {
+                "name": "Consulting hour",
+                "default_code": "SVC-TM",
+                "list_price": 150.0,
+                **required_product_setup(BillingModel.TIME_AND_MATERIALS),
+            },
         )
         partner = odoo.create("res.partner", {"name": "Acme Analytics", "is_company": True})
         order = q2c.create_sale_order(
-            SaleOrderIn(reference="hubspot:4711", partner_id=partner,
-                        lines=[OrderLineIn(product_id=product, quantity=100, price_unit=150)])
+            SaleOrderIn(
+                reference="hubspot:4711",
+                partner_id=partner,
+                lines=[OrderLineIn(product_id=product, quantity=100, price_unit=150)],
+            )
         )
         [project_id] = order.project_ids
         tasks = {
@@ -130,15 +160,27 @@ def desk(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
         config.write_text(text)
         hub = start_hub(parse_settings(text))
         # What deal-to-delivery leaves behind: the deal bound to its order and project.
-        hub.bindings.bind("odoo", "sale.order", str(order.order_id), canonical_type="deal",
-                          canonical_id=DEAL)
-        hub.bindings.bind("odoo", "project.project", str(project_id), canonical_type="deal",
-                          canonical_id=DEAL)
+        hub.bindings.bind(
+            "odoo", "sale.order", str(order.order_id), canonical_type="deal", canonical_id=DEAL
+        )
+        hub.bindings.bind(
+            "odoo", "project.project", str(project_id), canonical_type="deal", canonical_id=DEAL
+        )
         hub.launch(executor_id="time-test")
         try:
             with serving(create_app(hub)) as api:
-                yield Desk(hub, odoo, q2c, api, config, order.order_id, order.line_ids[0],
-                           project_id, tasks, employees)
+                yield Desk(
+                    hub,
+                    odoo,
+                    q2c,
+                    api,
+                    config,
+                    order.order_id,
+                    order.line_ids[0],
+                    project_id,
+                    tasks,
+                    employees,
+                )
         finally:
             hub.shutdown()
             flows.close_clients()

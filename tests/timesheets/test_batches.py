@@ -55,16 +55,20 @@ def test_one_bad_entry_fails_alone_and_its_batch_mates_are_pushed(desk: Desk) ->
     assert desk.post(items).status_code == 202
     _assert_each_ended_with_its_own_outcome(desk, 6)
     rules = sorted((x.record, x.rule) for x in desk.hub.exceptions.list())
-    assert rules == [("time:timetracker:bad-0", "employee_unknown"),
-                     ("time:timetracker:bad-4", "employee_unknown")]
+    assert rules == [
+        ("time:timetracker:bad-0", "employee_unknown"),
+        ("time:timetracker:bad-4", "employee_unknown"),
+    ]
     assert sorted(t["unit_amount"] for t in desk.timesheets()) == [1 + 1, 2, 1 + 2, 1 + 3]
 
 
 def test_odoo_failing_the_batch_shared_push_leaves_no_entry_queued(desk: Desk) -> None:
     odoo_url = str(desk.hub.settings.systems["odoo"].url).rstrip("/")
     # Every attempt (3, handoff.yaml retry) of the batch's shared Odoo work answers 503.
-    state = httpx.post(f"{odoo_url}/sandbox/control",
-                       json={"fail_next": 3, "fail_kind": "http", "fail_status": 503}).json()
+    state = httpx.post(
+        f"{odoo_url}/sandbox/control",
+        json={"fail_next": 3, "fail_kind": "http", "fail_status": 503},
+    ).json()
     assert state["fail_next"] == 3
     items = [entry(f"e-{n}", hours=1 + n) for n in range(5)]
     assert desk.post(items).status_code == 202
@@ -75,18 +79,21 @@ def test_odoo_failing_the_batch_shared_push_leaves_no_entry_queued(desk: Desk) -
 
 
 def test_one_run_pushes_the_new_entries_of_every_project_delivered_together(desk: Desk) -> None:
-    other = desk.odoo.create("project.project", {"name": "Internal tooling",
-                                                 "allow_timesheets": True})
+    other = desk.odoo.create(
+        "project.project", {"name": "Internal tooling", "allow_timesheets": True}
+    )
     items = [entry(f"d-{n}", hours=1 + n) for n in range(3)]
-    items += [entry(f"p-{n}", hours=5 + n, deal_ref=None, project_ref=f"odoo:project:{other}")
-              for n in range(2)]
+    items += [
+        entry(f"p-{n}", hours=5 + n, deal_ref=None, project_ref=f"odoo:project:{other}")
+        for n in range(2)
+    ]
     assert desk.post(items).status_code == 202
     _assert_each_ended_with_its_own_outcome(desk, 5)
-    assert {e.workflow_id for e in desk.hub.inbox.list(limit=10)} == {
-        "000000000001-time_entry"}
+    assert {e.workflow_id for e in desk.hub.inbox.list(limit=10)} == {"000000000001-time_entry"}
     assert sorted(t["unit_amount"] for t in desk.timesheets()) == [1, 2, 3]
-    others = desk.odoo.search_read("account.analytic.line", [["project_id", "=", other]],
-                                   ["unit_amount"])
+    others = desk.odoo.search_read(
+        "account.analytic.line", [["project_id", "=", other]], ["unit_amount"]
+    )
     assert sorted(t["unit_amount"] for t in others) == [5, 6]
 
 
@@ -104,7 +111,10 @@ def test_revisions_delivered_together_fold_into_the_latest(desk: Desk) -> None:
     # The latest revision created the timesheet once: never corrected, never created twice.
     assert sorted(t["unit_amount"] for t in desk.timesheets()) == [3, 4]
     audit = desk.hub.audit.search(limit=50)
-    superseded = sorted((a.diff["revision"][1], a.diff["superseded_by"][1])
-                        for a in audit if a.action == "superseded")
+    superseded = sorted(
+        (a.diff["revision"][1], a.diff["superseded_by"][1])
+        for a in audit
+        if a.action == "superseded"
+    )
     assert superseded == [("1", "3"), ("2", "3")]
     assert not [a for a in audit if a.action == "correct"]

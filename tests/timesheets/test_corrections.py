@@ -30,7 +30,10 @@ def test_edited_before_invoicing_is_corrected_and_rejected_is_removed(desk: Desk
     [corrected] = desk.timesheets()
     assert corrected["id"] == sheet["id"]
     assert (corrected["unit_amount"], corrected["date"], corrected["name"]) == (
-        6.0, "2026-11-03", "Workshop, day 2")
+        6.0,
+        "2026-11-03",
+        "Workshop, day 2",
+    )
     assert desk.delivered() == 6.0
 
     rejected = {**edited, "revision": "3", "approval": "rejected"}

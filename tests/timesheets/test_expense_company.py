@@ -19,29 +19,60 @@ NORTHWIND_DEAL = "hubspot:deal:5150"
 def _northwind_deal(desk: Desk) -> dict[str, Any]:
     """A second company with its own consultant, and a deal delivered from it."""
     # (Real Odoo creates the company's partner itself; the sandbox wants it given.)
-    company_partner = desk.odoo.create("res.partner", {"name": "Northwind Advisory Ltd",
-                                                       "is_company": True})
-    company = desk.odoo.create("res.company", {"name": "Northwind Advisory Ltd",
-                                               "partner_id": company_partner})
+    company_partner = desk.odoo.create(
+        "res.partner", {"name": "Northwind Advisory Ltd", "is_company": True}
+    )
+    company = desk.odoo.create(
+        "res.company", {"name": "Northwind Advisory Ltd", "partner_id": company_partner}
+    )
     product = desk.odoo.create(
         "product.product",
-        {"name": "Advisory hour", "default_code": "SVC-NW", "list_price": 200.0,
-         **required_product_setup(BillingModel.TIME_AND_MATERIALS)},
+        {
+            "name": "Advisory hour",
+            "default_code": "SVC-NW",
+            "list_price": 200.0,
+            **required_product_setup(BillingModel.TIME_AND_MATERIALS),
+        },
     )
-    desk.odoo.create("product.product", {
-        "name": "Meals", "default_code": "MEALS", "type": "service", "can_be_expensed": True,
-        "expense_policy": "cost", "list_price": 0.0})
+    desk.odoo.create(
+        "product.product",
+        {
+            "name": "Meals",
+            "default_code": "MEALS",
+            "type": "service",
+            "can_be_expensed": True,
+            "expense_policy": "cost",
+            "list_price": 0.0,
+        },
+    )
     partner = desk.odoo.create("res.partner", {"name": "Fabrikam GmbH", "is_company": True})
-    order = desk.q2c.create_sale_order(SaleOrderIn(
-        reference="hubspot:5150", partner_id=partner, company_id=company,
-        lines=[OrderLineIn(product_id=product, quantity=10, price_unit=200)]))
+    order = desk.q2c.create_sale_order(
+        SaleOrderIn(
+            reference="hubspot:5150",
+            partner_id=partner,
+            company_id=company,
+            lines=[OrderLineIn(product_id=product, quantity=10, price_unit=200)],
+        )
+    )
     [project_id] = order.project_ids
-    employee = desk.odoo.create("hr.employee", {
-        "name": "Ben Schmidt", "work_email": "ben@northwind.example", "company_id": company})
-    desk.hub.bindings.bind("odoo", "sale.order", str(order.order_id), canonical_type="deal",
-                           canonical_id=NORTHWIND_DEAL)
-    desk.hub.bindings.bind("odoo", "project.project", str(project_id), canonical_type="deal",
-                           canonical_id=NORTHWIND_DEAL)
+    employee = desk.odoo.create(
+        "hr.employee",
+        {"name": "Ben Schmidt", "work_email": "ben@northwind.example", "company_id": company},
+    )
+    desk.hub.bindings.bind(
+        "odoo",
+        "sale.order",
+        str(order.order_id),
+        canonical_type="deal",
+        canonical_id=NORTHWIND_DEAL,
+    )
+    desk.hub.bindings.bind(
+        "odoo",
+        "project.project",
+        str(project_id),
+        canonical_type="deal",
+        canonical_id=NORTHWIND_DEAL,
+    )
     return {"company": company, "order": order.order_id, "employee": employee}
 
 
@@ -50,16 +81,24 @@ def test_an_expense_of_a_deal_of_another_company_is_created_in_that_company(desk
     [user_company] = desk.odoo.read("res.users", [2], ["company_id"])  # admin, the API user
     assert user_company["company_id"][0] != northwind["company"]  # not the user's current one
     expense = {
-        "kind": "expense", "source_id": "NW-E-1", "consultant": "ben@northwind.example",
-        "deal_ref": NORTHWIND_DEAL, "date": "2026-12-02", "amount": "42.00", "currency": "USD",
-        "category": "MEALS", "approval": "approved", "billable": True,
+        "kind": "expense",
+        "source_id": "NW-E-1",
+        "consultant": "ben@northwind.example",
+        "deal_ref": NORTHWIND_DEAL,
+        "date": "2026-12-02",
+        "amount": "42.00",
+        "currency": "USD",
+        "category": "MEALS",
+        "approval": "approved",
+        "billable": True,
         "description": "Client dinner",
     }
     assert desk.post([expense]).status_code == 202
     wait_for(desk.settled(1), timeout=60, what="the expense flow")
     assert [(x.rule, x.message) for x in desk.hub.exceptions.list()] == []
     [row] = desk.odoo.search_read(
-        "hr.expense", [["name", "=", "Client dinner"]],
+        "hr.expense",
+        [["name", "=", "Client dinner"]],
         ["company_id", "employee_id", "sale_order_id", "total_amount_currency"],
     )
     assert row["company_id"][0] == northwind["company"]
@@ -77,9 +116,17 @@ def test_a_consultant_of_another_company_is_a_readable_exception_then_their_own_
 
     northwind = _northwind_deal(desk)
     expense = {
-        "kind": "expense", "source_id": "NW-E-2", "consultant": "ada@firm.example",
-        "deal_ref": NORTHWIND_DEAL, "date": "2026-12-03", "amount": "18.50", "currency": "USD",
-        "category": "MEALS", "approval": "approved", "billable": True, "description": "Taxi",
+        "kind": "expense",
+        "source_id": "NW-E-2",
+        "consultant": "ada@firm.example",
+        "deal_ref": NORTHWIND_DEAL,
+        "date": "2026-12-03",
+        "amount": "18.50",
+        "currency": "USD",
+        "category": "MEALS",
+        "approval": "approved",
+        "billable": True,
+        "description": "Taxi",
     }
     assert desk.post([expense]).status_code == 202
     wait_for(desk.settled(1), timeout=60, what="the expense flow")
@@ -88,11 +135,21 @@ def test_a_consultant_of_another_company_is_a_readable_exception_then_their_own_
     assert "ada@firm.example" in record.message and "employee" in (record.suggested_fix or "")
     assert desk.odoo.search_read("hr.expense", [["name", "=", "Taxi"]], ["id"]) == []
 
-    ada_northwind = desk.odoo.create("hr.employee", {
-        "name": "Ada Lovelace", "work_email": "ada@firm.example", "company_id": northwind["company"]})
+    ada_northwind = desk.odoo.create(
+        "hr.employee",
+        {
+            "name": "Ada Lovelace",
+            "work_email": "ada@firm.example",
+            "company_id": northwind["company"],
+        },
+    )
     services.retry_exception(desk.hub, record.id)
-    wait_for(lambda: desk.hub.exceptions.get(record.id).status == "resolved",  # type: ignore[union-attr]
-             timeout=60, what="the retried expense")
-    [row] = desk.odoo.search_read("hr.expense", [["name", "=", "Taxi"]],
-                                  ["company_id", "employee_id"])
+    wait_for(
+        lambda: desk.hub.exceptions.get(record.id).status == "resolved",  # type: ignore[union-attr]
+        timeout=60,
+        what="the retried expense",
+    )
+    [row] = desk.odoo.search_read(
+        "hr.expense", [["name", "=", "Taxi"]], ["company_id", "employee_id"]
+    )
     assert (row["company_id"][0], row["employee_id"][0]) == (northwind["company"], ada_northwind)

@@ -18,21 +18,27 @@ HEADER = "source_id,revision,consultant,deal_ref,task_ref,date,hours,billable,ap
 
 
 def _import(desk: Desk, kind: str, path: Path) -> tuple[int, str]:
-    result = runner.invoke(import_app, [kind, str(path), "--config", str(desk.config)],
-                           env={"COLUMNS": "200"})
+    result = runner.invoke(
+        import_app, [kind, str(path), "--config", str(desk.config)], env={"COLUMNS": "200"}
+    )
     set_current_hub(desk.hub)  # the command built its own hub on the same store
     return result.exit_code, result.output
 
 
 def test_a_bad_row_is_reported_and_nothing_is_imported(desk: Desk, tmp_path: Path) -> None:
     path = tmp_path / "week45.csv"
-    path.write_text("\n".join([
-        HEADER,
-        f"C-1,1,ada@firm.example,{DEAL},Build,2026-11-02,4,true,approved,Workshop",
-        f"C-2,1,ada@firm.example,{DEAL},Build,2026-11-03,four,true,approved,Modelling",
-        "C-3,1,ada@firm.example,,Build,2026-11-04,2,true,approved,No project",
-        f"C-4,1,ada@firm.example,{DEAL},Build,2026-11-05,3,maybe,approved,Review",
-    ]) + "\n")
+    path.write_text(
+        "\n".join(
+            [
+                HEADER,
+                f"C-1,1,ada@firm.example,{DEAL},Build,2026-11-02,4,true,approved,Workshop",
+                f"C-2,1,ada@firm.example,{DEAL},Build,2026-11-03,four,true,approved,Modelling",
+                "C-3,1,ada@firm.example,,Build,2026-11-04,2,true,approved,No project",
+                f"C-4,1,ada@firm.example,{DEAL},Build,2026-11-05,3,maybe,approved,Review",
+            ]
+        )
+        + "\n"
+    )
     code, output = _import(desk, "time", path)
     assert code == 1
     assert "3 bad row(s), nothing imported" in output
@@ -57,8 +63,12 @@ def test_a_good_file_becomes_timesheets_on_the_project_task_and_sale_line(
     rows = [
         f"C-{i},1,{who},{DEAL},{task},2026-11-0{i},{hours},true,approved,Work {i}"
         for i, (who, task, hours) in enumerate(
-            [("ada@firm.example", "Build", 4), ("Grace Hopper", "Discovery", 2.5),
-             ("grace@firm.example", "Build", 7.25), ("ada@firm.example", "", 1)],
+            [
+                ("ada@firm.example", "Build", 4),
+                ("Grace Hopper", "Discovery", 2.5),
+                ("grace@firm.example", "Build", 7.25),
+                ("ada@firm.example", "", 1),
+            ],
             start=1,
         )
     ]
@@ -83,19 +93,48 @@ def test_a_good_file_becomes_timesheets_on_the_project_task_and_sale_line(
 
 
 def test_expenses_are_re_invoiced_on_the_deal_order(desk: Desk, tmp_path: Path) -> None:
-    desk.odoo.create("product.product", {
-        "name": "Travel", "default_code": "TRAVEL", "type": "service", "can_be_expensed": True,
-        "expense_policy": "cost", "list_price": 0.0,
-    })
+    desk.odoo.create(
+        "product.product",
+        {
+            "name": "Travel",
+            "default_code": "TRAVEL",
+            "type": "service",
+            "can_be_expensed": True,
+            "expense_policy": "cost",
+            "list_price": 0.0,
+        },
+    )
     path = tmp_path / "expenses.json"
-    path.write_text(json.dumps([
-        {"source_id": "E-1", "revision": "1", "consultant": "ada@firm.example", "deal_ref": DEAL,
-         "date": "2026-11-03", "amount": "412.80", "currency": "USD", "category": "TRAVEL",
-         "approval": "approved", "description": "Train to client site"},
-        {"source_id": "E-2", "revision": "1", "consultant": "ada@firm.example", "deal_ref": DEAL,
-         "date": "2026-11-03", "amount": "30", "currency": "USD", "category": "TRAVEL",
-         "approval": "submitted", "description": "Taxi"},
-    ]))
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "source_id": "E-1",
+                    "revision": "1",
+                    "consultant": "ada@firm.example",
+                    "deal_ref": DEAL,
+                    "date": "2026-11-03",
+                    "amount": "412.80",
+                    "currency": "USD",
+                    "category": "TRAVEL",
+                    "approval": "approved",
+                    "description": "Train to client site",
+                },
+                {
+                    "source_id": "E-2",
+                    "revision": "1",
+                    "consultant": "ada@firm.example",
+                    "deal_ref": DEAL,
+                    "date": "2026-11-03",
+                    "amount": "30",
+                    "currency": "USD",
+                    "category": "TRAVEL",
+                    "approval": "submitted",
+                    "description": "Taxi",
+                },
+            ]
+        )
+    )
     code, output = _import(desk, "expenses", path)
     assert code == 0, output
     wait_for(desk.settled(2), timeout=60, what="2 expense flows")

@@ -38,9 +38,17 @@ TODAY = dt.date.today()
 
 
 def expense(source_id: str, **extra: Any) -> dict[str, Any]:
-    return {"kind": "expense", "source_id": source_id, "consultant": "ada@firm.example",
-            "deal_ref": DEAL, "date": TODAY.isoformat(), "amount": "12.50", "currency": "EUR",
-            "approval": "approved", **extra}
+    return {
+        "kind": "expense",
+        "source_id": source_id,
+        "consultant": "ada@firm.example",
+        "deal_ref": DEAL,
+        "date": TODAY.isoformat(),
+        "amount": "12.50",
+        "currency": "EUR",
+        "approval": "approved",
+        **extra,
+    }
 
 
 # (item, the field its refusal must name)
@@ -85,9 +93,12 @@ def test_a_consultant_day_holds_at_most_24_hours_across_the_entries_sent_togethe
     desk: Desk,
 ) -> None:
     day = TODAY.isoformat()
-    items = [entry("D-1", hours=10, day=day), entry("D-2", hours=10, day=day),
-             entry("D-3", hours=5, day=day),
-             entry("D-4", hours=10, day=day, consultant="grace@firm.example")]
+    items = [
+        entry("D-1", hours=10, day=day),
+        entry("D-2", hours=10, day=day),
+        entry("D-3", hours=5, day=day),
+        entry("D-4", hours=10, day=day, consultant="grace@firm.example"),
+    ]
     response = desk.post(items)
     assert response.status_code == 422, response.text
     [problem] = response.json()["items"]
@@ -95,8 +106,11 @@ def test_a_consultant_day_holds_at_most_24_hours_across_the_entries_sent_togethe
     assert "25 hours on" in problem["problem"]
     assert desk.hub.inbox.list(limit=10) == []
     # Two revisions of one entry count once (the later one).
-    fine = [entry("D-1", hours=20, day=day, revision="1"),
-            entry("D-1", hours=4, day=day, revision="2"), entry("D-2", hours=20, day=day)]
+    fine = [
+        entry("D-1", hours=20, day=day, revision="1"),
+        entry("D-1", hours=4, day=day, revision="2"),
+        entry("D-2", hours=20, day=day),
+    ]
     assert desk.post(fine).status_code == 202
 
 
@@ -111,13 +125,26 @@ def test_the_file_import_reports_each_absurd_row_and_imports_nothing(
     assert f"{len(items)} bad row(s), nothing imported" in output
     assert desk.hub.inbox.list(limit=100) == []
     expenses = tmp_path / "absurd.csv"
-    expenses.write_text("\n".join(
-        ["source_id,consultant,deal_ref,date,amount,currency,approval"]
-        + [f"{e['source_id']},ada@firm.example,{DEAL},{e['date']},{e['amount']},{e['currency']},"
-           "approved" for e, _ in ABSURD if e["kind"] == "expense"]) + "\n")
+    expenses.write_text(
+        "\n".join(
+            ["source_id,consultant,deal_ref,date,amount,currency,approval"]
+            + [
+                f"{e['source_id']},ada@firm.example,{DEAL},{e['date']},{e['amount']},{e['currency']},"
+                "approved"
+                for e, _ in ABSURD
+                if e["kind"] == "expense"
+            ]
+        )
+        + "\n"
+    )
     parsed = parse_file(expenses, "expense")
     assert {(e.row, e.column) for e in parsed.errors} == {
-        (1, "amount"), (2, "amount"), (3, "amount"), (4, "currency"), (5, "amount")}
+        (1, "amount"),
+        (2, "amount"),
+        (3, "amount"),
+        (4, "currency"),
+        (5, "amount"),
+    }
     code, output = _import(desk, "expenses", expenses)
     assert code == 1 and "5 bad row(s), nothing imported" in output
     assert desk.hub.inbox.list(limit=100) == []
@@ -130,17 +157,33 @@ limits: {max_hours_per_entry: 10, max_hours_per_day: 12, hours_decimals: 1,
          max_expense_amount: 500, days_back: 7, days_ahead: 0}
 """)
     limits = settings.limits
-    assert limits == LimitsConfig(max_hours_per_entry=10, max_hours_per_day=12, hours_decimals=1,
-                                  max_expense_amount=500, days_back=7, days_ahead=0)
+    assert limits == LimitsConfig(
+        max_hours_per_entry=10,
+        max_hours_per_day=12,
+        hours_decimals=1,
+        max_expense_amount=500,
+        days_back=7,
+        days_ahead=0,
+    )
     day = TODAY.isoformat()
-    items = [entry("C-1", hours=11, day=day), entry("C-2", hours=1.25, day=day),
-             entry("C-3", day=(TODAY - dt.timedelta(days=8)).isoformat()),
-             entry("C-4", day=(TODAY + dt.timedelta(days=1)).isoformat()),
-             entry("C-5", hours=8, day=day), entry("C-6", hours=5, day=day),
-             expense("E-1", amount="501")]
+    items = [
+        entry("C-1", hours=11, day=day),
+        entry("C-2", hours=1.25, day=day),
+        entry("C-3", day=(TODAY - dt.timedelta(days=8)).isoformat()),
+        entry("C-4", day=(TODAY + dt.timedelta(days=1)).isoformat()),
+        entry("C-5", hours=8, day=day),
+        entry("C-6", hours=5, day=day),
+        expense("E-1", amount="501"),
+    ]
     parsed = parse_items(items, limits=limits)
     assert [(e.row, e.column) for e in parsed.errors] == [
-        (1, "hours"), (2, "hours"), (3, "date"), (4, "date"), (7, "amount"), (6, "hours")]
+        (1, "hours"),
+        (2, "hours"),
+        (3, "date"),
+        (4, "date"),
+        (7, "amount"),
+        (6, "hours"),
+    ]
     assert "limits.max_hours_per_entry" in parsed.errors[0].problem
     # The defaults take all of these.
     assert parse_items(items[:2] + items[3:5] + items[6:]).ok
@@ -156,24 +199,45 @@ def psa(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, 
     monkeypatch.setenv("LIMITS_PSA_SECRET", "psa-secret")
     settings = Settings(
         store=StoreConfig(url=store_url),
-        systems={"psa": SystemConfig(kind="http", url="http://127.0.0.1:9/",
-                                     webhook_secret=SecretRef("${LIMITS_PSA_SECRET}"),
-                                     allowed_flows=["time_entry"])},
+        systems={
+            "psa": SystemConfig(
+                kind="http",
+                url="http://127.0.0.1:9/",
+                webhook_secret=SecretRef("${LIMITS_PSA_SECRET}"),
+                allowed_flows=["time_entry"],
+            )
+        },
     )
     with serving_hub(settings) as running:
         yield running
 
 
-@pytest.mark.parametrize(("item", "field"), [pytest.param(i, f, id=i["source_id"]) for i, f in ABSURD])
+@pytest.mark.parametrize(
+    ("item", "field"), [pytest.param(i, f, id=i["source_id"]) for i, f in ABSURD]
+)
 def test_the_generic_route_refuses_an_absurd_time_entry_naming_its_field(
     psa: tuple[str, Hub], item: dict[str, Any], field: str
 ) -> None:
     base, hub = psa
     payload = {k: v for k, v in item.items() if k != "source"}
-    body = json.dumps({"events": [{"id": "ev-1", "entity": "e-1", "kind": "time_entry",
-                                   "flow": "time_entry", "payload": payload}]}).encode()
-    response = httpx.post(f"{base}/webhooks/events/psa", content=body,
-                          headers={SIGNATURE_HEADER: sign("psa-secret", body)})
+    body = json.dumps(
+        {
+            "events": [
+                {
+                    "id": "ev-1",
+                    "entity": "e-1",
+                    "kind": "time_entry",
+                    "flow": "time_entry",
+                    "payload": payload,
+                }
+            ]
+        }
+    ).encode()
+    response = httpx.post(
+        f"{base}/webhooks/events/psa",
+        content=body,
+        headers={SIGNATURE_HEADER: sign("psa-secret", body)},
+    )
     assert response.status_code == 422, response.text
     detail = response.json()["detail"]  # events[0].payload.<time|expense>.<field>: ...
     assert f".{item['kind']}.{field}: " in detail, detail

@@ -35,8 +35,10 @@ def test_signed_entries_become_timesheets_only_when_approved_and_billable(desk: 
     assert {s["so_line"][0] for s in sheets} == {desk.order_line_id}
     assert desk.delivered() == 6.5
     recorded = [a for a in desk.hub.audit.search(system="handoff") if a.action == "recorded"]
-    assert sorted(a.canonical_id for a in recorded) == ["time:timetracker:T-3",
-                                                        "time:timetracker:T-4"]
+    assert sorted(a.canonical_id for a in recorded) == [
+        "time:timetracker:T-3",
+        "time:timetracker:T-4",
+    ]
     binding = desk.hub.bindings.find("odoo", "account.analytic.line", str(sheets[0]["id"]))
     assert binding is not None and binding.canonical_id == "time:timetracker:T-1"
 
@@ -72,14 +74,25 @@ def test_every_bad_input_is_refused_and_nothing_is_stored(desk: Desk) -> None:
         {**entry("T-4"), "deal_ref": None},
         {"kind": "invoice", "source_id": "X"},
         {**entry("T-5"), "colour": "blue"},
-        {"kind": "expense", "source_id": "E-1", "consultant": "ada@firm.example",
-         "deal_ref": DEAL, "date": "2026-11-02", "amount": "12.50", "currency": "euro"},
+        {
+            "kind": "expense",
+            "source_id": "E-1",
+            "consultant": "ada@firm.example",
+            "deal_ref": DEAL,
+            "date": "2026-11-02",
+            "amount": "12.50",
+            "currency": "euro",
+        },
     ]
     response = desk.post(mixed)
     assert response.status_code == 422
     problems = response.json()["items"]
     assert {(p["row"], p["column"]) for p in problems} >= {
-        (2, "hours"), (3, "date"), (4, "project_ref/deal_ref"), (5, "kind"), (6, "colour"),
+        (2, "hours"),
+        (3, "date"),
+        (4, "project_ref/deal_ref"),
+        (5, "kind"),
+        (6, "colour"),
         (7, "currency"),
     }
     assert 1 not in {p["row"] for p in problems}

@@ -154,7 +154,9 @@ def _print_summary(hub: Hub, stack: Stack) -> None:
     console.print(table)
     exceptions = hub.exceptions.list(limit=100)
     if exceptions:
-        problems = SafeTable(title=f"{len(exceptions)} deals need a person (handoff exceptions list)")
+        problems = SafeTable(
+            title=f"{len(exceptions)} deals need a person (handoff exceptions list)"
+        )
         for column in ("id", "deal", "rule", "what to do"):
             problems.add_column(column, overflow="fold")
         for record in exceptions:

@@ -51,8 +51,10 @@ def live_the_month(
         console.print("[yellow]no deal was delivered: no month of work to bill[/yellow]")
         return MonthSummary(0, 0, 0, 0)
     month = date.today().replace(day=1)
-    projects = [Project(stack.deal_key(d.key), d.name, d.billing_model, d.currency, d.legal_entity)
-                for d in deals]
+    projects = [
+        Project(stack.deal_key(d.key), d.name, d.billing_model, d.currency, d.legal_entity)
+        for d in deals
+    ]
     work = month_of_work(projects, month, entries=entries)
     console.print(
         f"The time tracker posts {len(work.time)} time entries and {len(work.expenses)} "
@@ -148,7 +150,9 @@ def print_proposals(hub: Hub, console: Console, names: dict[str, str]) -> None:
 
 
 def _pending(hub: Hub, source: str) -> int:
-    return sum(e.status not in ("done", "failed") for e in hub.inbox.list(source=source, limit=5000))
+    return sum(
+        e.status not in ("done", "failed") for e in hub.inbox.list(source=source, limit=5000)
+    )
 
 
 def _settled(hub: Hub, source: str) -> int:

@@ -147,7 +147,19 @@ CONSULTANTS = (
     Consultant(name="Jana Novak", email="jana.novak@northwind-advisory.example",
                role="consultant", entity=GMBH.name, hourly_cost=55.0),
 )  # fmt: skip
-_STAFF_FIRST = ["Amara", "Ben", "Carla", "Dev", "Eva", "Felix", "Hana", "Ivo", "Julia", "Kofi", "Lea"]
+_STAFF_FIRST = [
+    "Amara",
+    "Ben",
+    "Carla",
+    "Dev",
+    "Eva",
+    "Felix",
+    "Hana",
+    "Ivo",
+    "Julia",
+    "Kofi",
+    "Lea",
+]
 _STAFF_LAST = ["Adeyemi", "Schmidt", "Walsh", "Kowalski", "Nakamura"]
 _STAFF_ROLES = ("consultant", "senior_consultant", "developer", "consultant", "trainer")
 _STAFF_COST = {"consultant": 60.0, "senior_consultant": 78.0, "developer": 57.0, "trainer": 50.0}
@@ -159,9 +171,15 @@ def _staff(count: int) -> tuple[Consultant, ...]:
     for n in range(count):
         first, last = _STAFF_FIRST[n % len(_STAFF_FIRST)], _STAFF_LAST[n % len(_STAFF_LAST)]
         role, entity = _STAFF_ROLES[n % len(_STAFF_ROLES)], LEGAL_ENTITIES[n % len(LEGAL_ENTITIES)]
-        people.append(Consultant(name=f"{first} {last}",
-                                 email=f"{first.lower()}.{last.lower()}@northwind-advisory.example",
-                                 role=role, entity=entity.name, hourly_cost=_STAFF_COST[role]))
+        people.append(
+            Consultant(
+                name=f"{first} {last}",
+                email=f"{first.lower()}.{last.lower()}@northwind-advisory.example",
+                role=role,
+                entity=entity.name,
+                hourly_cost=_STAFF_COST[role],
+            )
+        )
     return tuple(people)
 
 

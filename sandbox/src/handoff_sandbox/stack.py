@@ -141,8 +141,15 @@ class Stack:
                     stages = demo_firm.HUBSPOT_WON_STAGES.get(pipeline)
                     if not stages:
                         raise LookupError(f"HubSpot pipeline {pipeline!r} has no won stage")
-                    updates.append({"id": row["id"], "properties": {
-                        "dealstage": stages[0], "closedate": date.today().isoformat()}})
+                    updates.append(
+                        {
+                            "id": row["id"],
+                            "properties": {
+                                "dealstage": stages[0],
+                                "closedate": date.today().isoformat(),
+                            },
+                        }
+                    )
                 if len(updates) != len(chunk):
                     raise LookupError(f"HubSpot has no deal among {found.get('errors')}")
                 _hubspot_call(client, "/crm/v3/objects/deals/batch/update", {"inputs": updates})
@@ -156,10 +163,15 @@ class Stack:
         store = self.salesforce.store
         with store.transaction() as tx:
             for deal_id in deal_ids:
-                store.update(tx, "Opportunity", deal_id, {
-                    "StageName": demo_firm.SALESFORCE_WON_STAGE,
-                    "CloseDate": date.today().isoformat(),
-                })
+                store.update(
+                    tx,
+                    "Opportunity",
+                    deal_id,
+                    {
+                        "StageName": demo_firm.SALESFORCE_WON_STAGE,
+                        "CloseDate": date.today().isoformat(),
+                    },
+                )
 
     def win(self, *keys: str) -> None:
         """Move the demo deals ``keys`` to won in their CRM."""

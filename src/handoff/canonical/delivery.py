@@ -124,7 +124,9 @@ class Expense(_DeliveryRecord):
     @classmethod
     def _amount_fits_currency(cls, amount: Decimal, info: ValidationInfo) -> Decimal:
         limits.expense_amount(amount, info.data.get("currency"))
-        if (edge := limits.edge_limits(info)) and (problem := limits.amount_problem(amount, edge[0])):
+        if (edge := limits.edge_limits(info)) and (
+            problem := limits.amount_problem(amount, edge[0])
+        ):
             raise ValueError(f"{amount}: {problem}")
         return amount
 

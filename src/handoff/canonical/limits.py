@@ -120,8 +120,10 @@ def date_problem(value: dt.date, limits: LimitsConfig, today: dt.date) -> str | 
     latest = today + dt.timedelta(days=limits.days_ahead)
     if earliest <= value <= latest:
         return None
-    return (f"outside the accepted window {earliest} to {latest} (limits.days_back "
-            f"{limits.days_back}, days_ahead {limits.days_ahead})")
+    return (
+        f"outside the accepted window {earliest} to {latest} (limits.days_back "
+        f"{limits.days_back}, days_ahead {limits.days_ahead})"
+    )
 
 
 def hours_problem(hours: Decimal, limits: LimitsConfig) -> str | None:
@@ -170,7 +172,9 @@ def edge_limits(info: Any) -> tuple[LimitsConfig, dt.date] | None:
     return None
 
 
-def edge_context(limits: LimitsConfig | None = None, today: dt.date | None = None) -> dict[str, Any]:
+def edge_context(
+    limits: LimitsConfig | None = None, today: dt.date | None = None
+) -> dict[str, Any]:
     """The pydantic validation context under which TimeEntry / Expense (and their subclasses,
     e.g. the generic route's inputs) also check the edge limits:
     ``Model.model_validate(data, context=edge_context(settings.limits))``."""
@@ -178,7 +182,8 @@ def edge_context(limits: LimitsConfig | None = None, today: dt.date | None = Non
 
 
 def day_problems(
-    entries: Iterable[tuple[int, Any]], limits: LimitsConfig | None = None,
+    entries: Iterable[tuple[int, Any]],
+    limits: LimitsConfig | None = None,
     already: Mapping[tuple[str, dt.date], Decimal] | None = None,
 ) -> list[tuple[int, Problem]]:
     """Hours per consultant per day across ``entries`` (row, TimeEntry) delivered together, on
@@ -192,8 +197,15 @@ def day_problems(
         day = (entry.consultant, entry.date)
         totals[day] = totals.get(day, Decimal(0)) + entry.hours
         if totals[day] > maximum:
-            problems.append((row, Problem(
-                "hours", str(entry.hours),
-                f"{entry.consultant} would have {totals[day]} hours on {entry.date} "
-                f"(at most {maximum} a day, limits.max_hours_per_day)")))
+            problems.append(
+                (
+                    row,
+                    Problem(
+                        "hours",
+                        str(entry.hours),
+                        f"{entry.consultant} would have {totals[day]} hours on {entry.date} "
+                        f"(at most {maximum} a day, limits.max_hours_per_day)",
+                    ),
+                )
+            )
     return problems

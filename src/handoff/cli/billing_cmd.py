@@ -197,7 +197,9 @@ def billing_proposals(
 @monitors_app.callback(invoke_without_command=True)
 def monitors(
     older_than_days: int | None = typer.Option(
-        None, "--days", min=0,
+        None,
+        "--days",
+        min=0,
         help="age of unbilled time (default: billing.unbilled_after_days in handoff.yaml)",
     ),
 ) -> None:

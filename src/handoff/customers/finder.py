@@ -35,7 +35,14 @@ from .normalize import (
 
 PARTNER_MODEL = "res.partner"
 PARTNER_MATCH_FIELDS: tuple[str, ...] = (
-    "id", "name", "vat", "website", "email", "company_registry", "is_company", "parent_id",
+    "id",
+    "name",
+    "vat",
+    "website",
+    "email",
+    "company_registry",
+    "is_company",
+    "parent_id",
     "country_id",
 )
 DEFAULT_CANDIDATE_LIMIT = 200
@@ -65,8 +72,11 @@ def _name_patterns(name: str) -> list[str]:
     spellings = set(company_name_keys(name))
     core_words = {word for key in spellings for word in key.split()}
     # The CRM's own accented words ("müller"), so an Odoo name typed with the accent is found too.
-    accented = [word for word in re.split(r"[^\w]+", name.casefold())
-                if word and normalize_company_name(word) in core_words and not word.isascii()]
+    accented = [
+        word
+        for word in re.split(r"[^\w]+", name.casefold())
+        if word and normalize_company_name(word) in core_words and not word.isascii()
+    ]
     if accented:
         spellings.add(" ".join(accented))
     patterns = []
@@ -123,15 +133,18 @@ def find_partner_candidates(
     if not leaves:
         return []
     fields = list(PARTNER_MATCH_FIELDS)
-    found = adapter.search_read(PARTNER_MODEL, candidate_domain(leaves), fields, order="id asc",
-                                limit=limit)
+    found = adapter.search_read(
+        PARTNER_MODEL, candidate_domain(leaves), fields, order="id asc", limit=limit
+    )
     if len(found) >= limit:
         # A very common name filled the page: make sure the selective identifiers still get in.
-        narrow = candidate_leaves(customer, emails, company_registry=company_registry,
-                                  include_name=False)
+        narrow = candidate_leaves(
+            customer, emails, company_registry=company_registry, include_name=False
+        )
         if narrow:
-            found += adapter.search_read(PARTNER_MODEL, candidate_domain(narrow), fields,
-                                         order="id asc", limit=limit)
+            found += adapter.search_read(
+                PARTNER_MODEL, candidate_domain(narrow), fields, order="id asc", limit=limit
+            )
     unique = {record["id"]: record for record in found}
     records = [unique[key] for key in sorted(unique)]
     _add_country_codes(adapter, records)
@@ -160,13 +173,16 @@ def find_existing_contacts(
 
 def _add_country_codes(adapter: OdooAdapter, records: list[dict[str, Any]]) -> None:
     """``country_code`` for candidates whose VAT is a bare number (one ``read`` for all)."""
+
     def country_id(record: dict[str, Any]) -> int | None:
         value = record.get("country_id")
         return value[0] if isinstance(value, list | tuple) and value else None
 
     wanted = {
-        cid for record in records
-        if (tax := normalize_tax_id(record.get("vat") or None)) and tax.prefix is None
+        cid
+        for record in records
+        if (tax := normalize_tax_id(record.get("vat") or None))
+        and tax.prefix is None
         and (cid := country_id(record))
     }
     codes = {

@@ -120,8 +120,9 @@ class _Assessment(BaseModel):
     contradicted: bool  # a tax or registry number that differs: another legal entity
 
     def summary(self) -> MatchCandidate:
-        return MatchCandidate(id=self.candidate.id, name=self.candidate.name,
-                              evidence=self.evidence)
+        return MatchCandidate(
+            id=self.candidate.id, name=self.candidate.name, evidence=self.evidence
+        )
 
 
 def _assess(identity: CustomerIdentity, candidate: PartnerCandidate) -> _Assessment:
@@ -147,8 +148,10 @@ def _as_candidates(
 ) -> list[PartnerCandidate]:
     unique: dict[int, PartnerCandidate] = {}
     for partner in partners:
-        candidate = partner if isinstance(partner, PartnerCandidate) else (
-            PartnerCandidate.from_odoo(partner)
+        candidate = (
+            partner
+            if isinstance(partner, PartnerCandidate)
+            else (PartnerCandidate.from_odoo(partner))
         )
         unique.setdefault(candidate.id, candidate)
     return [unique[key] for key in sorted(unique)]  # order-independent from here on
@@ -175,7 +178,9 @@ def match_customer(
     """
     if bound_partner_id is not None:
         return CustomerMatch(
-            outcome="bound", partner_id=bound_partner_id, rule="binding",
+            outcome="bound",
+            partner_id=bound_partner_id,
+            rule="binding",
             reason=f"already bound to partner #{bound_partner_id}",
         )
     identity = CustomerIdentity.of(customer, contact_emails, company_registry=company_registry)
@@ -192,36 +197,51 @@ def match_customer(
     by_name = [a for a in eligible if "name" in a.evidence]
 
     if by_number:
-        rule: MatchRule = "vat" if any("vat" in a.evidence for a in by_number) else (
-            "company_registry"
+        rule: MatchRule = (
+            "vat" if any("vat" in a.evidence for a in by_number) else ("company_registry")
         )
         if len(by_number) > 1:
-            return _ambiguous(rule, by_number, f"{len(by_number)} partners have the same "
-                              f"tax/registry number: {_names(by_number)}")
+            return _ambiguous(
+                rule,
+                by_number,
+                f"{len(by_number)} partners have the same tax/registry number: {_names(by_number)}",
+            )
         [chosen] = by_number
         if by_domain and chosen.candidate.id not in {a.candidate.id for a in by_domain}:
             both = sorted([chosen, *by_domain], key=lambda a: a.candidate.id)
-            return _ambiguous("conflict", both, (
-                f"the tax/registry number points to {chosen.summary().describe()} but the "
-                f"domain points to {_names(by_domain)}"
-            ))
+            return _ambiguous(
+                "conflict",
+                both,
+                (
+                    f"the tax/registry number points to {chosen.summary().describe()} but the "
+                    f"domain points to {_names(by_domain)}"
+                ),
+            )
         return _matched(rule, chosen)
     if by_domain:
         if len(by_domain) > 1:
-            return _ambiguous("domain", by_domain, f"{len(by_domain)} partners share the "
-                              f"company domain: {_names(by_domain)}")
+            return _ambiguous(
+                "domain",
+                by_domain,
+                f"{len(by_domain)} partners share the company domain: {_names(by_domain)}",
+            )
         return _matched("domain", by_domain[0])
     if by_name:
         if len(by_name) > 1:
-            return _ambiguous("name", by_name, f"{len(by_name)} partners have the same "
-                              f"normalised name: {_names(by_name)}")
+            return _ambiguous(
+                "name",
+                by_name,
+                f"{len(by_name)} partners have the same normalised name: {_names(by_name)}",
+            )
         return _matched("name", by_name[0])
 
     others = [a for a in assessed if a.contradicted and a.evidence]
     reason = "no partner with the same tax number, domain or name"
     if others:
-        reason += (f"; {_names(others)} look alike but have a different tax/registry number, "
-                   "so they are other legal entities")
+        reason += (
+            f"; {_names(others)} look alike but have a different tax/registry number, "
+            "so they are other legal entities"
+        )
     if excluded:
         reason += f"; partners {sorted(excluded)} were marked as different companies"
     return CustomerMatch(outcome="new", rule="none", reason=reason)
@@ -229,7 +249,9 @@ def match_customer(
 
 def _matched(rule: MatchRule, chosen: _Assessment) -> CustomerMatch:
     return CustomerMatch(
-        outcome="matched", partner_id=chosen.candidate.id, rule=rule,
+        outcome="matched",
+        partner_id=chosen.candidate.id,
+        rule=rule,
         candidates=[chosen.summary()],
         reason=f"same {rule.replace('_', ' ')} as {chosen.summary().describe()}",
     )
@@ -237,7 +259,9 @@ def _matched(rule: MatchRule, chosen: _Assessment) -> CustomerMatch:
 
 def _ambiguous(rule: MatchRule, assessments: Sequence[_Assessment], reason: str) -> CustomerMatch:
     return CustomerMatch(
-        outcome="ambiguous", rule=rule, reason=reason,
+        outcome="ambiguous",
+        rule=rule,
+        reason=reason,
         candidates=[a.summary() for a in assessments],
     )
 

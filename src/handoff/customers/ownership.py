@@ -62,8 +62,7 @@ CUSTOMER_TO_PARTNER: tuple[CustomerFieldMap, ...] = (
     CustomerFieldMap(partner_field="street", customer_attribute="street"),
     CustomerFieldMap(partner_field="city", customer_attribute="city"),
     CustomerFieldMap(partner_field="zip", customer_attribute="zip"),
-    CustomerFieldMap(partner_field="country_id", customer_attribute="country_code",
-                     kind="country"),
+    CustomerFieldMap(partner_field="country_id", customer_attribute="country_code", kind="country"),
     CustomerFieldMap(partner_field="state_id", customer_attribute="state", kind="state"),
     CustomerFieldMap(partner_field="phone", customer_attribute="phone"),
     CustomerFieldMap(partner_field="website", customer_attribute="website", kind="website"),
@@ -132,7 +131,8 @@ def _customer_value(
         if found is None:
             raise BusinessRuleError(
                 f"{record}: country code {raw!r} is not a country in Odoo",
-                rule="unknown_country", value=raw,
+                rule="unknown_country",
+                value=raw,
                 suggested_fix="Set an ISO 3166-1 alpha-2 country code on the customer in the CRM.",
             )
         return found
@@ -143,7 +143,8 @@ def _customer_value(
         if found is None:
             raise BusinessRuleError(
                 f"{record}: state {raw!r} is not a state of {customer.country_code} in Odoo",
-                rule="unknown_state", value=raw,
+                rule="unknown_state",
+                value=raw,
                 suggested_fix="Use the state's name or code as Odoo knows it, or clear it in "
                 "the CRM.",
             )
@@ -199,15 +200,17 @@ def partner_values_to_write(
 
 def contact_values(contact: Contact, parent_partner_id: int) -> dict[str, Any]:
     """``res.partner`` values for a contact person linked to their company."""
-    name = " ".join(part.strip() for part in (contact.first_name, contact.last_name)
-                    if part and part.strip())
+    name = " ".join(
+        part.strip() for part in (contact.first_name, contact.last_name) if part and part.strip()
+    )
     if not name and contact.email:
         name = contact.email.strip()
     if not name:
         raise BusinessRuleError(
             f"{contact.source} contact {contact.external_id} has neither a name nor an e-mail "
             "address; Odoo requires a name for a contact",
-            rule="contact_without_name", value=contact.external_id,
+            rule="contact_without_name",
+            value=contact.external_id,
             suggested_fix="Add a first or last name (or an e-mail) to the contact in the CRM.",
         )
     values: dict[str, Any] = {

@@ -83,7 +83,9 @@ def plan_amendment(previous: DeliveryPlan, current: DeliveryPlan, mode: Amendmen
                        f"line '{now.name}' was added to the deal")  # fmt: skip
             continue
         _line_change(before_line, now, mode, extra, change)
-    if [m.model_dump() for m in previous.milestones] != [m.model_dump() for m in current.milestones]:
+    if [m.model_dump() for m in previous.milestones] != [
+        m.model_dump() for m in current.milestones
+    ]:
         change("milestones", "milestones_changed", [m.name for m in current.milestones],
                "the milestones changed")  # fmt: skip
     if previous.billing.events != current.billing.events and not changes and not extra:

@@ -288,7 +288,9 @@ def _schedule(deal: Deal, found: Resolution, order: PlannedOrder) -> BillingSche
     events: list[BillingEvent]
     retainer = None
     if model is BillingModel.TIME_AND_MATERIALS:
-        events = [BillingEvent(label="Approved timesheets at each billing run", trigger="timesheets")]
+        events = [
+            BillingEvent(label="Approved timesheets at each billing run", trigger="timesheets")
+        ]
     elif model is BillingModel.FIXED_FEE and not scheduled:
         events = [
             BillingEvent(

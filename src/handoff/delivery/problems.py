@@ -58,4 +58,10 @@ def problems_to_error(
     )
 
 
-__all__ = ["DEAL_AMENDMENT_RULE", "DEAL_VALIDATION_RULE", "Problem", "deal_reference", "problems_to_error"]
+__all__ = [
+    "DEAL_AMENDMENT_RULE",
+    "DEAL_VALIDATION_RULE",
+    "Problem",
+    "deal_reference",
+    "problems_to_error",
+]

@@ -131,7 +131,9 @@ def load_reference(adapter: OdooAdapter, config: DeliveryConfig) -> OdooReferenc
     term_names = _names(config.payment_terms.values())
     terms = (
         adapter.search_read(
-            "account.payment.term", [["name", "in", term_names]], ["name", "company_id"],
+            "account.payment.term",
+            [["name", "in", term_names]],
+            ["name", "company_id"],
             order="id asc",
         )
         if term_names
@@ -164,7 +166,9 @@ def load_reference(adapter: OdooAdapter, config: DeliveryConfig) -> OdooReferenc
     )
     projects = (
         adapter.search_read(
-            "project.project", [["name", "in", project_names]], ["name", "company_id"],
+            "project.project",
+            [["name", "in", project_names]],
+            ["name", "company_id"],
             order="id asc",
         )
         if project_names

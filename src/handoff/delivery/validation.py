@@ -74,7 +74,9 @@ class Resolution:
     milestone_line: int | None = None  # index in `lines` the milestones are attached to
 
     def add(self, field_: str, rule: str, value: object, message: str, fix: str) -> None:
-        self.problems.append(Problem(field=field_, rule=rule, value=value, message=message, fix=fix))
+        self.problems.append(
+            Problem(field=field_, rule=rule, value=value, message=message, fix=fix)
+        )
 
     @property
     def total(self) -> Decimal:

@@ -184,7 +184,11 @@ class CircuitBreakers:
         if state == view.state:
             return view
         return CircuitView(
-            view.system, state, view.consecutive_failures, view.opened_until, view.last_error,
+            view.system,
+            state,
+            view.consecutive_failures,
+            view.opened_until,
+            view.last_error,
             view.probe_since,
         )
 
@@ -249,6 +253,10 @@ def _view(system: str, row: Circuit | None) -> CircuitView:
         return CircuitView(system, CircuitState.CLOSED, 0, None, None)
     state = CircuitState(row.state)
     return CircuitView(
-        system, state, row.consecutive_failures, row.opened_until, row.last_error,
+        system,
+        state,
+        row.consecutive_failures,
+        row.opened_until,
+        row.last_error,
         row.updated_at if state == CircuitState.HALF_OPEN else None,
     )

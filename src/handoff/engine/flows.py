@@ -136,7 +136,11 @@ def flow(
         run.__name__ = run.__qualname__ = f"flow_{name}"
         workflow = DBOS.workflow(name=name)(run)
         _FLOWS[name] = FlowSpec(
-            name=name, queue=queue, record=describe, workflow=workflow, retry_from=retry_from,
+            name=name,
+            queue=queue,
+            record=describe,
+            workflow=workflow,
+            retry_from=retry_from,
             module=fn.__module__,
         )
         return fn

@@ -55,8 +55,9 @@ def time_entry(event: FlowEvent) -> dict[str, Any]:
     return _one(record)
 
 
-def _outcome(record: DeliveryRecord, name: str, odoo_id: int | None = None,
-             batch: int = 1) -> dict[str, Any]:
+def _outcome(
+    record: DeliveryRecord, name: str, odoo_id: int | None = None, batch: int = 1
+) -> dict[str, Any]:
     return EntryOutcome(entry=record.key, outcome=name, odoo_id=odoo_id, batch=batch).model_dump()
 
 
@@ -69,7 +70,8 @@ def _batch(record: DeliveryRecord, inbox_id: int, assigned: list[push.Assigned])
     recorded = [i for i, role in enumerate(roles) if role is push.Role.RECORD]
     if superseded or recorded:
         DBOS.run_step(
-            {"name": "time.record"}, _record_batch,
+            {"name": "time.record"},
+            _record_batch,
             [records[i] for i in recorded],
             [records[i] for i in superseded],
             [records[latest[records[i].key]] for i in superseded],
@@ -107,8 +109,9 @@ def _batch(record: DeliveryRecord, inbox_id: int, assigned: list[push.Assigned])
     return _leader_outcome(record, roles[0], pushed_ids, len(pushed_ids)) or _one(record)
 
 
-def _leader_outcome(record: DeliveryRecord, role: push.Role, pushed_ids: dict[int, int],
-                    batch: int) -> dict[str, Any] | None:
+def _leader_outcome(
+    record: DeliveryRecord, role: push.Role, pushed_ids: dict[int, int], batch: int
+) -> dict[str, Any] | None:
     """The batch run's own entry's outcome, None when it still has to be handled alone."""
     if 0 in pushed_ids:
         return _outcome(record, "pushed", pushed_ids[0], batch=batch)
@@ -119,8 +122,9 @@ def _leader_outcome(record: DeliveryRecord, role: push.Role, pushed_ids: dict[in
     return None
 
 
-def _record_batch(recorded: list[DeliveryRecord], superseded: list[DeliveryRecord],
-                  by: list[DeliveryRecord]) -> None:
+def _record_batch(
+    recorded: list[DeliveryRecord], superseded: list[DeliveryRecord], by: list[DeliveryRecord]
+) -> None:
     push.record_not_pushed(recorded)
     push.record_superseded(superseded, by)
 

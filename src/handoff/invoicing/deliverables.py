@@ -177,15 +177,21 @@ class CurrencyConversion(_Model):
         return abs(expected - self.amount) <= self.slack * max(Decimal(1), abs(self.rate))
 
     def text(self) -> str:
-        """"10.00 USD → 9.23 EUR at 0.923 (Odoo rate of 2026-11-30)"."""
+        """ "10.00 USD → 9.23 EUR at 0.923 (Odoo rate of 2026-11-30)"."""
         rate = _rate_text(self.rate)
-        head = f"{self.source_amount:.2f} {self.source_currency} → {self.amount:.2f} {self.currency}"
+        head = (
+            f"{self.source_amount:.2f} {self.source_currency} → {self.amount:.2f} {self.currency}"
+        )
         if not self.rate_found:
-            return (f"{head} at {rate}: Odoo has no {self.missing_currency} rate on or before "
-                    f"{self.rate_date}")
+            return (
+                f"{head} at {rate}: Odoo has no {self.missing_currency} rate on or before "
+                f"{self.rate_date}"
+            )
         if not self.at_odoo_rate:
-            return (f"{head} at {_rate_text(self.applied_rate)} (set in Odoo; its rate of "
-                    f"{self.rate_date} is {rate})")
+            return (
+                f"{head} at {_rate_text(self.applied_rate)} (set in Odoo; its rate of "
+                f"{self.rate_date} is {rate})"
+            )
         return f"{head} at {rate} (Odoo rate of {self.rate_date})"
 
 
@@ -435,15 +441,32 @@ def read_expense_costs(
         day = _date(row.get("date"))
         conversions: list[CurrencyConversion] = []
         if paid_in[0] != own[0]:
-            conversions.append(rates.conversion(
-                untaxed, paid_in, in_company, own, company, day or order_day))
+            conversions.append(
+                rates.conversion(untaxed, paid_in, in_company, own, company, day or order_day)
+            )
         if own[0] != order_currency[0]:
-            conversions.append(rates.conversion(
-                in_company, own, line.price_unit * line.quantity, order_currency, order_company,
-                order_day, slack=Decimal("0.01") * max(Decimal(1), line.quantity)))
-        costs.append(ExpenseCost(
-            expense_id=row["id"], name=str(row["name"] or ""), date=day, line_id=line.id,
-            amount=untaxed, currency=(paid_in[1] or "").upper(), conversions=conversions))
+            conversions.append(
+                rates.conversion(
+                    in_company,
+                    own,
+                    line.price_unit * line.quantity,
+                    order_currency,
+                    order_company,
+                    order_day,
+                    slack=Decimal("0.01") * max(Decimal(1), line.quantity),
+                )
+            )
+        costs.append(
+            ExpenseCost(
+                expense_id=row["id"],
+                name=str(row["name"] or ""),
+                date=day,
+                line_id=line.id,
+                amount=untaxed,
+                currency=(paid_in[1] or "").upper(),
+                conversions=conversions,
+            )
+        )
     return costs
 
 

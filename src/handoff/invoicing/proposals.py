@@ -108,7 +108,7 @@ class ProposalLine(_Model):
 
     @property
     def conversion_text(self) -> str | None:
-        """"10.00 USD → 9.23 EUR at 0.923 (Odoo rate of 2026-11-30)", None in one currency."""
+        """ "10.00 USD → 9.23 EUR at 0.923 (Odoo rate of 2026-11-30)", None in one currency."""
         if not self.conversions:
             return None
         return "; ".join(conversion.text() for conversion in self.conversions)

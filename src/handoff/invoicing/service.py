@@ -434,9 +434,7 @@ def _set_delivered(q2c: QuoteToCashAdapter, order_id: int, lines: list[ProposalL
                 }
                 line_id = q2c.odoo.create("sale.order.line", values)
         if line_id is not None:
-            q2c.odoo.write(
-                "sale.order.line", [line_id], {"qty_delivered": line.set_delivered}
-            )
+            q2c.odoo.write("sale.order.line", [line_id], {"qty_delivered": line.set_delivered})
 
 
 def set_cap(hub: Hub, deal_key: str, not_to_exceed: Decimal | None, *, by: str) -> DeliveryPlan:

@@ -118,7 +118,9 @@ def milestones(value: Any) -> list[DealMilestone]:
         if not isinstance(entry, dict):
             raise ValueError(f"milestone {position} is not an object")
         if entry.get("amount") is None and entry.get("percentage") is None:
-            raise ValueError(f"milestone {position} ({entry.get('name')!r}) has neither amount nor percentage")
+            raise ValueError(
+                f"milestone {position} ({entry.get('name')!r}) has neither amount nor percentage"
+            )
         try:
             result.append(
                 DealMilestone.model_validate(
@@ -127,7 +129,8 @@ def milestones(value: Any) -> list[DealMilestone]:
             )
         except ValidationError as error:
             problems = "; ".join(
-                f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False)
+                f"{'.'.join(map(str, e['loc']))}: {e['msg']}"
+                for e in error.errors(include_url=False)
             )
             raise ValueError(f"milestone {position}: {problems}") from None
     return result

@@ -107,15 +107,14 @@ def map_sample(
             values = Mapper(spec, registry, run_hooks=False).values(record, context)
         except HandoffError as again:
             return SampleOutcome(error=again.message)
-        return SampleOutcome(
-            canonical=_json_ready(values), hooks_skipped=skipped
-        )
+        return SampleOutcome(canonical=_json_ready(values), hooks_skipped=skipped)
     return SampleOutcome(canonical=canonical.model_dump(mode="json"))
 
 
 def _json_ready(values: dict[str, Any]) -> dict[str, Any]:
     return {
-        k: v.model_dump(mode="json") if isinstance(v, BaseModel) else _plain(v) for k, v in values.items()
+        k: v.model_dump(mode="json") if isinstance(v, BaseModel) else _plain(v)
+        for k, v in values.items()
     }
 
 

@@ -32,7 +32,12 @@ _HOOKS: dict[tuple[str, str], Hook] = {}
 
 
 def register_hook(
-    source: str, name: str, function: HookFunction, *, reads: tuple[str, ...] = (), description: str = ""
+    source: str,
+    name: str,
+    function: HookFunction,
+    *,
+    reads: tuple[str, ...] = (),
+    description: str = "",
 ) -> Hook:
     existing = _HOOKS.get((source, name))
     if existing is not None and existing.function is not function:

@@ -106,7 +106,9 @@ def _shipped() -> dict[str, tuple[Path, MappingSpec]]:
             continue
         spec = parse_mapping(data, path)
         if spec.name != path.stem:
-            raise MappingFileError(f"shipped mapping {path} is named {spec.name!r}", rule="mapping_invalid")
+            raise MappingFileError(
+                f"shipped mapping {path} is named {spec.name!r}", rule="mapping_invalid"
+            )
         found[spec.name] = (path, spec)
     return found
 

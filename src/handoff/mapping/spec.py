@@ -98,7 +98,9 @@ class MappingSpec(BaseModel):
     @classmethod
     def _known_model(cls, canonical: str) -> str:
         if canonical not in CANONICAL_MODELS:
-            raise ValueError(f"unknown canonical model {canonical!r}; known: {sorted(CANONICAL_MODELS)}")
+            raise ValueError(
+                f"unknown canonical model {canonical!r}; known: {sorted(CANONICAL_MODELS)}"
+            )
         return canonical
 
     @field_validator("fields", mode="before")

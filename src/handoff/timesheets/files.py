@@ -41,7 +41,9 @@ def _json_rows(path: Path, text: str) -> list[Any]:
     if isinstance(data, dict) and isinstance(data.get("items"), list):
         data = data["items"]
     if not isinstance(data, list):
-        raise FileFormatError(f"{path}: a JSON file must hold a list of items (or {{items: [...]}})")
+        raise FileFormatError(
+            f"{path}: a JSON file must hold a list of items (or {{items: [...]}})"
+        )
     return data
 
 
@@ -52,16 +54,24 @@ def _csv_rows(path: Path, text: str) -> list[Any]:
     rows: list[Any] = []
     for row in reader:
         if None in row:  # more cells than header columns
-            rows.append({**{k: v for k, v in row.items() if k is not None},
-                         "__extra_cells__": ",".join(row[None])})  # type: ignore[index]
+            rows.append(
+                {
+                    **{k: v for k, v in row.items() if k is not None},
+                    "__extra_cells__": ",".join(row[None]),
+                }
+            )  # type: ignore[index]
         else:
             rows.append(row)
     return rows
 
 
 def parse_file(
-    path: Path, kind: ItemKind, *, source: str = TIMETRACKER_SYSTEM,
-    limits: LimitsConfig | None = None, config: Path | None = None,
+    path: Path,
+    kind: ItemKind,
+    *,
+    source: str = TIMETRACKER_SYSTEM,
+    limits: LimitsConfig | None = None,
+    config: Path | None = None,
 ) -> ParsedItems:
     """Every row parsed and held to the business limits: ``limits``, else those of the
     handoff.yaml at ``config`` (its ``limits:``), else the defaults."""

@@ -132,8 +132,11 @@ def is_stale(record: DeliveryRecord, pushed: Pushed | None) -> bool:
     return held is not None and datetime.fromisoformat(held) > record.updated_at
 
 
-def bind(records: Sequence[DeliveryRecord], record_ids: Sequence[int],
-         audit: Sequence[dict[str, Any]] = ()) -> None:
+def bind(
+    records: Sequence[DeliveryRecord],
+    record_ids: Sequence[int],
+    audit: Sequence[dict[str, Any]] = (),
+) -> None:
     """Bind each entry to its Odoo record in one transaction (with ``audit``'s entries, as
     ``audit_many``) (the same upsert as
     ``Bindings.bind``, which takes one row per transaction: too slow for a batch of 1,000), as
@@ -195,8 +198,9 @@ def _insert_audit(session: Any, entries: Sequence[dict[str, Any]]) -> None:
             "model": e["model"],
             "record_id": e.get("record_id"),
             "canonical_id": e.get("canonical_id"),
-            "diff": json.loads(json.dumps(redact(diff(e.get("before") or {}, e.get("after") or {})),
-                                          default=str)),
+            "diff": json.loads(
+                json.dumps(redact(diff(e.get("before") or {}, e.get("after") or {})), default=str)
+            ),
             "correlation_id": e.get("correlation_id"),
             "workflow_id": None,
         }
@@ -216,8 +220,12 @@ def _not_pushed(record: DeliveryRecord) -> dict[str, Any]:
         "model": canonical_type(record),
         "record_id": record.key,
         "canonical_id": record.key,
-        "after": {"pushed": False, "reason": not_pushed_reason(record),
-                  "approval": record.approval.value, "billable": record.billable},
+        "after": {
+            "pushed": False,
+            "reason": not_pushed_reason(record),
+            "approval": record.approval.value,
+            "billable": record.billable,
+        },
         "correlation_id": _correlation(),
     }
 
@@ -281,11 +289,13 @@ def _employee_rows(consultants: Sequence[str]) -> list[dict[str, Any]]:
     wanted = sorted(set(consultants))
     if not wanted:
         return []
-    return list(_odoo().odoo.search_read(
-        "hr.employee",
-        ["|", ["work_email", "in", wanted], ["name", "in", wanted]],
-        ["name", "work_email", "company_id"],
-    ))
+    return list(
+        _odoo().odoo.search_read(
+            "hr.employee",
+            ["|", ["work_email", "in", wanted], ["name", "in", wanted]],
+            ["name", "work_email", "company_id"],
+        )
+    )
 
 
 def _cached_employee_rows(cache: _TargetCache, consultants: Sequence[str]) -> list[dict[str, Any]]:
@@ -382,8 +392,9 @@ def forget_targets() -> None:
         _target_caches.pop(_odoo().odoo, None)
 
 
-def _cached_read(cache: _TargetCache, odoo: Any, model: str, ids: Sequence[int],
-                 fields: list[str]) -> dict[int, dict[str, Any]]:
+def _cached_read(
+    cache: _TargetCache, odoo: Any, model: str, ids: Sequence[int], fields: list[str]
+) -> dict[int, dict[str, Any]]:
     """id -> row of ``model`` (``fields``), read from Odoo only for the ids not cached."""
     rows: dict[int, dict[str, Any]] = {}
     missing = []
@@ -437,10 +448,12 @@ def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | Busin
         if project_id is not None:
             project_of[(deal_ref, project_ref)] = project_id
     project_ids = sorted({p for p in project_of.values() if isinstance(p, int)})
-    projects = _cached_read(cache, odoo, PROJECT_MODEL, project_ids,
-                            ["sale_order_id", "company_id"])
-    order_ids = sorted({o for row in projects.values()
-                        if (o := _id_of(row.get("sale_order_id"))) is not None})
+    projects = _cached_read(
+        cache, odoo, PROJECT_MODEL, project_ids, ["sale_order_id", "company_id"]
+    )
+    order_ids = sorted(
+        {o for row in projects.values() if (o := _id_of(row.get("sale_order_id"))) is not None}
+    )
     # The order's company is what an expense re-invoiced on it must belong to (Odoo gives the
     # order's project the same company).
     order_company = {
@@ -449,14 +462,22 @@ def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | Busin
     }
     employees = _cached_employee_rows(cache, [r.consultant for r in records])
     tasks: dict[int, list[dict[str, Any]]] = {}
-    timesheet_projects = sorted({
-        p for r in records
+    timesheet_projects = sorted(
+        {
+            p
+            for r in records
+            if isinstance(r, TimeEntry)
+            and isinstance(p := project_of.get((r.deal_ref or "", r.project_ref or "")), int)
+            and p in projects
+        }
+    )
+    named = {
+        (p, r.task_ref)
+        for r in records
         if isinstance(r, TimeEntry)
+        and r.task_ref
         and isinstance(p := project_of.get((r.deal_ref or "", r.project_ref or "")), int)
-        and p in projects
-    })
-    named = {(p, r.task_ref) for r in records if isinstance(r, TimeEntry) and r.task_ref
-             and isinstance(p := project_of.get((r.deal_ref or "", r.project_ref or "")), int)}
+    }
     to_read = []
     for project in timesheet_projects:
         cached = cache.get("project.task", project)
@@ -467,8 +488,9 @@ def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | Busin
         else:
             tasks[project] = cached
     if to_read:
-        for task in odoo.search_read("project.task", [["project_id", "in", to_read]],
-                                     ["name", "project_id"], order="id asc"):
+        for task in odoo.search_read(
+            "project.task", [["project_id", "in", to_read]], ["name", "project_id"], order="id asc"
+        ):
             tasks.setdefault(_id_of(task.get("project_id")) or 0, []).append(task)
         for project in to_read:
             cache.put("project.task", project, tasks.get(project, []))
@@ -483,26 +505,41 @@ def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | Busin
             continue
         row = projects.get(project)
         if row is None:
-            targets.append(BusinessRuleError(
-                f"{record.key}: Odoo project {project} no longer exists",
-                rule="project_unknown",
-                value=str(project),
-                suggested_fix="Restore the project in Odoo or correct the entry's project; "
-                "then retry.",
-            ))
+            targets.append(
+                BusinessRuleError(
+                    f"{record.key}: Odoo project {project} no longer exists",
+                    rule="project_unknown",
+                    value=str(project),
+                    suggested_fix="Restore the project in Odoo or correct the entry's project; "
+                    "then retry.",
+                )
+            )
             continue
         order_id = _id_of(row.get("sale_order_id"))
-        company_id = order_company.get(order_id, _id_of(row.get("company_id"))) if order_id \
+        company_id = (
+            order_company.get(order_id, _id_of(row.get("company_id")))
+            if order_id
             else _id_of(row.get("company_id"))
+        )
         employee = _pick_employee(employees, record.consultant, company_id)
         if employee is None:
             targets.append(employee_missing(record))
             continue
-        task = pick_task(tasks.get(project, []), record.task_ref) \
-            if isinstance(record, TimeEntry) else None
-        targets.append(Target(project_id=project, order_id=order_id, task_id=task,
-                              employee_id=employee[0], company_id=company_id or employee[1],
-                              employee_company_id=employee[1]))
+        task = (
+            pick_task(tasks.get(project, []), record.task_ref)
+            if isinstance(record, TimeEntry)
+            else None
+        )
+        targets.append(
+            Target(
+                project_id=project,
+                order_id=order_id,
+                task_id=task,
+                employee_id=employee[0],
+                company_id=company_id or employee[1],
+                employee_company_id=employee[1],
+            )
+        )
     return targets
 
 
@@ -588,8 +625,11 @@ def check_expense_rate(expense: Expense, currency_id: int, company_id: int) -> N
     day = expense.date.isoformat()
     rates = odoo.search_read(
         "res.currency.rate",
-        [["currency_id", "=", currency_id], ["company_id", "in", [False, root]],
-         ["name", "<=", day]],
+        [
+            ["currency_id", "=", currency_id],
+            ["company_id", "in", [False, root]],
+            ["name", "<=", day],
+        ],
         ["rate"],
     )
     if any(row["rate"] for row in rates):
@@ -623,8 +663,10 @@ def expense_values(
             suggested_fix="Create the consultant's employee in the company of the deal's order "
             "(Odoo keeps one employee per company), or deliver the deal from the consultant's "
             "company; then retry.",
-            context={"employee_company_id": target.employee_company_id,
-                     "company_id": target.company_id},
+            context={
+                "employee_company_id": target.employee_company_id,
+                "company_id": target.company_id,
+            },
         )
     values: dict[str, Any] = {
         "name": expense.description or f"{expense.category} {expense.date.isoformat()}",
@@ -654,8 +696,9 @@ def values_for(
 # -- writes ----------------------------------------------------------------------------------------
 
 
-def upsert(records: Sequence[DeliveryRecord], values: Sequence[dict[str, Any]],
-           *, and_bind: bool = False) -> list[int]:
+def upsert(
+    records: Sequence[DeliveryRecord], values: Sequence[dict[str, Any]], *, and_bind: bool = False
+) -> list[int]:
     """Create (or update) the Odoo records of ``records`` (all of one model), each with the
     entry's external id: timesheets by ``create_bound_many`` (one ``create`` carrying the
     reference, one ``ir.model.data`` ``create``), expenses by ``load``; audit each; return their
@@ -692,8 +735,9 @@ def upsert(records: Sequence[DeliveryRecord], values: Sequence[dict[str, Any]],
         if model == TIMESHEET_MODEL:
             # One create + one ir.model.data create, the reference in the timesheet's own stored
             # ``ref`` (create_bound_many): half the cost of load on a real Odoo 18.
-            results = odoo.create_bound_many(model, EXTERNAL_ID_SYSTEM, rows, TIMESHEET_REFERENCE,
-                                             alongside=bookkeeping)
+            results = odoo.create_bound_many(
+                model, EXTERNAL_ID_SYSTEM, rows, TIMESHEET_REFERENCE, alongside=bookkeeping
+            )
         else:
             # hr.expense has no stored reference field of its own to search (only ``name`` and
             # the person's ``description`` notes), so expenses keep ``load``.
@@ -722,8 +766,9 @@ def invoice_of(pushed: Pushed) -> str | None:
         line = rows[0].get("so_line")
         line_ids = [line[0]] if isinstance(line, list) and line else []
     else:
-        rows = odoo.read(EXPENSE_MODEL, [pushed.record_id],
-                         ["sale_order_id", "name", "employee_id"])
+        rows = odoo.read(
+            EXPENSE_MODEL, [pushed.record_id], ["sale_order_id", "name", "employee_id"]
+        )
         order = rows[0].get("sale_order_id") if rows else None
         if not (isinstance(order, list) and order):
             return None
@@ -815,8 +860,12 @@ def withdraw(record: DeliveryRecord, pushed: Pushed, reason: str) -> None:
         ids = odoo.call(
             "ir.model.data",
             "search",
-            [[["module", "=", EXTERNAL_ID_MODULE],
-              ["name", "=", external_id_name(EXTERNAL_ID_SYSTEM, pushed.model, record.key)]]],
+            [
+                [
+                    ["module", "=", EXTERNAL_ID_MODULE],
+                    ["name", "=", external_id_name(EXTERNAL_ID_SYSTEM, pushed.model, record.key)],
+                ]
+            ],
         )
         if ids:
             odoo.call("ir.model.data", "unlink", [ids])
@@ -872,6 +921,7 @@ __all__ = [
 
 
 # -- batching: one run pushes the new entries of its project delivered together -------------------
+
 
 class Assigned(BaseModel):
     """An entry's inbox event handed to another entry's run (its project's batch leader)."""
@@ -966,19 +1016,24 @@ def _latest(records: Sequence[DeliveryRecord], indexes: Sequence[int]) -> int:
 def record_superseded(records: Sequence[DeliveryRecord], by: Sequence[DeliveryRecord]) -> None:
     """Audit that older revisions were folded into a later one of the same batch."""
     correlation = _correlation()
-    audit_many([
-        {
-            "action": "superseded",
-            "system": "handoff",
-            "model": canonical_type(record),
-            "record_id": record.key,
-            "canonical_id": record.key,
-            "after": {"revision": record.revision, "superseded_by": later.revision,
-                      "pushed": False},
-            "correlation_id": correlation,
-        }
-        for record, later in zip(records, by, strict=True)
-    ])
+    audit_many(
+        [
+            {
+                "action": "superseded",
+                "system": "handoff",
+                "model": canonical_type(record),
+                "record_id": record.key,
+                "canonical_id": record.key,
+                "after": {
+                    "revision": record.revision,
+                    "superseded_by": later.revision,
+                    "pushed": False,
+                },
+                "correlation_id": correlation,
+            }
+            for record, later in zip(records, by, strict=True)
+        ]
+    )
 
 
 def plan_push(
@@ -1048,8 +1103,13 @@ def finish_assigned(done: Sequence[int], own_run: Sequence[int]) -> None:
         [
             (
                 row.id,
-                IncomingEvent(source_event_id=row.source_event_id, entity_key=row.entity_key,
-                              kind=row.kind, payload=row.payload, flow=row.flow),
+                IncomingEvent(
+                    source_event_id=row.source_event_id,
+                    entity_key=row.entity_key,
+                    kind=row.kind,
+                    payload=row.payload,
+                    flow=row.flow,
+                ),
                 row.correlation_id,
             )
             for row in rows

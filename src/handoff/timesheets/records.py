@@ -82,15 +82,26 @@ def _too_long(row: int, raw: Mapping[str, Any]) -> list[ItemError]:
     for key, value in raw.items():
         name = str(key)
         if len(name) > MAX_FIELD_NAME_LENGTH:
-            problems.append(ItemError(row=row, column=name[:ECHO_LENGTH] + "...", value="",
-                                      problem=f"a field name of {len(name)} characters "
-                                      f"(at most {MAX_FIELD_NAME_LENGTH})"))
+            problems.append(
+                ItemError(
+                    row=row,
+                    column=name[:ECHO_LENGTH] + "...",
+                    value="",
+                    problem=f"a field name of {len(name)} characters "
+                    f"(at most {MAX_FIELD_NAME_LENGTH})",
+                )
+            )
             continue
         limit = FIELD_MAX_LENGTHS.get(name, MAX_OTHER_FIELD_LENGTH)
         if isinstance(value, str) and len(value) > limit:
-            problems.append(ItemError(row=row, column=name, value=value[:ECHO_LENGTH] + "...",
-                                      problem=f"{len(value)} characters; {name} holds at most "
-                                      f"{limit}"))
+            problems.append(
+                ItemError(
+                    row=row,
+                    column=name,
+                    value=value[:ECHO_LENGTH] + "...",
+                    problem=f"{len(value)} characters; {name} holds at most {limit}",
+                )
+            )
     return problems
 
 
@@ -104,39 +115,63 @@ def _clean(raw: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def parse_item(
-    raw: Any, row: int, *, kind: ItemKind | None = None, source: str = TIMETRACKER_SYSTEM,
-    limits: LimitsConfig | None = None, today: dt.date | None = None,
+    raw: Any,
+    row: int,
+    *,
+    kind: ItemKind | None = None,
+    source: str = TIMETRACKER_SYSTEM,
+    limits: LimitsConfig | None = None,
+    today: dt.date | None = None,
 ) -> tuple[DeliveryRecord | None, list[ItemError]]:
     """One item -> its record, or every problem with it. ``kind`` forces the kind (file drops);
     otherwise the item's own ``kind`` field says it ("time" or "expense"). Besides the model's
     own rules, the business limits (``limits``: handoff.yaml ``limits:``, else the defaults;
     ``handoff.canonical.limits``) must hold: hours, amounts, the date window."""
     if not isinstance(raw, Mapping):
-        return None, [ItemError(row=row, column="-", value=repr(raw)[:80],
-                                problem="an item must be a JSON object")]
+        return None, [
+            ItemError(
+                row=row, column="-", value=repr(raw)[:80], problem="an item must be a JSON object"
+            )
+        ]
     if too_long := _too_long(row, raw):
         return None, too_long
     values = _clean(raw)
     given = values.pop("kind", None)
     resolved = KIND_ALIASES.get(str(given)) if given is not None else None
     if given is not None and resolved is None:
-        return None, [ItemError(row=row, column="kind", value=str(given),
-                                problem="kind must be 'time' or 'expense'")]
+        return None, [
+            ItemError(
+                row=row, column="kind", value=str(given), problem="kind must be 'time' or 'expense'"
+            )
+        ]
     if kind is not None and resolved is not None and resolved != kind:
-        return None, [ItemError(row=row, column="kind", value=str(given),
-                                problem=f"this import takes only {kind!r} items")]
+        return None, [
+            ItemError(
+                row=row,
+                column="kind",
+                value=str(given),
+                problem=f"this import takes only {kind!r} items",
+            )
+        ]
     chosen = kind or resolved
     if chosen is None:
-        return None, [ItemError(row=row, column="kind", value="",
-                                problem="missing: every item needs kind 'time' or 'expense'")]
+        return None, [
+            ItemError(
+                row=row,
+                column="kind",
+                value="",
+                problem="missing: every item needs kind 'time' or 'expense'",
+            )
+        ]
     values.setdefault("source", source)
     try:
         record = MODELS[chosen].model_validate(values)
     except ValidationError as error:
         return None, [_item_error(row, values, e) for e in error.errors()]
     if beyond := edge_problems(record, limits, today):
-        return None, [ItemError(row=row, column=p.field, value=p.value, problem=p.problem)
-                      for p in beyond]
+        return None, [
+            ItemError(row=row, column=p.field, value=p.value, problem=p.problem) for p in beyond
+        ]
     return record, []
 
 
@@ -152,8 +187,12 @@ def _item_error(row: int, values: Mapping[str, Any], error: Any) -> ItemError:
 
 
 def parse_items(
-    items: Iterable[Any], *, kind: ItemKind | None = None, source: str = TIMETRACKER_SYSTEM,
-    limits: LimitsConfig | None = None, today: dt.date | None = None,
+    items: Iterable[Any],
+    *,
+    kind: ItemKind | None = None,
+    source: str = TIMETRACKER_SYSTEM,
+    limits: LimitsConfig | None = None,
+    today: dt.date | None = None,
 ) -> ParsedItems:
     """Every item parsed (``parse_item``), then the hours of each consultant and day across the
     items delivered together (an entry counted once, by its last revision here) held to
@@ -163,23 +202,31 @@ def parse_items(
     seen: dict[tuple[str, str], int] = {}
     latest: dict[str, tuple[int, TimeEntry]] = {}
     for row, raw in enumerate(items, start=1):
-        record, problems = parse_item(raw, row, kind=kind, source=source, limits=limits,
-                                      today=today)
+        record, problems = parse_item(
+            raw, row, kind=kind, source=source, limits=limits, today=today
+        )
         errors += problems
         if record is None:
             continue
         identity = (record.key, record.revision or content_hash(record.model_dump(mode="json")))
         if identity in seen:
-            errors.append(ItemError(row=row, column="source_id", value=record.source_id,
-                                    problem=f"same entry and revision as row {seen[identity]}"))
+            errors.append(
+                ItemError(
+                    row=row,
+                    column="source_id",
+                    value=record.source_id,
+                    problem=f"same entry and revision as row {seen[identity]}",
+                )
+            )
             continue
         seen[identity] = row
         records.append(record)
         if isinstance(record, TimeEntry):
             latest[record.key] = (row, record)
     for row, problem in day_problems(sorted(latest.values(), key=lambda pair: pair[0]), limits):
-        errors.append(ItemError(row=row, column=problem.field, value=problem.value,
-                                problem=problem.problem))
+        errors.append(
+            ItemError(row=row, column=problem.field, value=problem.value, problem=problem.problem)
+        )
     return ParsedItems(records=records, errors=errors)
 
 

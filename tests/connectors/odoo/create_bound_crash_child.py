@@ -32,10 +32,21 @@ def main() -> None:
     url, db, login, secret, project, employee, *keys = sys.argv[1:]
     client = OdooClient(url, db, login, secret, event_hooks={"response": [kill_after_create]})
     OdooAdapter(client).create_bound_many(
-        "account.analytic.line", "timetracker",
-        [(key, {"name": f"crash {key}", "project_id": int(project),
-                "employee_id": int(employee), "unit_amount": 1.5, "date": "2026-11-02"})
-         for key in keys],
+        "account.analytic.line",
+        "timetracker",
+        [
+            (
+                key,
+                {
+                    "name": f"crash {key}",
+                    "project_id": int(project),
+                    "employee_id": int(employee),
+                    "unit_amount": 1.5,
+                    "date": "2026-11-02",
+                },
+            )
+            for key in keys
+        ],
         "ref",
     )
     sys.stdout.write("create_bound_many returned: the kill did not happen\n")

@@ -18,9 +18,18 @@ TRANSCRIPTS = REPO / "tests" / "contract" / "odoo" / "transcripts"
 FIELDS = REPO / "sandbox" / "src" / "handoff_sandbox" / "odoo" / "data" / "fields"
 
 
-VERSION_18_ANSWER = json.dumps({"jsonrpc": "2.0", "id": 1, "result": {
-    "server_version": "18.0-20250421", "server_version_info": [18, 0, 0, "final", 0, ""],
-    "server_serie": "18.0", "protocol_version": 1}})
+VERSION_18_ANSWER = json.dumps(
+    {
+        "jsonrpc": "2.0",
+        "id": 1,
+        "result": {
+            "server_version": "18.0-20250421",
+            "server_version_info": [18, 0, 0, "final", 0, ""],
+            "server_serie": "18.0",
+            "protocol_version": 1,
+        },
+    }
+)
 
 
 def load_transcript(name: str) -> dict[str, Any]:
@@ -53,12 +62,16 @@ class ReplayTransport(httpx.MockTransport):
         body = json.loads(request.content)
         self.seen.append(body)
         version_call = body.get("params", {}).get("method") == "version"
-        if version_call and not (self.expected and self.expected[0]["request"]["params"].get(
-                "method") == "version"):
+        if version_call and not (
+            self.expected and self.expected[0]["request"]["params"].get("method") == "version"
+        ):
             # The client asks common.version once before logging in (the series decides field
             # names, even with the protocol forced): answer it as the recorded 18 server did.
-            return httpx.Response(200, content=VERSION_18_ANSWER.encode(),
-                                  headers={"Content-Type": "application/json; charset=utf-8"})
+            return httpx.Response(
+                200,
+                content=VERSION_18_ANSWER.encode(),
+                headers={"Content-Type": "application/json; charset=utf-8"},
+            )
         if not self.expected:
             raise AssertionError(f"unexpected request {body}")
         exchange = self.expected.pop(0)
@@ -69,8 +82,9 @@ class ReplayTransport(httpx.MockTransport):
         return httpx.Response(
             exchange["http_response"]["status"],
             content=exchange["response_body"].encode(),
-            headers={"Content-Type": exchange["http_response"].get("content_type",
-                                                                    "application/json")},
+            headers={
+                "Content-Type": exchange["http_response"].get("content_type", "application/json")
+            },
         )
 
 
@@ -80,7 +94,11 @@ def authenticate_exchange(db: str, login: str, secret: str, uid: int) -> dict[st
         "http_request": {"path": "/jsonrpc"},
         "http_response": {"status": 200},
         "request": {
-            "params": {"service": "common", "method": "authenticate", "args": [db, login, secret, {}]}
+            "params": {
+                "service": "common",
+                "method": "authenticate",
+                "args": [db, login, secret, {}],
+            }
         },
         "response_body": json.dumps({"jsonrpc": "2.0", "id": 1, "result": uid}),
     }

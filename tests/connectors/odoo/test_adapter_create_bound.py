@@ -46,15 +46,27 @@ def unique(prefix: str) -> str:
 
 
 def project_and_employee(adapter: OdooAdapter) -> tuple[int, int]:
-    project = adapter.create("project.project", {"name": unique("Project"),
-                                                 "allow_timesheets": True})
+    project = adapter.create(
+        "project.project", {"name": unique("Project"), "allow_timesheets": True}
+    )
     employee = adapter.search_read("hr.employee", [["user_id", "=", 2]], ["id"], limit=1)[0]["id"]
     return project, employee
 
 
 def rows(keys: list[str], project: int, employee: int, hours: float = 1.5) -> list[Any]:
-    return [(key, {"name": f"work {key}", "project_id": project, "employee_id": employee,
-                   "unit_amount": hours, "date": "2026-11-02"}) for key in keys]
+    return [
+        (
+            key,
+            {
+                "name": f"work {key}",
+                "project_id": project,
+                "employee_id": employee,
+                "unit_amount": hours,
+                "date": "2026-11-02",
+            },
+        )
+        for key in keys
+    ]
 
 
 def test_new_rows_are_one_create_and_one_binding_call(sandbox: Any, adapter: OdooAdapter) -> None:
@@ -68,12 +80,15 @@ def test_new_rows_are_one_create_and_one_binding_call(sandbox: Any, adapter: Odo
     assert all(r.created for r in results) and len({r.id for r in results}) == 40
     sheets = adapter.read(MODEL, [r.id for r in results], ["ref", "unit_amount"])
     assert [s["ref"] for s in sheets] == [
-        f"handoff.{external_id_name('timetracker', MODEL, key)}" for key in keys]
+        f"handoff.{external_id_name('timetracker', MODEL, key)}" for key in keys
+    ]
     assert adapter.find_external_ids("timetracker", MODEL, keys) == {
-        key: r.id for key, r in zip(keys, results, strict=True)}
+        key: r.id for key, r in zip(keys, results, strict=True)
+    }
 
-    again = adapter.create_bound_many(MODEL, "timetracker", rows(keys, project, employee, 2.0),
-                                      "ref")
+    again = adapter.create_bound_many(
+        MODEL, "timetracker", rows(keys, project, employee, 2.0), "ref"
+    )
     assert [r.id for r in again] == [r.id for r in results]
     assert not any(r.created for r in again)
     assert {tuple(r.updated_fields) for r in again} == {("unit_amount",)}
@@ -93,9 +108,21 @@ def test_crash_between_create_and_binding_leaves_one_record_each(
     project, employee = project_and_employee(adapter)
     keys = [unique("crash") for _ in range(3)]
     child = subprocess.run(
-        [sys.executable, str(CHILD), sandbox.url, sandbox.db, sandbox.login, sandbox.password,
-         str(project), str(employee), *keys],
-        capture_output=True, text=True, timeout=60, env={**os.environ},
+        [
+            sys.executable,
+            str(CHILD),
+            sandbox.url,
+            sandbox.db,
+            sandbox.login,
+            sandbox.password,
+            str(project),
+            str(employee),
+            *keys,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert "created, killing myself" in child.stdout
@@ -108,4 +135,5 @@ def test_crash_between_create_and_binding_leaves_one_record_each(
     sheets = adapter.search_read(MODEL, [["project_id", "=", project]], ["id"], order="id asc")
     assert [s["id"] for s in sheets] == sorted(r.id for r in results)
     assert adapter.find_external_ids("timetracker", MODEL, keys) == {
-        key: r.id for key, r in zip(keys, results, strict=True)}
+        key: r.id for key, r in zip(keys, results, strict=True)
+    }

@@ -85,24 +85,40 @@ def sandbox() -> Iterator[Any]:
 def test_a_load_that_met_a_concurrent_update_is_retried_by_the_step_and_upserts_once(
     sandbox: Any, store_url: str
 ) -> None:
-    hub = start_hub(Settings(  # the engine's retry policy and breakers; the adapter is given
-        store=StoreConfig(url=store_url),
-        retry=RetryPolicy(max_attempts=3, initial_delay_seconds=0.05, max_delay_seconds=0.5),
-    ))
+    hub = start_hub(
+        Settings(  # the engine's retry policy and breakers; the adapter is given
+            store=StoreConfig(url=store_url),
+            retry=RetryPolicy(max_attempts=3, initial_delay_seconds=0.05, max_delay_seconds=0.5),
+        )
+    )
     try:
         with OdooClient(sandbox.url, sandbox.db, sandbox.login, sandbox.password) as client:
             adapter = OdooAdapter(client)
             state = httpx.post(f"{sandbox.url}/sandbox/control", json={"load_conflicts": 1}).json()
             assert state["load_conflicts"] == 1
-            result = call("odoo", "upsert_customer", adapter.upsert, "res.partner", "hubspot",
-                          "company-77", {"name": "Fabrikam Ltd", "is_company": True})
+            result = call(
+                "odoo",
+                "upsert_customer",
+                adapter.upsert,
+                "res.partner",
+                "hubspot",
+                "company-77",
+                {"name": "Fabrikam Ltd", "is_company": True},
+            )
             assert result.created
             assert httpx.get(f"{sandbox.url}/sandbox/control").json()["load_conflicts"] == 0
             partners = adapter.search_read("res.partner", [["name", "=", "Fabrikam Ltd"]], ["id"])
             assert partners == [{"id": result.id}]
             # Run again (as the other deal's flow does): the external id exists, so it updates.
-            again = call("odoo", "upsert_customer", adapter.upsert, "res.partner", "hubspot",
-                         "company-77", {"name": "Fabrikam Ltd", "is_company": True})
+            again = call(
+                "odoo",
+                "upsert_customer",
+                adapter.upsert,
+                "res.partner",
+                "hubspot",
+                "company-77",
+                {"name": "Fabrikam Ltd", "is_company": True},
+            )
             assert (again.id, again.created) == (result.id, False)
     finally:
         hub.shutdown()

@@ -60,12 +60,14 @@ class Wire:
 
 def client_for(sandbox: RunningSandbox, wire: Wire | None = None, **options: Any) -> OdooClient:
     hooks = {"request": [wire]} if wire else {}
-    return OdooClient(sandbox.url, sandbox.db, sandbox.login, sandbox.api_key,
-                      event_hooks=hooks, **options)
+    return OdooClient(
+        sandbox.url, sandbox.db, sandbox.login, sandbox.api_key, event_hooks=hooks, **options
+    )
 
 
 def test_auto_picks_json2_against_19_and_jsonrpc_against_18(
-        odoo19: RunningSandbox, odoo18: RunningSandbox) -> None:
+    odoo19: RunningSandbox, odoo18: RunningSandbox
+) -> None:
     wire19, wire18 = Wire(), Wire()
     with client_for(odoo19, wire19) as client:
         assert client.protocol is WireProtocol.JSON2
@@ -74,8 +76,11 @@ def test_auto_picks_json2_against_19_and_jsonrpc_against_18(
     with client_for(odoo18, wire18) as client:
         assert client.protocol is WireProtocol.JSONRPC
         assert client.execute_kw("res.partner", "search_count", [[]]) >= 1
-    assert [p for p, _ in wire19.sent] == ["/jsonrpc", "/json/2/res.users/context_get",
-                                            "/json/2/res.partner/search_count"]
+    assert [p for p, _ in wire19.sent] == [
+        "/jsonrpc",
+        "/json/2/res.users/context_get",
+        "/json/2/res.partner/search_count",
+    ]
     assert wire19.bodies("/json/2/res.partner/search_count") == [{"domain": []}]
     assert {p for p, _ in wire18.sent} == {"/jsonrpc"}
 
@@ -88,19 +93,23 @@ def test_json2_crud_with_named_arguments(odoo19: RunningSandbox) -> None:
         [first, second] = adapter.create_many("res.partner", [{"name": name}, {"name": name}])
         adapter.write("res.partner", [first, second], {"email": "j2@example.com"})
         rows = adapter.search_read("res.partner", [["name", "=", name]], ["email"], order="id asc")
-        assert rows == [{"id": first, "email": "j2@example.com"},
-                        {"id": second, "email": "j2@example.com"}]
+        assert rows == [
+            {"id": first, "email": "j2@example.com"},
+            {"id": second, "email": "j2@example.com"},
+        ]
         single = client.execute_kw("res.partner", "create", [{"name": name}])
         assert isinstance(single, int)  # JSON-2 answers [id]; a dict in, an id out (as JSON-RPC)
         assert client.execute_kw("res.partner", "read", [[single], ["name"]]) == [
-            {"id": single, "name": name}]
+            {"id": single, "name": name}
+        ]
         assert client.execute_kw("res.partner", "unlink", [[single]]) is True
         assert client.execute_kw("res.partner", "read", [[single], ["name"]]) == []
     assert wire.bodies("/json/2/res.partner/create")[-1] == {"vals_list": [{"name": name}]}
     assert {"ids": [single], "fields": ["name"]} in wire.bodies("/json/2/res.partner/read")
     assert wire.bodies("/json/2/res.partner/unlink") == [{"ids": [single]}]
-    assert all("args" not in body for _, body in wire.sent if isinstance(body, dict)
-               and _ != "/jsonrpc")
+    assert all(
+        "args" not in body for _, body in wire.sent if isinstance(body, dict) and _ != "/jsonrpc"
+    )
 
 
 def test_json2_errors_are_typed_like_jsonrpc(odoo19: RunningSandbox) -> None:
@@ -114,8 +123,13 @@ def test_json2_errors_are_typed_like_jsonrpc(odoo19: RunningSandbox) -> None:
             (InvalidField, "res.partner", "read", [[1], ["no_such_field"]], None),
             (InvalidField, "res.partner", "create", [{"name": "x", "no_such_field": 1}], None),
             (InvalidField, "res.partner", "write", [[1], {"no_such_field": 1}], None),
-            (InvalidField, "res.partner", "search_read", [[["no_such_field", "=", 1]]],
-             {"fields": ["name"]}),
+            (
+                InvalidField,
+                "res.partner",
+                "search_read",
+                [[["no_such_field", "=", 1]]],
+                {"fields": ["name"]},
+            ),
             (ValidationError, "res.partner", "create", [{"email": "noname@example.com"}], None),
             (InvalidModel, "no.such.model", "search_read", [[]], None),
             (InvalidModel, "hr.expense.sheet", "search_read", [[]], None),
@@ -142,32 +156,62 @@ def test_18_field_names_are_translated_for_19(odoo19: RunningSandbox) -> None:
         assert {"product_uom", "tax_id"} <= set(fields)
         assert not {"product_uom_id", "tax_ids"} & set(fields)
         hours = client.execute_kw("uom.uom", "search", [[["name", "=", "Hours"]]])[0]
-        product = client.execute_kw("product.product", "create", [{
-            "name": "Consulting J2", "type": "service", "uom_id": hours, "list_price": 100.0}])
-        order = client.execute_kw("sale.order", "create", [{
-            "partner_id": 3,
-            "order_line": [[0, 0, {"product_id": product, "product_uom_qty": 2,
-                                   "product_uom": hours, "tax_id": [[6, 0, []]]}]]}])
-        [line] = client.execute_kw("sale.order.line", "search_read",
-                                   [[["order_id", "=", order], ["product_uom", "=", hours]]],
-                                   {"fields": ["product_uom", "tax_id", "product_uom_qty"]})
+        product = client.execute_kw(
+            "product.product",
+            "create",
+            [{"name": "Consulting J2", "type": "service", "uom_id": hours, "list_price": 100.0}],
+        )
+        order = client.execute_kw(
+            "sale.order",
+            "create",
+            [
+                {
+                    "partner_id": 3,
+                    "order_line": [
+                        [
+                            0,
+                            0,
+                            {
+                                "product_id": product,
+                                "product_uom_qty": 2,
+                                "product_uom": hours,
+                                "tax_id": [[6, 0, []]],
+                            },
+                        ]
+                    ],
+                }
+            ],
+        )
+        [line] = client.execute_kw(
+            "sale.order.line",
+            "search_read",
+            [[["order_id", "=", order], ["product_uom", "=", hours]]],
+            {"fields": ["product_uom", "tax_id", "product_uom_qty"]},
+        )
         assert line["product_uom"][0] == hours and line["tax_id"] == []
         assert line["product_uom_qty"] == 2
         [partner] = client.execute_kw("res.partner", "read", [[3], ["name", "mobile"]])
         assert partner["mobile"] is False  # removed in 19: read back as an empty value
     [created] = wire.bodies("/json/2/sale.order/create")
     assert created["vals_list"][0]["order_line"][0][2] == {
-        "product_id": product, "product_uom_qty": 2, "product_uom_id": hours,
-        "tax_ids": [[6, 0, []]]}
+        "product_id": product,
+        "product_uom_qty": 2,
+        "product_uom_id": hours,
+        "tax_ids": [[6, 0, []]],
+    }
     [searched] = wire.bodies("/json/2/sale.order.line/search_read")
-    assert searched == {"domain": [["order_id", "=", order], ["product_uom_id", "=", hours]],
-                        "fields": ["product_uom_id", "tax_ids", "product_uom_qty"]}
+    assert searched == {
+        "domain": [["order_id", "=", order], ["product_uom_id", "=", hours]],
+        "fields": ["product_uom_id", "tax_ids", "product_uom_qty"],
+    }
     assert wire.bodies("/json/2/res.partner/read") == [{"ids": [3], "fields": ["name"]}]
 
 
 def test_a_method_returning_none_is_none_over_jsonrpc(odoo18: RunningSandbox) -> None:
     """Defect 8: real Odoo leaves `result` out for None; the client used to raise."""
     with client_for(odoo18) as client:
-        assert client.execute_kw("account.chart.template", "try_loading",
-                                 [[], "generic_coa", False]) is None
+        assert (
+            client.execute_kw("account.chart.template", "try_loading", [[], "generic_coa", False])
+            is None
+        )
         assert client.execute_kw("res.partner", "search_count", [[["id", "=", -1]]]) == 0

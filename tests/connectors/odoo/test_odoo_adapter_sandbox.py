@@ -56,8 +56,9 @@ def unique(prefix: str) -> str:
 
 
 def project_with_employee(adapter: OdooAdapter) -> tuple[int, int]:
-    project = adapter.create("project.project", {"name": unique("Bench project"),
-                                                 "allow_timesheets": True})
+    project = adapter.create(
+        "project.project", {"name": unique("Bench project"), "allow_timesheets": True}
+    )
     employee = adapter.search_read("hr.employee", [["user_id", "=", 2]], ["id"], limit=1)[0]["id"]
     return project, employee
 
@@ -66,8 +67,16 @@ def test_create_many_sends_one_call_per_batch(sandbox: Any, adapter: OdooAdapter
     project, employee = project_with_employee(adapter)
     adapter.schema.schema("account.analytic.line")  # fields_get once, outside the count
     tag = unique("ts")
-    rows = [{"project_id": project, "employee_id": employee, "name": f"{tag} {i}",
-             "unit_amount": 0.25, "date": "2026-11-22"} for i in range(2500)]
+    rows = [
+        {
+            "project_id": project,
+            "employee_id": employee,
+            "name": f"{tag} {i}",
+            "unit_amount": 0.25,
+            "date": "2026-11-22",
+        }
+        for i in range(2500)
+    ]
     before = server_calls(sandbox)
     ids = adapter.create_many("account.analytic.line", rows, batch_size=1000)
     assert server_calls(sandbox) - before == 3
@@ -80,17 +89,24 @@ def test_schema_violation_sends_nothing(sandbox: Any, adapter: OdooAdapter) -> N
     adapter.schema.schema("res.partner")
     before = server_calls(sandbox)
     with pytest.raises(SchemaViolation) as caught:
-        adapter.create_many("res.partner", [{"name": "ok"}, {"email": "x@example.com"},
-                                            {"name": "bad", "type": "nope"}])
+        adapter.create_many(
+            "res.partner",
+            [{"name": "ok"}, {"email": "x@example.com"}, {"name": "bad", "type": "nope"}],
+        )
     assert server_calls(sandbox) == before
     assert [(v.row, v.field) for v in caught.value.violations] == [(1, "name"), (2, "type")]
 
 
 def test_write_many_groups_identical_values(sandbox: Any, adapter: OdooAdapter) -> None:
     ids = adapter.create_many("res.partner", [{"name": unique("w")} for _ in range(6)])
-    updates = {ids[0]: {"comment": "<p>a</p>"}, ids[1]: {"comment": "<p>b</p>"},
-               ids[2]: {"comment": "<p>a</p>"}, ids[3]: {"comment": "<p>b</p>"},
-               ids[4]: {"comment": "<p>a</p>"}, ids[5]: {"comment": "<p>a</p>"}}
+    updates = {
+        ids[0]: {"comment": "<p>a</p>"},
+        ids[1]: {"comment": "<p>b</p>"},
+        ids[2]: {"comment": "<p>a</p>"},
+        ids[3]: {"comment": "<p>b</p>"},
+        ids[4]: {"comment": "<p>a</p>"},
+        ids[5]: {"comment": "<p>a</p>"},
+    }
     before = server_calls(sandbox)
     assert adapter.write_many("res.partner", updates) == 2
     assert server_calls(sandbox) - before == 2
@@ -101,8 +117,9 @@ def test_write_many_groups_identical_values(sandbox: Any, adapter: OdooAdapter) 
 def test_search_read_pages_by_id(adapter: OdooAdapter) -> None:
     tag = unique("page")
     ids = adapter.create_many("res.partner", [{"name": f"{tag} {i}"} for i in range(25)])
-    pages = list(adapter.search_read_pages("res.partner", [["name", "like", tag]], ["name"],
-                                           page_size=10))
+    pages = list(
+        adapter.search_read_pages("res.partner", [["name", "like", tag]], ["name"], page_size=10)
+    )
     assert [len(p) for p in pages] == [10, 10, 5]
     assert [r["id"] for p in pages for r in p] == ids
 
@@ -114,8 +131,9 @@ def test_poll_changes_resumes_after_ties_and_sees_later_writes(adapter: OdooAdap
     seen: list[int] = []
     cursor: WriteDateCursor | None = None
     for _ in range(4):
-        page = adapter.poll_changes("res.partner", ["name"], cursor=cursor, domain=domain,
-                                    page_size=2)
+        page = adapter.poll_changes(
+            "res.partner", ["name"], cursor=cursor, domain=domain, page_size=2
+        )
         seen += [r["id"] for r in page.records]
         cursor = page.cursor
         if not page.more:
@@ -141,11 +159,22 @@ def test_poll_changes_settle_window_holds_back_the_newest_second(adapter: OdooAd
 
 def test_read_group(adapter: OdooAdapter) -> None:
     project, employee = project_with_employee(adapter)
-    adapter.create_many("account.analytic.line", [
-        {"project_id": project, "employee_id": employee, "name": "a", "unit_amount": h,
-         "date": "2026-11-22"} for h in (1.0, 2.5, 0.5)])
-    groups = adapter.read_group("account.analytic.line", [["project_id", "=", project]],
-                                ["unit_amount:sum"], ["project_id"])
+    adapter.create_many(
+        "account.analytic.line",
+        [
+            {
+                "project_id": project,
+                "employee_id": employee,
+                "name": "a",
+                "unit_amount": h,
+                "date": "2026-11-22",
+            }
+            for h in (1.0, 2.5, 0.5)
+        ],
+    )
+    groups = adapter.read_group(
+        "account.analytic.line", [["project_id", "=", project]], ["unit_amount:sum"], ["project_id"]
+    )
     assert len(groups) == 1
     assert groups[0]["project_id"][0] == project
     assert groups[0]["unit_amount"] == pytest.approx(4.0)
@@ -163,15 +192,22 @@ def test_upsert_creates_then_updates_then_skips(sandbox: Any, adapter: OdooAdapt
     third = adapter.upsert("res.partner", "hubspot", key, {"name": "Acme Ltd", "is_company": True})
     assert (third.id, third.created, third.updated_fields) == (first.id, False, [])
     assert server_calls(sandbox) - before == 2  # find binding, read current values: no write
-    data = adapter.search_read("ir.model.data", [["module", "=", "handoff"],
-                                                 ["res_id", "=", first.id]], ["model", "name"])
-    assert data == [{"id": data[0]["id"], "model": "res.partner",
-                     "name": external_id_name("hubspot", "res.partner", key)}]
+    data = adapter.search_read(
+        "ir.model.data", [["module", "=", "handoff"], ["res_id", "=", first.id]], ["model", "name"]
+    )
+    assert data == [
+        {
+            "id": data[0]["id"],
+            "model": "res.partner",
+            "name": external_id_name("hubspot", "res.partner", key),
+        }
+    ]
 
 
 def test_upsert_many_is_one_load_for_new_rows(sandbox: Any, adapter: OdooAdapter) -> None:
-    rows = [(unique("c"), {"name": unique("contact"), "email": f"{i}@example.com"})
-            for i in range(50)]
+    rows = [
+        (unique("c"), {"name": unique("contact"), "email": f"{i}@example.com"}) for i in range(50)
+    ]
     adapter.schema.schema("res.partner")
     before = server_calls(sandbox)
     results = adapter.upsert_many("res.partner", "crm", rows)
@@ -196,9 +232,20 @@ def test_crash_between_create_and_binding_does_not_duplicate(
     key = unique("deal-crash")
     name = unique("Crash Co")
     child = subprocess.run(
-        [sys.executable, str(CHILD), sandbox.url, sandbox.db, sandbox.login, sandbox.password,
-         key, name],
-        capture_output=True, text=True, timeout=60, env={**os.environ},
+        [
+            sys.executable,
+            str(CHILD),
+            sandbox.url,
+            sandbox.db,
+            sandbox.login,
+            sandbox.password,
+            key,
+            name,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ},
     )
     assert child.returncode == -signal.SIGKILL, child.stderr
     assert "created, killing myself" in child.stdout

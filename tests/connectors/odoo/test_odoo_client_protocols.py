@@ -21,12 +21,20 @@ from handoff.connectors.odoo import errors as e
 from handoff.connectors.odoo.client import AsyncOdooClient, OdooCall, OdooClient
 from handoff.connectors.odoo.wire import WireProtocol
 
-VERSION_19 = {"server_version": "19.0", "server_version_info": [19, 0, 0, "final", 0, ""],
-              "server_serie": "19.0", "protocol_version": 1}
+VERSION_19 = {
+    "server_version": "19.0",
+    "server_version_info": [19, 0, 0, "final", 0, ""],
+    "server_serie": "19.0",
+    "protocol_version": 1,
+}
 
 
-VERSION_18 = {"server_version": "18.0-20250421", "server_version_info": [18, 0, 0, "final", 0, ""],
-              "server_serie": "18.0", "protocol_version": 1}
+VERSION_18 = {
+    "server_version": "18.0-20250421",
+    "server_version_info": [18, 0, 0, "final", 0, ""],
+    "server_serie": "18.0",
+    "protocol_version": 1,
+}
 ANSWERS: dict[str, Any] = {"version": VERSION_18, "authenticate": 2}
 
 
@@ -35,19 +43,27 @@ def recorded(stem: str, seq: int) -> dict[str, Any]:
 
 
 def test_odoo_18_version_selects_jsonrpc_and_replays_recorded_calls() -> None:
-    transport = ReplayTransport([
-        recorded("version", 1),
-        recorded("quote_to_cash", 1),  # authenticate admin/admin -> 2
-        recorded("create_list", 1),
-    ])
+    transport = ReplayTransport(
+        [
+            recorded("version", 1),
+            recorded("quote_to_cash", 1),  # authenticate admin/admin -> 2
+            recorded("create_list", 1),
+        ]
+    )
     with OdooClient("http://odoo.test", "psa", "admin", "admin", transport=transport) as client:
         assert client.version().major == 18
         assert client.protocol is WireProtocol.JSONRPC
-        ids = client.execute_kw("res.partner", "create", [[
-            {"name": "Batch A", "parent_id": 14, "type": "contact"},
-            {"name": "Batch B", "parent_id": 14},
-            {"name": "Batch C", "email": "c@example.com"},
-        ]])
+        ids = client.execute_kw(
+            "res.partner",
+            "create",
+            [
+                [
+                    {"name": "Batch A", "parent_id": 14, "type": "contact"},
+                    {"name": "Batch B", "parent_id": 14},
+                    {"name": "Batch C", "email": "c@example.com"},
+                ]
+            ],
+        )
     assert ids == [16, 17, 18]
     assert not transport.expected
 
@@ -63,25 +79,34 @@ class Json2Server:
         self.requests.append(request)
         if request.url.path == "/jsonrpc":
             body = json.loads(request.content)
-            return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"], "result": VERSION_19})
+            return httpx.Response(
+                200, json={"jsonrpc": "2.0", "id": body["id"], "result": VERSION_19}
+            )
         answer = self.routes[request.url.path]
         return answer(request) if callable(answer) else httpx.Response(200, json=answer)
 
 
 def test_odoo_19_version_selects_json2_with_bearer_key() -> None:
-    server = Json2Server({
-        "/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2},
-        "/json/2/res.partner/search_read": [{"id": 1, "name": "My Company"}],
-        "/json/2/res.partner/create": [41],
-        "/json/2/res.partner/write": True,
-        "/json/2/sale.order/action_confirm": True,
-    })
-    with OdooClient("http://odoo.test", "psa", "admin", "KEY", transport=httpx.MockTransport(server)
-                    ) as client:
+    server = Json2Server(
+        {
+            "/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2},
+            "/json/2/res.partner/search_read": [{"id": 1, "name": "My Company"}],
+            "/json/2/res.partner/create": [41],
+            "/json/2/res.partner/write": True,
+            "/json/2/sale.order/action_confirm": True,
+        }
+    )
+    with OdooClient(
+        "http://odoo.test", "psa", "admin", "KEY", transport=httpx.MockTransport(server)
+    ) as client:
         assert client.protocol is WireProtocol.JSON2
         assert client.uid == 2
-        rows = client.execute_kw("res.partner", "search_read", [[["id", "=", 1]]],
-                                 {"fields": ["name"], "context": {"lang": "en_US"}})
+        rows = client.execute_kw(
+            "res.partner",
+            "search_read",
+            [[["id", "=", 1]]],
+            {"fields": ["name"], "context": {"lang": "en_US"}},
+        )
         new_id = client.execute_kw("res.partner", "create", [{"name": "X"}])
         client.execute_kw("res.partner", "write", [[41], {"name": "Y"}])
         client.execute_kw("sale.order", "action_confirm", [[3]])
@@ -90,7 +115,10 @@ def test_odoo_19_version_selects_json2_with_bearer_key() -> None:
     bodies = {r.url.path: json.loads(r.content) for r in server.requests[1:]}
     assert bodies["/json/2/res.users/context_get"] == {}
     assert bodies["/json/2/res.partner/search_read"] == {
-        "domain": [["id", "=", 1]], "fields": ["name"], "context": {"lang": "en_US"}}
+        "domain": [["id", "=", 1]],
+        "fields": ["name"],
+        "context": {"lang": "en_US"},
+    }
     assert bodies["/json/2/res.partner/create"] == {"vals_list": [{"name": "X"}]}
     assert bodies["/json/2/res.partner/write"] == {"ids": [41], "vals": {"name": "Y"}}
     assert bodies["/json/2/sale.order/action_confirm"] == {"ids": [3]}
@@ -112,15 +140,29 @@ def test_odoo_19_version_selects_json2_with_bearer_key() -> None:
 )
 def test_json2_errors_are_typed(status: int, name: str, expected: type[e.OdooError]) -> None:
     message = "Invalid field 'x' on model 'res.partner'" if "ValueError" in name else "refused"
-    error_body = {"name": name, "message": message, "arguments": [message], "context": {},
-                  "debug": "Traceback"}
-    server = Json2Server({
-        "/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2},
-        "/json/2/res.partner/write": lambda r: httpx.Response(
-            status, json=error_body, headers={"Retry-After": "2"}),
-    })
-    client = OdooClient("http://odoo.test", "psa", "admin", "KEY", protocol="json2",
-                        transport=httpx.MockTransport(server))
+    error_body = {
+        "name": name,
+        "message": message,
+        "arguments": [message],
+        "context": {},
+        "debug": "Traceback",
+    }
+    server = Json2Server(
+        {
+            "/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2},
+            "/json/2/res.partner/write": lambda r: httpx.Response(
+                status, json=error_body, headers={"Retry-After": "2"}
+            ),
+        }
+    )
+    client = OdooClient(
+        "http://odoo.test",
+        "psa",
+        "admin",
+        "KEY",
+        protocol="json2",
+        transport=httpx.MockTransport(server),
+    )
     with pytest.raises(expected) as caught:
         client.execute_kw("res.partner", "write", [[1], {"x": 1}])
     assert caught.value.message == message
@@ -130,8 +172,16 @@ def test_json2_errors_are_typed(status: int, name: str, expected: type[e.OdooErr
 
 
 def test_json2_refuses_positional_args_it_cannot_name() -> None:
-    client = OdooClient("http://odoo.test", "psa", "admin", "KEY", protocol="json2",
-                        transport=httpx.MockTransport(Json2Server({"/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2}})))
+    client = OdooClient(
+        "http://odoo.test",
+        "psa",
+        "admin",
+        "KEY",
+        protocol="json2",
+        transport=httpx.MockTransport(
+            Json2Server({"/json/2/res.users/context_get": {"lang": "en_US", "tz": False, "uid": 2}})
+        ),
+    )
     with pytest.raises(e.OdooProtocolError, match="named parameters"):
         client.execute_kw("res.partner", "some_custom_method", [[1], "positional"])
 
@@ -143,8 +193,14 @@ def _slow_jsonrpc(delay_s: float) -> tuple[httpx.MockTransport, dict[str, int]]:
     def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if body["params"]["method"] in ANSWERS:
-            return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"],
-                                             "result": ANSWERS[body["params"]["method"]]})
+            return httpx.Response(
+                200,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": body["id"],
+                    "result": ANSWERS[body["params"]["method"]],
+                },
+            )
         with lock:
             state["in_flight"] += 1
             state["peak"] = max(state["peak"], state["in_flight"])
@@ -160,8 +216,15 @@ def _slow_jsonrpc(delay_s: float) -> tuple[httpx.MockTransport, dict[str, int]]:
 def test_call_many_keeps_several_calls_in_flight_and_keeps_order() -> None:
     transport, state = _slow_jsonrpc(0.05)
     calls = [OdooCall(model=f"m{i}", method="search_count", args=[[]]) for i in range(16)]
-    with OdooClient("http://odoo.test", "psa", "admin", "k", protocol="jsonrpc",
-                    transport=transport, max_in_flight=8) as client:
+    with OdooClient(
+        "http://odoo.test",
+        "psa",
+        "admin",
+        "k",
+        protocol="jsonrpc",
+        transport=transport,
+        max_in_flight=8,
+    ) as client:
         started = time.perf_counter()
         results = client.call_many(calls)
         elapsed = time.perf_counter() - started
@@ -174,15 +237,28 @@ def test_async_client_gathers_calls() -> None:
     async def handler(request: httpx.Request) -> httpx.Response:
         body = json.loads(request.content)
         if body["params"]["method"] in ANSWERS:
-            return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"],
-                                             "result": ANSWERS[body["params"]["method"]]})
+            return httpx.Response(
+                200,
+                json={
+                    "jsonrpc": "2.0",
+                    "id": body["id"],
+                    "result": ANSWERS[body["params"]["method"]],
+                },
+            )
         await asyncio.sleep(0.05)
-        return httpx.Response(200, json={"jsonrpc": "2.0", "id": body["id"],
-                                         "result": body["params"]["args"][5][0]})
+        return httpx.Response(
+            200, json={"jsonrpc": "2.0", "id": body["id"], "result": body["params"]["args"][5][0]}
+        )
 
     async def run() -> tuple[list[Any], float]:
-        async with AsyncOdooClient("http://odoo.test", "psa", "admin", "k", protocol="jsonrpc",
-                                   transport=httpx.MockTransport(handler)) as client:
+        async with AsyncOdooClient(
+            "http://odoo.test",
+            "psa",
+            "admin",
+            "k",
+            protocol="jsonrpc",
+            transport=httpx.MockTransport(handler),
+        ) as client:
             started = time.perf_counter()
             results = await client.call_many(
                 [OdooCall(model="res.partner", method="read", args=[[i]]) for i in range(10)]

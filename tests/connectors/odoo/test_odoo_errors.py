@@ -95,13 +95,15 @@ def _replay_call(exchange: dict[str, Any]) -> None:
     if params["service"] == "object" and params["method"] == "execute_kw":
         db, uid, secret, model, method, args, *rest = params["args"]
         transport = ReplayTransport([authenticate_exchange(db, "admin", secret, uid), exchange])
-        with OdooClient("http://odoo.test", db, "admin", secret, protocol="jsonrpc",
-                        transport=transport) as client:
+        with OdooClient(
+            "http://odoo.test", db, "admin", secret, protocol="jsonrpc", transport=transport
+        ) as client:
             client.execute_kw(model, method, args, rest[0] if rest else None)
     else:
         transport = ReplayTransport([exchange])
-        with OdooClient("http://odoo.test", "psa", "admin", "admin", protocol="jsonrpc",
-                        transport=transport) as client:
+        with OdooClient(
+            "http://odoo.test", "psa", "admin", "admin", protocol="jsonrpc", transport=transport
+        ) as client:
             client.call_service(params["service"], params["method"], *params["args"])
 
 
@@ -146,12 +148,21 @@ def test_kinds_follow_engine_classification() -> None:
 @pytest.mark.parametrize(
     ("name", "message", "expected"),
     [
-        ("psycopg2.errors.SerializationFailure",
-         "could not serialize access due to concurrent update\n", e.OdooConcurrencyError),
-        ("psycopg2.OperationalError", "could not obtain lock on row in relation \"res_partner\"",
-         e.OdooConcurrencyError),
-        ("psycopg2.errors.LockNotAvailable", "canceling statement due to lock timeout",
-         e.OdooConcurrencyError),
+        (
+            "psycopg2.errors.SerializationFailure",
+            "could not serialize access due to concurrent update\n",
+            e.OdooConcurrencyError,
+        ),
+        (
+            "psycopg2.OperationalError",
+            'could not obtain lock on row in relation "res_partner"',
+            e.OdooConcurrencyError,
+        ),
+        (
+            "psycopg2.errors.LockNotAvailable",
+            "canceling statement due to lock timeout",
+            e.OdooConcurrencyError,
+        ),
         ("psycopg2.OperationalError", 'FATAL:  database "x" does not exist', e.UnknownDatabase),
     ],
 )
@@ -164,8 +175,15 @@ def test_lock_and_serialization_errors_are_retryable(
 
 
 def _client(handler: Any, **options: Any) -> OdooClient:
-    return OdooClient("http://odoo.test", "psa", "admin", "key", protocol="jsonrpc",
-                      transport=httpx.MockTransport(handler), **options)
+    return OdooClient(
+        "http://odoo.test",
+        "psa",
+        "admin",
+        "key",
+        protocol="jsonrpc",
+        transport=httpx.MockTransport(handler),
+        **options,
+    )
 
 
 def _logged_in(handler: Any, **options: Any) -> OdooClient:
@@ -215,8 +233,14 @@ def test_connection_error_and_timeout_are_retryable() -> None:
 
 def test_wrong_password_false_becomes_access_denied() -> None:
     stem_exchange = next(x for s, x in jsonrpc_exchanges() if s == "authenticate" and x["seq"] == 2)
-    client = OdooClient("http://odoo.test", "psa", "admin", "wrong-password", protocol="jsonrpc",
-                        transport=ReplayTransport([stem_exchange]))
+    client = OdooClient(
+        "http://odoo.test",
+        "psa",
+        "admin",
+        "wrong-password",
+        protocol="jsonrpc",
+        transport=ReplayTransport([stem_exchange]),
+    )
     with pytest.raises(e.AccessDenied):
         client.login()
 
@@ -224,8 +248,13 @@ def test_wrong_password_false_becomes_access_denied() -> None:
 def test_errors_survive_pickling() -> None:
     error = e.error_from_payload(
         {"name": "odoo.exceptions.ValidationError", "message": "m", "arguments": ["m"]},
-        model="sale.order", method="create",
+        model="sale.order",
+        method="create",
     )
     copy = pickle.loads(pickle.dumps(error))
     assert type(copy) is e.ValidationError
-    assert (copy.model, copy.server_name, copy.arguments) == ("sale.order", error.server_name, ["m"])
+    assert (copy.model, copy.server_name, copy.arguments) == (
+        "sale.order",
+        error.server_name,
+        ["m"],
+    )

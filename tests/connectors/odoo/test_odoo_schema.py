@@ -24,24 +24,59 @@ def problems(registry: SchemaRegistry, model: str, rows: list[dict[str, Any]]) -
 
 def test_recorded_successful_creates_pass(registry: SchemaRegistry) -> None:
     # Exactly the values the real server accepted in quote_to_cash.json / create_list.json.
-    registry.check_create("sale.order", [{"partner_id": 25, "order_line": [[0, 0, {
-        "product_id": 8, "product_uom_qty": 10}]]}])
-    registry.check_create("account.analytic.line", [{"project_id": 2, "task_id": 3,
-        "employee_id": 1, "name": "Analysis workshop", "unit_amount": 3.5, "date": "2026-11-22"}])
-    registry.check_create("res.partner", [{"name": "Batch A", "parent_id": 14, "type": "contact"},
-                                          {"name": "Batch C", "email": "c@example.com"}])
-    registry.check_create("product.template", [{"name": "Consulting (billed on timesheets)",
-        "type": "service", "invoice_policy": "delivery", "service_type": "timesheet",
-        "service_tracking": "task_in_project", "uom_id": 4, "uom_po_id": 4, "list_price": 150.0}])
+    registry.check_create(
+        "sale.order",
+        [{"partner_id": 25, "order_line": [[0, 0, {"product_id": 8, "product_uom_qty": 10}]]}],
+    )
+    registry.check_create(
+        "account.analytic.line",
+        [
+            {
+                "project_id": 2,
+                "task_id": 3,
+                "employee_id": 1,
+                "name": "Analysis workshop",
+                "unit_amount": 3.5,
+                "date": "2026-11-22",
+            }
+        ],
+    )
+    registry.check_create(
+        "res.partner",
+        [
+            {"name": "Batch A", "parent_id": 14, "type": "contact"},
+            {"name": "Batch C", "email": "c@example.com"},
+        ],
+    )
+    registry.check_create(
+        "product.template",
+        [
+            {
+                "name": "Consulting (billed on timesheets)",
+                "type": "service",
+                "invoice_policy": "delivery",
+                "service_type": "timesheet",
+                "service_tracking": "task_in_project",
+                "uom_id": 4,
+                "uom_po_id": 4,
+                "list_price": 150.0,
+            }
+        ],
+    )
     registry.check_create("sale.advance.payment.inv", [{"advance_payment_method": "delivered"}])
     registry.check_create("account.payment.register", [{}])
-    registry.check_create("account.analytic.line", [{"name": "x", "unit_amount": 1.0,
-                                                     "date": date(2026, 11, 22)}])
+    registry.check_create(
+        "account.analytic.line", [{"name": "x", "unit_amount": 1.0, "date": date(2026, 11, 22)}]
+    )
 
 
 def test_unknown_field(registry: SchemaRegistry) -> None:
     [violation] = problems(registry, "res.partner", [{"name": "Bad", "no_such_field": 1}])
-    assert (violation.model, violation.field, violation.value) == ("res.partner", "no_such_field", 1)
+    assert (violation.model, violation.field, violation.value) == (
+        "res.partner",
+        "no_such_field",
+        1,
+    )
     assert "unknown field" in violation.problem
 
 
@@ -58,13 +93,19 @@ def test_missing_required_including_enforced_elsewhere(registry: SchemaRegistry)
 
 
 def test_wrong_types_and_selection(registry: SchemaRegistry) -> None:
-    found = problems(registry, "account.analytic.line", [{
-        "name": 12,
-        "unit_amount": "three",
-        "date": "22/11/2026",
-        "project_id": "2",
-        "task_id": True,
-    }])
+    found = problems(
+        registry,
+        "account.analytic.line",
+        [
+            {
+                "name": 12,
+                "unit_amount": "three",
+                "date": "22/11/2026",
+                "project_id": "2",
+                "task_id": True,
+            }
+        ],
+    )
     assert {v.field for v in found} == {"name", "unit_amount", "date", "project_id", "task_id"}
     [selection] = problems(registry, "res.partner", [{"name": "Bad sel", "type": "no-such-type"}])
     assert selection.value == "no-such-type"
@@ -73,14 +114,20 @@ def test_wrong_types_and_selection(registry: SchemaRegistry) -> None:
 
 def test_every_problem_of_every_row_is_listed(registry: SchemaRegistry) -> None:
     with pytest.raises(SchemaViolation) as caught:
-        registry.check_create("res.partner", [
-            {"name": "ok"},
-            {"email": "x@example.com", "color": "red"},
-            {"name": "y", "bogus": 1, "is_company": "yes"},
-        ])
+        registry.check_create(
+            "res.partner",
+            [
+                {"name": "ok"},
+                {"email": "x@example.com", "color": "red"},
+                {"name": "y", "bogus": 1, "is_company": "yes"},
+            ],
+        )
     error = caught.value
     assert [(v.row, v.field) for v in error.violations] == [
-        (1, "color"), (1, "name"), (2, "bogus"), (2, "is_company"),
+        (1, "color"),
+        (1, "name"),
+        (2, "bogus"),
+        (2, "is_company"),
     ]
     text = str(error)
     assert "res.partner[row 2].bogus = 1" in text
@@ -88,18 +135,32 @@ def test_every_problem_of_every_row_is_listed(registry: SchemaRegistry) -> None:
 
 
 def test_one2many_commands(registry: SchemaRegistry) -> None:
-    found = problems(registry, "sale.order", [{"partner_id": 1, "order_line": [
-        [0, 0, {"product_id": 8}],  # fine: order_id is filled by the parent, qty defaults
-        [0, {"product_id": 8}],  # bad shape
-        [0, 0, {"product_id": 8, "no_such": 1}],  # bad nested field
-        [9, 1, 2],  # unknown command
-        {"product_id": 8},  # not a command
-    ]}])
+    found = problems(
+        registry,
+        "sale.order",
+        [
+            {
+                "partner_id": 1,
+                "order_line": [
+                    [
+                        0,
+                        0,
+                        {"product_id": 8},
+                    ],  # fine: order_id is filled by the parent, qty defaults
+                    [0, {"product_id": 8}],  # bad shape
+                    [0, 0, {"product_id": 8, "no_such": 1}],  # bad nested field
+                    [9, 1, 2],  # unknown command
+                    {"product_id": 8},  # not a command
+                ],
+            }
+        ],
+    )
     assert len(found) == 4
     assert all(v.field == "order_line" for v in found)
     assert "sale.order.line.no_such" in found[1].problem
-    registry.check_create("sale.order.line", [{"order_id": 1, "product_id": 8,
-                                               "tax_id": [[6, 0, [1, 2]]]}])
+    registry.check_create(
+        "sale.order.line", [{"order_id": 1, "product_id": 8, "tax_id": [[6, 0, [1, 2]]]}]
+    )
     registry.check_create("sale.order.line", [{"order_id": 1, "product_id": 8, "tax_id": [1, 2]}])
 
 
@@ -143,8 +204,9 @@ def test_a_required_field_the_server_defaults_is_not_demanded() -> None:
     [violation] = problems(without, "res.company", [company])
     assert violation.field == "account_peppol_proxy_state"
 
-    server = SchemaRegistry("a|psa", lambda _m: company_fields, defaults=default_get,
-                            cache=SchemaCache())
+    server = SchemaRegistry(
+        "a|psa", lambda _m: company_fields, defaults=default_get, cache=SchemaCache()
+    )
     server.check_create("res.company", [company])
     assert asked and "account_peppol_proxy_state" in asked[0][1]
     # Blanking it is still refused: a default fills a missing value, not an empty one.

@@ -32,8 +32,12 @@ def kill_after_creating_call(response: httpx.Response) -> None:
 
 def main() -> None:
     url, db, login, secret, external_id, name = sys.argv[1:7]
-    client = OdooClient(url, db, login, secret, event_hooks={"response": [kill_after_creating_call]})
-    OdooAdapter(client).upsert("res.partner", "crm", external_id, {"name": name, "is_company": True})
+    client = OdooClient(
+        url, db, login, secret, event_hooks={"response": [kill_after_creating_call]}
+    )
+    OdooAdapter(client).upsert(
+        "res.partner", "crm", external_id, {"name": name, "is_company": True}
+    )
     sys.stdout.write("upsert returned: the kill did not happen\n")
 
 

@@ -21,7 +21,9 @@ def now_plus() -> datetime:
     return datetime.now(UTC) + FUTURE
 
 
-def test_full_then_incremental_sync_of_deals(client: SalesforceClient, sandbox: RunningSalesforceSandbox) -> None:
+def test_full_then_incremental_sync_of_deals(
+    client: SalesforceClient, sandbox: RunningSalesforceSandbox
+) -> None:
     adapter = SalesforceAdapter(client)
     batches = list(adapter.changed_deals(None, until=now_plus()))
     deals = [deal for batch in batches for deal in batch.records]
@@ -36,14 +38,20 @@ def test_full_then_incremental_sync_of_deals(client: SalesforceClient, sandbox: 
 
     assert list(adapter.changed_deals(cursor, until=now_plus())) == []
     # A line item change rolls up into its Opportunity, so polling Opportunities catches it.
-    line = next(client.query(f"SELECT Id FROM OpportunityLineItem WHERE OpportunityId = '{won.external_id}' AND ProductCode = 'TRN-WS'"))
+    line = next(
+        client.query(
+            f"SELECT Id FROM OpportunityLineItem WHERE OpportunityId = '{won.external_id}' AND ProductCode = 'TRN-WS'"
+        )
+    )
     client.update("OpportunityLineItem", line["Id"], {"Quantity": 10})
     changed = [d for b in adapter.changed_deals(cursor, until=now_plus()) for d in b.records]
     assert [d.external_id for d in changed] == [won.external_id]
     assert changed[0].amount == Decimal("25000") + 10 * Decimal("4500")
 
 
-def test_cursor_ties_on_the_same_millisecond_are_not_skipped(sandbox: RunningSalesforceSandbox) -> None:
+def test_cursor_ties_on_the_same_millisecond_are_not_skipped(
+    sandbox: RunningSalesforceSandbox,
+) -> None:
     from handoff.connectors.salesforce.client import SalesforceSettings
 
     frozen = datetime(2026, 1, 5, 12, 0, 0, tzinfo=UTC)
@@ -55,15 +63,25 @@ def test_cursor_ties_on_the_same_millisecond_are_not_skipped(sandbox: RunningSal
         adapter = SalesforceAdapter(client)
         first = next(iter(adapter.changed_customers(None, until=frozen)))
         tie_cursor = first.cursor.model_copy(update={"last_id": sorted(ids)[1]})
-        rest = [c.external_id for b in adapter.changed_customers(tie_cursor, until=frozen) for c in b.records]
+        rest = [
+            c.external_id
+            for b in adapter.changed_customers(tie_cursor, until=frozen)
+            for c in b.records
+        ]
     assert rest == sorted(ids)[2:]
 
 
 def test_unmappable_record_is_rejected_not_fatal(client: SalesforceClient, tmp_path: Path) -> None:
     override = tmp_path / "deal.yaml"
     override.write_text(
-        Path(__file__).parents[3].joinpath("src/handoff/mappings/salesforce_deal.yaml").read_text()
-        .replace("close_date: {from: CloseDate, type: date}", "close_date: {from: Description, type: date}")
+        Path(__file__)
+        .parents[3]
+        .joinpath("src/handoff/mappings/salesforce_deal.yaml")
+        .read_text()
+        .replace(
+            "close_date: {from: CloseDate, type: date}",
+            "close_date: {from: Description, type: date}",
+        )
     )
     opportunity = client.query("SELECT Id FROM Opportunity LIMIT 1").__next__()["Id"]
     client.update("Opportunity", opportunity, {"Description": "not a date"})
@@ -100,13 +118,21 @@ def test_write_back_billing_status(client: SalesforceClient) -> None:
     assert written["Handoff_Sync_Status__c"] == "Partially Paid"
     assert written["Handoff_Last_Sync__c"]
     account = adapter.write_back_customers(
-        [CustomerBillingStatus(customer_external_id=deal["AccountId"], odoo_partner="res.partner,7", outstanding=Decimal("7500"))]
+        [
+            CustomerBillingStatus(
+                customer_external_id=deal["AccountId"],
+                odoo_partner="res.partner,7",
+                outstanding=Decimal("7500"),
+            )
+        ]
     )
     assert account[0].success
     assert client.get("Account", deal["AccountId"])["Handoff_Odoo_Partner__c"] == "res.partner,7"
 
 
-def test_updated_ids_and_deals_by_ids(client: SalesforceClient, sandbox: RunningSalesforceSandbox) -> None:
+def test_updated_ids_and_deals_by_ids(
+    client: SalesforceClient, sandbox: RunningSalesforceSandbox
+) -> None:
     adapter = SalesforceAdapter(client)
     now = datetime.now(UTC)
     touched = [r["Id"] for r in client.query("SELECT Id FROM Opportunity ORDER BY Name LIMIT 3")]

@@ -24,7 +24,12 @@ SECRET = "relay-secret"
 URL_PATH = "/webhooks/salesforce/cdc"
 
 
-def event(replay: int = 1, entity: str = "Opportunity", record: str = "0068d0000000001AAA", **header: object) -> dict:
+def event(
+    replay: int = 1,
+    entity: str = "Opportunity",
+    record: str = "0068d0000000001AAA",
+    **header: object,
+) -> dict:
     base = {
         "entityName": entity,
         "recordIds": [record],
@@ -35,7 +40,10 @@ def event(replay: int = 1, entity: str = "Opportunity", record: str = "0068d0000
         "sequenceNumber": 1,
     }
     base.update(header)
-    return {"event": {"replayId": replay}, "payload": {"ChangeEventHeader": base, "StageName": "Closed Won"}}
+    return {
+        "event": {"replayId": replay},
+        "payload": {"ChangeEventHeader": base, "StageName": "Closed Won"},
+    }
 
 
 @pytest.fixture
@@ -48,7 +56,9 @@ def inbox(tmp_path: Path) -> Inbox:
 @pytest.fixture
 def endpoint(inbox: Inbox) -> Iterator[str]:
     app = FastAPI()
-    app.include_router(salesforce_cdc_router(lambda: SECRET, inbox, max_body_bytes=10 * 1024 * 1024))
+    app.include_router(
+        salesforce_cdc_router(lambda: SECRET, inbox, max_body_bytes=10 * 1024 * 1024)
+    )
     with serving(app) as base:
         yield base + URL_PATH
 
@@ -63,7 +73,12 @@ def post(url: str, body: bytes, signature: str | None = "sign") -> httpx.Respons
 
 
 def rejected(reason: str) -> float:
-    return REGISTRY.get_sample_value("handoff_webhook_rejected_total", {"source": "salesforce", "reason": reason}) or 0.0
+    return (
+        REGISTRY.get_sample_value(
+            "handoff_webhook_rejected_total", {"source": "salesforce", "reason": reason}
+        )
+        or 0.0
+    )
 
 
 def test_signed_events_are_stored_and_replays_are_duplicates(endpoint: str, inbox: Inbox) -> None:
@@ -78,7 +93,11 @@ def test_signed_events_are_stored_and_replays_are_duplicates(endpoint: str, inbo
     }
     replay = post(endpoint, json.dumps(event(1)).encode())
     assert replay.status_code == 200
-    assert replay.json() == {"accepted": 0, "duplicates": 1, "inbox_ids": [first.json()["inbox_ids"][0]]}
+    assert replay.json() == {
+        "accepted": 0,
+        "duplicates": 1,
+        "inbox_ids": [first.json()["inbox_ids"][0]],
+    }
     assert len(inbox.list(source="salesforce")) == 2
 
 

@@ -35,7 +35,9 @@ def test_bad_credentials_are_a_permanent_auth_error(sandbox: RunningSalesforceSa
     assert raised.value.rule == "invalid_grant"
 
 
-def test_relogin_once_on_invalid_session(client: SalesforceClient, sandbox: RunningSalesforceSandbox) -> None:
+def test_relogin_once_on_invalid_session(
+    client: SalesforceClient, sandbox: RunningSalesforceSandbox
+) -> None:
     client.count("SELECT COUNT() FROM Account")
     assert client.logins == 1
     sandbox.expire_sessions()
@@ -43,12 +45,16 @@ def test_relogin_once_on_invalid_session(client: SalesforceClient, sandbox: Runn
     assert client.logins == 2
 
 
-def test_query_pages_follow_next_records_url(client: SalesforceClient, sandbox: RunningSalesforceSandbox) -> None:
+def test_query_pages_follow_next_records_url(
+    client: SalesforceClient, sandbox: RunningSalesforceSandbox
+) -> None:
     records = [{"Name": f"Page {n:04d}"} for n in range(2300)]
     results = client.create_many([{"attributes": {"type": "Account"}, **r} for r in records])
     assert len(results) == 2300 and all(r.success for r in results)
     calls = client.calls
-    pages = list(client.query_pages("SELECT Id, Name FROM Account WHERE Name LIKE 'Page %' ORDER BY Name"))
+    pages = list(
+        client.query_pages("SELECT Id, Name FROM Account WHERE Name LIKE 'Page %' ORDER BY Name")
+    )
     assert [len(p) for p in pages] == [2000, 300]
     assert client.calls - calls == 2
     assert pages[1][-1]["Name"] == "Page 2299" and "attributes" not in pages[0][0]
@@ -98,7 +104,9 @@ def _gauge(instance: str) -> float | None:
 
 def test_budget_floor_pauses_before_exhausting_the_org(sandbox: RunningSalesforceSandbox) -> None:
     sandbox.set_limits(daily_limit=1000, used=880)
-    settings = SalesforceSettings(**sandbox.connector_settings(budget_floor=0.1, budget_recheck_seconds=300))
+    settings = SalesforceSettings(
+        **sandbox.connector_settings(budget_floor=0.1, budget_recheck_seconds=300)
+    )
     with SalesforceClient(settings, ca_path=str(sandbox.ca_path)) as client:
         paused: BudgetPaused | None = None
         while paused is None:

@@ -12,8 +12,12 @@ import pytest
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff_sandbox.odoo.testing import running_odoo_sandbox
 
-LIVE_VARIABLES = ("HANDOFF_TEST_ODOO_URL", "HANDOFF_TEST_ODOO_DB", "HANDOFF_TEST_ODOO_USER",
-                  "HANDOFF_TEST_ODOO_KEY")
+LIVE_VARIABLES = (
+    "HANDOFF_TEST_ODOO_URL",
+    "HANDOFF_TEST_ODOO_DB",
+    "HANDOFF_TEST_ODOO_USER",
+    "HANDOFF_TEST_ODOO_KEY",
+)
 
 
 @dataclass(frozen=True)
@@ -53,7 +57,8 @@ def live_or_sandbox_adapter() -> Iterator[OdooAdapter]:
         with OdooClient(target.url, target.db, target.login, target.password) as client:
             yield OdooAdapter(client)
         return
-    with running_odoo_sandbox() as sandbox, OdooClient(
-        sandbox.url, sandbox.db, sandbox.login, sandbox.password
-    ) as client:
+    with (
+        running_odoo_sandbox() as sandbox,
+        OdooClient(sandbox.url, sandbox.db, sandbox.login, sandbox.password) as client,
+    ):
         yield OdooAdapter(client)

@@ -22,28 +22,55 @@ class Rule:
     reason: str
 
 
-RULES: dict[str, Rule] = {r.name: r for r in (
-    Rule("ids", "database ids depend on what the database held before; a recorded id must map to "
-                "one replayed id (per model), learnt the first time it is seen, then held fixed"),
-    Rule("datetimes", "create/write dates and `date_order`-like timestamps are the clock of the run"),
-    Rule("dates", "today's date (invoice dates, due dates, timesheet dates defaulting to today)"),
-    Rule("sequence numbers", "INV/2026/00001, S00012, BNK1/2026/00003...: the counters depend on "
-                             "every earlier record of the database, and the year on the clock"),
-    Rule("tracebacks", "`error.data.debug` is the server's Python traceback: file paths and line "
-                       "numbers of the implementation, not part of the contract"),
-    Rule("secrets", "API keys, access tokens and session ids are random per run"),
-    Rule("float rounding", "floats equal to 1e-9: a computed 0.1+0.2 is not a different amount"),
-    Rule("view and action ids", "ids of ir.ui.view / ir.actions records are numbered by the order "
-                                "modules were installed in; they name UI, not data"),
-    Rule("record ids in texts", "error texts that name record ids (`res.partner(14,)`, "
-                                "`Record ID: 14`) name the replayed ids"),
-)}
+RULES: dict[str, Rule] = {
+    r.name: r
+    for r in (
+        Rule(
+            "ids",
+            "database ids depend on what the database held before; a recorded id must map to "
+            "one replayed id (per model), learnt the first time it is seen, then held fixed",
+        ),
+        Rule(
+            "datetimes",
+            "create/write dates and `date_order`-like timestamps are the clock of the run",
+        ),
+        Rule(
+            "dates", "today's date (invoice dates, due dates, timesheet dates defaulting to today)"
+        ),
+        Rule(
+            "sequence numbers",
+            "INV/2026/00001, S00012, BNK1/2026/00003...: the counters depend on "
+            "every earlier record of the database, and the year on the clock",
+        ),
+        Rule(
+            "tracebacks",
+            "`error.data.debug` is the server's Python traceback: file paths and line "
+            "numbers of the implementation, not part of the contract",
+        ),
+        Rule("secrets", "API keys, access tokens and session ids are random per run"),
+        Rule(
+            "float rounding", "floats equal to 1e-9: a computed 0.1+0.2 is not a different amount"
+        ),
+        Rule(
+            "view and action ids",
+            "ids of ir.ui.view / ir.actions records are numbered by the order "
+            "modules were installed in; they name UI, not data",
+        ),
+        Rule(
+            "record ids in texts",
+            "error texts that name record ids (`res.partner(14,)`, "
+            "`Record ID: 14`) name the replayed ids",
+        ),
+    )
+}
 
 DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}(\.\d+)?$")
 DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 US_DATE_IN_TEXT = re.compile(r"\b\d{2}/\d{2}/\d{4}\b")
 # read_group's label of a `date:day` group ("05 Dec 2026")
-DAY_LABEL_IN_TEXT = re.compile(r"\b\d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b")
+DAY_LABEL_IN_TEXT = re.compile(
+    r"\b\d{2} (?:Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4}\b"
+)
 SEQUENCE = re.compile(r"\b([A-Z][A-Z0-9]*)/(\d{4})/(\d{2}/)?(\d{3,6})\b")
 ORDER_NUMBER = re.compile(r"\bS\d{5}\b")
 SECRET = re.compile(r"^[0-9a-f]{40}$")
@@ -101,8 +128,14 @@ class Comparer:
         self.problems.append(f"{path}: recorded {_short(recorded)} != replayed {_short(actual)}")
 
     # --- values -------------------------------------------------------------------------------
-    def value(self, path: str, recorded: Any, actual: Any, model: str | None = None,
-              id_model: str | None = None) -> None:
+    def value(
+        self,
+        path: str,
+        recorded: Any,
+        actual: Any,
+        model: str | None = None,
+        id_model: str | None = None,
+    ) -> None:
         """Compare two values; `id_model` says ints here are ids of that model, `model` that
         dicts here are records of that model."""
         if id_model and is_int(recorded) and is_int(actual):
@@ -156,20 +189,31 @@ class Comparer:
                 continue
             if key == "res_id" and model == "ir.model.data" and is_int(r) and is_int(a):
                 # the row's `model` was not read: any model whose recorded id r is a
-                if r != a and not any(m_r == r and self.ids.ids[(m, m_r)] == a
-                                      for m, m_r in self.ids.ids):
+                if r != a and not any(
+                    m_r == r and self.ids.ids[(m, m_r)] == a for m, m_r in self.ids.ids
+                ):
                     self.differ(sub, r, a)
                 continue
             if key == "analytic_distribution" and isinstance(r, dict) and isinstance(a, dict):
                 # rule "ids": the keys are account.analytic.account ids (as text)
-                self.value(sub, {self.ids.get("account.analytic.account", int(k))
-                                 if k.isdigit() else k: v for k, v in r.items()},
-                           {int(k) if k.isdigit() else k: v for k, v in a.items()})
+                self.value(
+                    sub,
+                    {
+                        self.ids.get("account.analytic.account", int(k)) if k.isdigit() else k: v
+                        for k, v in r.items()
+                    },
+                    {int(k) if k.isdigit() else k: v for k, v in a.items()},
+                )
                 continue
             fspec = spec.fields.get(key) if spec else None
             if fspec is not None and fspec.relation:
-                if fspec.type == "many2one" and isinstance(r, list) and isinstance(a, list) \
-                        and len(r) == 2 and len(a) == 2:
+                if (
+                    fspec.type == "many2one"
+                    and isinstance(r, list)
+                    and isinstance(a, list)
+                    and len(r) == 2
+                    and len(a) == 2
+                ):
                     self.value(f"{sub}[0]", r[0], a[0], id_model=fspec.relation)
                     self.value(f"{sub}[1]", r[1], a[1])
                     continue
@@ -188,8 +232,12 @@ class Comparer:
             if key == "id":  # rule "view and action ids"
                 if type(r) is not type(a):
                     self.differ(sub, r, a)
-            elif key in ("view_id", "search_view_id") and isinstance(r, list) and \
-                    isinstance(a, list) and len(r) == len(a) == 2:
+            elif (
+                key in ("view_id", "search_view_id")
+                and isinstance(r, list)
+                and isinstance(a, list)
+                and len(r) == len(a) == 2
+            ):
                 self.value(f"{sub}[1]", r[1], a[1])  # rule "view and action ids" for [0]
             elif key == "views" and isinstance(r, list) and isinstance(a, list):
                 self.value(sub, [v[1:] for v in r], [v[1:] for v in a])
@@ -205,8 +253,11 @@ class Comparer:
         if set(recorded) != set(actual):
             self.problems.append(f"{path}: keys {sorted(recorded)} vs {sorted(actual)}")
         for key in sorted(set(recorded) & set(actual)):
-            field = spec.fields.get(key.removeprefix("default_")) if spec and key.startswith(
-                "default_") else None
+            field = (
+                spec.fields.get(key.removeprefix("default_"))
+                if spec and key.startswith("default_")
+                else None
+            )
             id_model = field.relation if field is not None else None
             if key in SECRET_KEYS:  # rule "secrets"
                 continue
@@ -225,8 +276,7 @@ class Comparer:
             if key == "debug":  # rule "tracebacks"
                 continue
             if key in ("message", "arguments"):
-                self.value(f"error.data.{key}", self.texts_with_ids(want[key]),
-                           got[key])
+                self.value(f"error.data.{key}", self.texts_with_ids(want[key]), got[key])
                 continue
             self.value(f"error.data.{key}", want[key], got[key])
 
@@ -238,10 +288,17 @@ class Comparer:
             return value
 
         def swap(m: re.Match[str]) -> str:
-            ids = [self.ids.get(m.group(1), int(i)) for i in m.group(2).replace(" ", "").split(",")
-                   if i]
-            return f"{m.group(1)}({', '.join(map(str, ids))},)" if len(ids) == 1 else \
-                f"{m.group(1)}({', '.join(map(str, ids))})"
+            ids = [
+                self.ids.get(m.group(1), int(i))
+                for i in m.group(2).replace(" ", "").split(",")
+                if i
+            ]
+            return (
+                f"{m.group(1)}({', '.join(map(str, ids))},)"
+                if len(ids) == 1
+                else f"{m.group(1)}({', '.join(map(str, ids))})"
+            )
+
         return RECORD_IN_TEXT.sub(swap, value)
 
     def result(self, model: str | None, method: str | None, recorded: Any, actual: Any) -> None:
@@ -261,7 +318,9 @@ def _records_result(c: Comparer, model: str, recorded: Any, actual: Any) -> None
 
 
 def _pairs_result(c: Comparer, model: str, recorded: Any, actual: Any) -> None:
-    if not (isinstance(recorded, list) and isinstance(actual, list)) or len(recorded) != len(actual):
+    if not (isinstance(recorded, list) and isinstance(actual, list)) or len(recorded) != len(
+        actual
+    ):
         c.value("result", recorded, actual)
         return
     for i, (r, a) in enumerate(zip(recorded, actual, strict=True)):
@@ -274,8 +333,12 @@ def _pairs_result(c: Comparer, model: str, recorded: Any, actual: Any) -> None:
 
 def _load_result(c: Comparer, model: str, recorded: Any, actual: Any) -> None:
     if isinstance(recorded, dict) and isinstance(actual, dict):
-        c.record("result", {k: v for k, v in recorded.items() if k != "ids"},
-                 {k: v for k, v in actual.items() if k != "ids"}, None)
+        c.record(
+            "result",
+            {k: v for k, v in recorded.items() if k != "ids"},
+            {k: v for k, v in actual.items() if k != "ids"},
+            None,
+        )
         c.value("result.ids", recorded.get("ids"), actual.get("ids"), id_model=model)
     else:
         c.value("result", recorded, actual)

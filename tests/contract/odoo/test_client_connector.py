@@ -24,8 +24,9 @@ from handoff.connectors.odoo import (
 
 @pytest.fixture
 def adapter(odoo_target: Any) -> Iterator[OdooAdapter]:
-    with OdooClient(odoo_target.url, odoo_target.db, odoo_target.login,
-                    odoo_target.password) as client:
+    with OdooClient(
+        odoo_target.url, odoo_target.db, odoo_target.login, odoo_target.password
+    ) as client:
         yield OdooAdapter(client)
 
 
@@ -34,8 +35,9 @@ def test_batch_create_write_read_unlink(adapter: OdooAdapter) -> None:
     ids = adapter.create_many("res.partner", [{"name": f"{tag} {i}"} for i in range(3)])
     try:
         assert adapter.write_many("res.partner", {i: {"comment": "<p>c</p>"} for i in ids}) == 1
-        rows = adapter.search_read_all("res.partner", [["name", "like", tag]], ["name"],
-                                       page_size=2)
+        rows = adapter.search_read_all(
+            "res.partner", [["name", "like", tag]], ["name"], page_size=2
+        )
         assert [r["id"] for r in rows] == ids
     finally:
         adapter.call("res.partner", "unlink", [ids])

@@ -20,9 +20,14 @@ def _host_port(target: OdooTarget) -> tuple[str, int]:
 @pytest.mark.parametrize("protocol", ["xmlrpc", "jsonrpc"])
 def test_odoolib_crud_and_confirm(odoo_target: OdooTarget, protocol: str) -> None:
     host, port = _host_port(odoo_target)
-    connection = odoolib.get_connection(hostname=host, port=port, protocol=protocol,
-                                        database=odoo_target.db, login=odoo_target.login,
-                                        password=odoo_target.password)
+    connection = odoolib.get_connection(
+        hostname=host,
+        port=port,
+        protocol=protocol,
+        database=odoo_target.db,
+        login=odoo_target.login,
+        password=odoo_target.password,
+    )
     partners = connection.get_model("res.partner")
     name = f"odoolib {protocol} {uuid.uuid4().hex[:8]}"
     partner_id = partners.create({"name": name, "is_company": True})
@@ -31,10 +36,15 @@ def test_odoolib_crud_and_confirm(odoo_target: OdooTarget, protocol: str) -> Non
     assert partners.write([partner_id], {"email": "a@example.com"}) is True
     assert partners.read([partner_id], ["email"])[0]["email"] == "a@example.com"
     product_id = connection.get_model("product.product").create(
-        {"name": f"svc {name}", "type": "service", "list_price": 100.0})
+        {"name": f"svc {name}", "type": "service", "list_price": 100.0}
+    )
     orders = connection.get_model("sale.order")
-    order_id = orders.create({"partner_id": partner_id, "order_line": [
-        [0, 0, {"product_id": product_id, "product_uom_qty": 2}]]})
+    order_id = orders.create(
+        {
+            "partner_id": partner_id,
+            "order_line": [[0, 0, {"product_id": product_id, "product_uom_qty": 2}]],
+        }
+    )
     assert orders.action_confirm([order_id]) is True
     assert orders.read([order_id], ["state"])[0]["state"] == "sale"
     if not odoo_target.live:
@@ -56,8 +66,12 @@ def test_odoorpc_crud_and_confirm(odoo_target: OdooTarget) -> None:
     assert Partner.browse(partner_id).phone == "+1 555 0100"
     product_id = odoo.env["product.product"].create({"name": f"svc {name}", "type": "service"})
     Order = odoo.env["sale.order"]
-    order_id = Order.create({"partner_id": partner_id, "order_line": [
-        (0, 0, {"product_id": product_id, "product_uom_qty": 1})]})
+    order_id = Order.create(
+        {
+            "partner_id": partner_id,
+            "order_line": [(0, 0, {"product_id": product_id, "product_uom_qty": 1})],
+        }
+    )
     Order.browse(order_id).action_confirm()
     assert Order.browse(order_id).state == "sale"
     temp = Partner.create({"name": f"{name} temp"})

@@ -66,9 +66,13 @@ KNOWN_DIVERGENCES = known_divergences()
 # server needs none: there the recorded situation arises by itself.
 SANDBOX_CONTROLS: dict[tuple[str, int], tuple[dict[str, Any], str]] = {
     ("load_concurrent_same_external_id.json", 2): (
-        {"load_conflicts": 1}, "recorded as concurrent calls; the replay is sequential"),
+        {"load_conflicts": 1},
+        "recorded as concurrent calls; the replay is sequential",
+    ),
     ("load_concurrent_same_external_id.json", 3): (
-        {"load_conflicts": 1}, "recorded as concurrent calls; the replay is sequential"),
+        {"load_conflicts": 1},
+        "recorded as concurrent calls; the replay is sequential",
+    ),
 }
 
 
@@ -104,8 +108,11 @@ class IdMapper:
             elif field.type == "many2one":
                 out[name] = self.map_id(field.relation, value)
             else:
-                out[name] = [self._command(field.relation, c) for c in value] if isinstance(
-                    value, list) else value
+                out[name] = (
+                    [self._command(field.relation, c) for c in value]
+                    if isinstance(value, list)
+                    else value
+                )
         return out
 
     def _command(self, relation: str, command: Any) -> Any:
@@ -128,12 +135,19 @@ class IdMapper:
         for column in columns:
             name, _, suffix = column.partition("/")
             field = spec.fields.get(name) if spec else None
-            targets.append(model if column == ".id" else (
-                field.relation if field is not None and suffix == ".id" else None))
+            targets.append(
+                model
+                if column == ".id"
+                else (field.relation if field is not None and suffix == ".id" else None)
+            )
         out = []
         for row in rows:
-            out.append([str(self.map_id(t, int(v))) if t and isinstance(v, str) and v.isdigit()
-                        else v for t, v in zip(targets, row, strict=False)])
+            out.append(
+                [
+                    str(self.map_id(t, int(v))) if t and isinstance(v, str) and v.isdigit() else v
+                    for t, v in zip(targets, row, strict=False)
+                ]
+            )
         return out
 
     def map_domain(self, model: str, domain: Any) -> Any:
@@ -143,7 +157,9 @@ class IdMapper:
         out = []
         for leaf in domain:
             if isinstance(leaf, list) and len(leaf) == 3 and fields:
-                field = fields.fields.get(leaf[0].split(".")[0]) if isinstance(leaf[0], str) else None
+                field = (
+                    fields.fields.get(leaf[0].split(".")[0]) if isinstance(leaf[0], str) else None
+                )
                 relation = model if leaf[0] == "id" else (field.relation if field else None)
                 out.append([leaf[0], leaf[1], self.map_id(relation, leaf[2])])
             else:
@@ -168,8 +184,11 @@ class IdMapper:
             args[1] = self.map_load_rows(model, args[0], args[1])
         if method == "create" and args:
             first = args[0]
-            args[0] = ([self.map_vals(model, v) for v in first] if isinstance(first, list)
-                       else self.map_vals(model, first))
+            args[0] = (
+                [self.map_vals(model, v) for v in first]
+                if isinstance(first, list)
+                else self.map_vals(model, first)
+            )
         elif method in ("search", "search_read", "search_count", "read_group") and args:
             args[0] = self.map_domain(model, args[0])
         elif args and isinstance(args[0], list) and all(isinstance(i, int) for i in args[0]):
@@ -181,6 +200,7 @@ class IdMapper:
 
 def recorded_order() -> list[str]:
     """The files in the order they were recorded: later files use records earlier ones made."""
+
     def position(name: str) -> tuple[str, int]:
         transcript = json.loads((TRANSCRIPTS / name).read_text())
         first = transcript["exchanges"][0]["request"]
@@ -213,15 +233,31 @@ class Replay:
             uid = self.ids.get("res.users", uid)
             if params["method"] == "execute":
                 args, _ = self.mapper.map_call(model, method, rest, {})
-                params["args"] = [self.credentials(db), uid, self.credentials(password), model,
-                                  method, *args]
+                params["args"] = [
+                    self.credentials(db),
+                    uid,
+                    self.credentials(password),
+                    model,
+                    method,
+                    *args,
+                ]
             else:
-                args, kwargs = self.mapper.map_call(model, method, rest[0] if rest else [],
-                                                    rest[1] if len(rest) > 1 else {})
-                params["args"] = [self.credentials(db), uid, self.credentials(password), model,
-                                  method, args, *([kwargs] if len(rest) > 1 else [])]
-        elif params.get("service") == "common" and params.get("method") in ("authenticate",
-                                                                             "login"):
+                args, kwargs = self.mapper.map_call(
+                    model, method, rest[0] if rest else [], rest[1] if len(rest) > 1 else {}
+                )
+                params["args"] = [
+                    self.credentials(db),
+                    uid,
+                    self.credentials(password),
+                    model,
+                    method,
+                    args,
+                    *([kwargs] if len(rest) > 1 else []),
+                ]
+        elif params.get("service") == "common" and params.get("method") in (
+            "authenticate",
+            "login",
+        ):
             args = list(params["args"])
             args[0] = self.credentials(args[0])
             if args[1] == "admin":
@@ -231,7 +267,8 @@ class Replay:
         elif path.startswith("/web/dataset/call_kw"):
             model, method = params["model"], params["method"]
             params["args"], params["kwargs"] = self.mapper.map_call(
-                model, method, params["args"], params.get("kwargs", {}))
+                model, method, params["args"], params.get("kwargs", {})
+            )
         elif path == "/web/session/authenticate":
             params["db"] = self.credentials(params.get("db"))
             params["password"] = self.credentials(params.get("password"))
@@ -245,7 +282,8 @@ class Replay:
         response = self.client.post(exchange["http_request"]["path"], json=body)
         divergence = KNOWN_DIVERGENCES.get((name, exchange["seq"]))
         excused = divergence is not None and divergence.target in (
-            ("live", "both") if self.target.live else ("sandbox", "both"))
+            ("live", "both") if self.target.live else ("sandbox", "both")
+        )
         label = f"{name}#{exchange['seq']} {exchange['label'][:60]}"
         if response.status_code != exchange["http_response"]["status"]:
             return [f"{label}: HTTP {response.status_code}"]
@@ -257,15 +295,17 @@ class Replay:
         if "error" in recorded and "error" in actual:
             comparer.error(recorded["error"], actual["error"])
         elif "result" in recorded and "result" in actual:
-            if body.get("params", {}).get("service") == "common" and \
-                    body["params"].get("method") in ("authenticate", "login"):
-                comparer.value("result", recorded["result"], actual["result"],
-                               id_model="res.users")
+            if body.get("params", {}).get("service") == "common" and body["params"].get(
+                "method"
+            ) in ("authenticate", "login"):
+                comparer.value("result", recorded["result"], actual["result"], id_model="res.users")
             else:
                 comparer.result(model, method, recorded["result"], actual["result"])
         elif "error" in actual:
-            comparer.problems.append(f"error {actual['error']['data'].get('name')}: "
-                                     f"{actual['error']['data'].get('message')}")
+            comparer.problems.append(
+                f"error {actual['error']['data'].get('name')}: "
+                f"{actual['error']['data'].get('message')}"
+            )
         if excused:  # sent and its ids learnt (later calls use them), its differences excused
             return []
         return [f"{label}: {p}" for p in comparer.problems[:4]]
@@ -283,16 +323,17 @@ def replayed() -> dict[str, list[str]]:
         with httpx.Client(base_url=live.url, timeout=120) as client:
             replay = Replay(client, live)
             return {name: replay.transcript(name) for name in recorded_order()}
-    with running_odoo_sandbox() as sandbox, httpx.Client(base_url=sandbox.url,
-                                                         timeout=60) as client:
+    with (
+        running_odoo_sandbox() as sandbox,
+        httpx.Client(base_url=sandbox.url, timeout=60) as client,
+    ):
         target = OdooTarget(sandbox.url, sandbox.db, sandbox.login, sandbox.password, live=False)
         replay = Replay(client, target)
         return {name: replay.transcript(name) for name in recorded_order()}
 
 
 @pytest.mark.parametrize("name", JSONRPC_FILES)
-def test_recorded_exchanges_are_answered_exactly(name: str,
-                                                 replayed: dict[str, list[str]]) -> None:
+def test_recorded_exchanges_are_answered_exactly(name: str, replayed: dict[str, list[str]]) -> None:
     assert replayed[name] == []
 
 
@@ -313,5 +354,6 @@ def test_recorded_error_messages_are_the_same_text() -> None:
             if exchange["seq"] in (2, 4):  # they name the recorded partner 14
                 continue
             got = httpx.post(f"{sandbox.url}/jsonrpc", json=exchange["request"]).json()
-            assert got["error"]["data"]["message"] == exchange["response"]["error"]["data"][
-                "message"]
+            assert (
+                got["error"]["data"]["message"] == exchange["response"]["error"]["data"]["message"]
+            )

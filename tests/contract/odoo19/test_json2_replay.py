@@ -39,10 +39,25 @@ RECORDED_DB = "psa19"
 # Files recorded within the same second, in the order their ids show (create_one made 6-7,
 # create_list 8-10, write/create_unknown_field use them, unlink made and deleted 11, ...).
 ORDER = [
-    "search_read", "version", "create_one", "create_list", "write", "create_unknown_field",
-    "unlink", "missing_error", "nonexistent_method", "nonexistent_model",
-    "required_field_error", "auth_errors", "name_search", "read_group", "search_count",
-    "quote_to_cash", "quote_to_cash_jsonrpc", "external_ids", "access_error",
+    "search_read",
+    "version",
+    "create_one",
+    "create_list",
+    "write",
+    "create_unknown_field",
+    "unlink",
+    "missing_error",
+    "nonexistent_method",
+    "nonexistent_model",
+    "required_field_error",
+    "auth_errors",
+    "name_search",
+    "read_group",
+    "search_count",
+    "quote_to_cash",
+    "quote_to_cash_jsonrpc",
+    "external_ids",
+    "access_error",
 ]
 COMPARED_HEADERS = ("www-authenticate", "accept", "location", "x-content-type-options")
 
@@ -122,8 +137,11 @@ class Requests:
         if command[0] == 6:
             return [6, 0, self.id_of(relation, command[2])]
         if command[0] in (1, 2, 3, 4):
-            return [command[0], self.id_of(relation, command[1]),
-                    *[self.vals(relation, c) for c in command[2:]]]
+            return [
+                command[0],
+                self.id_of(relation, command[1]),
+                *[self.vals(relation, c) for c in command[2:]],
+            ]
         return command
 
     def domain(self, model: str, domain: Any) -> Any:
@@ -188,8 +206,15 @@ class Requests:
                 kwargs["context"] = self.context(kwargs["context"])
             if "domain" in kwargs:
                 kwargs["domain"] = self.domain(model, kwargs["domain"])
-            params["args"] = [self.secret(db), self.id_of("res.users", uid), self.secret(secret),
-                              model, method, call_args, kwargs]
+            params["args"] = [
+                self.secret(db),
+                self.id_of("res.users", uid),
+                self.secret(secret),
+                model,
+                method,
+                call_args,
+                kwargs,
+            ]
             return body, model, method
         params["args"] = [self.secret(a) for a in args]
         return body, None, params.get("method")
@@ -216,8 +241,13 @@ def compare_headers(label: str, recorded: dict[str, str], actual: httpx.Headers)
     return problems
 
 
-def replay_one(client: httpx.Client, requests: Requests, comparer: Comparer, name: str,
-               exchange: dict[str, Any]) -> list[str]:
+def replay_one(
+    client: httpx.Client,
+    requests: Requests,
+    comparer: Comparer,
+    name: str,
+    exchange: dict[str, Any],
+) -> list[str]:
     http_request = exchange["http_request"]
     path, verb = http_request["path"], http_request["method"]
     headers = requests.headers(http_request.get("headers") or {})
@@ -242,8 +272,10 @@ def replay_one(client: httpx.Client, requests: Requests, comparer: Comparer, nam
         return []
     problems = []
     if answer.status_code != recorded["status"]:
-        problems.append(f"{label}: HTTP {answer.status_code} (recorded {recorded['status']}): "
-                        f"{answer.text[:200]}")
+        problems.append(
+            f"{label}: HTTP {answer.status_code} (recorded {recorded['status']}): "
+            f"{answer.text[:200]}"
+        )
         return problems
     want_type = recorded.get("content_type", "")
     if answer.headers.get("content-type", "").replace(" ", "") != want_type.replace(" ", ""):
@@ -267,8 +299,13 @@ def replay_one(client: httpx.Client, requests: Requests, comparer: Comparer, nam
             comparer.problems.append(f"error keys {sorted(got)}")
         for field in ("name", "message", "arguments", "context"):  # "debug": rule "tracebacks"
             comparer.value(field, comparer.texts_with_ids(want.get(field)), got.get(field))
-    elif method in ("read_group", "formatted_read_group") and model and isinstance(want, list) \
-            and isinstance(got, list) and len(want) == len(got):
+    elif (
+        method in ("read_group", "formatted_read_group")
+        and model
+        and isinstance(want, list)
+        and isinstance(got, list)
+        and len(want) == len(got)
+    ):
         for i, (w, g) in enumerate(zip(want, got, strict=True)):
             # "id" of an 18-style group is a count; "id:max"/"id:min" are ids (rule "ids")
             comparer.value(f"result[{i}].id", w.pop("id", None), g.pop("id", None))
@@ -293,7 +330,8 @@ def replayed() -> Iterator[dict[str, list[str]]]:
         requests = Requests(ids, models, sandbox)
         for name, exchange in exchanges():
             results.setdefault(name, []).extend(
-                replay_one(client, requests, comparer, name, exchange))
+                replay_one(client, requests, comparer, name, exchange)
+            )
     yield results
 
 

@@ -32,14 +32,20 @@ def test_limit_info_reported(contract_client: SalesforceClient) -> None:
     assert ratio is not None and 0 <= ratio <= 1
 
 
-def test_upsert_reports_created_then_updated(contract_client: SalesforceClient, marker: str) -> None:
+def test_upsert_reports_created_then_updated(
+    contract_client: SalesforceClient, marker: str
+) -> None:
     first = contract_client.upsert("Account", "Handoff_External_Id__c", marker, {"Name": marker})
-    second = contract_client.upsert("Account", "Handoff_External_Id__c", marker, {"Name": marker + "!"})
+    second = contract_client.upsert(
+        "Account", "Handoff_External_Id__c", marker, {"Name": marker + "!"}
+    )
     assert first.created is True and second.created is False and first.id == second.id
     assert contract_client.get("Account", first.id, ["Name"])["Name"] == marker + "!"
 
 
-def test_collection_results_are_per_record_and_in_order(contract_client: SalesforceClient, marker: str) -> None:
+def test_collection_results_are_per_record_and_in_order(
+    contract_client: SalesforceClient, marker: str
+) -> None:
     records = [
         {"Handoff_External_Id__c": f"{marker}-a", "Name": "A"},
         {"Handoff_External_Id__c": f"{marker}-b"},  # no Name: REQUIRED_FIELD_MISSING
@@ -50,7 +56,9 @@ def test_collection_results_are_per_record_and_in_order(contract_client: Salesfo
     assert results[1].errors[0]["statusCode"] == "REQUIRED_FIELD_MISSING"
 
 
-def test_soql_datetime_filter_and_modstamp_order(contract_client: SalesforceClient, marker: str) -> None:
+def test_soql_datetime_filter_and_modstamp_order(
+    contract_client: SalesforceClient, marker: str
+) -> None:
     contract_client.upsert("Account", "Handoff_External_Id__c", marker, {"Name": marker})
     since = (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
     rows = list(
@@ -73,7 +81,9 @@ def test_errors_have_salesforce_codes(contract_client: SalesforceClient) -> None
         contract_client.get("Account", "001000000000000AAA")
 
 
-def test_soql_datetime_with_microseconds_and_date_literals(contract_client: SalesforceClient) -> None:
+def test_soql_datetime_with_microseconds_and_date_literals(
+    contract_client: SalesforceClient,
+) -> None:
     # Singer taps and Airbyte write bookmarks with six fractional digits; Salesforce takes them.
     for where in (
         "SystemModstamp > 2000-01-01T00:00:00.123456Z",

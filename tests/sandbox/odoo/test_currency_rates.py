@@ -48,10 +48,15 @@ def usd(odoo: OdooAdapter) -> int:
 
 def _fresh_currency(odoo: OdooAdapter) -> int:
     """A currency of this run only (a 3-letter code no currency of the database has)."""
-    taken = {r["name"] for r in odoo.search_read(
-        "res.currency", [["active", "in", [True, False]]], ["name"])}
-    code = next(c for c in ("Q" + "".join(random.choices(string.ascii_uppercase, k=2))
-                            for _ in range(1000)) if c not in taken)
+    taken = {
+        r["name"]
+        for r in odoo.search_read("res.currency", [["active", "in", [True, False]]], ["name"])
+    }
+    code = next(
+        c
+        for c in ("Q" + "".join(random.choices(string.ascii_uppercase, k=2)) for _ in range(1000))
+        if c not in taken
+    )
     return odoo.create("res.currency", {"name": code, "symbol": code, "rounding": 0.01})
 
 
@@ -60,17 +65,24 @@ def xcu(odoo: OdooAdapter) -> int:
     """A currency of this run, with rates of the company on 11-01 (0.90) and 11-30 (0.923) and a
     rate of no company on 12-01 (0.95)."""
     currency = _fresh_currency(odoo)
-    odoo.create_many("res.currency.rate", [
-        {"currency_id": currency, "name": "2026-11-01", "rate": 0.90},
-        {"currency_id": currency, "name": "2026-11-30", "rate": 0.923},
-        {"currency_id": currency, "name": "2026-12-01", "rate": 0.95, "company_id": False},
-    ])
+    odoo.create_many(
+        "res.currency.rate",
+        [
+            {"currency_id": currency, "name": "2026-11-01", "rate": 0.90},
+            {"currency_id": currency, "name": "2026-11-30", "rate": 0.923},
+            {"currency_id": currency, "name": "2026-12-01", "rate": 0.95, "company_id": False},
+        ],
+    )
     return currency
 
 
 def _rate(odoo: OdooAdapter, currency: int, to: int, day: str) -> dict[str, Any]:
-    [row] = odoo.read("res.currency", [currency], ["rate", "inverse_rate"],
-                      context={"date": day, "to_currency": to})
+    [row] = odoo.read(
+        "res.currency",
+        [currency],
+        ["rate", "inverse_rate"],
+        context={"date": day, "to_currency": to},
+    )
     return row
 
 
@@ -83,10 +95,17 @@ def test_the_rate_of_a_day_is_the_companys_newest_else_the_oldest(
     assert _rate(odoo, xcu, usd, "2026-11-29")["rate"] == pytest.approx(0.90)
     # Before any rate: the oldest one, not 1 and not an error.
     assert _rate(odoo, xcu, usd, "2026-10-01")["rate"] == pytest.approx(0.90)
-    rows = odoo.search_read("res.currency.rate", [["currency_id", "=", xcu]],
-                            ["name", "rate", "company_id", "company_rate"], order="name asc")
+    rows = odoo.search_read(
+        "res.currency.rate",
+        [["currency_id", "=", xcu]],
+        ["name", "rate", "company_id", "company_rate"],
+        order="name asc",
+    )
     assert [(r["name"], r["rate"], r["company_id"] and r["company_id"][0]) for r in rows] == [
-        ("2026-11-01", 0.90, 1), ("2026-11-30", 0.923, 1), ("2026-12-01", 0.95, False)]
+        ("2026-11-01", 0.90, 1),
+        ("2026-11-30", 0.923, 1),
+        ("2026-12-01", 0.95, False),
+    ]
     assert [r["company_rate"] for r in rows] == pytest.approx([0.90, 0.923, 0.95])
 
 
@@ -107,21 +126,39 @@ def travel(odoo: OdooAdapter) -> int:
     return int(row["product_variant_id"][0])
 
 
-EXPENSE_FIELDS = ["total_amount_currency", "total_amount", "price_unit", "currency_rate",
-                  "label_currency_rate", "is_multiple_currency", "untaxed_amount_currency"]
+EXPENSE_FIELDS = [
+    "total_amount_currency",
+    "total_amount",
+    "price_unit",
+    "currency_rate",
+    "label_currency_rate",
+    "is_multiple_currency",
+    "untaxed_amount_currency",
+]
 
 
 def test_an_expense_is_converted_into_the_company_currency_at_its_dates_rate(
     odoo: OdooAdapter, xcu: int, travel: int
 ) -> None:
-    expense = odoo.create("hr.expense", {
-        "name": "Taxi", "product_id": travel, "employee_id": ADMIN_EMPLOYEE,
-        "total_amount_currency": 100.0, "currency_id": xcu, "date": "2026-11-30"})
+    expense = odoo.create(
+        "hr.expense",
+        {
+            "name": "Taxi",
+            "product_id": travel,
+            "employee_id": ADMIN_EMPLOYEE,
+            "total_amount_currency": 100.0,
+            "currency_id": xcu,
+            "date": "2026-11-30",
+        },
+    )
     [row] = odoo.read("hr.expense", [expense], EXPENSE_FIELDS)
     code = odoo.read("res.currency", [xcu], ["name"])[0]["name"]
     # 100 / 0.923 = 108.3423... -> 108.34; the rate reads back as 108.34 / 100.
     assert (row["total_amount"], row["price_unit"], row["currency_rate"]) == (
-        108.34, 108.34, 1.0834)
+        108.34,
+        108.34,
+        1.0834,
+    )
     assert row["label_currency_rate"] == f"1 {code} = 1.083400 USD"
     assert row["is_multiple_currency"] is True
     assert row["untaxed_amount_currency"] == 100.0
@@ -141,8 +178,11 @@ def _post_report(odoo: OdooAdapter, expense: int) -> None:
         return
     action = odoo.call("hr.expense", "action_submit_expenses", [[expense]])
     sheet = action["res_id"]
-    for method in ("action_submit_sheet", "action_approve_expense_sheets",
-                   "action_sheet_move_post"):
+    for method in (
+        "action_submit_sheet",
+        "action_approve_expense_sheets",
+        "action_sheet_move_post",
+    ):
         odoo.call("hr.expense.sheet", method, [[sheet]])
 
 
@@ -181,9 +221,11 @@ def test_the_reinvoiced_line_converts_the_cost_into_the_orders_currency_at_the_o
     # Confirming dates the order now: that is the day of its rate (0.923 from 11-30 on).
     assert placed["date_order"][:10] == dt.datetime.now(dt.UTC).date().isoformat()
     lines = odoo.search_read(
-        "sale.order.line", [["order_id", "=", reinvoiced], ["is_expense", "=", True]],
+        "sale.order.line",
+        [["order_id", "=", reinvoiced], ["is_expense", "=", True]],
         ["name", "price_unit", "product_uom_qty", "qty_to_invoice", "currency_id"],
-        order="id asc")
+        order="id asc",
+    )
     assert [(r["name"], r["price_unit"], r["qty_to_invoice"]) for r in lines] == [
         # 10 USD x 0.923 (the order's date)
         ("Administrator: Taxi in Boston", 9.23, 1.0),
@@ -201,8 +243,13 @@ def test_the_hub_reads_each_conversion_with_odoos_figures_and_rates(
     found = read_deliverables(odoo, reinvoiced)
     assert [(e.name, [c.text() for c in e.conversions]) for e in found.expenses] == [
         ("Taxi in Boston", [f"10.00 USD → 9.23 {code} at 0.923 (Odoo rate of {today})"]),
-        ("Hotel", [f"50.00 {code} → 54.17 USD at 1.083424 (Odoo rate of 2026-11-30)",
-                   f"54.17 USD → 50.00 {code} at 0.923 (Odoo rate of {today})"]),
+        (
+            "Hotel",
+            [
+                f"50.00 {code} → 54.17 USD at 1.083424 (Odoo rate of 2026-11-30)",
+                f"54.17 USD → 50.00 {code} at 0.923 (Odoo rate of {today})",
+            ],
+        ),
     ]
     assert all(c.rate_found and c.at_odoo_rate for e in found.expenses for c in e.conversions)
 
@@ -218,12 +265,14 @@ def test_an_order_currency_without_any_rate_is_converted_at_1_and_the_hub_sees_i
         "total_amount_currency": 12.5, "currency_id": usd, "date": "2026-12-02",
         "sale_order_id": order})  # fmt: skip
     _post_report(odoo, expense)
-    [line] = odoo.search_read("sale.order.line", [["order_id", "=", order],
-                                                  ["is_expense", "=", True]], ["price_unit"])
+    [line] = odoo.search_read(
+        "sale.order.line", [["order_id", "=", order], ["is_expense", "=", True]], ["price_unit"]
+    )
     assert line["price_unit"] == 12.5  # Odoo's silent 1
     [cost] = read_deliverables(odoo, order).expenses
     [conversion] = cost.conversions
     today = dt.datetime.now(dt.UTC).date().isoformat()
     assert (conversion.rate_found, conversion.missing_currency) == (False, code)
     assert conversion.text() == (
-        f"12.50 USD → 12.50 {code} at 1: Odoo has no {code} rate on or before {today}")
+        f"12.50 USD → 12.50 {code} at 1: Odoo has no {code} rate on or before {today}"
+    )

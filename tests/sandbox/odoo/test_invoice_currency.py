@@ -27,9 +27,17 @@ def test_an_eur_order_of_the_german_company_is_invoiced_in_eur_by_that_company(
     seed = odoo_firm.seed_odoo(odoo)
     company = seed.companies[demo_firm.GMBH.name]
     [eur] = odoo.search_read("res.currency", [["name", "=", "EUR"]], ["id"])
-    product = {"id": odoo.create("product.product", {
-        "name": "Workshop day (fixed)", "type": "service", "invoice_policy": "order",
-        "list_price": 100.0})}
+    product = {
+        "id": odoo.create(
+            "product.product",
+            {
+                "name": "Workshop day (fixed)",
+                "type": "service",
+                "invoice_policy": "order",
+                "list_price": 100.0,
+            },
+        )
+    }
     partner = odoo.create("res.partner", {"name": "Invoice currency probe", "is_company": True})
     order = odoo.create("sale.order", {
         "partner_id": partner, "company_id": company,
@@ -40,8 +48,9 @@ def test_an_eur_order_of_the_german_company_is_invoiced_in_eur_by_that_company(
     assert (placed["currency_id"][0], placed["company_id"][0]) == (eur["id"], company)
     odoo.call("sale.order", "action_confirm", [[order]])
     [invoice_id] = QuoteToCashAdapter(odoo).invoice_orders([order], InvoiceRequest())
-    [invoice] = odoo.read("account.move", [invoice_id],
-                          ["currency_id", "company_id", "journal_id", "amount_untaxed"])
+    [invoice] = odoo.read(
+        "account.move", [invoice_id], ["currency_id", "company_id", "journal_id", "amount_untaxed"]
+    )
     assert invoice["currency_id"][0] == eur["id"]
     assert invoice["company_id"][0] == company
     [journal] = odoo.read("account.journal", [invoice["journal_id"][0]], ["company_id"])

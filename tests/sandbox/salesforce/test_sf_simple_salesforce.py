@@ -73,14 +73,18 @@ def test_jwt_bearer_login(sandbox: RunningSalesforceSandbox) -> None:
 
 def test_query_all_iter_follows_next_records_url(sandbox: RunningSalesforceSandbox) -> None:
     sf = soap_login(sandbox)
-    rows = [{"Name": f"Paging {n:03d}", "Handoff_External_Id__c": f"paging-{n}"} for n in range(450)]
+    rows = [
+        {"Name": f"Paging {n:03d}", "Handoff_External_Id__c": f"paging-{n}"} for n in range(450)
+    ]
     for start in range(0, 450, 200):
         results = sf.restful(
             "composite/sobjects",
             method="POST",
             json={
                 "allOrNone": True,
-                "records": [{"attributes": {"type": "Account"}, **r} for r in rows[start : start + 200]],
+                "records": [
+                    {"attributes": {"type": "Account"}, **r} for r in rows[start : start + 200]
+                ],
             },
         )
         assert all(result["success"] for result in results)
@@ -117,7 +121,9 @@ def test_crud_round_trip(sandbox: RunningSalesforceSandbox) -> None:
     assert sf.Contact.delete(created["id"]) == 204
     with pytest.raises(SalesforceResourceNotFound):
         sf.Contact.get(created["id"])
-    deleted = sf.query_all(f"SELECT Id, IsDeleted FROM Contact WHERE Id = '{created['id']}'", include_deleted=True)
+    deleted = sf.query_all(
+        f"SELECT Id, IsDeleted FROM Contact WHERE Id = '{created['id']}'", include_deleted=True
+    )
     assert deleted["records"][0]["IsDeleted"] is True
 
 
@@ -145,7 +151,9 @@ def test_expired_session_triggers_relogin(sandbox: RunningSalesforceSandbox) -> 
     assert sf.session_id != first_session
 
 
-def test_bulk2_query_pages_csv_through_the_official_client(sandbox: RunningSalesforceSandbox) -> None:
+def test_bulk2_query_pages_csv_through_the_official_client(
+    sandbox: RunningSalesforceSandbox,
+) -> None:
     import csv
     import io
 

@@ -31,7 +31,10 @@ def test_where_and_or_in_like_and_order(store: OrgStore) -> None:
         "'%world%') AND Name != 'Nobody' ORDER BY Name DESC",
     )
     assert found == ["Wide World Importers", "Tailspin Toys", "Proseware Media"]
-    assert names(store, "SELECT Name FROM Account WHERE NOT Name LIKE '_orthwind%' ORDER BY Name LIMIT 2 OFFSET 1") == [
+    assert names(
+        store,
+        "SELECT Name FROM Account WHERE NOT Name LIKE '_orthwind%' ORDER BY Name LIMIT 2 OFFSET 1",
+    ) == [
         "Contoso Pharmaceuticals",
         "Fabrikam Logistics",
     ]
@@ -39,12 +42,17 @@ def test_where_and_or_in_like_and_order(store: OrgStore) -> None:
 
 def test_numbers_booleans_nulls_and_dates(store: OrgStore) -> None:
     assert len(names(store, "SELECT Name FROM Opportunity WHERE IsWon = true")) >= 8
-    retainers = names(store, "SELECT Name FROM Opportunity WHERE Amount >= 36000 AND Amount <= 36000")
+    retainers = names(
+        store, "SELECT Name FROM Opportunity WHERE Amount >= 36000 AND Amount <= 36000"
+    )
     assert len(retainers) == 6 and all("Retainer" in name for name in retainers)
     assert len(names(store, "SELECT Name FROM Contact WHERE AccountId != null")) == 16
     assert len(names(store, "SELECT Name FROM Account WHERE SystemModstamp = TODAY")) == 8
     assert names(store, "SELECT Name FROM Account WHERE CreatedDate > 2026-03-10T09:30:00Z") == []
-    assert len(names(store, "SELECT Name FROM Account WHERE CreatedDate >= 2026-03-10T10:30:00+01:00")) == 8
+    assert (
+        len(names(store, "SELECT Name FROM Account WHERE CreatedDate >= 2026-03-10T10:30:00+01:00"))
+        == 8
+    )
     assert names(store, "SELECT Name FROM Opportunity WHERE CloseDate < 2000-01-01") == []
 
 

@@ -19,17 +19,35 @@ ADMIN_UIDS = {1, 2}
 GROUP_INTERNAL = 1
 GROUP_PORTAL = 10
 
-READ_METHODS = {"read", "search", "search_read", "search_count", "read_group", "name_search",
-                "web_read", "web_search_read", "fields_get", "default_get", "exists",
-                "check_access_rights", "has_access", "context_get", "copy_data"}
+READ_METHODS = {
+    "read",
+    "search",
+    "search_read",
+    "search_count",
+    "read_group",
+    "name_search",
+    "web_read",
+    "web_search_read",
+    "fields_get",
+    "default_get",
+    "exists",
+    "check_access_rights",
+    "has_access",
+    "context_get",
+    "copy_data",
+}
 OPERATION_WORDS = {"read": "access", "create": "create", "write": "modify", "unlink": "delete"}
 
 # Groups Odoo lists in the AccessError text, per model (recorded for sale.order, crm.lead, res.users).
 ALLOWED_GROUPS: dict[tuple[str, str], list[str]] = {
     ("sale.order", "read"): [
-        "Invoicing/Invoicing", "Project/Administrator", "Sales/Administrator",
-        "Sales/User: Own Documents Only", "Technical/Show Accounting Features - Readonly",
-        "Technical/Show Full Accounting Features", "User types/Portal",
+        "Invoicing/Invoicing",
+        "Project/Administrator",
+        "Sales/Administrator",
+        "Sales/User: Own Documents Only",
+        "Technical/Show Accounting Features - Readonly",
+        "Technical/Show Full Accounting Features",
+        "User types/Portal",
     ],
     ("crm.lead", "create"): ["Sales/Administrator", "Sales/User: Own Documents Only"],
     ("crm.lead", "read"): ["Sales/Administrator", "Sales/User: Own Documents Only"],
@@ -96,8 +114,9 @@ def check_model_access(env: Env, spec: ModelSpec, method: str) -> None:
             return
     elif operation in INTERNAL_ALLOWED.get(spec.name, set()):
         return
-    raise _denied(spec, operation, ALLOWED_GROUPS.get((spec.name, operation),
-                                                      ["Administration/Settings"]))
+    raise _denied(
+        spec, operation, ALLOWED_GROUPS.get((spec.name, operation), ["Administration/Settings"])
+    )
 
 
 def record_rule(env: Env, spec: ModelSpec) -> list[Any]:

@@ -22,8 +22,9 @@ def serve(
     db: Optional[Path] = typer.Option(None, help="SQLite file (default: in memory)."),  # noqa: UP045
     latency_ms: float = typer.Option(0.0, help="Latency added to every RPC call."),
     host: str = typer.Option("127.0.0.1", help="Interface to bind."),
-    series: str = typer.Option("18", help="Odoo series to claim: 18 (JSON-RPC, XML-RPC) or 19 "
-                               "(adds JSON-2)."),
+    series: str = typer.Option(
+        "18", help="Odoo series to claim: 18 (JSON-RPC, XML-RPC) or 19 (adds JSON-2)."
+    ),
 ) -> None:
     """Serve a faithful Odoo sandbox (db "psa", admin/admin): JSON-RPC, XML-RPC, JSON-2 in 19."""
     try:
@@ -33,6 +34,7 @@ def serve(
     database = Database(str(db) if db else None)
     database.faults = FaultInjector(latency_ms)
     app = build_app(database, database.faults, chosen)
-    typer.echo(f"Odoo {chosen.server_version} sandbox on http://{host}:{port} "
-               "(db psa, admin/admin)")
+    typer.echo(
+        f"Odoo {chosen.server_version} sandbox on http://{host}:{port} (db psa, admin/admin)"
+    )
     uvicorn.run(app, host=host, port=port, log_level="warning")

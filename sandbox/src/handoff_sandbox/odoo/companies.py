@@ -24,8 +24,10 @@ Vals = dict[str, Any]
 CHARTS_BY_COUNTRY = {"GB": "uk", "DE": "de_skr03", "US": "generic_coa"}
 # What a chart makes per company that invoicing and payments look up.
 CHART_JOURNALS = (
-    ("INV", "Customer Invoices", "sale"), ("BILL", "Vendor Bills", "purchase"),
-    ("MISC", "Miscellaneous Operations", "general"), ("BNK1", "Bank", "bank"),
+    ("INV", "Customer Invoices", "sale"),
+    ("BILL", "Vendor Bills", "purchase"),
+    ("MISC", "Miscellaneous Operations", "general"),
+    ("BNK1", "Bank", "bank"),
     ("CSH1", "Cash", "cash"),
 )
 
@@ -37,7 +39,8 @@ class Company(Behaviour):
     def compute_country_id(self, model: Model, ids: list[int]) -> dict[int, Any]:
         partners = model.raw_rows(ids, ["partner_id"])
         countries = model.env["res.partner"].raw_rows(
-            [p for r in partners.values() if (p := r["partner_id"])], ["country_id"])
+            [p for r in partners.values() if (p := r["partner_id"])], ["country_id"]
+        )
         return {
             i: countries[r["partner_id"]]["country_id"]
             for i, r in partners.items()
@@ -65,8 +68,9 @@ class Company(Behaviour):
     def _country_to_partner(model: Model, ids: list[int], vals: Vals) -> None:
         if "country_id" not in vals:
             return
-        partners = [r["partner_id"] for r in model.raw_rows(ids, ["partner_id"]).values()
-                    if r["partner_id"]]
+        partners = [
+            r["partner_id"] for r in model.raw_rows(ids, ["partner_id"]).values() if r["partner_id"]
+        ]
         if partners:
             model.env["res.partner"].write(partners, {"country_id": m2o_id(vals["country_id"])})
 
@@ -76,9 +80,16 @@ class ChartTemplate(Behaviour):
     model = "account.chart.template"
 
     @rpc()
-    def try_loading(self, model: Model, ids: Any, template_code: str | bool = False,
-                    company: int | bool = False, install_demo: bool = False,
-                    force_create: bool = True, **_: Any) -> None:
+    def try_loading(
+        self,
+        model: Model,
+        ids: Any,
+        template_code: str | bool = False,
+        company: int | bool = False,
+        install_demo: bool = False,
+        force_create: bool = True,
+        **_: Any,
+    ) -> None:
         if not company:
             return None
         env = model.env
@@ -89,16 +100,30 @@ class ChartTemplate(Behaviour):
             return None
         env["res.company"].write([int(company)], {"chart_template": code})
         journals = env["account.journal"]
-        have = {r["type"] for r in journals.values(
-            journals.search_ids([["company_id", "=", int(company)]]), ["type"])}
-        journals.create([
-            {"code": jcode, "name": name, "type": kind, "company_id": int(company),
-             "invoice_reference_model": "odoo", "invoice_reference_type": "invoice"}
-            for jcode, name, kind in CHART_JOURNALS if kind not in have
-        ])
+        have = {
+            r["type"]
+            for r in journals.values(
+                journals.search_ids([["company_id", "=", int(company)]]), ["type"]
+            )
+        }
+        journals.create(
+            [
+                {
+                    "code": jcode,
+                    "name": name,
+                    "type": kind,
+                    "company_id": int(company),
+                    "invoice_reference_model": "odoo",
+                    "invoice_reference_type": "invoice",
+                }
+                for jcode, name, kind in CHART_JOURNALS
+                if kind not in have
+            ]
+        )
         groups = env["account.tax.group"]
-        if country and not groups.search_ids([["company_id", "=", int(company)],
-                                              ["country_id", "=", country]]):
+        if country and not groups.search_ids(
+            [["company_id", "=", int(company)], ["country_id", "=", country]]
+        ):
             groups.create([{"name": "Tax 15%", "company_id": int(company), "country_id": country}])
         return None
 

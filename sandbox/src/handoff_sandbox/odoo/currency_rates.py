@@ -61,7 +61,9 @@ def currency_rate(env: Env, currency_id: int, company_id: int, day: str) -> floa
     root = root_company(env, company_id)
     rows = env.conn.execute(
         "SELECT name, rate, company_id FROM res_currency_rate WHERE currency_id=? "
-        "AND (company_id IS NULL OR company_id=?)", (currency_id, root)).fetchall()
+        "AND (company_id IS NULL OR company_id=?)",
+        (currency_id, root),
+    ).fetchall()
     on_or_before = [r for r in rows if _day(r[0]) <= day]
     if on_or_before:
         # ORDER BY company_id.id (NULL last), name DESC
@@ -84,26 +86,26 @@ def conversion_rate(env: Env, source: int, target: int, company_id: int, day: st
     """``res.currency._get_conversion_rate(source, target, company, date)``."""
     if source == target:
         return 1.0
-    return (currency_rate(env, target, company_id, day)
-            / currency_rate(env, source, company_id, day))
+    return currency_rate(env, target, company_id, day) / currency_rate(env, source, company_id, day)
 
 
 def currency_round(env: Env, currency_id: int, amount: float) -> float:
     """``res.currency.round``: half-up to the currency's rounding (0.01 when unset)."""
     row = env["res.currency"].raw_rows([currency_id], ["rounding"]).get(currency_id)
-    rounding = Decimal(repr(float(row["rounding"]))) if row and row.get("rounding") else Decimal(
-        "0.01")
+    rounding = (
+        Decimal(repr(float(row["rounding"]))) if row and row.get("rounding") else Decimal("0.01")
+    )
     steps = (Decimal(repr(float(amount))) / rounding).quantize(Decimal(1), rounding=ROUND_HALF_UP)
     return float(steps * rounding)
 
 
-def convert(env: Env, amount: float, source: int, target: int, company_id: int,
-            day: str) -> float:
+def convert(env: Env, amount: float, source: int, target: int, company_id: int, day: str) -> float:
     """``res.currency._convert(amount, target, company, date)`` (rounded)."""
     if not amount:
         return 0.0
-    return currency_round(env, target, amount * conversion_rate(env, source, target, company_id,
-                                                                day))
+    return currency_round(
+        env, target, amount * conversion_rate(env, source, target, company_id, day)
+    )
 
 
 def context_company(env: Env) -> int:
@@ -157,7 +159,8 @@ class CurrencyRate(Behaviour):
         row = model.conn.execute(
             "SELECT rate FROM res_currency_rate WHERE currency_id=? AND rate IS NOT NULL AND "
             "rate != 0 AND (company_id=? OR company_id IS NULL) ORDER BY name DESC LIMIT 1",
-            (currency, company_id)).fetchone()
+            (currency, company_id),
+        ).fetchone()
         return float(row[0]) if row else 1.0
 
     @staticmethod
@@ -167,7 +170,8 @@ class CurrencyRate(Behaviour):
         found = model.conn.execute(
             "SELECT rate FROM res_currency_rate WHERE currency_id=? AND rate != 0 AND "
             "company_id IS ? AND name < ? ORDER BY name DESC LIMIT 1",
-            (row.get("currency_id"), row.get("company_id"), row.get("name"))).fetchone()
+            (row.get("currency_id"), row.get("company_id"), row.get("name")),
+        ).fetchone()
         return float(found[0]) if found else None
 
     def check_constraints(self, model: Model, rows: list[Vals]) -> None:
@@ -176,15 +180,17 @@ class CurrencyRate(Behaviour):
             self._check(model, row, None)
 
     def after_write(self, model: Model, ids: list[int], vals: Vals) -> None:
-        for record_id, row in model.raw_rows(ids, ["name", "rate", "currency_id",
-                                                   "company_id"]).items():
+        for record_id, row in model.raw_rows(
+            ids, ["name", "rate", "currency_id", "company_id"]
+        ).items():
             self._check(model, row, record_id)
 
     @staticmethod
     def _check(model: Model, row: Vals, record_id: int | None) -> None:
         if row.get("rate") is not None and float(row["rate"]) <= 0:
-            raise ValidationError("The operation cannot be completed: The currency rate must be "
-                                  "strictly positive.")
+            raise ValidationError(
+                "The operation cannot be completed: The currency rate must be strictly positive."
+            )
         company = row.get("company_id")
         if company:
             parent = model.env["res.company"].raw_rows([int(company)], ["parent_id"])
@@ -192,11 +198,13 @@ class CurrencyRate(Behaviour):
                 raise ValidationError("Currency rates should only be created for main companies")
         same = model.conn.execute(
             "SELECT id FROM res_currency_rate WHERE name=? AND currency_id=? AND company_id IS ? "
-            "AND id IS NOT ?", (row.get("name"), row.get("currency_id"), company,
-                                record_id)).fetchone()
+            "AND id IS NOT ?",
+            (row.get("name"), row.get("currency_id"), company, record_id),
+        ).fetchone()
         if same:
-            raise ValidationError("The operation cannot be completed: Only one currency rate per "
-                                  "day allowed!")
+            raise ValidationError(
+                "The operation cannot be completed: Only one currency rate per day allowed!"
+            )
 
     def compute_company_rate(self, model: Model, ids: list[int]) -> dict[int, Any]:
         """(rate, else the currency's previous rate, else 1) / the company currency's last rate;
@@ -210,8 +218,7 @@ class CurrencyRate(Behaviour):
         return out
 
     def compute_inverse_company_rate(self, model: Model, ids: list[int]) -> dict[int, Any]:
-        return {i: 1.0 / (rate or 1.0) for i, rate in self.compute_company_rate(model,
-                                                                                 ids).items()}
+        return {i: 1.0 / (rate or 1.0) for i, rate in self.compute_company_rate(model, ids).items()}
 
     def display_names(self, model: Model, ids: list[int]) -> dict[int, str]:
         return {i: str(r["name"]) for i, r in model.raw_rows(ids, ["name"]).items()}
@@ -242,16 +249,20 @@ class Currency(Behaviour):
         company = context_company(env)
         target = int(env.context.get("to_currency") or company_currency(env, company))
         names = {i: r["name"] for i, r in model.raw_rows([*ids, target], ["name"]).items()}
-        return {i: "" if i == company_currency(env, company)
-                else f"1 {names.get(target)} = {rate:.6f} {names.get(i)}"
-                for i, rate in self._rates(model, ids).items()}
+        return {
+            i: ""
+            if i == company_currency(env, company)
+            else f"1 {names.get(target)} = {rate:.6f} {names.get(i)}"
+            for i, rate in self._rates(model, ids).items()
+        }
 
     def compute_date(self, model: Model, ids: list[int]) -> dict[int, Any]:
         out: dict[int, Any] = {}
         for record_id in ids:
             row = model.conn.execute(
-                "SELECT name FROM res_currency_rate WHERE currency_id=? ORDER BY name DESC "
-                "LIMIT 1", (record_id,)).fetchone()
+                "SELECT name FROM res_currency_rate WHERE currency_id=? ORDER BY name DESC LIMIT 1",
+                (record_id,),
+            ).fetchone()
             out[record_id] = row[0] if row else False
         return out
 

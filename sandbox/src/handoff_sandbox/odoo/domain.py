@@ -11,8 +11,25 @@ if TYPE_CHECKING:
 
 LOGIC_OPERATORS = ("&", "|", "!")
 LEAF_OPERATORS = {
-    "=", "!=", "<>", "<", "<=", ">", ">=", "in", "not in", "like", "ilike", "not like",
-    "not ilike", "=like", "=ilike", "child_of", "parent_of", "any", "not any",
+    "=",
+    "!=",
+    "<>",
+    "<",
+    "<=",
+    ">",
+    ">=",
+    "in",
+    "not in",
+    "like",
+    "ilike",
+    "not like",
+    "not ilike",
+    "=like",
+    "=ilike",
+    "child_of",
+    "parent_of",
+    "any",
+    "not any",
 }
 TRUE_SQL = "1=1"
 FALSE_SQL = "1=0"
@@ -73,8 +90,20 @@ class DomainCompiler:
         if not field.has_column and field.name != "id":
             raise InvalidValue(f"Non-stored field {model.name}.{field.name} cannot be searched.")
         column = f'{alias}."{field.name}"'
-        if field.type == "many2one" and isinstance(value, str) and operator in (
-            "=", "!=", "like", "ilike", "not like", "not ilike", "=like", "=ilike",
+        if (
+            field.type == "many2one"
+            and isinstance(value, str)
+            and operator
+            in (
+                "=",
+                "!=",
+                "like",
+                "ilike",
+                "not like",
+                "not ilike",
+                "=like",
+                "=ilike",
+            )
         ):
             return self._many2one_by_name(field, column, operator, value)
         return _compare(column, field, operator, value)
@@ -83,17 +112,26 @@ class DomainCompiler:
         target = self.models[field.relation or ""]
         negative = operator in ("!=", "not like", "not ilike")
         positive_op = {"!=": "=", "not like": "like", "not ilike": "ilike"}.get(operator, operator)
-        sub, params = _compare(f't."{target.rec_name}"', target.fields[target.rec_name],
-                               positive_op, value)
+        sub, params = _compare(
+            f't."{target.rec_name}"', target.fields[target.rec_name], positive_op, value
+        )
         sql = f"{column} IN (SELECT t.id FROM {target.table} t WHERE {sub})"
         return (f"({column} IS NULL OR NOT {sql})" if negative else sql), params
 
     def _through_relation(
-        self, model: ModelSpec, field: FieldSpec, rest: str, operator: str, value: Any,
-        leaf: list[Any], alias: str,
+        self,
+        model: ModelSpec,
+        field: FieldSpec,
+        rest: str,
+        operator: str,
+        value: Any,
+        leaf: list[Any],
+        alias: str,
     ) -> SQL:
         if not field.relation:
-            raise InvalidValue(f"Invalid field {model.name}.{field.name} in leaf {_leaf_repr(leaf)}")
+            raise InvalidValue(
+                f"Invalid field {model.name}.{field.name} in leaf {_leaf_repr(leaf)}"
+            )
         target = self.models[field.relation]
         sub_alias = f"{alias}_{field.name}"
         if operator in ("any", "not any"):
@@ -105,16 +143,21 @@ class DomainCompiler:
         if field.type == "many2one":
             sql = f'{alias}."{field.name}" IN ({ids_sql})'
         elif field.type == "many2many":
-            sql = (f'EXISTS (SELECT 1 FROM json_each({alias}."{field.name}") j '
-                   f"WHERE j.value IN ({ids_sql}))")
+            sql = (
+                f'EXISTS (SELECT 1 FROM json_each({alias}."{field.name}") j '
+                f"WHERE j.value IN ({ids_sql}))"
+            )
         else:
             inverse = field.inverse_name
-            sql = (f'{alias}.id IN (SELECT {sub_alias}."{inverse}" FROM {target.table} {sub_alias} '
-                   f"WHERE {sub})")
+            sql = (
+                f'{alias}.id IN (SELECT {sub_alias}."{inverse}" FROM {target.table} {sub_alias} '
+                f"WHERE {sub})"
+            )
         return (f"NOT ({sql})" if negate else sql), params
 
-    def _x2many(self, model: ModelSpec, field: FieldSpec, operator: str, value: Any,
-                alias: str) -> SQL:
+    def _x2many(
+        self, model: ModelSpec, field: FieldSpec, operator: str, value: Any, alias: str
+    ) -> SQL:
         target = self.models[field.relation or ""]
         if value is False or value is None or value == []:
             empty = operator in ("=", "in")
@@ -130,14 +173,18 @@ class DomainCompiler:
         if field.type == "many2many" or field.has_column:
             sql = f'EXISTS (SELECT 1 FROM json_each({alias}."{field.name}") j WHERE j.value {id_filter})'
         else:
-            sql = (f'{alias}.id IN (SELECT t."{field.inverse_name}" FROM {target.table} t '
-                   f"WHERE t.id {id_filter})")
+            sql = (
+                f'{alias}.id IN (SELECT t."{field.inverse_name}" FROM {target.table} t '
+                f"WHERE t.id {id_filter})"
+            )
         negative = operator in ("!=", "<>", "not in")
         return (f"NOT ({sql})" if negative else sql), params
 
-    def _members_sql(self, model: ModelSpec, field: FieldSpec, target: ModelSpec, alias: str) -> str:
+    def _members_sql(
+        self, model: ModelSpec, field: FieldSpec, target: ModelSpec, alias: str
+    ) -> str:
         if field.type == "many2many":
-            return f'SELECT 1 FROM json_each(COALESCE({alias}."{field.name}", \'[]\'))'
+            return f"SELECT 1 FROM json_each(COALESCE({alias}.\"{field.name}\", '[]'))"
         return f'SELECT 1 FROM {target.table} t WHERE t."{field.inverse_name}" = {alias}.id'
 
 
@@ -163,8 +210,10 @@ def _compare(column: str, field: FieldSpec, operator: str, value: Any) -> SQL:
     if operator in ("child_of", "parent_of"):
         operator = "in" if isinstance(value, list | tuple) else "="
     if operator in ("in", "not in"):
-        values = [_normalise_scalar(field, v) for v in (value if isinstance(value, list | tuple)
-                                                         else [value])]
+        values = [
+            _normalise_scalar(field, v)
+            for v in (value if isinstance(value, list | tuple) else [value])
+        ]
         has_false = any(v is False or v is None for v in values)
         concrete = [v for v in values if v is not False and v is not None]
         clauses = []

@@ -32,18 +32,26 @@ class FaultSettings(BaseModel):
 
     latency_ms: float | None = Field(default=None, ge=0, description="Delay added to every call.")
     fail_next: int | None = Field(default=None, ge=0, description="How many next calls fail.")
-    fail_status: int | None = Field(default=None, ge=400, le=599, description="HTTP status of 'http'.")
+    fail_status: int | None = Field(
+        default=None, ge=400, le=599, description="HTTP status of 'http'."
+    )
     fail_kind: FaultKind | None = Field(default=None, description="How the failing calls fail.")
     load_conflicts: int | None = Field(
-        default=None, ge=0,
+        default=None,
+        ge=0,
         description="How many next `load` calls answer, inside their result, the serialization "
-                    "failure real Odoo gives when a concurrent transaction wrote the same rows.")
+        "failure real Odoo gives when a concurrent transaction wrote the same rows.",
+    )
     hold_after: int | None = Field(
-        default=None, ge=0, description="Hold the call after this many more calls (0: the next).")
+        default=None, ge=0, description="Hold the call after this many more calls (0: the next)."
+    )
     hold_mode: HoldMode | None = Field(
-        default=None, description="Hold the call before its effect (then drop it) or after it.")
+        default=None, description="Hold the call before its effect (then drop it) or after it."
+    )
     hold_methods: list[str] | None = Field(
-        default=None, description="Count only calls of these methods (or <model>.<method>) toward `hold_after`.")
+        default=None,
+        description="Count only calls of these methods (or <model>.<method>) toward `hold_after`.",
+    )
     release: bool = Field(default=False, description="Let the held call (or the pending hold) go.")
     reset: bool = Field(default=False, description="Clear latency and pending faults first.")
 

@@ -11,8 +11,14 @@ from .errors import InvalidValue
 if TYPE_CHECKING:
     from .orm import Model
 
-AGGREGATES = {"sum": "SUM", "count": "COUNT", "avg": "AVG", "max": "MAX", "min": "MIN",
-              "count_distinct": "COUNT"}
+AGGREGATES = {
+    "sum": "SUM",
+    "count": "COUNT",
+    "avg": "AVG",
+    "max": "MAX",
+    "min": "MIN",
+    "count_distinct": "COUNT",
+}
 GRANULARITIES = ("day", "week", "month", "quarter", "year")
 
 
@@ -36,8 +42,16 @@ def _bounds(value: str, granularity: str) -> tuple[date, date, str]:
     return start, date(day.year + 1, 1, 1), str(day.year)
 
 
-def read_group(model: Model, domain: list[Any], fields: list[str], groupby: list[str] | str,
-               offset: int, limit: int | None, orderby: str | None, lazy: bool) -> list[dict]:
+def read_group(
+    model: Model,
+    domain: list[Any],
+    fields: list[str],
+    groupby: list[str] | str,
+    offset: int,
+    limit: int | None,
+    orderby: str | None,
+    lazy: bool,
+) -> list[dict]:
     groupbys = [groupby] if isinstance(groupby, str) else list(groupby)
     if not groupbys:
         raise InvalidValue("read_group() needs at least one groupby field")
@@ -57,18 +71,23 @@ def read_group(model: Model, domain: list[Any], fields: list[str], groupby: list
     groups: dict[tuple[Any, ...], list[dict]] = {}
     for record_id in ids:
         row = rows[record_id]
-        key = tuple(_group_key(row.get(name), field, granularity)
-                    for _, name, granularity, field in specs)
+        key = tuple(
+            _group_key(row.get(name), field, granularity) for _, name, granularity, field in specs
+        )
         groups.setdefault(key, []).append(row)
     # NULLS LAST, but a boolean's False is a value (false < true), as PostgreSQL orders them
     # (read_group.json #1 of 18 and 19: the is_company=false group comes first).
     booleans = [field is not None and field.type == "boolean" for _, _, _, field in specs]
-    ordered = sorted(groups.items(), key=lambda kv: tuple(
-        (k is None or (k is False and not boolean), k if not isinstance(k, bool) else int(k))
-        for k, boolean in zip(kv[0], booleans, strict=True)))
+    ordered = sorted(
+        groups.items(),
+        key=lambda kv: tuple(
+            (k is None or (k is False and not boolean), k if not isinstance(k, bool) else int(k))
+            for k, boolean in zip(kv[0], booleans, strict=True)
+        ),
+    )
     if orderby and orderby.strip().endswith("desc"):
         ordered.reverse()
-    ordered = ordered[offset: offset + limit if limit else None]
+    ordered = ordered[offset : offset + limit if limit else None]
     result = []
     for key, members in ordered:
         group: dict[str, Any] = {}

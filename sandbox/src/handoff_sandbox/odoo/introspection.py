@@ -14,16 +14,38 @@ if TYPE_CHECKING:
 
 
 def seed_fields(env: Env) -> None:
-    models = {row["model"]: row["id"] for row in env["ir.model"].values(
-        env["ir.model"].search_ids([]), ["model"])}
+    models = {
+        row["model"]: row["id"]
+        for row in env["ir.model"].values(env["ir.model"].search_ids([]), ["model"])
+    }
     table = env["ir.model.fields"].spec.table
-    columns = ("name", "model", "model_id", "ttype", "field_description", "required", "readonly",
-               "store", "relation", "state")
+    columns = (
+        "name",
+        "model",
+        "model_id",
+        "ttype",
+        "field_description",
+        "required",
+        "readonly",
+        "store",
+        "relation",
+        "state",
+    )
     rows = [
-        (field.name, spec.name, models[spec.name], field.type, field.string or field.name,
-         int(field.required), int(field.readonly), int(field.store), field.relation or None,
-         "base")
-        for spec in env.db.models.values() if spec.name in models
+        (
+            field.name,
+            spec.name,
+            models[spec.name],
+            field.type,
+            field.string or field.name,
+            int(field.required),
+            int(field.readonly),
+            int(field.store),
+            field.relation or None,
+            "base",
+        )
+        for spec in env.db.models.values()
+        if spec.name in models
         for field in spec.fields.values()
     ]
     env.conn.executemany(

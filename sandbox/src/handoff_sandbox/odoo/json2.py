@@ -55,8 +55,12 @@ def _read(self, fields=None, load="_classic_read"): ...  # type: ignore[no-untyp
 def _unlink(self): ...  # type: ignore[no-untyped-def]
 def _search(self, domain, offset=0, limit=None, order=None): ...  # type: ignore[no-untyped-def]
 def _search_count(self, domain, limit=None): ...  # type: ignore[no-untyped-def]
-def _search_read(self, domain=None, fields=None, offset=0, limit=None, order=None, **read_kwargs): ...  # type: ignore[no-untyped-def]
-def _web_search_read(self, domain, specification, offset=0, limit=None, order=None, count_limit=None): ...  # type: ignore[no-untyped-def]
+def _search_read(
+    self, domain=None, fields=None, offset=0, limit=None, order=None, **read_kwargs
+): ...  # type: ignore[no-untyped-def]
+def _web_search_read(
+    self, domain, specification, offset=0, limit=None, order=None, count_limit=None
+): ...  # type: ignore[no-untyped-def]
 def _web_read(self, specification): ...  # type: ignore[no-untyped-def]
 def _name_search(self, name="", domain=None, operator="ilike", limit=100): ...  # type: ignore[no-untyped-def]
 def _name_create(self, name): ...  # type: ignore[no-untyped-def]
@@ -64,7 +68,9 @@ def _fields_get(self, allfields=None, attributes=None): ...  # type: ignore[no-u
 def _default_get(self, fields): ...  # type: ignore[no-untyped-def]
 def _load(self, fields, data): ...  # type: ignore[no-untyped-def]
 def _read_group(self, domain, fields, groupby, offset=0, limit=None, orderby=False, lazy=True): ...  # type: ignore[no-untyped-def]
-def _formatted_read_group(self, domain=(), groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None): ...  # type: ignore[no-untyped-def]
+def _formatted_read_group(
+    self, domain=(), groupby=(), aggregates=(), having=(), offset=0, limit=None, order=None
+): ...  # type: ignore[no-untyped-def]
 def _copy(self, default=None): ...  # type: ignore[no-untyped-def]
 def _exists(self): ...  # type: ignore[no-untyped-def]
 def _check_access_rights(self, operation, raise_exception=True): ...  # type: ignore[no-untyped-def]
@@ -74,24 +80,53 @@ def _check_object_reference(self, module, xml_id, raise_on_access_error=False): 
 
 
 SIGNATURES: dict[str, inspect.Signature] = {
-    name.removeprefix("_"): inspect.signature(func) for name, func in {
-        "_create": _create, "_write": _write, "_read": _read, "_unlink": _unlink,
-        "_search": _search, "_search_count": _search_count, "_search_read": _search_read,
-        "_web_search_read": _web_search_read, "_web_read": _web_read,
-        "_name_search": _name_search, "_name_create": _name_create, "_fields_get": _fields_get,
-        "_default_get": _default_get, "_load": _load, "_read_group": _read_group, "_copy": _copy,
+    name.removeprefix("_"): inspect.signature(func)
+    for name, func in {
+        "_create": _create,
+        "_write": _write,
+        "_read": _read,
+        "_unlink": _unlink,
+        "_search": _search,
+        "_search_count": _search_count,
+        "_search_read": _search_read,
+        "_web_search_read": _web_search_read,
+        "_web_read": _web_read,
+        "_name_search": _name_search,
+        "_name_create": _name_create,
+        "_fields_get": _fields_get,
+        "_default_get": _default_get,
+        "_load": _load,
+        "_read_group": _read_group,
+        "_copy": _copy,
         "_formatted_read_group": _formatted_read_group,
-        "_exists": _exists, "_check_access_rights": _check_access_rights,
-        "_has_access": _has_access, "_context_get": _context_get,
+        "_exists": _exists,
+        "_check_access_rights": _check_access_rights,
+        "_has_access": _has_access,
+        "_context_get": _context_get,
         "_check_object_reference": _check_object_reference,
     }.items()
 }
 # Methods the sandbox serves only when it claims 19 (implemented in server.OdooSandbox).
 SERIES_19_METHODS = frozenset({"formatted_read_group"})
-API_MODEL = frozenset({"formatted_read_group", "create", "search", "search_count", "search_read", "web_search_read",
-                       "name_search", "name_create", "fields_get", "default_get", "load",
-                       "read_group", "check_access_rights", "context_get",
-                       "check_object_reference"})
+API_MODEL = frozenset(
+    {
+        "formatted_read_group",
+        "create",
+        "search",
+        "search_count",
+        "search_read",
+        "web_search_read",
+        "name_search",
+        "name_create",
+        "fields_get",
+        "default_get",
+        "load",
+        "read_group",
+        "check_access_rights",
+        "context_get",
+        "check_object_reference",
+    }
+)
 # The sandbox ORM's keyword names where Odoo 19 renamed the parameter.
 SANDBOX_KWARGS: dict[tuple[str, str], str] = {
     ("name_search", "domain"): "args",
@@ -103,8 +138,9 @@ SANDBOX_KWARGS: dict[tuple[str, str], str] = {
 class HttpError(Exception):
     """A werkzeug HTTPException as the JSON-2 dispatcher serialises it."""
 
-    def __init__(self, status: int, name: str, message: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, name: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.name, self.message = status, name, message
         self.headers = headers or {}
@@ -119,20 +155,32 @@ def unprocessable(message: str) -> HttpError:
 
 
 def unauthorized(message: str) -> HttpError:
-    return HttpError(401, "werkzeug.exceptions.Unauthorized", message,
-                     {"WWW-Authenticate": "Bearer "})
+    return HttpError(
+        401, "werkzeug.exceptions.Unauthorized", message, {"WWW-Authenticate": "Bearer "}
+    )
 
 
 def error_response(exc: Exception, where: str = "json2.py") -> Response:
     if isinstance(exc, HttpError):
-        body = {"name": exc.name, "message": exc.message, "arguments": [exc.message, exc.status],
-                "context": {}, "debug": _traceback(exc.name, exc.message, where)}
-        return Response(json.dumps(body), status_code=exc.status, headers=exc.headers,
-                        media_type=JSON_TYPE)
+        body = {
+            "name": exc.name,
+            "message": exc.message,
+            "arguments": [exc.message, exc.status],
+            "context": {},
+            "debug": _traceback(exc.name, exc.message, where),
+        }
+        return Response(
+            json.dumps(body), status_code=exc.status, headers=exc.headers, media_type=JSON_TYPE
+        )
     error = exc if isinstance(exc, OdooError) else _as_odoo(exc)
     status = error.json2_status
-    body = {"name": error.wire_name, "message": error.message, "arguments": [error.message],
-            "context": {}, "debug": error.traceback_text(where)}
+    body = {
+        "name": error.wire_name,
+        "message": error.message,
+        "arguments": [error.message],
+        "context": {},
+        "debug": error.traceback_text(where),
+    }
     return Response(json.dumps(body), status_code=status, media_type=JSON_TYPE)
 
 
@@ -143,14 +191,17 @@ def _as_odoo(exc: Exception) -> OdooError:
 
 
 def _traceback(name: str, message: str, where: str) -> str:
-    return ("Traceback (most recent call last):\n"
-            f'  File "handoff_sandbox/odoo/{where}", line 1, in web_json_2_rpc\n'
-            f"{name}: {message}\n")
+    return (
+        "Traceback (most recent call last):\n"
+        f'  File "handoff_sandbox/odoo/{where}", line 1, in web_json_2_rpc\n'
+        f"{name}: {message}\n"
+    )
 
 
 def ok(result: Any) -> Response:
-    return Response(json.dumps(result), media_type=JSON_TYPE,
-                    headers={"X-Content-Type-Options": "nosniff"})
+    return Response(
+        json.dumps(result), media_type=JSON_TYPE, headers={"X-Content-Type-Options": "nosniff"}
+    )
 
 
 def database_gate(request: Request, db: Database) -> Response | None:
@@ -180,8 +231,11 @@ async def read_params(request: Request) -> dict[str, Any]:
     try:
         body = json.loads(raw)
     except ValueError as exc:
-        raise HttpError(400, "werkzeug.exceptions.BadRequest",
-                        f"could not parse the body as json: {exc.args[0]}") from exc
+        raise HttpError(
+            400,
+            "werkzeug.exceptions.BadRequest",
+            f"could not parse the body as json: {exc.args[0]}",
+        ) from exc
     # `jsonrequest | args`: a body that is not an object is ignored (search_read.json #5).
     return dict(body) if isinstance(body, dict) else {}
 
@@ -201,14 +255,22 @@ def _ids(raw: Any) -> list[int]:
     return []  # Model.browse("1") reads nothing (nonexistent_method.json #6)
 
 
-def call(db: Database, series: Series, uid: int, model: str, method: str,
-         params: dict[str, Any], execute: Callable[..., Any]) -> Any:
+def call(
+    db: Database,
+    series: Series,
+    uid: int,
+    model: str,
+    method: str,
+    params: dict[str, Any],
+    execute: Callable[..., Any],
+) -> Any:
     """Check and run one JSON-2 call; raises HttpError or the ORM's OdooError."""
     if model not in db.models or model in series.view.removed_models:
         raise not_found(f"the model {model!r} does not exist")
     if method.startswith("_"):
         raise AccessError(
-            f"Private methods (such as '{model}.{method}') cannot be called remotely.")
+            f"Private methods (such as '{model}.{method}') cannot be called remotely."
+        )
     behaviour = Env(db, uid)[model].behaviour
     if behaviour.method(method) is None and method not in PUBLIC_METHODS | SERIES_19_METHODS:
         raise not_found(f"The method '{model}.{method}' does not exist")
@@ -226,8 +288,9 @@ def call(db: Database, series: Series, uid: int, model: str, method: str,
             raise unprocessable(str(exc.args[0])) from exc
         extra = set(kwargs) - set(signature.parameters)
         if extra and method == "search_read":
-            raise TypeError("BaseModel._read_format() got an unexpected keyword argument "
-                            f"'{sorted(extra)[0]}'")
+            raise TypeError(
+                f"BaseModel._read_format() got an unexpected keyword argument '{sorted(extra)[0]}'"
+            )
     if method == "check_access_rights":
         return None  # still callable in 19, answers null (nonexistent_method.json #7)
     named = {SANDBOX_KWARGS.get((method, k), k): v for k, v in kwargs.items()}
@@ -253,4 +316,3 @@ __all__ = [
     "ok",
     "read_params",
 ]
-

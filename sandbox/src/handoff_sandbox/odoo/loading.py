@@ -18,8 +18,9 @@ def _xmlid_parts(xmlid: str) -> tuple[str, str]:
 
 def _resolve(model: Model, xmlid: str) -> tuple[str, int] | None:
     module, name = _xmlid_parts(xmlid)
-    row = model.conn.execute("SELECT model, res_id FROM ir_model_data WHERE module=? AND name=?",
-                             (module, name)).fetchone()
+    row = model.conn.execute(
+        "SELECT model, res_id FROM ir_model_data WHERE module=? AND name=?", (module, name)
+    ).fetchone()
     if row is None:
         return None
     if not model.env[row[0]].existing([row[1]]):
@@ -46,10 +47,17 @@ class PythonAttributeError(OdooError):
 
 
 def _possible_values(model: Model, field: FieldSpec) -> dict[str, Any]:
-    return {"name": "Possible Values", "type": "ir.actions.act_window", "target": "new",
-            "view_mode": "list,form", "views": [[False, "list"], [False, "form"]],
-            "context": {"create": False}, "help": "See all possible values",
-            "res_model": "ir.model.data", "domain": [["model", "=", field.relation]]}
+    return {
+        "name": "Possible Values",
+        "type": "ir.actions.act_window",
+        "target": "new",
+        "view_mode": "list,form",
+        "views": [[False, "list"], [False, "form"]],
+        "context": {"create": False},
+        "help": "See all possible values",
+        "res_model": "ir.model.data",
+        "domain": [["model", "=", field.relation]],
+    }
 
 
 def _convert(model: Model, column: str, raw: Any) -> tuple[str, Any]:
@@ -60,16 +68,19 @@ def _convert(model: Model, column: str, raw: Any) -> tuple[str, Any]:
     if raw in ("", None, False):
         return name, False
     if suffix == ".id":
-        return name, int(raw) if field.type == "many2one" else [[6, 0, [int(x) for x in str(
-            raw).split(",")]]]
+        return name, int(raw) if field.type == "many2one" else [
+            [6, 0, [int(x) for x in str(raw).split(",")]]
+        ]
     if suffix == "id":
         ids = []
         for xmlid in str(raw).split(","):
             found = _resolve(model, xmlid.strip())
             if found is None:
                 raise ImportValueError(
-                    field, f"No matching record found for external id '{xmlid}' in field "
-                           f"'{field.string}'", _possible_values(model, field))
+                    field,
+                    f"No matching record found for external id '{xmlid}' in field '{field.string}'",
+                    _possible_values(model, field),
+                )
             ids.append(found[1])
         return name, ids[0] if field.type == "many2one" else [[6, 0, ids]]
     if field.type == "boolean":
@@ -78,14 +89,20 @@ def _convert(model: Model, column: str, raw: Any) -> tuple[str, Any]:
             return name, True
         if text in ("0", "false", "no"):
             return name, False
-        raise ImportValueError(field, f"Unknown value '{raw}' for boolean field "
-                                      f"'{field.string}'", "Use '1' for yes and '0' for no")
+        raise ImportValueError(
+            field,
+            f"Unknown value '{raw}' for boolean field '{field.string}'",
+            "Use '1' for yes and '0' for no",
+        )
     if field.type == "selection" and field.selection is not None:
         for key, label in field.selection:
             if raw in (key, label):
                 return name, key
-        raise ImportValueError(field, f"Value '{raw}' not found in selection field "
-                                      f"'{field.string}'", [label for _, label in field.selection])
+        raise ImportValueError(
+            field,
+            f"Value '{raw}' not found in selection field '{field.string}'",
+            [label for _, label in field.selection],
+        )
     if field.type in ("integer",):
         return name, int(raw)
     if field.type in ("float", "monetary"):
@@ -93,8 +110,11 @@ def _convert(model: Model, column: str, raw: Any) -> tuple[str, Any]:
     if field.type == "many2one":
         matches = model.env[field.relation or ""].rpc_name_search(str(raw), operator="=", limit=2)
         if not matches:
-            raise ImportValueError(field, f"No matching record found for name '{raw}' in field "
-                                          f"'{field.string}'", _possible_values(model, field))
+            raise ImportValueError(
+                field,
+                f"No matching record found for name '{raw}' in field '{field.string}'",
+                _possible_values(model, field),
+            )
         return name, matches[0][0]
     return name, raw
 
@@ -106,9 +126,18 @@ def load(model: Model, fields: list[str], data: list[list[Any]]) -> dict[str, An
     faults = model.env.db.faults
     if faults is not None and data and faults.take_load_conflict():
         # Odoo catches psycopg2's SerializationFailure per row and reports it in `messages`.
-        return {"ids": False, "messages": [{"rows": {"from": 0, "to": 0}, "record": 0,
-                                            "type": "error", "message": SERIALIZATION_FAILURE}],
-                "nextrow": 0}
+        return {
+            "ids": False,
+            "messages": [
+                {
+                    "rows": {"from": 0, "to": 0},
+                    "record": 0,
+                    "type": "error",
+                    "message": SERIALIZATION_FAILURE,
+                }
+            ],
+            "nextrow": 0,
+        }
     conn = model.conn
     conn.execute("SAVEPOINT sandbox_load")
     for index, row in enumerate(data):
@@ -133,26 +162,42 @@ def load(model: Model, fields: list[str], data: list[list[Any]]) -> dict[str, An
                 record_id = model.create([values])[0]
                 if xmlid:
                     module, name = _xmlid_parts(xmlid)
-                    conn.execute("DELETE FROM ir_model_data WHERE module=? AND name=?",
-                                 (module, name))
-                    made = model.env["ir.model.data"].create([{
-                        "module": module, "name": name, "model": model.name,
-                        "res_id": record_id}])
+                    conn.execute(
+                        "DELETE FROM ir_model_data WHERE module=? AND name=?", (module, name)
+                    )
+                    made = model.env["ir.model.data"].create(
+                        [{"module": module, "name": name, "model": model.name, "res_id": record_id}]
+                    )
                     # `_update_xmlids` inserts the rows in SQL: no create/write uid or date
-                    model.env["ir.model.data"].write_columns(made, {
-                        "create_uid": None, "write_uid": None})
+                    model.env["ir.model.data"].write_columns(
+                        made, {"create_uid": None, "write_uid": None}
+                    )
             ids.append(record_id)
         except ImportValueError as exc:
-            messages.append({"type": "error", "message": str(exc), "record": index,
-                             "rows": {"from": index, "to": index}, "field": exc.field.name,
-                             "field_name": exc.field.string, "moreinfo": exc.moreinfo})
+            messages.append(
+                {
+                    "type": "error",
+                    "message": str(exc),
+                    "record": index,
+                    "rows": {"from": index, "to": index},
+                    "field": exc.field.name,
+                    "field_name": exc.field.string,
+                    "moreinfo": exc.moreinfo,
+                }
+            )
         except PythonAttributeError:
             conn.execute("ROLLBACK TO SAVEPOINT sandbox_load")
             conn.execute("RELEASE SAVEPOINT sandbox_load")
             raise
         except (OdooError, ValueError) as exc:
-            messages.append({"type": "error", "message": str(exc), "record": index,
-                             "rows": {"from": index, "to": index}})
+            messages.append(
+                {
+                    "type": "error",
+                    "message": str(exc),
+                    "record": index,
+                    "rows": {"from": index, "to": index},
+                }
+            )
     if messages:
         conn.execute("ROLLBACK TO SAVEPOINT sandbox_load")
         conn.execute("RELEASE SAVEPOINT sandbox_load")

@@ -32,12 +32,32 @@ if TYPE_CHECKING:
     from .behaviours import Behaviour
 
 Vals = dict[str, Any]
-ORDER_TERM = re.compile(r"^\s*([a-z_][a-z0-9_]*)(?::\w+)?(?:\s+(asc|desc))?(?:\s+nulls\s+(?:first|last))?\s*$",
-                        re.IGNORECASE)
+ORDER_TERM = re.compile(
+    r"^\s*([a-z_][a-z0-9_]*)(?::\w+)?(?:\s+(asc|desc))?(?:\s+nulls\s+(?:first|last))?\s*$",
+    re.IGNORECASE,
+)
 PUBLIC_METHODS = {
-    "create", "read", "write", "unlink", "search", "search_read", "search_count", "read_group",
-    "name_search", "fields_get", "default_get", "web_read", "name_create", "load", "copy",
-    "exists", "check_access_rights", "has_access", "context_get", "web_search_read", "copy_data",
+    "create",
+    "read",
+    "write",
+    "unlink",
+    "search",
+    "search_read",
+    "search_count",
+    "read_group",
+    "name_search",
+    "fields_get",
+    "default_get",
+    "web_read",
+    "name_create",
+    "load",
+    "copy",
+    "exists",
+    "check_access_rights",
+    "has_access",
+    "context_get",
+    "web_search_read",
+    "copy_data",
 }
 
 
@@ -65,8 +85,9 @@ class Database:
     def __init__(self, path: str | None = None, name: str = "psa") -> None:
         self.name = name
         self.models = load_models()
-        self.conn = sqlite3.connect(path or ":memory:", check_same_thread=False,
-                                    isolation_level=None)
+        self.conn = sqlite3.connect(
+            path or ":memory:", check_same_thread=False, isolation_level=None
+        )
         self.conn.execute("PRAGMA journal_mode=WAL" if path else "PRAGMA journal_mode=MEMORY")
         self.conn.execute("PRAGMA synchronous=NORMAL")
         self.lock = threading.RLock()
@@ -93,9 +114,7 @@ class Database:
 
     def _create_tables(self) -> None:
         for spec in self.models.values():
-            columns = ", ".join(
-                f'"{f.name}" {_sql_type(f)}' for f in spec.column_fields()
-            )
+            columns = ", ".join(f'"{f.name}" {_sql_type(f)}' for f in spec.column_fields())
             columns = f", {columns}" if columns else ""
             self.conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {spec.table} "
@@ -131,7 +150,9 @@ class Database:
         return record_rule(env, spec)
 
     def next_sequence(self, code: str) -> int:
-        row = self.conn.execute("SELECT next FROM sandbox_sequence WHERE code=?", (code,)).fetchone()
+        row = self.conn.execute(
+            "SELECT next FROM sandbox_sequence WHERE code=?", (code,)
+        ).fetchone()
         value = row[0] if row else 1
         self.conn.execute(
             "INSERT INTO sandbox_sequence(code, next) VALUES(?, ?) "
@@ -202,7 +223,9 @@ class Env:
         return getattr(records, f"rpc_{method}")(*args, **kwargs)
 
 
-def _split_ids(args: list[Any], kwargs: dict[str, Any], model_level: bool) -> tuple[list[int], list[Any]]:
+def _split_ids(
+    args: list[Any], kwargs: dict[str, Any], model_level: bool
+) -> tuple[list[int], list[Any]]:
     if model_level:
         return [], list(args)
     if "ids" in kwargs:
@@ -244,10 +267,18 @@ class Model:
         return field
 
     # ----------------------------------------------------------------- search
-    def search_ids(self, domain: list[Any] | None = None, offset: int = 0, limit: int | None = None,
-                   order: str | None = None, active_test: bool | None = None) -> list[int]:
+    def search_ids(
+        self,
+        domain: list[Any] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        order: str | None = None,
+        active_test: bool | None = None,
+    ) -> list[int]:
         where, params = self._where(domain or [], active_test)
-        sql = f"SELECT r.id FROM {self.spec.table} r WHERE {where} ORDER BY {self._order_sql(order)}"
+        sql = (
+            f"SELECT r.id FROM {self.spec.table} r WHERE {where} ORDER BY {self._order_sql(order)}"
+        )
         if limit:
             sql += f" LIMIT {int(limit)}"
         if offset:
@@ -258,8 +289,12 @@ class Model:
         where, params = self.env.db.compiler.compile(self.spec, domain, "r")
         if active_test is None:
             active_test = self.env.context.get("active_test", True)
-        if (active_test and "active" in self.spec.fields and self.spec.fields["active"].has_column
-                and not _mentions(domain, "active")):
+        if (
+            active_test
+            and "active" in self.spec.fields
+            and self.spec.fields["active"].has_column
+            and not _mentions(domain, "active")
+        ):
             where = f"({where}) AND (r.active = 1)"
         rule = self.env.db.record_rule(self.env, self.spec)
         if rule:
@@ -275,7 +310,7 @@ class Model:
                 continue
             match = ORDER_TERM.match(term)
             if not match:
-                raise InvalidValue(f"Invalid \"order\" specified ({order}).")
+                raise InvalidValue(f'Invalid "order" specified ({order}).')
             name, direction = match.group(1), (match.group(2) or "asc").upper()
             field = self.field(name)
             if not field.has_column and name != "id":
@@ -285,8 +320,13 @@ class Model:
                     continue
             terms.append(f'r."{name}" {direction}')
         if not any(t.startswith('r."id"') for t in terms):
-            terms.append('r."id" ASC' if not terms else 'r."id" DESC' if "complete_name" in
-                         (order or self.spec.order) else 'r."id" ASC')
+            terms.append(
+                'r."id" ASC'
+                if not terms
+                else 'r."id" DESC'
+                if "complete_name" in (order or self.spec.order)
+                else 'r."id" ASC'
+            )
         return ", ".join(terms)
 
     def existing(self, ids: Iterable[int]) -> list[int]:
@@ -297,8 +337,10 @@ class Model:
         for chunk in _chunks(wanted, 900):
             marks = ",".join("?" * len(chunk))
             found.update(
-                r[0] for r in self.conn.execute(
-                    f"SELECT id FROM {self.spec.table} WHERE id IN ({marks})", chunk)
+                r[0]
+                for r in self.conn.execute(
+                    f"SELECT id FROM {self.spec.table} WHERE id IN ({marks})", chunk
+                )
             )
         return [i for i in wanted if i in found]
 
@@ -327,7 +369,8 @@ class Model:
                     values[field.name] = _from_column(field, row.get(field.name))
                 else:
                     values[field.name] = computed.get(field.name, {}).get(
-                        record_id, empty_value(field))
+                        record_id, empty_value(field)
+                    )
             out.append(values)
         self._format_relations(fields, out)
         return out
@@ -338,7 +381,8 @@ class Model:
         for chunk in _chunks(ids, 900):
             marks = ",".join("?" * len(chunk))
             cursor = self.conn.execute(
-                f"SELECT {cols} FROM {self.spec.table} WHERE id IN ({marks})", chunk)
+                f"SELECT {cols} FROM {self.spec.table} WHERE id IN ({marks})", chunk
+            )
             names = [d[0] for d in cursor.description]
             for row in cursor:
                 rows[row[0]] = dict(zip(names, row, strict=True))
@@ -369,8 +413,11 @@ class Model:
                     value = row[field.name]
                     if value:
                         row[field.name] = [value, names.get(value, "")] if value in names else False
-            elif (field.type == "one2many" and field.inverse_name
-                  and any(field.name in r and r[field.name] == [] for r in rows)):
+            elif (
+                field.type == "one2many"
+                and field.inverse_name
+                and any(field.name in r and r[field.name] == [] for r in rows)
+            ):
                 target = self.env[field.relation or ""]
                 children = target.children_of(field.inverse_name, [r["id"] for r in rows])
                 for row in rows:
@@ -381,16 +428,20 @@ class Model:
         target_field = self.spec.fields.get(inverse)
         if target_field is None:
             return out
-        active = ("active" in self.spec.fields and self.spec.fields["active"].has_column)
+        active = "active" in self.spec.fields and self.spec.fields["active"].has_column
         extra = " AND active = 1" if active else ""
         for chunk in _chunks(parent_ids, 900):
             marks = ",".join("?" * len(chunk))
             if target_field.type == "many2many":
-                sql = (f'SELECT j.value, t.id FROM {self.spec.table} t, json_each(t."{inverse}") j '
-                       f"WHERE j.value IN ({marks}){extra} ORDER BY t.id")
+                sql = (
+                    f'SELECT j.value, t.id FROM {self.spec.table} t, json_each(t."{inverse}") j '
+                    f"WHERE j.value IN ({marks}){extra} ORDER BY t.id"
+                )
             else:
-                sql = (f'SELECT "{inverse}", id FROM {self.spec.table} '
-                       f'WHERE "{inverse}" IN ({marks}){extra} ORDER BY {self._order_sql(None).replace("r.", "")}')
+                sql = (
+                    f'SELECT "{inverse}", id FROM {self.spec.table} '
+                    f'WHERE "{inverse}" IN ({marks}){extra} ORDER BY {self._order_sql(None).replace("r.", "")}'
+                )
             for parent, child in self.conn.execute(sql, chunk):
                 out.setdefault(parent, []).append(child)
         return out
@@ -493,11 +544,18 @@ class Model:
         defaults = self.behaviour.defaults(self)
         for (columns, _), vals in zip(split, vals_list, strict=True):
             row = {k: v for k, v in defaults.items() if k not in vals and k in self.spec.fields}
-            row = {k: self._to_column(self.spec.fields[k], v) for k, v in row.items()
-                   if self.spec.fields[k].has_column}
+            row = {
+                k: self._to_column(self.spec.fields[k], v)
+                for k, v in row.items()
+                if self.spec.fields[k].has_column
+            }
             row.update(columns)
-            for audit, value in (("create_date", now), ("write_date", now),
-                                 ("create_uid", uid), ("write_uid", uid)):
+            for audit, value in (
+                ("create_date", now),
+                ("write_date", now),
+                ("create_uid", uid),
+                ("write_uid", uid),
+            ):
                 if audit in self.spec.fields:
                     row[audit] = value
             rows.append(row)
@@ -516,10 +574,12 @@ class Model:
     def _insert(self, rows: list[Vals]) -> list[int]:
         ids: list[int] = []
         # Rows with the same keys go in one executemany: one statement per shape, not per row.
-        start = self.conn.execute(
-            f"SELECT COALESCE(MAX(id), 0) FROM {self.spec.table}").fetchone()[0]
+        start = self.conn.execute(f"SELECT COALESCE(MAX(id), 0) FROM {self.spec.table}").fetchone()[
+            0
+        ]
         seq = self.conn.execute(
-            "SELECT seq FROM sqlite_sequence WHERE name=?", (self.spec.table,)).fetchone()
+            "SELECT seq FROM sqlite_sequence WHERE name=?", (self.spec.table,)
+        ).fetchone()
         next_id = max(start, seq[0] if seq else 0) + 1
         columns = sorted({k for row in rows for k in row})
         names = ", ".join(f'"{c}"' for c in ["id", *columns])
@@ -539,16 +599,19 @@ class Model:
                 current = self._m2m_ids(record_id, name)
                 new_ids = _apply_m2m_commands(target, current, commands)
                 target.ensure_exist([i for i in new_ids if i not in current])
-                self.conn.execute(f'UPDATE {self.spec.table} SET "{name}"=? WHERE id=?',
-                                  (json.dumps(new_ids), record_id))
+                self.conn.execute(
+                    f'UPDATE {self.spec.table} SET "{name}"=? WHERE id=?',
+                    (json.dumps(new_ids), record_id),
+                )
             elif field.type == "one2many" and field.inverse_name:
                 _apply_o2m_commands(target, field.inverse_name, record_id, commands)
             else:
                 self.behaviour.write_nonstored(self, field, commands, {}, record_id=record_id)
 
     def _m2m_ids(self, record_id: int, name: str) -> list[int]:
-        row = self.conn.execute(f'SELECT "{name}" FROM {self.spec.table} WHERE id=?',
-                                (record_id,)).fetchone()
+        row = self.conn.execute(
+            f'SELECT "{name}" FROM {self.spec.table} WHERE id=?', (record_id,)
+        ).fetchone()
         return json.loads(row[0]) if row and row[0] else []
 
     # ------------------------------------------------------------------ write
@@ -574,7 +637,9 @@ class Model:
             for chunk in _chunks(ids, 900):
                 self.conn.execute(
                     f"UPDATE {self.spec.table} SET {assignments} "
-                    f"WHERE id IN ({','.join('?' * len(chunk))})", [*params, *chunk])
+                    f"WHERE id IN ({','.join('?' * len(chunk))})",
+                    [*params, *chunk],
+                )
         for record_id in ids:
             if x2many:
                 self.apply_x2many(record_id, x2many)
@@ -589,7 +654,9 @@ class Model:
         for chunk in _chunks(ids, 900):
             self.conn.execute(
                 f"UPDATE {self.spec.table} SET {assignments} "
-                f"WHERE id IN ({','.join('?' * len(chunk))})", [*columns.values(), *chunk])
+                f"WHERE id IN ({','.join('?' * len(chunk))})",
+                [*columns.values(), *chunk],
+            )
 
     # ----------------------------------------------------------------- unlink
     def unlink(self, ids: list[int]) -> bool:
@@ -598,11 +665,14 @@ class Model:
         self._cascade(ids)
         for chunk in _chunks(ids, 900):
             self.conn.execute(
-                f"DELETE FROM {self.spec.table} WHERE id IN ({','.join('?' * len(chunk))})", chunk)
+                f"DELETE FROM {self.spec.table} WHERE id IN ({','.join('?' * len(chunk))})", chunk
+            )
             if self.name != "ir.model.data":  # Odoo's unlink deletes the records' external ids
                 self.conn.execute(
                     f"DELETE FROM ir_model_data WHERE model=? AND res_id IN "
-                    f"({','.join('?' * len(chunk))})", [self.name, *chunk])
+                    f"({','.join('?' * len(chunk))})",
+                    [self.name, *chunk],
+                )
         self.behaviour.after_unlink(self, ids)
         return True
 
@@ -610,8 +680,9 @@ class Model:
         for name, field in self.spec.fields.items():
             if field.type == "one2many" and field.inverse_name and name in self.behaviour.cascade:
                 child = self.env[field.relation or ""]
-                child_ids = [c for cs in child.children_of(field.inverse_name, ids).values()
-                             for c in cs]
+                child_ids = [
+                    c for cs in child.children_of(field.inverse_name, ids).values() for c in cs
+                ]
                 if child_ids:
                     child.unlink(child_ids)
 
@@ -631,8 +702,11 @@ class Model:
         return self.read_rows(_as_ids(ids), list(names))
 
     def default_read_fields(self) -> list[str]:
-        return [n for n, f in self.spec.fields.items()
-                if f.type not in ("binary",) and (f.has_column or n == "display_name")]
+        return [
+            n
+            for n, f in self.spec.fields.items()
+            if f.type not in ("binary",) and (f.has_column or n == "display_name")
+        ]
 
     def rpc_write(self, ids: Any, vals: Vals | None = None, **kwargs: Any) -> bool:
         return self.write(_as_ids(ids), vals if vals is not None else kwargs.get("vals", {}))
@@ -640,46 +714,75 @@ class Model:
     def rpc_unlink(self, ids: Any = None, **_: Any) -> bool:
         return self.unlink(_as_ids(ids))
 
-    def rpc_search(self, domain: list[Any] | None = None, offset: int = 0, limit: int | None = None,
-                   order: str | None = None, count: bool = False, **kwargs: Any) -> Any:
+    def rpc_search(
+        self,
+        domain: list[Any] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        order: str | None = None,
+        count: bool = False,
+        **kwargs: Any,
+    ) -> Any:
         domain = kwargs.pop("args", domain) if domain is None else domain
         ids = self.search_ids(domain or [], offset, limit, order)
         return len(ids) if count else ids
 
-    def rpc_search_count(self, domain: list[Any] | None = None, limit: int | None = None,
-                         **kwargs: Any) -> int:
+    def rpc_search_count(
+        self, domain: list[Any] | None = None, limit: int | None = None, **kwargs: Any
+    ) -> int:
         domain = kwargs.pop("args", domain) if domain is None else domain
         where, params = self._where(domain or [], None)
         row = self.conn.execute(
-            f"SELECT count(*) FROM {self.spec.table} r WHERE {where}", params).fetchone()
+            f"SELECT count(*) FROM {self.spec.table} r WHERE {where}", params
+        ).fetchone()
         return min(row[0], limit) if limit else row[0]
 
-    def rpc_search_read(self, domain: list[Any] | None = None, fields: list[str] | None = None,
-                        offset: int = 0, limit: int | None = None, order: str | None = None,
-                        **_: Any) -> list[Vals]:
+    def rpc_search_read(
+        self,
+        domain: list[Any] | None = None,
+        fields: list[str] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        order: str | None = None,
+        **_: Any,
+    ) -> list[Vals]:
         names = list(fields or self.default_read_fields())
         for name in names:
             self.field(name)
         ids = self.search_ids(domain or [], offset, limit, order)
         return self.read_rows(ids, names)
 
-    def rpc_web_read(self, ids: Any, specification: dict[str, Any] | None = None,
-                     **_: Any) -> list[Vals]:
+    def rpc_web_read(
+        self, ids: Any, specification: dict[str, Any] | None = None, **_: Any
+    ) -> list[Vals]:
         return self.read_rows(_as_ids(ids), list((specification or {}).keys()))
 
-    def rpc_web_search_read(self, domain: list[Any] | None = None,
-                            specification: dict[str, Any] | None = None, offset: int = 0,
-                            limit: int | None = None, order: str | None = None,
-                            count_limit: int | None = None, **_: Any) -> Vals:
-        records = self.rpc_search_read(domain, list((specification or {}).keys()) or ["id"],
-                                       offset, limit, order)
+    def rpc_web_search_read(
+        self,
+        domain: list[Any] | None = None,
+        specification: dict[str, Any] | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        order: str | None = None,
+        count_limit: int | None = None,
+        **_: Any,
+    ) -> Vals:
+        records = self.rpc_search_read(
+            domain, list((specification or {}).keys()) or ["id"], offset, limit, order
+        )
         return {"length": self.rpc_search_count(domain), "records": records}
 
     def rpc_exists(self, ids: Any, **_: Any) -> list[int]:
         return self.existing(_as_ids(ids))
 
-    def rpc_name_search(self, name: str = "", args: list[Any] | None = None,
-                        operator: str = "ilike", limit: int = 100, **kwargs: Any) -> list[Any]:
+    def rpc_name_search(
+        self,
+        name: str = "",
+        args: list[Any] | None = None,
+        operator: str = "ilike",
+        limit: int = 100,
+        **kwargs: Any,
+    ) -> list[Any]:
         domain = list(args or kwargs.get("domain") or [])
         target = "complete_name" if "complete_name" in self.spec.fields else self.spec.rec_name
         if name:
@@ -692,11 +795,15 @@ class Model:
         record_id = self.create([{self.spec.rec_name: name}])[0]
         return [record_id, self.display_names([record_id]).get(record_id, name)]
 
-    def rpc_fields_get(self, allfields: list[str] | None = None,
-                       attributes: list[str] | None = None, **_: Any) -> dict[str, Any]:
+    def rpc_fields_get(
+        self, allfields: list[str] | None = None, attributes: list[str] | None = None, **_: Any
+    ) -> dict[str, Any]:
         names = allfields or list(self.spec.fields)
-        return {n: self.spec.fields[n].public_attributes(attributes)
-                for n in names if n in self.spec.fields}
+        return {
+            n: self.spec.fields[n].public_attributes(attributes)
+            for n in names
+            if n in self.spec.fields
+        }
 
     def rpc_default_get(self, fields_list: list[str], **_: Any) -> Vals:
         defaults = self.behaviour.defaults(self)
@@ -711,25 +818,37 @@ class Model:
         return out
 
     def rpc_copy(self, ids: Any, default: Vals | None = None, **_: Any) -> list[int]:
-        names = [f.name for f in self.spec.column_fields() if f.name not in (
-            "create_date", "write_date", "create_uid", "write_uid") and not f.readonly]
+        names = [
+            f.name
+            for f in self.spec.column_fields()
+            if f.name not in ("create_date", "write_date", "create_uid", "write_uid")
+            and not f.readonly
+        ]
         rows = self.values(_as_ids(ids), names)
         new = [{**{k: v for k, v in row.items() if k != "id"}, **(default or {})} for row in rows]
         return self.create(new)
 
     def rpc_copy_data(self, ids: Any, default: Vals | None = None, **_: Any) -> list[Vals]:
         """The values `copy` would create from, in `create` format (many2many as [6, 0, ids])."""
-        names = [f.name for f in self.spec.column_fields() if f.name not in (
-            "create_date", "write_date", "create_uid", "write_uid") and not f.readonly]
+        names = [
+            f.name
+            for f in self.spec.column_fields()
+            if f.name not in ("create_date", "write_date", "create_uid", "write_uid")
+            and not f.readonly
+        ]
         out = []
         for row in self.values(_as_ids(ids), names):
-            vals = {k: ([[6, 0, v]] if self.spec.fields[k].type == "many2many" else v)
-                    for k, v in row.items() if k != "id"}
+            vals = {
+                k: ([[6, 0, v]] if self.spec.fields[k].type == "many2many" else v)
+                for k, v in row.items()
+                if k != "id"
+            }
             out.append({**vals, **(default or {})})
         return out
 
-    def rpc_check_access_rights(self, operation: str = "read", raise_exception: bool = True,
-                                **_: Any) -> bool:
+    def rpc_check_access_rights(
+        self, operation: str = "read", raise_exception: bool = True, **_: Any
+    ) -> bool:
         return True
 
     def rpc_has_access(self, operation: str = "read", **_: Any) -> bool:
@@ -738,14 +857,22 @@ class Model:
     def rpc_context_get(self, **_: Any) -> Vals:
         return {"lang": "en_US", "tz": False, "uid": self.env.uid}
 
-    def rpc_read_group(self, domain: list[Any] | None = None, fields: list[str] | None = None,
-                       groupby: list[str] | str | None = None, offset: int = 0,
-                       limit: int | None = None, orderby: str | None = None, lazy: bool = True,
-                       **_: Any) -> list[Vals]:
+    def rpc_read_group(
+        self,
+        domain: list[Any] | None = None,
+        fields: list[str] | None = None,
+        groupby: list[str] | str | None = None,
+        offset: int = 0,
+        limit: int | None = None,
+        orderby: str | None = None,
+        lazy: bool = True,
+        **_: Any,
+    ) -> list[Vals]:
         from .grouping import read_group
 
-        return read_group(self, domain or [], fields or [], groupby or [], offset, limit,
-                          orderby, lazy)
+        return read_group(
+            self, domain or [], fields or [], groupby or [], offset, limit, orderby, lazy
+        )
 
     def rpc_load(self, fields: list[str], data: list[list[Any]], **_: Any) -> Vals:
         from .loading import load
@@ -754,13 +881,14 @@ class Model:
 
 
 def _mentions(domain: list[Any], name: str) -> bool:
-    return any(isinstance(leaf, list | tuple) and len(leaf) == 3 and leaf[0] == name
-               for leaf in domain)
+    return any(
+        isinstance(leaf, list | tuple) and len(leaf) == 3 and leaf[0] == name for leaf in domain
+    )
 
 
 def _chunks(items: list[Any], size: int) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def _from_column(field: FieldSpec, value: Any) -> Any:
@@ -783,8 +911,7 @@ def _as_date(model: Model, field: FieldSpec, value: Any) -> str:
     try:
         return date.fromisoformat(text[:10]).isoformat()
     except ValueError as exc:
-        raise InvalidValue(
-            f"time data {text!r} does not match format '%Y-%m-%d'") from exc
+        raise InvalidValue(f"time data {text!r} does not match format '%Y-%m-%d'") from exc
 
 
 def _as_datetime(model: Model, field: FieldSpec, value: Any) -> str:
@@ -792,8 +919,7 @@ def _as_datetime(model: Model, field: FieldSpec, value: Any) -> str:
     try:
         parsed = datetime.fromisoformat(text)
     except ValueError as exc:
-        raise InvalidValue(
-            f"time data {text!r} does not match format '%Y-%m-%d %H:%M:%S'") from exc
+        raise InvalidValue(f"time data {text!r} does not match format '%Y-%m-%d %H:%M:%S'") from exc
     return parsed.strftime("%Y-%m-%d %H:%M:%S")
 
 
@@ -852,7 +978,8 @@ def _apply_o2m_commands(target: Model, inverse: str, parent_id: int, commands: A
             drop = [i for i in current if i not in keep]
             if drop:
                 target.unlink(drop) if target.spec.fields[inverse].required else target.write(
-                    drop, {inverse: False})
+                    drop, {inverse: False}
+                )
             if code == 6 and keep:
                 target.write(sorted(keep), {inverse: parent_id})
         else:

@@ -189,10 +189,24 @@ INVERSE_OVERRIDES: dict[tuple[str, str], str] = {
 # Fields Odoo computes (related / non-stored searchable) that the sandbox keeps in a column.
 SHADOW_COLUMNS: dict[str, set[str]] = {
     "project.project": {"sale_order_id"},
-    "product.product": {"name", "type", "service_tracking", "service_type", "invoice_policy",
-                        "uom_id", "uom_po_id", "categ_id", "sale_line_warn", "sale_ok",
-                        "default_code", "description_sale", "expense_policy", "project_id",
-                        "project_template_id", "company_id"},
+    "product.product": {
+        "name",
+        "type",
+        "service_tracking",
+        "service_type",
+        "invoice_policy",
+        "uom_id",
+        "uom_po_id",
+        "categ_id",
+        "sale_line_warn",
+        "sale_ok",
+        "default_code",
+        "description_sale",
+        "expense_policy",
+        "project_id",
+        "project_template_id",
+        "company_id",
+    },
 }
 
 
@@ -206,8 +220,12 @@ def _base_fields() -> dict[str, FieldSpec]:
         "display_name": _field("display_name", "char", "Display Name", readonly=True, store=False),
         "create_date": _field("create_date", "datetime", "Created on", readonly=True),
         "write_date": _field("write_date", "datetime", "Last Updated on", readonly=True),
-        "create_uid": _field("create_uid", "many2one", "Created by", readonly=True, relation="res.users"),
-        "write_uid": _field("write_uid", "many2one", "Last Updated by", readonly=True, relation="res.users"),
+        "create_uid": _field(
+            "create_uid", "many2one", "Created by", readonly=True, relation="res.users"
+        ),
+        "write_uid": _field(
+            "write_uid", "many2one", "Last Updated by", readonly=True, relation="res.users"
+        ),
     }
 
 
@@ -264,11 +282,20 @@ def _declared_models() -> dict[str, ModelSpec]:
             "account.account",
             _field("name", char, "Account Name", required=True),
             _field("code", char, "Code"),
-            _field("account_type", "selection", "Type", selection=[
-                ["asset_receivable", "Receivable"], ["asset_cash", "Bank and Cash"],
-                ["liability_payable", "Payable"], ["income", "Income"], ["expense", "Expenses"],
-                ["liability_current", "Current Liabilities"], ["asset_current", "Current Assets"],
-            ]),
+            _field(
+                "account_type",
+                "selection",
+                "Type",
+                selection=[
+                    ["asset_receivable", "Receivable"],
+                    ["asset_cash", "Bank and Cash"],
+                    ["liability_payable", "Payable"],
+                    ["income", "Income"],
+                    ["expense", "Expenses"],
+                    ["liability_current", "Current Liabilities"],
+                    ["asset_current", "Current Assets"],
+                ],
+            ),
             _field("reconcile", boolf, "Allow Reconciliation"),
         ),
         _declared(
@@ -294,8 +321,12 @@ def _declared_models() -> dict[str, ModelSpec]:
             "account.payment.method.line",
             _field("name", char, "Name"),
             _field("journal_id", m2o, "Journal", relation="account.journal"),
-            _field("payment_type", "selection", "Payment Type",
-                   selection=[["inbound", "Inbound"], ["outbound", "Outbound"]]),
+            _field(
+                "payment_type",
+                "selection",
+                "Payment Type",
+                selection=[["inbound", "Inbound"], ["outbound", "Outbound"]],
+            ),
         ),
     ]
     return {m.name: m for m in models}
@@ -305,13 +336,22 @@ def _declared_models() -> dict[str, ModelSpec]:
 # database has the UK, German and US localisations and account_peppol installed; see
 # company_required_field_from_localisation.json).
 LOCALISATION_FIELDS: dict[str, list[FieldSpec]] = {
-    "res.company": [FieldSpec(
-        name="account_peppol_proxy_state", type="selection", string="PEPPOL status",
-        required=True, selection=[
-            ["not_registered", "Not registered"], ["in_verification", "In verification"],
-            ["sender", "Can send but not receive"],
-            ["smp_registration", "Can send, pending registration to receive"],
-            ["receiver", "Can send and receive"], ["rejected", "Rejected"]])],
+    "res.company": [
+        FieldSpec(
+            name="account_peppol_proxy_state",
+            type="selection",
+            string="PEPPOL status",
+            required=True,
+            selection=[
+                ["not_registered", "Not registered"],
+                ["in_verification", "In verification"],
+                ["sender", "Can send but not receive"],
+                ["smp_registration", "Can send, pending registration to receive"],
+                ["receiver", "Can send and receive"],
+                ["rejected", "Rejected"],
+            ],
+        )
+    ],
 }
 
 
@@ -356,9 +396,7 @@ def load_models() -> dict[str, ModelSpec]:
         for field in extra:
             models[name].fields.setdefault(field.name, field)
     # Every relation target must exist so that many2one values can be checked and named.
-    targets = {
-        f.relation for m in list(models.values()) for f in m.fields.values() if f.relation
-    }
+    targets = {f.relation for m in list(models.values()) for f in m.fields.values() if f.relation}
     for target in sorted(t for t in targets if t not in models):
         models[target] = _minimal_model(target)
     for spec in models.values():

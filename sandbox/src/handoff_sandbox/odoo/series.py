@@ -38,8 +38,9 @@ class FieldView:
         head, sep, rest = name.partition(".")
         head, slash, tail = head.partition("/")
         renamed = self.renamed.get(model, {})
-        if head in self.removed_fields.get(model, ()) or (head in renamed.values() and (
-                head not in renamed)):
+        if head in self.removed_fields.get(model, ()) or (
+            head in renamed.values() and (head not in renamed)
+        ):
             head = f"{head}\x00gone"  # an 18-only name is unknown to this series
         head = renamed.get(head, head)
         return f"{head}{slash}{tail}{sep}{rest}"
@@ -71,8 +72,13 @@ class FieldView:
 
         spec = load_models().get(model)
         target = spec.fields.get(inner) if spec else None
-        if (target is not None and target.relation and isinstance(command, list)
-                and len(command) == 3 and command[0] in (0, 1)):
+        if (
+            target is not None
+            and target.relation
+            and isinstance(command, list)
+            and len(command) == 3
+            and command[0] in (0, 1)
+        ):
             return [command[0], command[1], self.vals(target.relation, command[2])]
         return command
 
@@ -84,9 +90,12 @@ class FieldView:
     def domain(self, model: str, domain: Any) -> Any:
         if not isinstance(domain, list):
             return domain
-        return [[self.inner(model, leaf[0]), *leaf[1:]]
-                if isinstance(leaf, list) and len(leaf) == 3 and isinstance(leaf[0], str)
-                else leaf for leaf in domain]
+        return [
+            [self.inner(model, leaf[0]), *leaf[1:]]
+            if isinstance(leaf, list) and len(leaf) == 3 and isinstance(leaf[0], str)
+            else leaf
+            for leaf in domain
+        ]
 
     # -- answers ----------------------------------------------------------------------------
 
@@ -95,23 +104,26 @@ class FieldView:
             return row
         return {self.outer(model, k): v for k, v in row.items() if not self.hides(model, k)}
 
-    def request(self, model: str, method: str, args: list[Any],
-                kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    def request(
+        self, model: str, method: str, args: list[Any], kwargs: dict[str, Any]
+    ) -> tuple[list[Any], dict[str, Any]]:
         """An RPC call (positional or named) from the series' names to the 18 schema."""
         if self.identity:
             return args, kwargs
         args, kwargs = list(args), dict(kwargs)
         for kind, position, keywords in _ARGUMENTS.get(method, ()):
-            convert = {"vals": self._vals_or_list, "domain": self.domain,
-                       "fields": self.names}[kind]
+            convert = {"vals": self._vals_or_list, "domain": self.domain, "fields": self.names}[
+                kind
+            ]
             if position is not None and position < len(args):
                 args[position] = convert(model, args[position])
             for key in keywords:
                 if key in kwargs:
                     kwargs[key] = convert(model, kwargs[key])
         if method == "web_search_read" and isinstance(kwargs.get("specification"), dict):
-            kwargs["specification"] = {self.inner(model, k): v
-                                       for k, v in kwargs["specification"].items()}
+            kwargs["specification"] = {
+                self.inner(model, k): v for k, v in kwargs["specification"].items()
+            }
         return args, kwargs
 
     def _vals_or_list(self, model: str, value: Any) -> Any:
@@ -124,8 +136,7 @@ class FieldView:
             return result
         if isinstance(result, dict) and result.get("type") == "ir.actions.act_window":
             return self.action(result)
-        if method in ("read", "search_read", "read_group", "web_read") and isinstance(
-                result, list):
+        if method in ("read", "search_read", "read_group", "web_read") and isinstance(result, list):
             return [self.row(model, r) for r in result]
         if method == "web_search_read" and isinstance(result, dict):
             return {**result, "records": [self.row(model, r) for r in result.get("records", [])]}
@@ -161,8 +172,11 @@ _ARGUMENTS: dict[str, tuple[tuple[str, int | None, tuple[str, ...]], ...]] = {
     "search_count": (("domain", 0, ("domain", "args")),),
     "search_read": (("domain", 0, ("domain",)), ("fields", 1, ("fields",))),
     "web_search_read": (("domain", 0, ("domain",)),),
-    "read_group": (("domain", 0, ("domain",)), ("fields", 1, ("fields",)),
-                   ("fields", 2, ("groupby",))),
+    "read_group": (
+        ("domain", 0, ("domain",)),
+        ("fields", 1, ("fields",)),
+        ("fields", 2, ("groupby",)),
+    ),
     "name_search": (("domain", 1, ("domain", "args")),),
     "default_get": (("fields", 0, ("fields", "fields_list")),),
     "fields_get": (("fields", 0, ("allfields",)),),
@@ -183,11 +197,13 @@ _REQUIRED_18 = re.compile(
     r"^The operation cannot be completed:\n- Create/update: a mandatory field is not set\.\n"
     r"- Delete: another model requires the record being deleted\. If possible, archive it "
     r"instead\.\n\nModel: (?P<model_string>.+) \((?P<model>[\w.]+)\)\n"
-    r"Field: (?P<field_string>.+) \((?P<field>\w+)\)\n$")
+    r"Field: (?P<field_string>.+) \((?P<field>\w+)\)\n$"
+)
 _FOREIGN_KEY_18 = re.compile(
     r"^The operation cannot be completed: another model requires the record being deleted\. "
     r"If possible, archive it instead\.\n\nModel: (?P<model_string>.+) \((?P<model>[\w.]+)\)"
-    r"\nConstraint: (?P<constraint>\w+)\n$")
+    r"\nConstraint: (?P<constraint>\w+)\n$"
+)
 
 
 def _reword_integrity_19(exc: OdooError) -> None:
@@ -202,11 +218,13 @@ def _reword_integrity_19(exc: OdooError) -> None:
             f"'{found['field_string']}' ({found['field']}).\nModel: '{found['model_string']}' "
             f"({found['model']})\n- create/update: a mandatory field is not set\n"
             "- delete: another model requires the record being deleted, you can archive it "
-            "instead\n")
+            "instead\n"
+        )
     elif found := _FOREIGN_KEY_18.match(message):
         model = found["model"]
-        column = found["constraint"].removeprefix(model.replace(".", "_") + "_").removesuffix(
-            "_fkey")
+        column = (
+            found["constraint"].removeprefix(model.replace(".", "_") + "_").removesuffix("_fkey")
+        )
         spec = load_models().get(model)
         field = spec.fields.get(column) if spec else None
         label = field.string if field is not None else column
@@ -214,7 +232,8 @@ def _reword_integrity_19(exc: OdooError) -> None:
             "The operation cannot be completed: Another model is using the record you are "
             f"trying to delete.\n\nThe troublemaker is: '{found['model_string']}' ({model})\n"
             f"Thanks to the following constraint: '{label}' ({column})\n"
-            "How about archiving the record instead?")
+            "How about archiving the record instead?"
+        )
     exc.message = message
     exc.args = (message,)
 
@@ -239,8 +258,12 @@ class Series:
         return self.major >= 19
 
     def common_version(self) -> dict[str, Any]:
-        return {"server_version": self.server_version, "server_version_info": self.version_info,
-                "server_serie": self.serie, "protocol_version": 1}
+        return {
+            "server_version": self.server_version,
+            "server_version_info": self.version_info,
+            "server_serie": self.serie,
+            "protocol_version": 1,
+        }
 
     def web_version(self) -> dict[str, Any]:
         return {"version_info": self.version_info, "version": self.server_version}

@@ -43,10 +43,19 @@ NOT_FOUND_PAGE = (
     "check your spelling and try again.</p>\n"
 )
 # `db` service methods that need the master password (odoo/service/db.py dispatch).
-DB_MASTER_METHODS = frozenset({
-    "create_database", "duplicate_database", "drop", "dump", "restore", "rename",
-    "change_admin_password", "migrate_databases", "list_countries",
-})
+DB_MASTER_METHODS = frozenset(
+    {
+        "create_database",
+        "duplicate_database",
+        "drop",
+        "dump",
+        "restore",
+        "rename",
+        "change_admin_password",
+        "migrate_databases",
+        "list_countries",
+    }
+)
 
 
 class PythonError(OdooError):
@@ -81,7 +90,8 @@ class OdooSandbox:
         if name != self.db.name:
             raise DatabaseMissing(
                 f'connection to server at "127.0.0.1", port 5432 failed: FATAL:  database '
-                f'"{name}" does not exist\n')
+                f'"{name}" does not exist\n'
+            )
 
     def common(self, method: str, args: list[Any]) -> Any:
         if method == "version":
@@ -130,8 +140,15 @@ class OdooSandbox:
             call_args, kwargs = list(rest), {}
         return self.execute(uid, model, model_method, list(call_args), dict(kwargs), extra_context)
 
-    def execute(self, uid: int, model: str, method: str, args: list[Any], kwargs: dict[str, Any],
-                extra_context: dict | None = None) -> Any:
+    def execute(
+        self,
+        uid: int,
+        model: str,
+        method: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        extra_context: dict | None = None,
+    ) -> Any:
         view = self.series.view
         if model in view.removed_models:
             raise UserError(f"Object {model} doesn't exist")
@@ -147,13 +164,21 @@ class OdooSandbox:
         if self.series.major >= 19 and method == "load" and isinstance(result, dict):
             # 19 raises on an unknown column instead of reporting it (external_ids.json #6)
             for message in result.get("messages") or []:
-                unknown = re.match(r"^Invalid field '([^']+)' on model ", message.get("message", ""))
+                unknown = re.match(
+                    r"^Invalid field '([^']+)' on model ", message.get("message", "")
+                )
                 if unknown and result.get("ids") is False:
                     raise PythonError("ValueError", f"Invalid field name {unknown.group(1)!r}")
         return view.answer(model, method, result)
 
-    def formatted_read_group(self, uid: int, model: str, args: list[Any],
-                             kwargs: dict[str, Any], extra_context: dict | None) -> Any:
+    def formatted_read_group(
+        self,
+        uid: int,
+        model: str,
+        args: list[Any],
+        kwargs: dict[str, Any],
+        extra_context: dict | None,
+    ) -> Any:
         """19's `formatted_read_group(domain, groupby, aggregates, ...)` over read_group: groups
         carry `__extra_domain`, `__count` and `"field:agg"` keys; a date groupby is the pair
         [start, label] (read_group.json #2, #3)."""
@@ -162,11 +187,23 @@ class OdooSandbox:
         groupby = list(params.get("groupby") or [])
         aggregates = list(params.get("aggregates") or [])
         fields = [a for a in aggregates if a != "__count"]
-        groups = self.execute(uid, model, "read_group", [], {
-            "domain": params.get("domain") or [], "fields": fields, "groupby": groupby,
-            "offset": params.get("offset") or 0, "limit": params.get("limit"),
-            "orderby": params.get("order"), "lazy": False,
-            **({"context": params["context"]} if "context" in params else {})}, extra_context)
+        groups = self.execute(
+            uid,
+            model,
+            "read_group",
+            [],
+            {
+                "domain": params.get("domain") or [],
+                "fields": fields,
+                "groupby": groupby,
+                "offset": params.get("offset") or 0,
+                "limit": params.get("limit"),
+                "orderby": params.get("order"),
+                "lazy": False,
+                **({"context": params["context"]} if "context" in params else {}),
+            },
+            extra_context,
+        )
         answer = []
         for group in groups:
             row: dict[str, Any] = {}
@@ -176,8 +213,11 @@ class OdooSandbox:
                 row[spec] = [window["from"], value] if window and value else value
             row["__extra_domain"] = group.get("__domain", [])
             for aggregate in aggregates:
-                row[aggregate] = (group.get("__count") if aggregate == "__count"
-                                  else group.get(aggregate.split(":")[0]))
+                row[aggregate] = (
+                    group.get("__count")
+                    if aggregate == "__count"
+                    else group.get(aggregate.split(":")[0])
+                )
             answer.append(row)
         return answer
 
@@ -192,16 +232,26 @@ class OdooSandbox:
 
 
 def _error_data(exc: OdooError) -> dict[str, Any]:
-    return {"name": exc.wire_name, "debug": exc.traceback_text("server.py"),
-            "message": exc.message, "arguments": [exc.message], "context": {}}
+    return {
+        "name": exc.wire_name,
+        "debug": exc.traceback_text("server.py"),
+        "message": exc.message,
+        "arguments": [exc.message],
+        "context": {},
+    }
 
 
 def _jsonrpc_error(request_id: Any, exc: OdooError, series: Series = SERIES_18) -> Response:
     # 19's JsonRPCDispatcher says code 0 ("we don't care of this code"); 18 said 200.
     code = 0 if series.major >= 19 else 200
-    return _json({"jsonrpc": "2.0", "id": request_id,
-                  "error": {"code": code, "message": "Odoo Server Error",
-                            "data": _error_data(exc)}}, nosniff=False)
+    return _json(
+        {
+            "jsonrpc": "2.0",
+            "id": request_id,
+            "error": {"code": code, "message": "Odoo Server Error", "data": _error_data(exc)},
+        },
+        nosniff=False,
+    )
 
 
 def _json(body: Any, *, nosniff: bool = True) -> Response:
@@ -244,7 +294,7 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         return await _fault_response(kind, status), hold == "after"
 
     async def _call_name(request: Request) -> str | None:
-        """"<model>.<method>" of an `execute_kw` call ("<service>.<method>" of another), for a
+        """ "<model>.<method>" of an `execute_kw` call ("<service>.<method>" of another), for a
         hold that counts only some methods; None when the body says nothing readable."""
         path = request.url.path
         if path.startswith("/json/2/"):
@@ -256,7 +306,11 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
                 service = request.path_params.get("service", "")
             else:
                 params = json.loads(raw).get("params") or {}
-                service, method, args = params.get("service"), params.get("method"), params.get("args") or []
+                service, method, args = (
+                    params.get("service"),
+                    params.get("method"),
+                    params.get("args") or [],
+                )
         except Exception:  # a body the handler itself refuses: it has no name to count
             return None
         if method == "execute_kw" and len(args) >= 5:
@@ -280,8 +334,10 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         try:
             body = await request.json()
         except ValueError:
-            return JSONResponse({"jsonrpc": "2.0", "id": None, "error": {
-                "code": -32700, "message": "Parse error"}}, status_code=400)
+            return JSONResponse(
+                {"jsonrpc": "2.0", "id": None, "error": {"code": -32700, "message": "Parse error"}},
+                status_code=400,
+            )
         request_id = body.get("id")
         if isinstance(fault, Response):
             return fault
@@ -289,8 +345,9 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         try:
             if fault is True:
                 raise SerializationFailure()
-            result = sandbox.dispatch(params.get("service", ""), params.get("method", ""),
-                                      list(params.get("args") or []))
+            result = sandbox.dispatch(
+                params.get("service", ""), params.get("method", ""), list(params.get("args") or [])
+            )
         except Exception as exc:  # every failure becomes Odoo's error object, as Odoo does
             return _jsonrpc_error(request_id, _as_odoo_error(exc), series)
         if hold_after:
@@ -309,8 +366,9 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
             if fault is True:
                 raise SerializationFailure()
             result = sandbox.dispatch(service, method or "", list(args))
-            payload = xmlrpc.client.dumps((_xml_safe(result),), methodresponse=True,
-                                          allow_none=False)
+            payload = xmlrpc.client.dumps(
+                (_xml_safe(result),), methodresponse=True, allow_none=False
+            )
         except Exception as exc:
             error = _as_odoo_error(exc)
             payload = xmlrpc.client.dumps(_xml_fault(error, legacy), methodresponse=True)
@@ -328,8 +386,12 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
             return j2.error_response(j2.not_found(j2.NOT_FOUND_HINT))
         raw = await request.body()
         if not j2.compatible(request, bool(raw)):
-            return Response(j2.UNSUPPORTED_MEDIA_PAGE, status_code=415, media_type=HTML,
-                            headers={"Accept": "application/json"})
+            return Response(
+                j2.UNSUPPORTED_MEDIA_PAGE,
+                status_code=415,
+                media_type=HTML,
+                headers={"Accept": "application/json"},
+            )
         fault, hold_after = await injected(request)
         if isinstance(fault, Response):
             return fault
@@ -352,22 +414,28 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         """Odoo 18's `/json/<path>` (web) is auth='user': without a session, 303 to the login."""
         full_path = f"{request.url.path}?{request.url.query}"
         target = f"/web/login?redirect={quote(full_path, safe='')}"
-        body = ("<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
-                "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the "
-                f'target URL: <a href="{target}">{target}</a>. If not, click the link.\n')
+        body = (
+            "<!doctype html>\n<html lang=en>\n<title>Redirecting...</title>\n"
+            "<h1>Redirecting...</h1>\n<p>You should be redirected automatically to the "
+            f'target URL: <a href="{target}">{target}</a>. If not, click the link.\n'
+        )
         return Response(body, status_code=303, media_type=HTML, headers={"Location": target})
 
     async def web_version(request: Request) -> Response:
         if request.method != "GET":  # type='http' POST without a CSRF token (19 version.json #2)
-            return Response("<!doctype html>\n<html lang=en>\n<title>400 Bad Request</title>\n"
-                            "<h1>Bad Request</h1>\n<p>Session expired (invalid CSRF token)</p>\n",
-                            status_code=400, media_type=HTML)
+            return Response(
+                "<!doctype html>\n<html lang=en>\n<title>400 Bad Request</title>\n"
+                "<h1>Bad Request</h1>\n<p>Session expired (invalid CSRF token)</p>\n",
+                status_code=400,
+                media_type=HTML,
+            )
         return j2.ok(series.web_version())
 
     async def version_info(request: Request) -> Response:
         body = await _json_or_empty(request)
-        return JSONResponse({"jsonrpc": "2.0", "id": body.get("id"),
-                             "result": series.common_version()})
+        return JSONResponse(
+            {"jsonrpc": "2.0", "id": body.get("id"), "result": series.common_version()}
+        )
 
     async def session_authenticate(request: Request) -> Response:
         body = await _json_or_empty(request)
@@ -380,10 +448,22 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
                 raise AccessDenied()
         except OdooError as exc:
             return _jsonrpc_error(body.get("id"), exc, series)
-        response = JSONResponse({"jsonrpc": "2.0", "id": body.get("id"), "result": {
-            "uid": uid, "is_system": uid == 2, "is_admin": uid == 2, "is_public": False,
-            "is_internal_user": True, "user_context": {"lang": "en_US", "tz": False, "uid": uid},
-            "db": db.name, **series.common_version()}})
+        response = JSONResponse(
+            {
+                "jsonrpc": "2.0",
+                "id": body.get("id"),
+                "result": {
+                    "uid": uid,
+                    "is_system": uid == 2,
+                    "is_admin": uid == 2,
+                    "is_public": False,
+                    "is_internal_user": True,
+                    "user_context": {"lang": "en_US", "tz": False, "uid": uid},
+                    "db": db.name,
+                    **series.common_version(),
+                },
+            }
+        )
         response.set_cookie("session_id", f"sandbox-{uid}")
         return response
 
@@ -396,9 +476,14 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
                 raise AccessDenied("Session expired")
             uid = int(cookie.removeprefix("sandbox-"))
             kwargs = dict(params.get("kwargs") or {})
-            result = sandbox.execute(uid, params["model"], params["method"],
-                                     list(params.get("args") or []), kwargs,
-                                     {"__http_session__": True})
+            result = sandbox.execute(
+                uid,
+                params["model"],
+                params["method"],
+                list(params.get("args") or []),
+                kwargs,
+                {"__http_session__": True},
+            )
         except Exception as exc:
             return _jsonrpc_error(body.get("id"), _as_odoo_error(exc), series)
         return _jsonrpc_result(body.get("id"), result)
@@ -406,20 +491,42 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
     async def doc_bearer(request: Request) -> Response:
         """Method signatures for odoo-client-lib's json2 proxy (positional args -> kwargs)."""
         methods = {
-            "search": ["domain", "offset", "limit", "order"], "read": ["fields"],
+            "search": ["domain", "offset", "limit", "order"],
+            "read": ["fields"],
             "search_read": ["domain", "fields", "offset", "limit", "order"],
-            "search_count": ["domain", "limit"], "create": ["vals_list"], "write": ["vals"],
-            "unlink": [], "name_search": ["name", "domain", "operator", "limit"],
-            "fields_get": ["allfields", "attributes"], "context_get": [],
+            "search_count": ["domain", "limit"],
+            "create": ["vals_list"],
+            "write": ["vals"],
+            "unlink": [],
+            "name_search": ["name", "domain", "operator", "limit"],
+            "fields_get": ["allfields", "attributes"],
+            "context_get": [],
             "read_group": ["domain", "fields", "groupby", "offset", "limit", "orderby", "lazy"],
-            "action_confirm": [], "action_post": [],
+            "action_confirm": [],
+            "action_post": [],
         }
-        model_level = {"search", "search_read", "search_count", "create", "name_search",
-                       "fields_get", "context_get", "read_group"}
-        return JSONResponse({"model": request.path_params["model"], "methods": {
-            name: {"parameters": {p: {} for p in params},
-                   "api": ["model"] if name in model_level else []}
-            for name, params in methods.items()}})
+        model_level = {
+            "search",
+            "search_read",
+            "search_count",
+            "create",
+            "name_search",
+            "fields_get",
+            "context_get",
+            "read_group",
+        }
+        return JSONResponse(
+            {
+                "model": request.path_params["model"],
+                "methods": {
+                    name: {
+                        "parameters": {p: {} for p in params},
+                        "api": ["model"] if name in model_level else [],
+                    }
+                    for name, params in methods.items()
+                },
+            }
+        )
 
     async def control(request: Request) -> Response:
         if request.method == "POST":
@@ -484,11 +591,20 @@ def _xml_safe(value: Any) -> Any:
 
 def _xml_fault(error: OdooError, legacy: bool) -> xmlrpc.client.Fault:
     if legacy:
-        kind = "warning -- UserError" if error.xmlrpc_fault_code == 2 else (
-            "AccessDenied" if error.xmlrpc_fault_code == 3 else "warning -- AccessError"
-            if error.xmlrpc_fault_code == 4 else error.traceback_text("server.py"))
-        return xmlrpc.client.Fault(f"{kind}{error.message}" if error.xmlrpc_fault_code in (2, 4)
-                                   else kind, "")
+        kind = (
+            "warning -- UserError"
+            if error.xmlrpc_fault_code == 2
+            else (
+                "AccessDenied"
+                if error.xmlrpc_fault_code == 3
+                else "warning -- AccessError"
+                if error.xmlrpc_fault_code == 4
+                else error.traceback_text("server.py")
+            )
+        )
+        return xmlrpc.client.Fault(
+            f"{kind}{error.message}" if error.xmlrpc_fault_code in (2, 4) else kind, ""
+        )
     text = error.message if error.xmlrpc_fault_code != 1 else error.traceback_text("server.py")
     return xmlrpc.client.Fault(error.xmlrpc_fault_code, text)
 

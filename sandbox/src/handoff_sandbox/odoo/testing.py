@@ -1,8 +1,8 @@
 """Run the Odoo sandbox in a background thread for tests and benchmarks.
 
-    with running_odoo_sandbox() as odoo:
-        httpx.post(f"{odoo.url}/jsonrpc", json={...})
-        odoo.set_faults(latency_ms=10, fail_next=2, fail_status=503)
+with running_odoo_sandbox() as odoo:
+    httpx.post(f"{odoo.url}/jsonrpc", json={...})
+    odoo.set_faults(latency_ms=10, fail_next=2, fail_status=503)
 """
 
 from __future__ import annotations
@@ -33,8 +33,15 @@ class RunningSandbox:
     uid = 2
     api_key = SEED_API_KEY
 
-    def __init__(self, url: str, server: uvicorn.Server, thread: threading.Thread,
-                 faults: FaultInjector, database: Database, series: Series) -> None:
+    def __init__(
+        self,
+        url: str,
+        server: uvicorn.Server,
+        thread: threading.Thread,
+        faults: FaultInjector,
+        database: Database,
+        series: Series,
+    ) -> None:
         self.url = url
         self.series = series
         self._server = server
@@ -58,9 +65,13 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
-def start_odoo_sandbox(db_path: str | None = None, latency_ms: float = 0.0,
-                       host: str = "127.0.0.1", port: int | None = None,
-                       series: str | int = 18) -> RunningSandbox:
+def start_odoo_sandbox(
+    db_path: str | None = None,
+    latency_ms: float = 0.0,
+    host: str = "127.0.0.1",
+    port: int | None = None,
+    series: str | int = 18,
+) -> RunningSandbox:
     """``series=19`` claims Odoo 19.0 and serves JSON-2; 18 (default) is the recorded server."""
     chosen = odoo_series(series)
     database = Database(db_path)
@@ -68,8 +79,9 @@ def start_odoo_sandbox(db_path: str | None = None, latency_ms: float = 0.0,
     database.faults = faults
     app = build_app(database, faults, chosen)
     port = port or free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off",
-                            access_log=False)
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="off", access_log=False
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, name=f"odoo-sandbox-{port}", daemon=True)
     thread.start()
@@ -82,8 +94,9 @@ def start_odoo_sandbox(db_path: str | None = None, latency_ms: float = 0.0,
 
 
 @contextmanager
-def running_odoo_sandbox(db_path: str | None = None, latency_ms: float = 0,
-                         series: str | int = 18) -> Iterator[RunningSandbox]:
+def running_odoo_sandbox(
+    db_path: str | None = None, latency_ms: float = 0, series: str | int = 18
+) -> Iterator[RunningSandbox]:
     sandbox = start_odoo_sandbox(db_path, latency_ms, series=series)
     try:
         yield sandbox

@@ -16,8 +16,11 @@ from typing import Any
 
 QUANTITY_DIGITS = 2  # decimal.precision "Product Unit of Measure"
 
-_INVERT = {float(f"{d}e-{n}"): float(f"{inv}e{n - shift}")
-           for d, inv, shift in ((1, 1, 0), (2, 5, 1), (5, 2, 1)) for n in range(1, 11)}
+_INVERT = {
+    float(f"{d}e-{n}"): float(f"{inv}e{n - shift}")
+    for d, inv, shift in ((1, 1, 0), (2, 5, 1), (5, 2, 1))
+    for n in range(1, 11)
+}
 
 
 def _round_half_away(value: float) -> float:
@@ -58,11 +61,12 @@ def float_round(value: float, precision_rounding: float, method: str = "HALF-UP"
 
 def quantity_field(value: float) -> float:
     """What a float field of precision "Product Unit of Measure" stores."""
-    return float_round(value, 10.0 ** -QUANTITY_DIGITS) + 0.0
+    return float_round(value, 10.0**-QUANTITY_DIGITS) + 0.0
 
 
-def compute_quantity(qty: float, source: dict[str, Any], target: dict[str, Any],
-                     method: str = "UP") -> float:
+def compute_quantity(
+    qty: float, source: dict[str, Any], target: dict[str, Any], method: str = "UP"
+) -> float:
     """``source._compute_quantity(qty, target, rounding_method=method)`` on uom.uom rows
     (``id``, ``category_id``, ``factor``, ``rounding``)."""
     if not qty:
@@ -71,8 +75,9 @@ def compute_quantity(qty: float, source: dict[str, Any], target: dict[str, Any],
     return float_round(amount, target["rounding"] or 0.01, method)
 
 
-def delivered(sums: Iterable[tuple[dict[str, Any] | None, float]],
-              line_uom: dict[str, Any] | None) -> float:
+def delivered(
+    sums: Iterable[tuple[dict[str, Any] | None, float]], line_uom: dict[str, Any] | None
+) -> float:
     """``_get_delivered_quantity_by_analytic`` for one sale line: ``sums`` of ``unit_amount``
     per timesheet unit; a sum without a unit is skipped, one of another category passes as is."""
     total = 0.0

@@ -152,7 +152,9 @@ class SandboxState:
         """True once for a live code issued for this redirect URI (codes are single-use)."""
         with self.lock:
             grant = self.authorization_codes.pop(code, None)
-        return grant is not None and grant.expires > time.time() and grant.redirect_uri == redirect_uri
+        return (
+            grant is not None and grant.expires > time.time() and grant.redirect_uri == redirect_uri
+        )
 
     def revoke(self, token: str) -> bool:
         """Revoke a refresh token (and every access token issued from it) or an access token."""
@@ -198,7 +200,9 @@ class SandboxState:
         locator = "01g8d" + secrets.token_hex(5).upper()
         with self.lock:
             now = time.time()
-            for key in [k for k, c in self.cursors.items() if now - c.last_used > CURSOR_IDLE_SECONDS]:
+            for key in [
+                k for k, c in self.cursors.items() if now - c.last_used > CURSOR_IDLE_SECONDS
+            ]:
                 del self.cursors[key]
             while len(self.cursors) >= MAX_OPEN_CURSORS:
                 self.cursors.popitem(last=False)
@@ -289,7 +293,10 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
                 )
         else:
             return _json(
-                {"error": "unsupported_grant_type", "error_description": "grant type not supported"},
+                {
+                    "error": "unsupported_grant_type",
+                    "error_description": "grant type not supported",
+                },
                 400,
             )
         body = _token_body(state.new_session(), instance_url, config, store.user_id)
@@ -319,7 +326,10 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
         separator = "&" if "?" in redirect_uri else "?"
         if params.get("response_type") != "code":
             query = urlencode(
-                {"error": "unsupported_response_type", "error_description": "response type not supported"}
+                {
+                    "error": "unsupported_response_type",
+                    "error_description": "response type not supported",
+                }
             )
             return RedirectResponse(f"{redirect_uri}{separator}{query}", status_code=302)
         values = {"code": state.new_authorization_code(redirect_uri)}
@@ -339,7 +349,11 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
         try:
             root = ElementTree.fromstring(body)
         except ElementTree.ParseError:
-            return _soap_fault("INVALID_LOGIN", "Invalid username, password, security token; or user locked out.", 500)
+            return _soap_fault(
+                "INVALID_LOGIN",
+                "Invalid username, password, security token; or user locked out.",
+                500,
+            )
         values = {element.tag.rsplit("}", 1)[-1]: (element.text or "") for element in root.iter()}
         if values.get("username") != config.username or values.get("password") not in (
             config.password + config.security_token,
@@ -418,9 +432,7 @@ def create_app(config: SandboxConfig | None = None, store: OrgStore | None = Non
         rest,
         methods=["GET", "POST", "PATCH", "DELETE", "PUT"],
     )
-    app.add_api_route(
-        "/services/data/v{version}", rest, methods=["GET"], name="rest_root"
-    )
+    app.add_api_route("/services/data/v{version}", rest, methods=["GET"], name="rest_root")
 
     # -- controls for tests and demos -----------------------------------------------------------
 
@@ -464,7 +476,9 @@ def _check_client(
     return None
 
 
-def _token_body(token: str, instance_url: str, config: SandboxConfig, user_id: str) -> dict[str, Any]:
+def _token_body(
+    token: str, instance_url: str, config: SandboxConfig, user_id: str
+) -> dict[str, Any]:
     issued_at = str(int(time.time() * 1000))
     user_path = f"{instance_url}/id/{config.org_id}/{user_id}"
     signature = base64.b64encode(
@@ -562,7 +576,9 @@ class _RestApi:
                 return self.query(request, params.get("q"), version, include_deleted)
         if head == "limits" and method == "GET" and len(parts) == 1:
             remaining = max(0, self.state.daily_limit - self.state.api_usage)
-            return _json({"DailyApiRequests": {"Max": self.state.daily_limit, "Remaining": remaining}})
+            return _json(
+                {"DailyApiRequests": {"Max": self.state.daily_limit, "Remaining": remaining}}
+            )
         if head == "jobs" and len(parts) >= 2 and parts[1] == "query" and float(version) >= 47.0:
             return self.state.query_jobs.dispatch(method, parts[2:], params, payload, version)
         if head == "sobjects":
@@ -591,7 +607,9 @@ class _RestApi:
         rest = parts[1:]
         if not rest:
             if method == "GET":
-                return _json({"objectDescribe": _describe_global(definition, version), "recentItems": []})
+                return _json(
+                    {"objectDescribe": _describe_global(definition, version), "recentItems": []}
+                )
             if method == "POST":
                 with self.store.transaction() as tx:
                     record_id = self.store.create(tx, name, _record_body(payload))
@@ -606,7 +624,9 @@ class _RestApi:
             if method == "GET":
                 record = self.store.get(name, record_id)
                 fields = params.get("fields")
-                return _json(_render(definition, record, version, fields.split(",") if fields else None))
+                return _json(
+                    _render(definition, record, version, fields.split(",") if fields else None)
+                )
             if method == "PATCH":
                 with self.store.transaction() as tx:
                     self.store.update(tx, name, record_id, _record_body(payload))
@@ -683,7 +703,9 @@ class _RestApi:
 
     # -- SOQL ----------------------------------------------------------------------------------
 
-    def query(self, request: Request, text: str | None, version: str, include_deleted: bool) -> Response:
+    def query(
+        self, request: Request, text: str | None, version: str, include_deleted: bool
+    ) -> Response:
         if not text:
             raise SalesforceApiError(400, "MALFORMED_QUERY", "A query string has to be specified")
         plan = soql.parse(text, self.store)
@@ -701,7 +723,15 @@ class _RestApi:
         if cursor is None or not offset_text.isdigit():
             raise SalesforceApiError(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
         cursor.last_used = time.time()
-        return self._page(cursor.rows, cursor.total, cursor.batch_size, int(offset_text), locator, version, "query")
+        return self._page(
+            cursor.rows,
+            cursor.total,
+            cursor.batch_size,
+            int(offset_text),
+            locator,
+            version,
+            "query",
+        )
 
     def _page(
         self,
@@ -718,7 +748,9 @@ class _RestApi:
         if not body["done"]:
             if locator is None:
                 locator = self.state.open_cursor(rows, batch_size)
-            body["nextRecordsUrl"] = f"/services/data/v{version}/{endpoint}/{locator}-{offset + batch_size}"
+            body["nextRecordsUrl"] = (
+                f"/services/data/v{version}/{endpoint}/{locator}-{offset + batch_size}"
+            )
         elif locator is not None:
             self.state.cursors.pop(locator, None)
         body["records"] = page
@@ -734,7 +766,9 @@ class _RestApi:
             all_or_none = str(params.get("allOrNone", "false")).lower() == "true"
             self._check_count(len(ids))
             return self._run_collection(
-                [{"Id": i} for i in ids], all_or_none, lambda tx, rec: self._delete_any(tx, rec["Id"])
+                [{"Id": i} for i in ids],
+                all_or_none,
+                lambda tx, rec: self._delete_any(tx, rec["Id"]),
             )
         if method == "GET" and len(parts) == 1:
             definition = self.store.definition(parts[0])
@@ -744,10 +778,14 @@ class _RestApi:
             results: list[Any] = []
             for record_id in ids:
                 record = self.store.find(definition.name, record_id)
-                results.append(_render(definition, record, version, fields or None) if record else None)
+                results.append(
+                    _render(definition, record, version, fields or None) if record else None
+                )
             return _json(results)
         if not isinstance(payload, dict) or not isinstance(payload.get("records"), list):
-            raise SalesforceApiError(400, "JSON_PARSER_ERROR", "The request body must have a records array")
+            raise SalesforceApiError(
+                400, "JSON_PARSER_ERROR", "The request body must have a records array"
+            )
         records: list[Any] = payload["records"]
         all_or_none = bool(payload.get("allOrNone", False))
         self._check_count(len(records))
@@ -761,7 +799,9 @@ class _RestApi:
             field_def = definition.field(field_name)
             if field_def is None or not (field_def.external_id or field_def.name == "Id"):
                 raise SalesforceApiError(
-                    400, "INVALID_FIELD", f"Field name provided, {field_name} is not an External ID or indexed field for {definition.name}"
+                    400,
+                    "INVALID_FIELD",
+                    f"Field name provided, {field_name} is not an External ID or indexed field for {definition.name}",
                 )
             return self._run_collection(
                 records,
@@ -821,9 +861,7 @@ class _RestApi:
         attributes = record.get("attributes") or {}
         sobject = attributes.get("type") if isinstance(attributes, dict) else None
         if not sobject:
-            raise SalesforceApiError(
-                400, "INVALID_TYPE", "Must send a concrete entity type.", []
-            )
+            raise SalesforceApiError(400, "INVALID_TYPE", "Must send a concrete entity type.", [])
         return self.store.definition(str(sobject)).name
 
     def _create_any(self, tx: Transaction, record: Any) -> dict[str, Any]:
@@ -835,14 +873,20 @@ class _RestApi:
         values = _record_body(record)
         record_id = values.pop("Id", None) or values.pop("id", None)
         if not record_id:
-            raise SalesforceApiError(400, "MISSING_ARGUMENT", "Id not specified in an update call", [])
+            raise SalesforceApiError(
+                400, "MISSING_ARGUMENT", "Id not specified in an update call", []
+            )
         self.store.update(tx, sobject, str(record_id), values)
         return {"id": self.store.get(sobject, str(record_id))["Id"]}
 
-    def _upsert_any(self, tx: Transaction, sobject: str, field_name: str, record: Any) -> dict[str, Any]:
+    def _upsert_any(
+        self, tx: Transaction, sobject: str, field_name: str, record: Any
+    ) -> dict[str, Any]:
         declared = self._type_of(record)
         if declared != sobject:
-            raise SalesforceApiError(400, "INVALID_TYPE", f"Record type {declared} does not match {sobject}")
+            raise SalesforceApiError(
+                400, "INVALID_TYPE", f"Record type {declared} does not match {sobject}"
+            )
         values = _record_body(record)
         value = next((v for k, v in values.items() if k.lower() == field_name.lower()), None)
         if value in (None, ""):
@@ -902,7 +946,9 @@ def _render(
             field_def = definition.field(name.strip())
             if field_def is None:
                 raise SalesforceApiError(
-                    400, "INVALID_FIELD", f"No such column '{name}' on sobject of type {definition.name}"
+                    400,
+                    "INVALID_FIELD",
+                    f"No such column '{name}' on sobject of type {definition.name}",
                 )
             names.append(field_def.name)
     for name in names:
@@ -946,7 +992,13 @@ def _describe(definition: SObjectDef, version: str) -> dict[str, Any]:
                 "relationshipName": f.relationship_name,
                 "restrictedPicklist": f.restricted_picklist,
                 "picklistValues": [
-                    {"active": True, "defaultValue": False, "label": v, "validFor": None, "value": v}
+                    {
+                        "active": True,
+                        "defaultValue": False,
+                        "label": v,
+                        "validFor": None,
+                        "value": v,
+                    }
                     for v in (f.picklist or [])
                 ],
             }

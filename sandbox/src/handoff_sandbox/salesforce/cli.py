@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 import uvicorn
@@ -16,15 +15,20 @@ from handoff_sandbox.salesforce.store import OrgStore
 
 def serve(
     port: int = typer.Option(8092, help="HTTPS port to listen on (127.0.0.1)."),
-    db: Optional[Path] = typer.Option(None, help="SQLite file for the org's records (default: in memory)."),  # noqa: UP045
+    db: Path | None = typer.Option(
+        None, help="SQLite file for the org's records (default: in memory)."
+    ),
     seed: bool = typer.Option(False, help="Load demo accounts, contacts and opportunities."),
-    cdc_url: Optional[str] = typer.Option(None, help="POST Change Data Capture events to this URL."),  # noqa: UP045
+    cdc_url: str | None = typer.Option(None, help="POST Change Data Capture events to this URL."),
     cdc_secret: str = typer.Option(
-        "handoff-sandbox-relay-secret", envvar="HANDOFF_SALESFORCE_RELAY_SECRET",
+        "handoff-sandbox-relay-secret",
+        envvar="HANDOFF_SALESFORCE_RELAY_SECRET",
         help="Shared secret signing CDC relay posts (X-Handoff-Relay-Signature).",
     ),
     daily_api_limit: int = typer.Option(100_000, help="Daily API request limit enforced."),
-    tls_dir: Optional[Path] = typer.Option(None, help="Where to write the generated CA and certificate."),  # noqa: UP045
+    tls_dir: Path | None = typer.Option(
+        None, help="Where to write the generated CA and certificate."
+    ),
 ) -> None:
     """Run a Salesforce-compatible sandbox over TLS (self-signed CA generated at start)."""
     directory = tls_dir or (db.parent if db else Path.cwd()) / ".handoff-salesforce-tls"
@@ -40,5 +44,7 @@ def serve(
         f"security_token={config.security_token}"
     )
     typer.echo(f"  consumer_key={config.consumer_key} consumer_secret={config.consumer_secret}")
-    typer.echo(f"  simple-salesforce: domain='127.0.0.1:{port}/login', session.verify='{tls.ca_path}'")
+    typer.echo(
+        f"  simple-salesforce: domain='127.0.0.1:{port}/login', session.verify='{tls.ca_path}'"
+    )
     uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, tls)).run()

@@ -136,7 +136,9 @@ def _system_fields() -> list[FieldDef]:
             label="Last Modified By ID",
             **read_only,
         ),
-        FieldDef(name="SystemModstamp", type=FieldType.DATETIME, label="System Modstamp", **read_only),
+        FieldDef(
+            name="SystemModstamp", type=FieldType.DATETIME, label="System Modstamp", **read_only
+        ),
     ]
 
 
@@ -342,7 +344,12 @@ SOBJECTS: dict[str, SObjectDef] = {
                 _f(
                     "Type",
                     FieldType.PICKLIST,
-                    picklist=["New Customer", "Existing Customer - Upgrade", "Existing Customer - Replacement", "Existing Customer - Downgrade"],
+                    picklist=[
+                        "New Customer",
+                        "Existing Customer - Upgrade",
+                        "Existing Customer - Replacement",
+                        "Existing Customer - Downgrade",
+                    ],
                 ),
                 _f("Description", FieldType.TEXTAREA, length=32000),
                 _f("Pricebook2Id", FieldType.REFERENCE, reference_to="Pricebook2"),
@@ -371,7 +378,12 @@ SOBJECTS: dict[str, SObjectDef] = {
                     required=True,
                     updateable=False,
                 ),
-                _f("PricebookEntryId", FieldType.REFERENCE, reference_to="PricebookEntry", updateable=False),
+                _f(
+                    "PricebookEntryId",
+                    FieldType.REFERENCE,
+                    reference_to="PricebookEntry",
+                    updateable=False,
+                ),
                 _f("Product2Id", FieldType.REFERENCE, reference_to="Product2", updateable=False),
                 _f("Name", FieldType.STRING, **_READ_ONLY),
                 _f("ProductCode", FieldType.STRING, **_READ_ONLY),

@@ -59,7 +59,9 @@ class BackgroundServer:
 
     def __init__(self, config: uvicorn.Config) -> None:
         self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, name="salesforce-sandbox", daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.run, name="salesforce-sandbox", daemon=True
+        )
 
     def start(self, timeout: float = 15.0) -> int:
         self.thread.start()

@@ -64,7 +64,7 @@ def tokenize(text: str) -> list[Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise malformed_query(f"unexpected token: '{text[position:position + 10]}'")
+            raise malformed_query(f"unexpected token: '{text[position : position + 10]}'")
         kind = match.lastgroup or ""
         if kind != "space":
             tokens.append(Token(kind, match.group(), position))
@@ -116,7 +116,10 @@ def _date_keyword(word: str, today: date) -> tuple[date, date] | None:
         "NEXT_MONTH": (next_month, (next_month + timedelta(days=32)).replace(day=1)),
         "THIS_YEAR": (year_start, year_start.replace(year=today.year + 1)),
         "LAST_YEAR": (year_start.replace(year=today.year - 1), year_start),
-        "NEXT_YEAR": (year_start.replace(year=today.year + 1), year_start.replace(year=today.year + 2)),
+        "NEXT_YEAR": (
+            year_start.replace(year=today.year + 1),
+            year_start.replace(year=today.year + 2),
+        ),
     }
     return ranges.get(name)
 
@@ -395,8 +398,8 @@ class _Parser:
             members = frozenset(value.value for value in values)
             if negate:
                 return lambda record: _normalised(ref, record) not in members
-            return lambda record: (value := _normalised(ref, record)) is not None and (
-                value in members
+            return lambda record: (
+                (value := _normalised(ref, record)) is not None and (value in members)
             )
         if token.kind == "word" and lowered == "like":
             literal = self._literal(ref)
@@ -511,8 +514,8 @@ def _like(ref: FieldRef, pattern: str) -> Predicate:
         ".*" if char == "%" else "." if char == "_" else re.escape(char) for char in pattern
     )
     compiled = re.compile(f"^{regex}$", re.DOTALL)
-    return lambda record: (value := _normalised(ref, record)) is not None and bool(
-        compiled.match(str(value))
+    return lambda record: (
+        (value := _normalised(ref, record)) is not None and bool(compiled.match(str(value)))
     )
 
 

@@ -239,7 +239,9 @@ class OrgStore:
         normalised = normalise_id(record_id)
         if normalised is None or normalised[:3] != definition.key_prefix:
             raise SalesforceApiError(
-                404, "NOT_FOUND", f"Provided external ID field does not exist or is not accessible: {record_id}"
+                404,
+                "NOT_FOUND",
+                f"Provided external ID field does not exist or is not accessible: {record_id}",
             )
         record = self._records.get(definition.name, {}).get(normalised)
         if record is None:
@@ -304,9 +306,7 @@ class OrgStore:
         self._index(definition.name, record)
         self._derive(tx, definition, record, set(coerced))
         changed = {k: v for k, v in record.items() if v is not None and k != "Id"}
-        tx.changes.append(
-            Change(definition.name, record_id, "CREATE", changed, [], self.clock())
-        )
+        tx.changes.append(Change(definition.name, record_id, "CREATE", changed, [], self.clock()))
         return record_id
 
     def update(self, tx: Transaction, sobject: str, record_id: str, values: dict[str, Any]) -> None:
@@ -343,9 +343,7 @@ class OrgStore:
         nulled = [k for k, v in after.items() if v is None and before.get(k) is not None]
         if changed or nulled:
             changed["LastModifiedDate"] = after["LastModifiedDate"]
-            tx.changes.append(
-                Change(sobject, after["Id"], "UPDATE", changed, nulled, self.clock())
-            )
+            tx.changes.append(Change(sobject, after["Id"], "UPDATE", changed, nulled, self.clock()))
 
     def delete(self, tx: Transaction, sobject: str, record_id: str) -> None:
         definition = self.definition(sobject)
@@ -405,7 +403,11 @@ class OrgStore:
             self._apply_update(tx, definition, record, coerced)
             return record["Id"], False
         if field_name.lower() == "id":
-            raise SalesforceApiError(404, "NOT_FOUND", "Provided external ID field does not exist or is not accessible: Id")
+            raise SalesforceApiError(
+                404,
+                "NOT_FOUND",
+                "Provided external ID field does not exist or is not accessible: Id",
+            )
         return self.create(tx, definition.name, {**values, field_name: value}), True
 
     def insert_many(self, sobject: str, rows: list[dict[str, Any]]) -> list[str]:
@@ -643,7 +645,9 @@ class OrgStore:
         if existing:
             return existing
         with self.transaction() as tx:
-            book_id = self.create(tx, "Pricebook2", {"Name": "Standard Price Book", "IsActive": True})
+            book_id = self.create(
+                tx, "Pricebook2", {"Name": "Standard Price Book", "IsActive": True}
+            )
             self._records["Pricebook2"][book_id]["IsStandard"] = True
         self._persist([("Pricebook2", book_id)])
         return book_id

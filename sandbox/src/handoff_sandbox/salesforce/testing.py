@@ -1,9 +1,9 @@
 """Run the Salesforce sandbox inside a test (or benchmark) and talk to it over real HTTPS.
 
-    with running_salesforce_sandbox(seed=True) as sandbox:
-        sf = Salesforce(username=sandbox.username, password=sandbox.password,
-                        security_token=sandbox.security_token, domain=sandbox.login_domain,
-                        session=sandbox.requests_session())
+with running_salesforce_sandbox(seed=True) as sandbox:
+    sf = Salesforce(username=sandbox.username, password=sandbox.password,
+                    security_token=sandbox.security_token, domain=sandbox.login_domain,
+                    session=sandbox.requests_session())
 """
 
 from __future__ import annotations

@@ -221,7 +221,12 @@ class OdooAdapter:
     # -- read --------------------------------------------------------------------------------
 
     def read(
-        self, model: str, ids: Sequence[int], fields: Sequence[str], *, context: Values | None = None
+        self,
+        model: str,
+        ids: Sequence[int],
+        fields: Sequence[str],
+        *,
+        context: Values | None = None,
     ) -> list[dict[str, Any]]:
         if not ids:
             return []
@@ -326,7 +331,9 @@ class OdooAdapter:
         next_cursor = cursor
         if records:
             last = records[-1]
-            next_cursor = WriteDateCursor(write_date=_odoo_datetime(last["write_date"]), id=last["id"])
+            next_cursor = WriteDateCursor(
+                write_date=_odoo_datetime(last["write_date"]), id=last["id"]
+            )
         return ChangePage(records=records, cursor=next_cursor, more=len(records) == size)
 
     def read_group(
@@ -365,7 +372,11 @@ class OdooAdapter:
             return {}
         rows = self.search_read(
             "ir.model.data",
-            [["module", "=", EXTERNAL_ID_MODULE], ["model", "=", model], ["name", "in", list(names)]],
+            [
+                ["module", "=", EXTERNAL_ID_MODULE],
+                ["model", "=", model],
+                ["name", "in", list(names)],
+            ],
             ["name", "res_id"],
         )
         return {names[row["name"]]: row["res_id"] for row in rows if row["name"] in names}
@@ -412,8 +423,9 @@ class OdooAdapter:
         results: dict[str, UpsertResult] = {}
         missing = [(ext, vals) for ext, vals in prepared if ext not in bound]
         if missing:
-            for (ext, _vals), new_id in zip(missing, self._load(model, system, missing, context),
-                                            strict=True):
+            for (ext, _vals), new_id in zip(
+                missing, self._load(model, system, missing, context), strict=True
+            ):
                 results[ext] = UpsertResult(
                     external_id=ext,
                     xmlid=f"{EXTERNAL_ID_MODULE}.{external_id_name(system, model, ext)}",
@@ -479,14 +491,19 @@ class OdooAdapter:
             raise ValueError(f"duplicate external ids in one create_bound_many on {model}")
         clashing = [ext for ext, vals in prepared if reference_field in vals]
         if clashing:
-            raise ValueError(f"{model}.{reference_field} is set by create_bound_many itself "
-                             f"(rows {clashing[:3]} give it)")
+            raise ValueError(
+                f"{model}.{reference_field} is set by create_bound_many itself "
+                f"(rows {clashing[:3]} give it)"
+            )
         if self.check_schema:
             problems: list[Violation] = []
             for index, (ext, vals) in enumerate(prepared):
                 problems += self.schema.violations(
-                    model, {**vals, reference_field: self.reference(system, model, ext)},
-                    creating=True, row=index)
+                    model,
+                    {**vals, reference_field: self.reference(system, model, ext)},
+                    creating=True,
+                    row=index,
+                )
             if problems:
                 raise SchemaViolation(model, problems)
         fields = sorted({name for _ext, vals in prepared for name in vals})
@@ -498,8 +515,12 @@ class OdooAdapter:
         if unbound:
             references = {self.reference(system, model, ext): ext for ext, _ in unbound}
             found = self.search_read(
-                model, [[reference_field, "in", list(references)]],
-                [reference_field, *fields], order="id asc", context=context)
+                model,
+                [[reference_field, "in", list(references)]],
+                [reference_field, *fields],
+                order="id asc",
+                context=context,
+            )
             for row in found:
                 ext = references.get(row.get(reference_field) or "")
                 if ext is not None and ext not in adopted:
@@ -511,46 +532,81 @@ class OdooAdapter:
         if missing:
             new_ids = self.create_many(
                 model,
-                [{**vals, reference_field: self.reference(system, model, ext)}
-                 for ext, vals in missing],
+                [
+                    {**vals, reference_field: self.reference(system, model, ext)}
+                    for ext, vals in missing
+                ],
                 context=context,
             )
             created = {ext: new_id for (ext, _vals), new_id in zip(missing, new_ids, strict=True)}
         to_bind = {**adopted, **created}
         if alongside is not None and created and not existing:
-            fresh = [UpsertResult(external_id=ext, xmlid=self.reference(system, model, ext),
-                                  id=created[ext], created=True) for ext, _ in prepared]
+            fresh = [
+                UpsertResult(
+                    external_id=ext,
+                    xmlid=self.reference(system, model, ext),
+                    id=created[ext],
+                    created=True,
+                )
+                for ext, _ in prepared
+            ]
             binding = [
-                {"module": EXTERNAL_ID_MODULE, "name": external_id_name(system, model, ext),
-                 "model": model, "res_id": rid}
+                {
+                    "module": EXTERNAL_ID_MODULE,
+                    "name": external_id_name(system, model, ext),
+                    "model": model,
+                    "res_id": rid,
+                }
                 for ext, rid in to_bind.items()
             ]
             with ThreadPoolExecutor(max_workers=1) as pool:
-                future = pool.submit(contextvars.copy_context().run, self.client.execute_kw,
-                                     "ir.model.data", "create", [binding])
+                future = pool.submit(
+                    contextvars.copy_context().run,
+                    self.client.execute_kw,
+                    "ir.model.data",
+                    "create",
+                    [binding],
+                )
                 try:
                     alongside(fresh)
                 finally:
                     future.result()
             return fresh
         if to_bind:
-            self.client.execute_kw("ir.model.data", "create", [[
-                {"module": EXTERNAL_ID_MODULE, "name": external_id_name(system, model, ext),
-                 "model": model, "res_id": rid}
-                for ext, rid in to_bind.items()
-            ]])
+            self.client.execute_kw(
+                "ir.model.data",
+                "create",
+                [
+                    [
+                        {
+                            "module": EXTERNAL_ID_MODULE,
+                            "name": external_id_name(system, model, ext),
+                            "model": model,
+                            "res_id": rid,
+                        }
+                        for ext, rid in to_bind.items()
+                    ]
+                ],
+            )
         for ext, rid in created.items():
             results[ext] = UpsertResult(
-                external_id=ext, xmlid=self.reference(system, model, ext), id=rid, created=True)
+                external_id=ext, xmlid=self.reference(system, model, ext), id=rid, created=True
+            )
         if existing:
             changes = self._changed_values(
-                model, [(rid, vals) for _ext, vals, rid in existing], current)
+                model, [(rid, vals) for _ext, vals, rid in existing], current
+            )
             self.write_many(
-                model, [(rid, diff) for rid, diff in changes.items() if diff], context=context)
+                model, [(rid, diff) for rid, diff in changes.items() if diff], context=context
+            )
             for ext, _vals, rid in existing:
                 results[ext] = UpsertResult(
-                    external_id=ext, xmlid=self.reference(system, model, ext), id=rid,
-                    created=False, updated_fields=sorted(changes.get(rid, {})))
+                    external_id=ext,
+                    xmlid=self.reference(system, model, ext),
+                    id=rid,
+                    created=False,
+                    updated_fields=sorted(changes.get(rid, {})),
+                )
         ordered = [results[ext] for ext, _ in prepared]
         if alongside is not None:
             alongside(ordered)
@@ -570,7 +626,9 @@ class OdooAdapter:
             return bound, {}
         current = {row["id"]: row for row in self.read(model, list(bound.values()), fields)}
         alive = set(current)
-        stale = [external_id_name(system, model, ext) for ext, rid in bound.items() if rid not in alive]
+        stale = [
+            external_id_name(system, model, ext) for ext, rid in bound.items() if rid not in alive
+        ]
         if stale:
             # The record was deleted in Odoo (read drops missing ids, missing_error.json #1):
             # drop the dangling external id so load can create a fresh record.
@@ -683,8 +741,14 @@ def load_column(schema: ModelSchema, name: str) -> str:
     if spec.type == "one2many":
         raise SchemaViolation(
             schema.model,
-            [Violation(model=schema.model, field=name, problem="one2many cannot be upserted by "
-                       "load; upsert the parent, then create the lines with create_many")],
+            [
+                Violation(
+                    model=schema.model,
+                    field=name,
+                    problem="one2many cannot be upserted by "
+                    "load; upsert the parent, then create the lines with create_many",
+                )
+            ],
         )
     return name
 
@@ -718,8 +782,10 @@ def _same_value(schema: ModelSchema, name: str, held: Any, wanted: Any) -> bool:
     if kind == "many2one":
         held = held[0] if isinstance(held, list | tuple) and held else held
         return (held or False) == (wanted or False)
-    if kind in ("float", "monetary") and isinstance(held, int | float) and isinstance(
-        wanted, int | float
+    if (
+        kind in ("float", "monetary")
+        and isinstance(held, int | float)
+        and isinstance(wanted, int | float)
     ):
         return abs(float(held) - float(wanted)) < 1e-9
     if kind == "many2many":

@@ -80,7 +80,12 @@ def _settings(
     url: str, db: str, login: str, secret: str, protocol: ProtocolChoice, options: dict[str, Any]
 ) -> OdooSettings:
     return OdooSettings(
-        url=url.rstrip("/"), db=db, login=login, secret=SecretStr(secret), protocol=protocol, **options
+        url=url.rstrip("/"),
+        db=db,
+        login=login,
+        secret=SecretStr(secret),
+        protocol=protocol,
+        **options,
     )
 
 
@@ -133,8 +138,9 @@ class _ClientCore:
     ) -> TranslatedCall:
         return translate_call(self._names, model, method, args, kwargs)
 
-    def _answer(self, model: str, method: str, args: Sequence[Any], call: TranslatedCall,
-                result: Any) -> Any:
+    def _answer(
+        self, model: str, method: str, args: Sequence[Any], call: TranslatedCall, result: Any
+    ) -> Any:
         result = translate_result(self._names, model, method, result, call.asked)
         return self._unwrap_single_create(method, args, result)
 
@@ -176,7 +182,12 @@ class _ClientCore:
     @staticmethod
     def _unwrap_single_create(method: str, args: Sequence[Any], result: Any) -> Any:
         # JSON-2 always creates from a list; JSON-RPC `create(vals)` answers a bare id.
-        if method == "create" and args and isinstance(args[0], Mapping) and isinstance(result, list):
+        if (
+            method == "create"
+            and args
+            and isinstance(args[0], Mapping)
+            and isinstance(result, list)
+        ):
             return result[0] if len(result) == 1 else result
         return result
 
@@ -242,7 +253,9 @@ class OdooClient(_ClientCore):
         self, service: str, method: str, *args: Any, timeout_s: float | None = None
     ) -> Any:
         """A raw ``/jsonrpc`` service call (``common.version``, ``common.authenticate``...)."""
-        return self._send(self._jsonrpc.service_request(service, method, args), None, method, timeout_s)
+        return self._send(
+            self._jsonrpc.service_request(service, method, args), None, method, timeout_s
+        )
 
     # -- session -----------------------------------------------------------------------------
 
@@ -263,8 +276,10 @@ class OdooClient(_ClientCore):
             response = self._http.get("/web/version")
             try:
                 answer = response.json()
-                return {"server_version": answer["version"],
-                        "server_version_info": answer["version_info"]}
+                return {
+                    "server_version": answer["version"],
+                    "server_version_info": answer["version_info"],
+                }
             except (ValueError, KeyError, TypeError):
                 raise exc from None
 
@@ -317,11 +332,11 @@ class OdooClient(_ClientCore):
         return self._answer(model, method, args, call, result)
 
     def call(self, call: OdooCall) -> Any:
-        return self.execute_kw(call.model, call.method, call.args, call.kwargs, timeout_s=call.timeout_s)
+        return self.execute_kw(
+            call.model, call.method, call.args, call.kwargs, timeout_s=call.timeout_s
+        )
 
-    def call_many(
-        self, calls: Iterable[OdooCall], *, return_exceptions: bool = False
-    ) -> list[Any]:
+    def call_many(self, calls: Iterable[OdooCall], *, return_exceptions: bool = False) -> list[Any]:
         """Run independent calls concurrently (``max_in_flight`` at a time), results in order.
 
         With ``return_exceptions`` each failed call's :class:`OdooError` takes its place in the

@@ -189,7 +189,9 @@ _LOCK_PATTERN = (
 # ir.model.data's unique (module, name) when a concurrent transaction created the same external id
 # first (hub_calls_refused_by_real_odoo.json #2, load_concurrent_same_external_id.json): a retry
 # finds that external id and updates instead of creating.
-_EXTERNAL_ID_RACE = r'duplicate key value violates unique constraint "ir_model_data_module_name_uniq'
+_EXTERNAL_ID_RACE = (
+    r'duplicate key value violates unique constraint "ir_model_data_module_name_uniq'
+)
 # Another transaction touched the same rows: raised as an error, or reported inside load's result.
 CONCURRENT_UPDATE = re.compile(f"{_LOCK_PATTERN}|{_EXTERNAL_ID_RACE}")
 

@@ -148,8 +148,9 @@ def active_currency_ids(odoo: OdooAdapter, codes: Sequence[str]) -> dict[str, in
     wanted = sorted(set(codes))
     if not wanted:
         return {}
-    rows = odoo.search_read("res.currency", [["name", "in", wanted], ["active", "=", True]],
-                            ["name"])
+    rows = odoo.search_read(
+        "res.currency", [["name", "in", wanted], ["active", "=", True]], ["name"]
+    )
     return {str(row["name"]): int(row["id"]) for row in rows}
 
 
@@ -389,8 +390,11 @@ class QuoteToCashAdapter:
                 ids.append(by_name[milestone.name])
             elif milestone.sale_line_id and defaults.get(milestone.sale_line_id):
                 taken = defaults[milestone.sale_line_id].pop(0)
-                self.odoo.write("project.milestone", [taken], milestone.model_dump(
-                    exclude_none=True, exclude={"project_id", "sale_line_id"}))
+                self.odoo.write(
+                    "project.milestone",
+                    [taken],
+                    milestone.model_dump(exclude_none=True, exclude={"project_id", "sale_line_id"}),
+                )
                 ids.append(taken)
             else:
                 ids.append(None)
@@ -465,7 +469,9 @@ class QuoteToCashAdapter:
         ids = list(invoice_ids)
         values: dict[str, Any] = {"reason": reason}
         if journal_id is None:  # required on create: Odoo computes it only after the INSERT
-            rows = self.odoo.read("account.move", ids[:1], ["journal_id"])  # credit_note.json #11-14
+            rows = self.odoo.read(
+                "account.move", ids[:1], ["journal_id"]
+            )  # credit_note.json #11-14
             journal_id = rows[0]["journal_id"][0] if rows and rows[0]["journal_id"] else None
         if journal_id is not None:
             values["journal_id"] = journal_id

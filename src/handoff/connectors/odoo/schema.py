@@ -54,7 +54,9 @@ class FieldSpec(BaseModel):
 
     @property
     def selection_keys(self) -> list[Any]:
-        return [item[0] if isinstance(item, list | tuple) else item for item in self.selection or []]
+        return [
+            item[0] if isinstance(item, list | tuple) else item for item in self.selection or []
+        ]
 
 
 class ModelSchema(BaseModel):
@@ -72,23 +74,32 @@ class ModelSchema(BaseModel):
     ) -> ModelSchema:
         schema = cls(
             model=model,
-            fields={name: FieldSpec(name=name, **dict(attrs)) for name, attrs in fields_get.items()},
+            fields={
+                name: FieldSpec(name=name, **dict(attrs)) for name, attrs in fields_get.items()
+            },
         )
         if defaults is None:
             return schema
         required = sorted(schema.required_on_create)
         found = defaults(model, required) if required else {}
-        return schema.model_copy(update={"server_defaults": frozenset(
-            name for name, value in found.items()
-            if name in required and value is not None
-            and (value is not False or schema.fields[name].type == "boolean")
-        )})
+        return schema.model_copy(
+            update={
+                "server_defaults": frozenset(
+                    name
+                    for name, value in found.items()
+                    if name in required
+                    and value is not None
+                    and (value is not False or schema.fields[name].type == "boolean")
+                )
+            }
+        )
 
     @property
     def required_on_create(self) -> set[str]:
         """Required fields a create may have to send: writable and stored."""
         return {
-            name for name, spec in self.fields.items()
+            name
+            for name, spec in self.fields.items()
             if spec.required and not spec.readonly and spec.store
         }
 
@@ -243,7 +254,9 @@ class SchemaRegistry:
         problems: list[Violation] = []
 
         def add(field: str, value: Any, problem: str) -> None:
-            problems.append(Violation(model=model, field=field, value=value, problem=problem, row=row))
+            problems.append(
+                Violation(model=model, field=field, value=value, problem=problem, row=row)
+            )
 
         for name, value in values.items():
             spec = schema.fields.get(name)
@@ -343,8 +356,10 @@ class SchemaRegistry:
                     spec.relation, command[2], creating=code == 0, filled_by_parent=model
                 )
                 for problem in nested:
-                    add(command, f"in {problem.model}.{problem.field}={problem.value!r}: "
-                                 f"{problem.problem}")
+                    add(
+                        command,
+                        f"in {problem.model}.{problem.field}={problem.value!r}: {problem.problem}",
+                    )
         return problems
 
 
@@ -380,6 +395,9 @@ def _command_shape_problem(command: Any) -> str | None:
 def _is_empty(value: Any, spec: FieldSpec | None) -> bool:
     if spec is not None and spec.type == "boolean":
         return value is None
-    return value is None or value is False or value == "" or (
-        isinstance(value, list | tuple) and not value
+    return (
+        value is None
+        or value is False
+        or value == ""
+        or (isinstance(value, list | tuple) and not value)
     )

@@ -33,8 +33,9 @@ class SeriesNames:
     ``[0, 0, vals]`` / ``[1, id, vals]`` commands are translated too)."""
 
     def __post_init__(self) -> None:
-        back = {model: {new: old for old, new in names.items()}
-                for model, names in self.renamed.items()}
+        back = {
+            model: {new: old for old, new in names.items()} for model, names in self.renamed.items()
+        }
         object.__setattr__(self, "_back", back)
 
     @property
@@ -47,7 +48,9 @@ class SeriesNames:
         if model in self.removed_models:
             raise InvalidModel(
                 f"Odoo {self.major} has no model {model!r} (removed after Odoo 18)",
-                model=model, method=method, rule="model_removed_in_series",
+                model=model,
+                method=method,
+                rule="model_removed_in_series",
             )
 
     def name(self, model: str, name: str) -> str:
@@ -64,8 +67,11 @@ class SeriesNames:
         """A field list for the server: renamed, removed ones left out."""
         if not isinstance(names, list | tuple):
             return names
-        return [self.name(model, n) for n in names
-                if not (isinstance(n, str) and self.removed(model, n))]
+        return [
+            self.name(model, n)
+            for n in names
+            if not (isinstance(n, str) and self.removed(model, n))
+        ]
 
     def vals(self, model: str, vals: Any, method: str = "write") -> Any:
         if not isinstance(vals, Mapping):
@@ -78,7 +84,10 @@ class SeriesNames:
                 raise InvalidField(
                     f"Odoo {self.major} has no field {model}.{name} (removed after Odoo 18); "
                     f"value {value!r} cannot be written",
-                    field=name, model=model, method=method, rule="field_removed_in_series",
+                    field=name,
+                    model=model,
+                    method=method,
+                    rule="field_removed_in_series",
                 )
             comodel = self.x2many.get((model, name))
             if comodel and isinstance(value, list):
@@ -152,8 +161,9 @@ class TranslatedCall:
     """The hub's field list (to put back removed fields as False in the answer)."""
 
 
-def translate_call(names: SeriesNames, model: str, method: str, args: Any,
-                   kwargs: Mapping[str, Any] | None) -> TranslatedCall:
+def translate_call(
+    names: SeriesNames, model: str, method: str, args: Any, kwargs: Mapping[str, Any] | None
+) -> TranslatedCall:
     """An 18-style call in the server series' names (a no-op for 18)."""
     args, kw = list(args), dict(kwargs or {})
     if names.identity:
@@ -170,8 +180,9 @@ def translate_call(names: SeriesNames, model: str, method: str, args: Any,
     return TranslatedCall(args, kw, asked)
 
 
-def _translate(names: SeriesNames, model: str, method: str, kind: str, value: Any,
-               asked: Any) -> tuple[Any, Any]:
+def _translate(
+    names: SeriesNames, model: str, method: str, kind: str, value: Any, asked: Any
+) -> tuple[Any, Any]:
     if kind == "vals":
         if isinstance(value, list):
             return [names.vals(model, v, method) for v in value], asked
@@ -183,8 +194,9 @@ def _translate(names: SeriesNames, model: str, method: str, kind: str, value: An
     return names.fields(model, value), value
 
 
-def translate_result(names: SeriesNames, model: str, method: str, result: Any,
-                     asked: Any = None) -> Any:
+def translate_result(
+    names: SeriesNames, model: str, method: str, result: Any, asked: Any = None
+) -> Any:
     """The server's answer back in the hub's (18) names."""
     if names.identity:
         return result
@@ -206,19 +218,24 @@ ODOO_19 = SeriesNames(
         "res.users": {"groups_id": "group_ids"},
     },
     removed_fields={
-        "res.partner": frozenset({"mobile", "title", "invoice_warn", "invoice_warn_msg",
-                                  "sale_warn", "debit_limit"}),
+        "res.partner": frozenset(
+            {"mobile", "title", "invoice_warn", "invoice_warn_msg", "sale_warn", "debit_limit"}
+        ),
         "res.company": frozenset({"mobile"}),
         "uom.uom": frozenset({"category_id", "factor_inv", "uom_type", "ratio"}),
-        "product.template": frozenset({"uom_po_id", "uom_category_id", "packaging_ids",
-                                       "sale_line_warn"}),
-        "product.product": frozenset({"uom_po_id", "uom_category_id", "packaging_ids",
-                                      "sale_line_warn"}),
-        "sale.order.line": frozenset({"product_uom_category_id", "product_packaging_id",
-                                      "product_packaging_qty"}),
+        "product.template": frozenset(
+            {"uom_po_id", "uom_category_id", "packaging_ids", "sale_line_warn"}
+        ),
+        "product.product": frozenset(
+            {"uom_po_id", "uom_category_id", "packaging_ids", "sale_line_warn"}
+        ),
+        "sale.order.line": frozenset(
+            {"product_uom_category_id", "product_packaging_id", "product_packaging_qty"}
+        ),
         "sale.advance.payment.inv": frozenset({"amount_to_invoice"}),
-        "hr.expense": frozenset({"sheet_id", "accounting_date", "approved_by", "approved_on",
-                                 "product_uom_category_id"}),
+        "hr.expense": frozenset(
+            {"sheet_id", "accounting_date", "approved_by", "approved_on", "product_uom_category_id"}
+        ),
         "account.move": frozenset({"expense_sheet_id"}),
         "account.payment": frozenset({"expense_sheet_id"}),
     },
@@ -236,5 +253,12 @@ def names_for(major: int) -> SeriesNames:
     return ODOO_19 if major >= 19 else ODOO_18
 
 
-__all__ = ["ODOO_18", "ODOO_19", "SeriesNames", "TranslatedCall", "names_for", "translate_call",
-           "translate_result"]
+__all__ = [
+    "ODOO_18",
+    "ODOO_19",
+    "SeriesNames",
+    "TranslatedCall",
+    "names_for",
+    "translate_call",
+    "translate_result",
+]

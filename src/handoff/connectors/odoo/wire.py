@@ -151,7 +151,10 @@ class JsonRpcWire:
             raise OdooProtocolError(f"JSON-RPC answer is not an object: {payload!r:.200}")
         if "error" in payload:
             error = payload["error"] or {}
-            data = error.get("data") or {"name": "builtins.Exception", "message": error.get("message")}
+            data = error.get("data") or {
+                "name": "builtins.Exception",
+                "message": error.get("message"),
+            }
             raise error_from_payload(data, model=model, method=method)
         # Odoo leaves `result` out when the method returned None (18:
         # result_omitted_when_none.json): an answer without error is a success.
@@ -170,8 +173,15 @@ JSON2_POSITIONAL_PARAMS: dict[str, tuple[str, ...]] = {
     "search_count": ("domain", "limit"),
     "fields_get": ("allfields", "attributes"),
     "read_group": ("domain", "fields", "groupby", "offset", "limit", "orderby", "lazy"),
-    "formatted_read_group": ("domain", "groupby", "aggregates", "having", "offset", "limit",
-                             "order"),
+    "formatted_read_group": (
+        "domain",
+        "groupby",
+        "aggregates",
+        "having",
+        "offset",
+        "limit",
+        "order",
+    ),
     "name_search": ("name", "domain", "operator", "limit"),
     "name_create": ("name",),
     "default_get": ("fields",),
@@ -226,8 +236,14 @@ JSON2_ERROR_RULES: tuple[tuple[str, str, type[OdooError]], ...] = (
 _NO_DATABASE_PAGE = "No database is selected"
 
 
-def json2_error(payload: Mapping[str, Any], *, status: int, model: str | None,
-                method: str | None, retry_after: float | None) -> OdooError:
+def json2_error(
+    payload: Mapping[str, Any],
+    *,
+    status: int,
+    model: str | None,
+    method: str | None,
+    retry_after: float | None,
+) -> OdooError:
     """The typed error for a JSON-2 error body ``{name, message, arguments, context, debug}``."""
     name = str(payload.get("name") or "")
     message = str(payload.get("message") or "")
@@ -245,8 +261,7 @@ def json2_error(payload: Mapping[str, Any], *, status: int, model: str | None,
         # 400 unparsable body, 415 content type, 422 arguments that do not fit the signature,
         # 404 bad path: the request itself is wrong for this server.
         return OdooProtocolError(
-            f"Odoo JSON-2 refused the request (HTTP {status} {name.rsplit('.', 1)[-1]}): "
-            f"{message}",
+            f"Odoo JSON-2 refused the request (HTTP {status} {name.rsplit('.', 1)[-1]}): {message}",
             status=status,
             server_name=name,
             arguments=list(payload.get("arguments") or []),
@@ -308,8 +323,13 @@ class Json2Wire:
         except ValueError:
             payload = None
         if isinstance(payload, dict) and payload.get("name"):
-            raise json2_error(payload, status=response.status_code, model=model, method=method,
-                              retry_after=retry_after)
+            raise json2_error(
+                payload,
+                status=response.status_code,
+                model=model,
+                method=method,
+                retry_after=retry_after,
+            )
         if response.status_code == 404 and _NO_DATABASE_PAGE in response.text:
             db = response.request.headers.get("X-Odoo-Database", "")
             raise UnknownDatabase(

@@ -182,7 +182,9 @@ class SalesforceClient:
             headers={"Accept": "application/json"},
         )
         self.session: LoginSession | None = None
-        self.budget = ApiBudget(settings.login_url, settings.budget_floor, settings.budget_recheck_seconds)
+        self.budget = ApiBudget(
+            settings.login_url, settings.budget_floor, settings.budget_recheck_seconds
+        )
         self.calls = 0  # API calls made (each counts against the org's limit)
         self.logins = 0
         self._login_lock = threading.Lock()
@@ -229,10 +231,13 @@ class SalesforceClient:
         try:
             response = self.http.post(url, data=form)
         except httpx.TransportError as error:
-            raise SalesforceTransientError(f"Salesforce login unreachable: {error}", rule="connection") from error
+            raise SalesforceTransientError(
+                f"Salesforce login unreachable: {error}", rule="connection"
+            ) from error
         if response.status_code >= 500:
             raise SalesforceTransientError(
-                f"Salesforce login answered {response.status_code}", rule=f"http_{response.status_code}"
+                f"Salesforce login answered {response.status_code}",
+                rule=f"http_{response.status_code}",
             )
         body = _json_or_none(response)
         if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
@@ -280,15 +285,27 @@ class SalesforceClient:
             request_headers.update(headers or {})
             try:
                 response = self.http.request(
-                    method, session.instance_url + path, params=params, json=json, headers=request_headers
+                    method,
+                    session.instance_url + path,
+                    params=params,
+                    json=json,
+                    headers=request_headers,
                 )
             except httpx.TimeoutException as error:
-                raise SalesforceTransientError(f"Salesforce {method} {path} timed out", rule="timeout") from error
+                raise SalesforceTransientError(
+                    f"Salesforce {method} {path} timed out", rule="timeout"
+                ) from error
             except httpx.TransportError as error:
-                raise SalesforceTransientError(f"Salesforce {method} {path}: {error}", rule="connection") from error
+                raise SalesforceTransientError(
+                    f"Salesforce {method} {path}: {error}", rule="connection"
+                ) from error
             self.calls += 1
             self.budget.observe(response.headers.get("Sforce-Limit-Info"))
-            if response.status_code == 401 and attempt == 1 and _error_code(response) == "INVALID_SESSION_ID":
+            if (
+                response.status_code == 401
+                and attempt == 1
+                and _error_code(response) == "INVALID_SESSION_ID"
+            ):
                 with self._login_lock:
                     # Another thread may already have logged in again.
                     if self.session is session:
@@ -354,9 +371,14 @@ class SalesforceClient:
         path = f"sobjects/{sobject}/{external_field}/{quote(value, safe='')}"
         response = self.request("PATCH", path, json=values)
         if response.status_code == 204:  # API < 46 answers an update without a body
-            return UpsertResult(id=self.get(sobject, f"{external_field}/{quote(value, safe='')}", ["Id"])["Id"], created=False)
+            return UpsertResult(
+                id=self.get(sobject, f"{external_field}/{quote(value, safe='')}", ["Id"])["Id"],
+                created=False,
+            )
         body = response.json()
-        return UpsertResult(id=body["id"], created=bool(body.get("created", response.status_code == 201)))
+        return UpsertResult(
+            id=body["id"], created=bool(body.get("created", response.status_code == 201))
+        )
 
     def describe(self, sobject: str) -> dict[str, Any]:
         return dict(self.request("GET", f"sobjects/{sobject}/describe").json())
@@ -369,7 +391,9 @@ class SalesforceClient:
 
     # -- SOQL ----------------------------------------------------------------------------------
 
-    def query_pages(self, soql: str, *, include_deleted: bool = False) -> Iterator[list[dict[str, Any]]]:
+    def query_pages(
+        self, soql: str, *, include_deleted: bool = False
+    ) -> Iterator[list[dict[str, Any]]]:
         """Each page of a SOQL result, following ``nextRecordsUrl`` until ``done``."""
         headers = {"Sforce-Query-Options": f"batchSize={self.settings.query_batch_size}"}
         endpoint = "queryAll" if include_deleted else "query"
@@ -403,7 +427,9 @@ class SalesforceClient:
         typed = [{"attributes": {"type": sobject}, **record} for record in records]
         return self._collection("PATCH", f"composite/sobjects/{sobject}/{external_field}", typed)
 
-    def _collection(self, method: str, path: str, records: list[dict[str, Any]]) -> list[RecordResult]:
+    def _collection(
+        self, method: str, path: str, records: list[dict[str, Any]]
+    ) -> list[RecordResult]:
         results: list[RecordResult] = []
         for start in range(0, len(records), COLLECTION_SIZE):
             chunk = records[start : start + COLLECTION_SIZE]

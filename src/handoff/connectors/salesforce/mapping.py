@@ -97,7 +97,9 @@ def load_object_mapping(name: str, overrides: Mapping[str, Path] | None = None) 
     if name not in loaded:
         raise MappingFileError(f"mapping {name} does not exist", rule="mapping_unknown", value=name)
     spec = loaded[name].spec
-    line_spec = loaded[spec.lines.mapping].spec if spec.lines and spec.lines.mapping in loaded else None
+    line_spec = (
+        loaded[spec.lines.mapping].spec if spec.lines and spec.lines.mapping in loaded else None
+    )
     return ObjectMapping(spec, line_spec)
 
 

@@ -880,6 +880,11 @@ class RuntimeConfig(Section):
     engine_log_level: LogLevel = "WARNING"
     monitors_seconds: float = Field(default=60.0, gt=0, le=86_400)
     alerts_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    # Odoo stamps write_date with its transaction's start, and a transaction commits up to its
+    # request time limit later (limit_time_real, 120 s by default): a change committed late sits
+    # behind changes already read. Each invoice poll reads again this far behind its cursor; the
+    # inbox drops the versions it has already seen.
+    poll_lookback_seconds: float = Field(default=120.0, ge=0, le=3_600)
 
 
 class TimeEntriesConfig(Section):

@@ -7,6 +7,7 @@ minute of the change"); the cursor advances only after the window's events are i
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
 from typing import Any
 
 from handoff.connectors.odoo.adapter import WriteDateCursor
@@ -21,6 +22,7 @@ from handoff.invoicing.status import crm_deal, figures_for, write_back
 from handoff.store.inbox import IncomingEvent
 
 FLOW = "invoice_status"
+ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"
 STREAM = "invoices"
 
 
@@ -30,7 +32,8 @@ def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
         return 0  # Odoo's circuit is open: skipped and counted, the next poll probes
     odoo = connectors_for(hub.settings).odoo().odoo
     position = hub.cursors.get("odoo", STREAM)
-    cursor = WriteDateCursor.model_validate(position) if position else None
+    stored = WriteDateCursor.model_validate(position) if position else None
+    cursor = _behind(stored, hub.settings.runtime.poll_lookback_seconds)
     orders = {b.order_id: b.deal_key for b in bound_orders(hub)}
     names = (
         {row["name"]: orders[row["id"]] for row in odoo.read("sale.order", list(orders), ["name"])}
@@ -46,11 +49,13 @@ def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
             domain=[["move_type", "in", ["out_invoice", "out_refund"]]],
             page_size=page_size,
         )
-        latest: dict[str, str] = {}
-        for record in page.records:
-            deal_key = names.get(record.get("invoice_origin") or "")
-            if deal_key is not None:
-                latest[deal_key] = f"{record['write_date']}:{record['id']}"
+        # One event per version of an invoice (its id and write_date): a version read again in
+        # the look-back is a duplicate, one committed late is new whatever came after it.
+        versions = dict.fromkeys(
+            (deal_key, f"{record['write_date']}:{record['id']}")
+            for record in page.records
+            if (deal_key := names.get(record.get("invoice_origin") or "")) is not None
+        )
         events = [
             IncomingEvent(
                 source_event_id=f"invoice_status:{deal_key}:{stamp}",
@@ -59,16 +64,29 @@ def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
                 payload={"deal": deal_key},
                 flow=FLOW,
             )
-            for deal_key, stamp in latest.items()
+            for deal_key, stamp in versions
         ]
         if events:
-            flows.submit(hub, "odoo", events)
-        count += len(events)
-        if page.cursor is not None:
+            accepted = flows.submit(hub, "odoo", events)
+            count += sum(not result.duplicate for result in accepted)
+        if page.cursor is not None and (stored is None or _key(page.cursor) > _key(stored)):
             hub.cursors.advance("odoo", STREAM, page.cursor.model_dump(mode="json"))
+            stored = page.cursor
         cursor = page.cursor
         if not page.more:
             return count
+
+
+def _key(cursor: WriteDateCursor) -> tuple[str, int]:
+    return cursor.write_date, cursor.id
+
+
+def _behind(cursor: WriteDateCursor | None, seconds: float) -> WriteDateCursor | None:
+    """Where a poll starts: ``seconds`` before the stored cursor (Odoo's write_date format)."""
+    if cursor is None or seconds <= 0:
+        return cursor
+    stamp = datetime.strptime(cursor.write_date, ODOO_DATETIME) - timedelta(seconds=seconds)
+    return WriteDateCursor(write_date=stamp.strftime(ODOO_DATETIME), id=0)
 
 
 def update_deal_status(deal_key: str) -> dict[str, Any]:

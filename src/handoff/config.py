@@ -375,6 +375,7 @@ def _path_from_text(value: Any) -> Any:
 SystemName = Annotated[str, AfterValidator(_known_system)]
 SystemKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
 FlowKey = Annotated[str, Field(pattern=r"^[A-Za-z][A-Za-z0-9_-]*$")]
+ModuleName = Annotated[str, Field(pattern=r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)*$", max_length=200)]
 StartableFlow = Annotated[FlowKey, AfterValidator(_startable_flow)]
 CronExpression = Annotated[str, AfterValidator(_valid_cron)]
 FieldGroup = Annotated[str, AfterValidator(_valid_field_group)]
@@ -878,6 +879,9 @@ class RuntimeConfig(Section):
     period that divides neither a minute, an hour nor a day is rounded down to one that does."""
 
     engine_log_level: LogLevel = "WARNING"
+    # Modules whose import registers more flows (a firm's own, the tests'): every process that
+    # runs or starts flows imports them, so an API and its workers know the same flows.
+    flow_modules: list[ModuleName] = []
     monitors_seconds: float = Field(default=60.0, gt=0, le=86_400)
     alerts_seconds: float = Field(default=60.0, gt=0, le=86_400)
     # Odoo stamps write_date with its transaction's start, and a transaction commits up to its

@@ -19,7 +19,7 @@ from handoff.store.models import CircuitState, InboxStatus
 from support import flows as _test_flows  # noqa: F401  (registers the flow for submitting)
 from support.ledger import Ledger, running_ledger
 from support.waiting import wait_for
-from support.workers import Worker
+from support.workers import TEST_FLOWS, Worker
 
 FLOWS = 40
 COOLDOWN = 4.0
@@ -55,6 +55,7 @@ def driver(tmp_path: Path, store_url: str, ledger: tuple[str, Ledger]) -> Iterat
                     "initial_delay_seconds": 0.05,
                     "max_delay_seconds": 0.5,
                 },
+                "runtime": {"flow_modules": [TEST_FLOWS]},
             }
         )
     )

@@ -67,7 +67,6 @@ def test_api_metrics_show_the_worker_processes_flow_step_and_retry_counters(
     env = {
         **os.environ,
         "HANDOFF_CONFIG": str(config),
-        "HANDOFF_FLOW_MODULES": "support.flows",
         "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
     }
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

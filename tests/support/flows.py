@@ -1,4 +1,4 @@
-"""Flows used by the engine tests; worker subprocesses load them via HANDOFF_FLOW_MODULES."""
+"""Flows used by the engine tests; worker subprocesses load them through handoff.yaml's runtime.flow_modules."""
 
 from __future__ import annotations
 

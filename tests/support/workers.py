@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
+TEST_FLOWS = "support.flows"  # the engine tests' flows, for worker processes to know
 
 
 def write_config(folder: Path, store_url: str, ledger_url: str) -> Path:
@@ -23,6 +24,7 @@ def write_config(folder: Path, store_url: str, ledger_url: str) -> Path:
                 "store": {"url": store_url},
                 "systems": {"ledger": {"kind": "http", "url": ledger_url, "concurrency": 16}},
                 "retry": {"max_attempts": 6, "initial_delay_seconds": 0.05, "max_delay_seconds": 2},
+                "runtime": {"flow_modules": [TEST_FLOWS]},
             }
         )
     )
@@ -40,7 +42,6 @@ class Worker:
         env = {
             **os.environ,
             "HANDOFF_CONFIG": str(self.config),
-            "HANDOFF_FLOW_MODULES": "support.flows",
             "PYTHONPATH": os.pathsep.join([str(REPO / "tests"), os.environ.get("PYTHONPATH", "")]),
         }
         log = self.log_path.open("ab")

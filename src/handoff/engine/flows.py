@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 log = get_logger("handoff.flows")
 
 # Modules whose import registers the product's flows; tests and plugins add their own through
-# HANDOFF_FLOW_MODULES (comma-separated) so worker processes know them too.
+# handoff.yaml's runtime.flow_modules so every process knows them.
 BUILTIN_FLOW_MODULES: tuple[str, ...] = (
     "handoff.flows.deal_to_delivery",
     "handoff.flows.time_entries",
@@ -161,11 +161,18 @@ def retry_step(flow_name: str, failed_step: int | None) -> int:
 
 
 def load_flow_modules(settings: Settings | None = None) -> None:
-    import os
-
-    extra = [m for m in os.environ.get("HANDOFF_FLOW_MODULES", "").split(",") if m.strip()]
+    """Register the product's flows and those of handoff.yaml's ``runtime.flow_modules``."""
+    extra = settings.runtime.flow_modules if settings is not None else []
     for module in (*BUILTIN_FLOW_MODULES, *extra):
-        importlib.import_module(module.strip())
+        try:
+            importlib.import_module(module)
+        except ModuleNotFoundError as missing:
+            if missing.name is None or not module.startswith(missing.name):
+                raise
+            raise ValueError(
+                f"runtime.flow_modules: no module named {module!r} where this process runs "
+                "(check the name and that its package is installed or on PYTHONPATH)"
+            ) from None
 
 
 def queue_specs(settings: Settings) -> list[QueueSpec]:

@@ -103,7 +103,7 @@ def server_options(hub: Hub) -> dict[str, Any]:
     address (past it: 429 at once; ``handoff.api.client_limits``), the proxies whose
     X-Forwarded-For is believed (none unless configured: the client is the socket peer) and the
     idle time of a kept-alive connection. The body read timeout is the app's own
-    (``handoff.api.bodies``)."""
+    (``handoff.ingress.bodies``)."""
     from handoff.api.client_limits import capped_protocol  # serving only: loads the web stack
 
     api = hub.settings.api

@@ -198,7 +198,13 @@ def _pay(stack: Stack, reader: Hub, odoo: OdooAdapter) -> None:
 def _crm_agrees(stack: Stack, odoo: OdooAdapter, reader: Hub) -> Callable[[], bool]:
     def check() -> bool:
         expected = odoo_figures(odoo, reader)
-        return crm_figures(stack, list(expected)) == expected
+        try:
+            return crm_figures(stack, list(expected)) == expected
+        except httpx.HTTPStatusError as refused:
+            # The test reads the CRM on the hub's own rate budget: a 429 is "not yet", not a fault.
+            if refused.response.status_code == 429:
+                return False
+            raise
 
     return check
 

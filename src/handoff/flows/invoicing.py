@@ -49,13 +49,13 @@ def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
             domain=[["move_type", "in", ["out_invoice", "out_refund"]]],
             page_size=page_size,
         )
-        # One event per version of an invoice (its id and write_date): a version read again in
-        # the look-back is a duplicate, one committed late is new whatever came after it.
-        versions = dict.fromkeys(
-            (deal_key, f"{record['write_date']}:{record['id']}")
-            for record in page.records
-            if (deal_key := names.get(record.get("invoice_origin") or "")) is not None
-        )
+        # One event per deal: its newest invoice version in the page (id and write_date). Read
+        # again in the look-back, that version is a duplicate; one committed late is new.
+        latest: dict[str, str] = {}
+        for record in page.records:
+            deal_key = names.get(record.get("invoice_origin") or "")
+            if deal_key is not None:
+                latest[deal_key] = f"{record['write_date']}:{record['id']}"
         events = [
             IncomingEvent(
                 source_event_id=f"invoice_status:{deal_key}:{stamp}",
@@ -64,7 +64,7 @@ def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
                 payload={"deal": deal_key},
                 flow=FLOW,
             )
-            for deal_key, stamp in versions
+            for deal_key, stamp in latest.items()
         ]
         if events:
             accepted = flows.submit(hub, "odoo", events)

@@ -38,6 +38,17 @@ SMALL_BODY_BYTES = 64 * 1024
 T = TypeVar("T")
 
 
+class EventError(ValueError):
+    """Why a webhook's parsed body is not a usable event: ``reason`` (metric label), ``detail``
+    (for people), ``status_code`` (4xx)."""
+
+    def __init__(self, reason: str, detail: str, status_code: int = 400) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+        self.status_code = status_code
+
+
 class BodyRefused(ValueError):
     """Why a body was refused: ``status`` (4xx), ``reason`` (metric label), ``detail`` (for people)."""
 

@@ -26,7 +26,7 @@ from urllib.parse import unquote
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
-from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
+from handoff.ingress.bodies import BodyRefused, EventError, off_loop, parse_json
 from handoff.ingress.inbox import EventInbox
 from handoff.ingress.router import Handler, Received, Refused, SignatureError, Signed
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
@@ -133,14 +133,6 @@ def verify_signature(
 
 
 # -- events ------------------------------------------------------------------------------------
-class EventError(ValueError):
-    def __init__(self, reason: str, detail: str, status_code: int = 400) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-        self.status_code = status_code
-
-
 def parse_events(body: bytes) -> list[IncomingEvent]:
     """The inbox events a HubSpot webhook body stands for, or EventError naming the bad part."""
     try:

@@ -30,7 +30,7 @@ from handoff.connectors.stripe.payments import (
     normalise_reference,
     payment_from_event,
 )
-from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
+from handoff.ingress.bodies import BodyRefused, EventError, off_loop, parse_json
 from handoff.ingress.inbox import EventInbox
 from handoff.ingress.router import Handler, Received, Refused, SignatureError, Signed
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
@@ -126,14 +126,6 @@ def verify_signature(
 
 
 # -- events ------------------------------------------------------------------------------------
-class EventError(ValueError):
-    def __init__(self, reason: str, detail: str, status_code: int = 400) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-        self.status_code = status_code
-
-
 def parse_event(body: bytes) -> dict[str, Any]:
     """The Stripe event object, checked for what every event has (`id`, `type`, `data.object`).
     The JSON itself is bounded (``handoff.ingress.bodies.parse_json``): depth, numbers, text."""

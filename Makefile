@@ -21,6 +21,7 @@ test: $(STAMP)
 	$(BIN)/ruff check src sandbox tests benchmarks
 	$(BIN)/ruff format --check src sandbox tests benchmarks
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "not e2e"
 	$(BIN)/pytest -q -n 2 --dist loadfile -m "e2e and not live"
 
@@ -33,10 +34,11 @@ lint: $(STAMP)
 	$(BIN)/ruff check src sandbox tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/ruff format --check src sandbox tests benchmarks
+	$(BIN)/mypy
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/engine_overhead.py
 	$(BIN)/python benchmarks/ingestion.py
 
 clean:
-	rm -rf $(VENV) data .pytest_cache
+	rm -rf $(VENV) data .pytest_cache .mypy_cache

@@ -1241,7 +1241,7 @@ class _YamlFloat(float):
 
 
 class _ExactLoader(yaml.SafeLoader):
-    def construct_yaml_float(self, node: yaml.Node) -> float:  # type: ignore[override]
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> float:
         return _YamlFloat(super().construct_yaml_float(node), str(node.value))
 
 

@@ -136,11 +136,11 @@ def capped_protocol(
     held = slots or ClientSlots(cap)
     trusted = TrustedProxies(trusted_proxies) if trusted_proxies else None
 
-    class PerClientCappedProtocol(base):  # type: ignore[misc, valid-type]
+    class PerClientCappedProtocol(base):  # base: Any, uvicorn's class picked at run time
         _slot: str | None = None
         _refused = False
 
-        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        def connection_made(self, transport: asyncio.Transport) -> None:
             super().connection_made(transport)
             peer = self.client[0] if self.client else None
             if peer is None or (trusted is not None and peer in trusted):
@@ -171,7 +171,7 @@ def capped_protocol(
                 self._slot = None
             super().connection_lost(exc)
 
-    PerClientCappedProtocol.slots = held  # type: ignore[attr-defined]
+    PerClientCappedProtocol.slots = held
     return PerClientCappedProtocol
 
 

@@ -122,6 +122,11 @@ def _reason(record: TimeEntry | Expense) -> str:
     return "edited"
 
 
+def _measure(record: TimeEntry | Expense) -> Decimal:
+    """The quantity an amount is proportional to: a time entry's hours, an expense's amount."""
+    return record.hours if isinstance(record, TimeEntry) else record.amount
+
+
 def _amount_delta(
     snapshot: BilledSnapshot, current: TimeEntry | Expense, money_changes: set[str]
 ) -> Decimal | None:
@@ -136,7 +141,7 @@ def _amount_delta(
     measure = "hours" if isinstance(current, TimeEntry) else "amount"
     if money_changes != {measure}:
         return None  # a different rate, currency, person or date: only a re-rating knows
-    old, new = getattr(snapshot.record, measure), getattr(current, measure)
+    old, new = _measure(snapshot.record), _measure(current)
     if old == 0:
         return None
     return billed * new / old - billed

@@ -47,6 +47,10 @@ class ApprovalStatus(StrEnum):
     REJECTED = "rejected"
 
 
+# The field ``date`` of a delivery record hides the type inside its class body.
+_Day = date
+
+
 class _DeliveryRecord(_Model):
     """What time entries and expenses share: where they came from and what they belong to."""
 
@@ -61,7 +65,7 @@ class _DeliveryRecord(_Model):
     deal_ref: str | None = Field(
         default=None, description="CRM deal reference, when the project is not known yet."
     )
-    date: Annotated[date, AfterValidator(limits.record_date)]
+    date: Annotated[_Day, AfterValidator(limits.record_date)]
     billable: bool = True
     approval: ApprovalStatus = ApprovalStatus.DRAFT
     description: str = ""
@@ -74,7 +78,7 @@ class _DeliveryRecord(_Model):
     # each reported on its own field.
     @field_validator("date")
     @classmethod
-    def _date_in_window(cls, value: date, info: ValidationInfo) -> date:
+    def _date_in_window(cls, value: _Day, info: ValidationInfo) -> _Day:
         if (edge := limits.edge_limits(info)) and (problem := limits.date_problem(value, *edge)):
             raise ValueError(f"{value}: {problem}")
         return value

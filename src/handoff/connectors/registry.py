@@ -6,7 +6,9 @@ Credentials are read from the secret references at first use, never stored in th
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from pydantic import SecretStr
 
 from handoff.canonical.errors import PermanentError
 from handoff.connectors.hubspot.adapter import HubSpotAdapter
@@ -63,7 +65,7 @@ class Connectors:
                     rule="configuration",
                 )
             client = OdooClient(
-                system.base_url,
+                _url(name, system),
                 system.database,
                 system.username,
                 secret.reveal(),
@@ -102,7 +104,7 @@ class Connectors:
                 per_ten = int(system.rate_limit.calls * 10 / system.rate_limit.per_seconds)
                 limits = ClientLimits(requests_per_ten_seconds=max(1, per_ten))
             client = HubSpotClient(
-                auth, base_url=system.base_url, timeout=system.timeout_seconds, limits=limits
+                auth, base_url=_url(name, system), timeout=system.timeout_seconds, limits=limits
             )
             return HubSpotAdapter(client)
 
@@ -114,16 +116,20 @@ class Connectors:
 
         def build() -> SalesforceAdapter:
             creds = {key: ref.reveal() for key, ref in system.credentials.items()}
-            flow = "jwt" if "private_key" in creds else "password"
+            flow: Literal["jwt", "password"] = "jwt" if "private_key" in creds else "password"
+
+            def secret(key: str) -> SecretStr | None:
+                return SecretStr(creds[key]) if key in creds else None
+
             settings = SalesforceSettings(
-                login_url=system.base_url,
+                login_url=_url(name, system),
                 auth_flow=flow,
                 username=system.username or "",
                 consumer_key=creds.get("consumer_key", ""),
-                consumer_secret=creds.get("consumer_secret"),
-                password=creds.get("password"),
-                security_token=creds.get("security_token"),
-                private_key_pem=creds.get("private_key"),
+                consumer_secret=secret("consumer_secret"),
+                password=secret("password"),
+                security_token=secret("security_token"),
+                private_key_pem=secret("private_key"),
                 timeout_seconds=system.timeout_seconds,
             )
             ca = getattr(system, "tls_ca_file", None)
@@ -132,6 +138,13 @@ class Connectors:
 
         adapter: SalesforceAdapter = self._once(f"salesforce:{name}", build)
         return adapter
+
+
+def _url(name: str, system: SystemConfig) -> str:
+    """The system's URL (handoff.yaml's validation requires one for every kind)."""
+    if system.base_url is None:
+        raise MissingSystem(f"systems.{name}: needs a `url`", rule="configuration")
+    return system.base_url
 
 
 _registries: dict[int, Connectors] = {}

@@ -23,7 +23,11 @@ from handoff.canonical.errors import PermanentError
 from handoff.connectors.hubspot.adapter import BillingStatus
 from handoff.connectors.odoo.adapter import OdooAdapter
 from handoff.connectors.registry import connectors_for
-from handoff.connectors.salesforce.adapter import CustomerBillingStatus, DealBillingStatus
+from handoff.connectors.salesforce.adapter import (
+    CustomerBillingStatus,
+    DealBillingStatus,
+    SyncStatus,
+)
 from handoff.engine.runtime import Hub
 
 from .deliverables import decimal, m2o
@@ -58,7 +62,7 @@ class DealBilling(BaseModel):
     last_invoice_date: date | None = None
 
 
-def sync_status(figures: DealBilling) -> str:
+def sync_status(figures: DealBilling) -> SyncStatus:
     """Salesforce's ``Handoff_Sync_Status__c`` for the figures."""
     if figures.invoiced <= 0:
         return "Synced"

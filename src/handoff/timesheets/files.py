@@ -59,7 +59,7 @@ def _csv_rows(path: Path, text: str) -> list[Any]:
                     **{k: v for k, v in row.items() if k is not None},
                     "__extra_cells__": ",".join(row[None]),
                 }
-            )  # type: ignore[index]
+            )
         else:
             rows.append(row)
     return rows

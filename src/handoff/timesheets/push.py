@@ -20,9 +20,10 @@ import weakref
 from collections.abc import Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, cast
 
 from pydantic import BaseModel
+from sqlalchemy import Table
 
 from handoff.billing.corrections import (
     BilledSnapshot,
@@ -162,7 +163,7 @@ def bind(
         for record, record_id in zip(records, record_ids, strict=True)
     ]
     insert = postgresql.insert if hub.store.dialect == "postgresql" else sqlite.insert
-    statement = insert(Binding.__table__)
+    statement = insert(cast(Table, Binding.__table__))  # Core: one executemany upsert
     statement = statement.on_conflict_do_update(
         index_elements=["system", "model", "external_id"],
         set_={
@@ -206,7 +207,7 @@ def _insert_audit(session: Any, entries: Sequence[dict[str, Any]]) -> None:
         }
         for e in entries
     ]
-    session.connection().execute(insert(AuditEntry.__table__), rows)
+    session.connection().execute(insert(cast(Table, AuditEntry.__table__)), rows)
 
 
 def not_pushed_reason(record: DeliveryRecord) -> str:
@@ -479,21 +480,21 @@ def _targets_or_errors(records: Sequence[DeliveryRecord]) -> list[Target | Busin
         and isinstance(p := project_of.get((r.deal_ref or "", r.project_ref or "")), int)
     }
     to_read = []
-    for project in timesheet_projects:
-        cached = cache.get("project.task", project)
+    for project_id in timesheet_projects:
+        cached = cache.get("project.task", project_id)
         if cached is None or any(
-            p == project and not any(t["name"] == name for t in cached) for p, name in named
+            p == project_id and not any(t["name"] == name for t in cached) for p, name in named
         ):
-            to_read.append(project)
+            to_read.append(project_id)
         else:
-            tasks[project] = cached
+            tasks[project_id] = cached
     if to_read:
         for task in odoo.search_read(
             "project.task", [["project_id", "in", to_read]], ["name", "project_id"], order="id asc"
         ):
             tasks.setdefault(_id_of(task.get("project_id")) or 0, []).append(task)
-        for project in to_read:
-            cache.put("project.task", project, tasks.get(project, []))
+        for project_id in to_read:
+            cache.put("project.task", project_id, tasks.get(project_id, []))
     targets: list[Target | BusinessRuleError] = []
     for record in records:
         project = project_of.get((record.deal_ref or "", record.project_ref or ""))

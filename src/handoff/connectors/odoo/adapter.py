@@ -522,9 +522,9 @@ class OdooAdapter:
                 context=context,
             )
             for row in found:
-                ext = references.get(row.get(reference_field) or "")
-                if ext is not None and ext not in adopted:
-                    adopted[ext] = row["id"]
+                named = references.get(row.get(reference_field) or "")
+                if named is not None and named not in adopted:
+                    adopted[named] = row["id"]
                     current[row["id"]] = row
             existing += [(ext, vals, adopted[ext]) for ext, vals in unbound if ext in adopted]
         missing = [(ext, vals) for ext, vals in unbound if ext not in adopted]

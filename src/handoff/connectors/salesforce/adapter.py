@@ -62,6 +62,13 @@ class Batch(BaseModel, Generic[T]):
     cursor: SyncCursor
 
 
+# A batch of each model validates its records as that model.
+_BATCHES: dict[type[BaseModel], type[Batch[Any]]] = {
+    Customer: Batch[Customer],
+    Contact: Batch[Contact],
+    Deal: Batch[Deal],
+}
+
 SyncStatus = Literal["Pending", "Synced", "Invoiced", "Partially Paid", "Paid", "Error"]
 
 
@@ -230,7 +237,8 @@ class SalesforceAdapter:
                         f"{mapping.canonical}: {error.errors(include_url=False)}",
                     )
                 )
-        return Batch[model](records=records, rejected=rejected, cursor=cursor)  # type: ignore[valid-type]
+        batch: type[Batch[T]] = _BATCHES[model]
+        return batch(records=records, rejected=rejected, cursor=cursor)
 
     def _lines_for(
         self, mapping: ObjectMapping, parent_ids: list[str]

@@ -241,11 +241,11 @@ class SalesforceClient:
             )
         body = _json_or_none(response)
         if response.status_code != 200 or not isinstance(body, dict) or "access_token" not in body:
-            error = body.get("error") if isinstance(body, dict) else None
+            code = body.get("error") if isinstance(body, dict) else None
             description = body.get("error_description") if isinstance(body, dict) else response.text
             raise SalesforceAuthError(
-                f"Salesforce login failed: {error}: {description}",
-                rule=str(error or "login_failed"),
+                f"Salesforce login failed: {code}: {description}",
+                rule=str(code or "login_failed"),
                 suggested_fix="Check the connected app, user, key or password in handoff.yaml.",
             )
         self.logins += 1

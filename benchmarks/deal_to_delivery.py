@@ -27,7 +27,7 @@ import uvicorn
 from prometheus_client import REGISTRY
 
 from handoff.api.app import create_app
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import set_current_hub, start_hub
 from handoff_sandbox.stack import ExternalOdoo, running_stack
 
@@ -72,7 +72,7 @@ def main() -> None:
         odoo=real,
     ) as stack:
         hub = start_hub()
-        hub.launch(executor_id="bench")
+        launcher.launch(hub, executor_id="bench")
         server = uvicorn.Server(
             uvicorn.Config(create_app(hub), host="127.0.0.1", port=port, log_level="warning")
         )

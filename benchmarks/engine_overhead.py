@@ -23,7 +23,7 @@ from dbos import DBOS
 from sqlalchemy.engine import make_url
 
 from handoff.config import RetryPolicy, Settings, StoreConfig
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runtime import set_current_hub, start_hub
 from handoff.engine.steps import call
@@ -52,7 +52,7 @@ def bench_steps(event: FlowEvent) -> float:
 
 def measure(store_url: str, n_flows: int, n_steps: int) -> dict[str, float]:
     hub = start_hub(Settings(store=StoreConfig(url=store_url), retry=RetryPolicy()))
-    hub.launch(executor_id="bench")
+    launcher.launch(hub, executor_id="bench")
     try:
         events = [
             IncomingEvent(

@@ -46,7 +46,7 @@ from handoff.canonical.crm import BillingModel
 from handoff.config import parse_settings
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import OrderLineIn, QuoteToCashAdapter, SaleOrderIn
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import set_current_hub, start_hub
 from handoff.ingress.events import sign
 from handoff.store.models import InboxEvent, InboxStatus
@@ -181,7 +181,7 @@ def end_to_end(
             hub.bindings.bind(
                 "odoo", "project.project", str(project), canonical_type="deal", canonical_id=deal
             )
-        hub.launch(executor_id=f"bench-{uuid.uuid4().hex[:6]}")
+        launcher.launch(hub, executor_id=f"bench-{uuid.uuid4().hex[:6]}")
         payload = items(rows, firm)
         # Warm, as the raw side is (and as a hub that has been running is): logged in, the
         # timesheet model's fields known. Nothing of the run's own targets is read here.

@@ -6,7 +6,8 @@ from typing import Any
 import pytest
 
 from handoff.config import BreakerPolicy, RetryPolicy, Settings, StoreConfig, SystemConfig
-from handoff.engine import flows
+from handoff.engine import flows, launcher
+from handoff.engine.clock import SYSTEM_CLOCK, Clock
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from support import flows as _test_flows  # noqa: F401  (registers the test flows)
 from support.ledger import Ledger, running_ledger
@@ -38,9 +39,9 @@ def launch(store_url: str, ledger: tuple[str, Ledger]) -> Iterator[Callable[...,
     """Start the hub and its durable engine in this process (one per test)."""
     started: list[Hub] = []
 
-    def _launch(**breaker: Any) -> Hub:
-        hub = start_hub(engine_settings(store_url, ledger[0], **breaker))
-        hub.launch(executor_id="test-executor")
+    def _launch(*, clock: Clock = SYSTEM_CLOCK, **breaker: Any) -> Hub:
+        hub = start_hub(engine_settings(store_url, ledger[0], **breaker), clock=clock)
+        launcher.launch(hub, executor_id="test-executor")
         started.append(hub)
         return hub
 

@@ -19,6 +19,7 @@ from starlette.routing import Route
 
 from handoff.canonical.errors import BusinessRuleError
 from handoff.config import AlertChannel, AlertsConfig, RuntimeConfig, Settings, StoreConfig
+from handoff.engine import launcher
 from handoff.engine.alerts import Alert, Alerter, send
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from support.servers import serving
@@ -187,7 +188,7 @@ def test_the_alerts_schedule_checks_every_runtime_alerts_seconds_and_sends_once(
     cleanup.append(hub)
     schedules = hub_schedules(hub.settings)
     assert [s.what for s in schedules] == ["alerts every 1s"]
-    hub.launch(executor_id="alerts-test")
+    launcher.launch(hub, executor_id="alerts-test")
     install(schedules)
     open_exception(hub, "hubspot:deal:9")
     # With the default (60 s) nothing would arrive within this wait.

@@ -11,7 +11,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import pytest
@@ -24,6 +23,7 @@ from handoff.engine.runtime import Hub, set_current_hub
 from handoff.store import migrate
 from handoff.store.db import Store
 from handoff.store.models import CircuitState
+from support.clock import FakeClock
 
 CALLERS = 8
 SYSTEM = "odoo"
@@ -31,26 +31,13 @@ POLICY = BreakerPolicy(failure_threshold=2, cooldown_seconds=30, probe_timeout_s
 T = TypeVar("T")
 
 
-class Clock:
-    """Time the test moves by hand."""
-
-    def __init__(self) -> None:
-        self.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def callers(store_url: str, clock: Clock) -> Iterator[list[CircuitBreakers]]:
+def callers(store_url: str, clock: FakeClock) -> Iterator[list[CircuitBreakers]]:
     migrate.upgrade(Store(store_url))
     stores = [Store(store_url) for _ in range(CALLERS)]
     yield [CircuitBreakers(store, {SYSTEM: POLICY}, clock=clock) for store in stores]
@@ -84,7 +71,7 @@ def open_circuit(breakers: CircuitBreakers) -> None:
 
 
 def test_one_probe_after_the_cooldown_the_others_wait_until_it_closes_the_circuit(
-    callers: list[CircuitBreakers], clock: Clock
+    callers: list[CircuitBreakers], clock: FakeClock
 ) -> None:
     open_circuit(callers[0])
     answers = waits(callers)
@@ -109,7 +96,7 @@ def test_one_probe_after_the_cooldown_the_others_wait_until_it_closes_the_circui
 
 
 def test_a_failed_probe_opens_the_circuit_again_and_the_next_cooldown_has_one_probe(
-    callers: list[CircuitBreakers], clock: Clock
+    callers: list[CircuitBreakers], clock: FakeClock
 ) -> None:
     open_circuit(callers[0])
     for _ in range(3):
@@ -125,7 +112,7 @@ def test_a_failed_probe_opens_the_circuit_again_and_the_next_cooldown_has_one_pr
 
 
 def test_a_probe_that_never_reports_is_replaced_by_exactly_one_after_the_probe_timeout(
-    callers: list[CircuitBreakers], clock: Clock
+    callers: list[CircuitBreakers], clock: FakeClock
 ) -> None:
     open_circuit(callers[0])
     clock.advance(POLICY.cooldown_seconds)
@@ -142,7 +129,7 @@ def test_a_probe_that_never_reports_is_replaced_by_exactly_one_after_the_probe_t
 
 
 def test_a_probe_refused_with_a_4xx_closes_the_circuit_the_system_answered(
-    store_url: str, callers: list[CircuitBreakers], clock: Clock
+    store_url: str, callers: list[CircuitBreakers], clock: FakeClock
 ) -> None:
     """The probe goes through the engine's call step (steps.call); the system refuses the
     record (a permanent error): it is up, so the others go at once instead of waiting out the

@@ -3,10 +3,12 @@ retry classification against a service that fails on purpose, exceptions, retry 
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
+from dbos import DBOS
+
 from handoff import services
+from handoff.canonical.errors import HandoffError
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.store.inbox import IncomingEvent
@@ -60,12 +62,25 @@ def test_transient_errors_are_retried_and_retry_after_is_honoured(
     hub = launch()
     book.fail_next(1, 500)
     book.fail_next(1, 429, retry_after=1)
-    started = time.monotonic()
-    flows.submit(hub, "test", events(url, 1, steps=1))
+    [accepted] = flows.submit(hub, "test", events(url, 1, steps=1))
     wait_for(lambda: inbox_statuses(hub) == [InboxStatus.DONE], what="flow done")
-    assert time.monotonic() - started >= 1.0  # waited as long as Retry-After asked
     assert len(book.entries()) == 1
     assert book.requests == 3
+    # What the run decided and slept, as its steps recorded it (not the wall time around it,
+    # which a busy machine stretches): the 500's backoff within its jittered ceiling (0.05 s),
+    # then at least the second Retry-After asked.
+    run = DBOS.list_workflow_steps(flows.workflow_id_for(accepted.inbox_id, "ledger_steps"))
+    decided = [step["error"].retry_in for step in run if step["function_name"] == "ledger.append"
+               and isinstance(step["error"], HandoffError)]  # fmt: skip
+    slept = [
+        step["output"] - step["started_at_epoch_ms"] / 1000
+        for step in run
+        if step["function_name"] == "DBOS.sleep"
+    ]
+    assert len(decided) == 2 and decided[0] <= 0.05 and decided[1] == 1.0, decided
+    # One durable sleep per decision, each recorded as at least as long (its row stores the wake
+    # time a recovery resumes from).
+    assert len(slept) == 2 and all(s >= d for s, d in zip(slept, decided, strict=True)), slept
 
 
 def test_timeouts_are_retried(launch: Callable[..., Hub], ledger: tuple[str, Ledger]) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from engine.conftest import engine_settings
 from handoff.config import ConfigError, load_settings
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from support.ledger import Ledger
 
@@ -37,7 +37,7 @@ def test_the_engine_logs_at_runtime_engine_log_level(
     )
     hub = start_hub(settings)
     hubs.append(hub)
-    hub.launch(executor_id="log-level")
+    launcher.launch(hub, executor_id="log-level")
     assert logging.getLogger("dbos").level == getattr(logging, level)
 
 

@@ -18,7 +18,7 @@ from handoff.config import parse_settings
 from handoff.connectors.hubspot.adapter import HubSpotAdapter
 from handoff.connectors.hubspot.client import HubSpotClient
 from handoff.connectors.odoo import OdooAdapter, OdooClient
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from handoff.flows.routing import route
 from handoff.store.inbox import IncomingEvent
@@ -156,7 +156,7 @@ def world(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         assert company.record is not None
         settings = parse_settings(config_text(store_url, odoo_box.url, hub_box.url))
         hub = start_hub(settings)
-        hub.launch(executor_id="flow-test")
+        launcher.launch(hub, executor_id="flow-test")
         try:
             yield World(hub, hubspot, odoo, company.record.id)
         finally:

@@ -19,7 +19,7 @@ from handoff.config import parse_settings
 from handoff.connectors.hubspot.adapter import HubSpotAdapter
 from handoff.connectors.hubspot.client import HubSpotClient
 from handoff.connectors.odoo import OdooAdapter, OdooClient
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import set_current_hub, start_hub
 from handoff_sandbox.hubspot.testing import running_hubspot_sandbox
 from handoff_sandbox.odoo.testing import running_odoo_sandbox
@@ -172,7 +172,7 @@ def _world(target: OdooTarget, store_url: str, monkeypatch: pytest.MonkeyPatch) 
         )
         settings = parse_settings(config)
         hub = start_hub(settings)
-        hub.launch(executor_id="invoicing-test")
+        launcher.launch(hub, executor_id="invoicing-test")
         try:
             yield World(hub, hubspot, odoo, company.record.id, employee_id, config)
         finally:

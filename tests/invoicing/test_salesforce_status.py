@@ -19,7 +19,7 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import QuoteToCashAdapter
 from handoff.connectors.registry import connectors_for
 from handoff.connectors.salesforce.client import SalesforceClient
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from handoff.flows.invoicing import poll_invoices
 from handoff.flows.routing import route
@@ -90,7 +90,7 @@ def sf_world(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Salesf
             )
         )
         hub = start_hub(settings)
-        hub.launch(executor_id="salesforce-status-test")
+        launcher.launch(hub, executor_id="salesforce-status-test")
         try:
             yield SalesforceWorld(
                 hub, connectors_for(settings).salesforce().client, odoo, employee_id

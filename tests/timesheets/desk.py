@@ -18,7 +18,7 @@ from handoff.canonical.crm import BillingModel
 from handoff.config import parse_settings
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import OrderLineIn, QuoteToCashAdapter, SaleOrderIn
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from handoff.ingress.events import sign
 from handoff_sandbox.odoo.testing import running_odoo_sandbox
@@ -166,7 +166,7 @@ def desk(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
         hub.bindings.bind(
             "odoo", "project.project", str(project_id), canonical_type="deal", canonical_id=DEAL
         )
-        hub.launch(executor_id="time-test")
+        launcher.launch(hub, executor_id="time-test")
         try:
             with serving(create_app(hub)) as api:
                 yield Desk(

@@ -29,6 +29,9 @@ class HandoffError(Exception):
     """Base of every classified error. ``rule`` and ``suggested_fix`` feed the exception queue."""
 
     kind: ErrorKind = ErrorKind.PERMANENT
+    # Set by the engine's step that raised it (handoff.engine.steps): after how many seconds the
+    # call is tried again, None when it is not. Recorded with the step, so a replay decides alike.
+    retry_in: float | None = None
 
     def __init__(
         self,

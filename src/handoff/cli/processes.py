@@ -12,7 +12,7 @@ from rich.console import Console
 
 from handoff.cli.output import shown
 from handoff.config import DATABASE_URL_ENV_VAR, load_settings, redact
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import Hub, default_executor_id, describe, start_hub
 from handoff.observability import logging as hub_logging
 from handoff.store import migrate
@@ -69,7 +69,7 @@ def _start_worker(hub: Hub, executor_id: str | None, stop: threading.Event) -> s
     from handoff.flows.polling import hub_schedules
 
     executor = executor_id or default_executor_id()
-    hub.launch(executor_id=executor)
+    launcher.launch(hub, executor_id=executor)
     schedules = hub_schedules(hub.settings)
     install(schedules)
     for schedule in schedules:

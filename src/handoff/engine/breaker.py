@@ -11,15 +11,13 @@ within ``probe_timeout_seconds`` (its process died) is presumed lost and the nex
 A stored "open" whose open-until has passed *is* half-open: ``effective_state`` says so, and
 every reader (flows, schedules, CLI, API, metrics) sees the state through it.
 
-Time comes from an injectable clock (``CircuitBreakers(clock=...)``), so tests move it instead of
-racing the wall clock.
+Time comes from an injectable clock (``CircuitBreakers(clock=...)``, ``handoff.engine.clock``), the
+open-until and the read cache's age alike, so tests move it instead of racing the wall clock.
 """
 
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -27,8 +25,9 @@ from prometheus_client import Counter
 from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session
 
+from handoff.engine.clock import SYSTEM_CLOCK, Clock
 from handoff.store.db import Store
-from handoff.store.models import Circuit, CircuitState, utcnow
+from handoff.store.models import Circuit, CircuitState
 
 CIRCUIT_WAITS = Counter(
     "handoff_circuit_waits_total", "Calls that waited for an open circuit", ["system"]
@@ -52,8 +51,6 @@ def effective_state(
 
 # How often callers waiting on another's probe ask again (each ask is a durable step and sleep).
 PROBE_POLL_SECONDS = 1.0
-
-Clock = Callable[[], datetime]
 
 
 @dataclass(frozen=True)
@@ -85,7 +82,7 @@ class CircuitBreakers:
         store: Store,
         policies: dict[str, BreakerPolicy] | None = None,
         *,
-        clock: Clock = utcnow,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self.store = store
         self.policies = policies or {}
@@ -97,7 +94,7 @@ class CircuitBreakers:
         return self.policies.get(system, BreakerPolicy())
 
     def view(self, system: str, *, fresh: bool = False) -> CircuitView:
-        now = time.monotonic()
+        now = self.clock.monotonic()
         with self._lock:
             cached = self._cache.get(system)
         if cached and not fresh and now - cached[0] < self.CACHE_SECONDS:
@@ -120,7 +117,7 @@ class CircuitBreakers:
             return 0.0
         policy = self.policy(system)
         for _ in range(3):  # a probe that ends between the two statements below: ask again
-            now = self.clock()
+            now = self.clock.now()
             with self.store.session() as session:
                 taken = _take_probe(session, system, now, policy)
                 row = None if taken else session.get(Circuit, system)
@@ -143,7 +140,7 @@ class CircuitBreakers:
             return False
         with self.store.session() as session:
             row = session.get(Circuit, system)
-            return row is not None and _open_for(row, self.clock(), self.policy(system)) > 0
+            return row is not None and _open_for(row, self.clock.now(), self.policy(system)) > 0
 
     def record_success(self, system: str) -> None:
         view = self.view(system)
@@ -160,7 +157,7 @@ class CircuitBreakers:
         policy = self.policy(system)
         with self.store.session() as session:
             row = _row(session, system, for_update=True)
-            now = self.clock()
+            now = self.clock.now()
             row.consecutive_failures += 1
             row.last_error = error[:2000]
             if (
@@ -180,7 +177,7 @@ class CircuitBreakers:
             ]
 
     def _effective(self, view: CircuitView) -> CircuitView:
-        state = effective_state(view.state, view.opened_until, self.clock())
+        state = effective_state(view.state, view.opened_until, self.clock.now())
         if state == view.state:
             return view
         return CircuitView(

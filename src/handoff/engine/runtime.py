@@ -13,12 +13,13 @@ import socket
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dbos import DBOS, DBOSClient, DBOSConfig
+from dbos import DBOS, DBOSClient
 from sqlalchemy.engine import make_url
 
 from handoff import __version__
 from handoff.config import load_settings
 from handoff.engine.breaker import BreakerPolicy, CircuitBreakers
+from handoff.engine.clock import SYSTEM_CLOCK, Clock
 from handoff.engine.retry import Backoff
 from handoff.observability.metrics import unregister_state_collector
 from handoff.store import migrate
@@ -42,13 +43,14 @@ class Hub:
     store: Store
     backoff: Backoff
     breakers: CircuitBreakers
+    clock: Clock = SYSTEM_CLOCK  # the breakers' and the retries' time (tests move a fake one)
     inbox: Inbox = field(init=False)
     exceptions: ExceptionQueue = field(init=False)
     audit: AuditTrail = field(init=False)
     bindings: Bindings = field(init=False)
     cursors: Cursors = field(init=False)
     gates: Gates = field(init=False)
-    launched: bool = False
+    launched: bool = False  # the durable engine runs in this process (handoff.engine.launcher)
 
     def __post_init__(self) -> None:
         self.inbox = Inbox(self.store)
@@ -59,12 +61,13 @@ class Hub:
         self.gates = Gates(self.store)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> Hub:
+    def from_settings(cls, settings: Settings, *, clock: Clock = SYSTEM_CLOCK) -> Hub:
         retry = settings.retry
         store = Store(settings.store_url())
         return cls(
             settings=settings,
             store=store,
+            clock=clock,
             backoff=Backoff(
                 max_attempts=retry.max_attempts,
                 initial_delay_seconds=retry.initial_delay_seconds,
@@ -82,6 +85,7 @@ class Hub:
                     )
                     for name, system in settings.systems.items()
                 },
+                clock=clock,
             ),
         )
 
@@ -91,39 +95,6 @@ class Hub:
     def client(self) -> DBOSClient:
         """Talk to the durable engine without running workflows (CLI, API, test drivers)."""
         return DBOSClient(system_database_url=self.system_database_url())
-
-    def launch(self, *, executor_id: str | None = None, run_queues: bool = True) -> None:
-        """Start the durable engine in this process: recover this executor's pending flows and,
-        with ``run_queues``, take work from every flow queue."""
-        # Here, not at the top: engine.flows imports this module (its Hub); importing it
-        # registers the flow workflows, which must happen before launch.
-        from handoff.engine import flows
-
-        flows.load_flow_modules(self.settings)
-        config: DBOSConfig = {
-            "name": APP_NAME,
-            "system_database_url": self.system_database_url(),
-            "application_version": APP_VERSION,
-            "executor_id": executor_id or default_executor_id(),
-            "log_level": self.settings.runtime.engine_log_level,  # handoff.yaml runtime:
-            "notification_listener_polling_interval_sec": 0.1,
-            "scheduler_polling_interval_sec": 5.0,
-        }
-        if not run_queues:
-            config["max_executor_threads"] = 8
-        DBOS(config=config)
-        DBOS.launch()
-        for spec in flows.queue_specs(self.settings):
-            DBOS.register_queue(
-                spec.name,
-                global_concurrency=spec.concurrency,
-                worker_concurrency=spec.concurrency,
-                partition_concurrency=1,
-                limiter=spec.limiter,
-                polling_interval_sec=spec.polling_interval_sec,
-                on_conflict="always_update",
-            )
-        self.launched = True
 
     def shutdown(self) -> None:
         unregister_state_collector(self)
@@ -147,16 +118,16 @@ def current_hub() -> Hub:
     return _current
 
 
-def start_hub(settings: Settings | None = None) -> Hub:
+def start_hub(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) -> Hub:
     """Build this process's hub from settings (default: handoff.yaml or the embedded default)
-    and bring its store schema up to date."""
+    and bring its store schema up to date. ``clock``: the hub's time (tests give a fake one)."""
     settings = settings or load_settings()
     if not same_database(settings.store_url(), settings.system_store_url()):
         raise ValueError(
             "store.system_url must name the store's own database (store.url): an event's inbox "
             "row and its run's enqueue commit in one transaction; remove store.system_url"
         )
-    hub = Hub.from_settings(settings)
+    hub = Hub.from_settings(settings, clock=clock)
     # The store's tables (WAL, 0600 file on SQLite), then the durable engine's beside them in the
     # same database: an API process enqueues flows before any worker ran. The two sets of
     # tables share no name (the store's: inbox, bindings, ..., alembic_version; the engine's:

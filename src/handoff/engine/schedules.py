@@ -145,7 +145,7 @@ def _scheduled(fired_at: datetime, context: dict[str, Any]) -> Any:
 
 
 def install(schedules: Sequence[Schedule]) -> None:
-    """Make ``schedules`` the hub's (after ``Hub.launch``): each on its queue of one run at a
+    """Make ``schedules`` the hub's (after ``launcher.launch``): each on its queue of one run at a
     time, created or updated in the engine's table of schedules; the hub's schedules that are
     no longer configured are deleted."""
     unknown = sorted({s.job for s in schedules} - set(_JOBS))

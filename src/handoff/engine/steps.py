@@ -52,7 +52,7 @@ def call(system: str, operation: str, fn: Callable[..., T], *args: Any, **kwargs
             attempt -= 1
             _sleep(wait.seconds)
         except HandoffError as error:
-            delay = getattr(error, "retry_in", None)
+            delay = error.retry_in
             if delay is None:
                 raise error from None
             RETRIES.labels(system).inc()
@@ -117,26 +117,24 @@ def _decide_retry(
     (``error.retry_in``, None: give up); the decision is recorded with the step's error."""
     error.context = {**error.context, "system": system, "operation": operation}
     if error.kind != ErrorKind.TRANSIENT:
-        error.retry_in = None  # type: ignore[attr-defined]
+        error.retry_in = None
         return
     if backoff.gives_up_after(attempt):
-        error.retry_in = None  # type: ignore[attr-defined]
+        error.retry_in = None
         error.suggested_fix = error.suggested_fix or (
             f"{system} kept failing after {attempt} attempts; check that it is up, "
             "then retry this exception."
         )
         return
     # DBOS.sleep records nothing for a wait <= 0, which would shift the steps on replay.
-    error.retry_in = max(  # type: ignore[attr-defined]
-        0.001, backoff.delay(attempt, getattr(error, "retry_after", None))
-    )
+    error.retry_in = max(0.001, backoff.delay(attempt, getattr(error, "retry_after", None)))
 
 
 def _sleep(seconds: float) -> None:
     if DBOS.workflow_id:
-        DBOS.sleep(seconds)
+        DBOS.sleep(seconds)  # durable: a replay sleeps what the step recorded
     else:
-        time.sleep(seconds)
+        current_hub().clock.sleep(seconds)
 
 
 def idempotency_key() -> str:

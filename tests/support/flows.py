@@ -1,19 +1,23 @@
-"""Flows used by the engine tests; worker subprocesses load them through handoff.yaml's runtime.flow_modules."""
+"""Flows used by the engine tests; worker subprocesses load them through handoff.yaml's runtime.flow_modules.
+
+The ledger stands for a target that keeps one effect per natural key, as Odoo keeps one record
+per external id: each step's effect is keyed by the event it acts on (its inbox row, one per
+source event) and the step's place in the flow, never by anything of the run, so a step run again
+after a crash, a retry or a replay meets its own earlier effect.
+"""
 
 from __future__ import annotations
 
 import httpx
 
 from handoff.engine.flows import FlowEvent, flow
-from handoff.engine.steps import call, idempotency_key
+from handoff.engine.steps import call
 
 _http = httpx.Client(timeout=httpx.Timeout(2.0))
 
 
-def append(url: str, entity: str, seq: int, step: int) -> dict[str, object]:
-    response = _http.post(
-        url, json={"key": idempotency_key(), "entity": entity, "seq": seq, "step": step}
-    )
+def append(url: str, key: str, entity: str, seq: int, step: int) -> dict[str, object]:
+    response = _http.post(url, json={"key": key, "entity": entity, "seq": seq, "step": step})
     response.raise_for_status()
     return dict(response.json())
 
@@ -27,6 +31,7 @@ def ledger_steps(event: FlowEvent) -> int:
             "append",
             append,
             event.payload["ledger"],
+            f"{event.source}:{event.inbox_id}:{step}",  # the effect's natural key
             event.entity_key,
             int(event.payload["seq"]),
             step,

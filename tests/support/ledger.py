@@ -1,4 +1,5 @@
-"""A small HTTP service that records side effects, deduplicated by idempotency key, and can be
+"""A small HTTP service that records side effects, one per natural key (a request whose key is
+there already changes nothing, like an Odoo create meeting its external id), and can be
 told to fail on purpose (timeouts, 500, 429 with Retry-After, 400) or to hold a request."""
 
 from __future__ import annotations

@@ -135,13 +135,3 @@ def _sleep(seconds: float) -> None:
         DBOS.sleep(seconds)  # durable: a replay sleeps what the step recorded
     else:
         current_hub().clock.sleep(seconds)
-
-
-def idempotency_key() -> str:
-    """A key that is the same every time this step runs again (after a crash or a retry), to send
-    to systems that deduplicate writes by key. Outside a step it is unique per call."""
-    if DBOS.workflow_id and DBOS.step_id is not None:
-        return f"{DBOS.workflow_id}:{DBOS.step_id}"
-    import uuid
-
-    return uuid.uuid4().hex

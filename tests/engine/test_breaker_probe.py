@@ -134,7 +134,7 @@ def test_a_probe_refused_with_a_4xx_closes_the_circuit_the_system_answered(
     """The probe goes through the engine's call step (steps.call); the system refuses the
     record (a permanent error): it is up, so the others go at once instead of waiting out the
     probe timeout."""
-    hub = Hub.from_settings(Settings(store=StoreConfig(url=store_url)))
+    hub = Hub.from_settings(Settings(store=StoreConfig(url=store_url)), clock=clock)
     hub.breakers = callers[0]
     set_current_hub(hub)
 

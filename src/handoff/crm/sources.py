@@ -1,15 +1,26 @@
-"""The CRM as the deal-to-delivery flow sees it: fetch one deal with its customer and contacts as
-canonical records, tell whether it is won, and write delivery status back. One role per CRM."""
+"""The CRM as the deal-to-delivery flow sees it: fetch won deals with their customer and contacts
+as canonical records, tell whether they are won, and write delivery status back. One role per
+CRM.
+
+Reads and writes work on many deals at once with the CRMs' batch endpoints: ``fetch_deals``
+reads N deals' snapshots in a fixed number of requests per 100 deals (HubSpot: the deals, their
+company/contact/line-item associations, the line items, the companies, the contacts and their
+companies: 8 batch calls; Salesforce: the opportunities, their lines and their accounts: 3 SOQL
+queries), and ``write_back_many`` writes N statuses in one batch update. Each deal keeps its
+own outcome: a deal that is missing or does not map is an error for that deal only.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from functools import cache
 from typing import Protocol
 
 from pydantic import BaseModel, Field
 
 from handoff.canonical.crm import Contact, Customer, Deal
-from handoff.canonical.errors import BusinessRuleError
-from handoff.connectors.hubspot.adapter import BillingStatus, HubSpotAdapter
+from handoff.canonical.errors import BusinessRuleError, HandoffError, PermanentError
+from handoff.connectors.hubspot.adapter import BillingStatus, HubSpotAdapter, HubSpotRecord
 from handoff.connectors.hubspot.mapping import HubSpotMappers, MappingContext
 from handoff.connectors.salesforce.adapter import DealBillingStatus, SalesforceAdapter
 
@@ -28,16 +39,40 @@ class DeliveryStatus(BaseModel):
     sync_status: str
 
 
+# One deal's outcome of a batch read: its snapshot, or the error that belongs to it alone.
+SnapshotOutcome = DealSnapshot | HandoffError
+
+
 class CrmSource(Protocol):
     system: str
 
     def fetch_deal(self, deal_id: str) -> DealSnapshot: ...
 
+    def fetch_deals(self, deal_ids: Sequence[str]) -> dict[str, SnapshotOutcome]: ...
+
     def write_back(self, deal_id: str, status: DeliveryStatus) -> None: ...
+
+    def write_back_many(self, statuses: dict[str, DeliveryStatus]) -> dict[str, HandoffError]: ...
 
 
 class DealNotFound(BusinessRuleError):
     pass
+
+
+class WriteBackRefused(PermanentError):
+    """The CRM refused the write-back of one deal (the others of its batch went through)."""
+
+
+def _one(outcomes: dict[str, SnapshotOutcome], deal_id: str) -> DealSnapshot:
+    outcome = outcomes[deal_id]
+    if isinstance(outcome, HandoffError):
+        raise outcome
+    return outcome
+
+
+def _raise_own(errors: dict[str, HandoffError], deal_id: str) -> None:
+    if deal_id in errors:
+        raise errors[deal_id]
 
 
 class HubSpotSource:
@@ -46,45 +81,98 @@ class HubSpotSource:
     def __init__(self, adapter: object) -> None:
         assert isinstance(adapter, HubSpotAdapter)
         self.adapter = adapter
-        self.mappers = HubSpotMappers()
+        self.mappers = _hubspot_mappers()
 
     def fetch_deal(self, deal_id: str) -> DealSnapshot:
-        [outcome] = self.adapter.read("deals", [deal_id], self.mappers.deal.spec.properties())
-        if outcome.record is None:
-            raise DealNotFound(
-                f"HubSpot deal {deal_id} does not exist (deleted or merged?)",
-                rule="deal_not_found",
-                value=deal_id,
-                suggested_fix="Check the deal in HubSpot; ignore this exception if it was removed.",
-            )
-        [expanded] = self.adapter.expand_deals([outcome.record])
-        deal = self.mappers.deal.to_canonical(
-            expanded, MappingContext(pipelines=self.adapter.pipelines())
-        )
-        customer = None
-        if deal.customer_external_id:
-            [company] = self.adapter.read(
-                "companies", [deal.customer_external_id], self.mappers.customer.spec.properties()
-            )
-            if company.record is not None:
-                customer = self.mappers.customer.to_canonical(company.record.as_mapping_input())
-        contacts: list[Contact] = []
-        if deal.contact_external_ids:
-            found = [
-                o.record
-                for o in self.adapter.read(
-                    "contacts", deal.contact_external_ids, self.mappers.contact.spec.properties()
+        return _one(self.fetch_deals([deal_id]), deal_id)
+
+    def fetch_deals(self, deal_ids: Sequence[str]) -> dict[str, SnapshotOutcome]:
+        """Snapshots of many deals with batch reads across them (8 calls per 100 deals)."""
+        ids = list(dict.fromkeys(str(i) for i in deal_ids))
+        outcomes: dict[str, SnapshotOutcome] = {}
+        records: list[HubSpotRecord] = []
+        for read in self.adapter.read("deals", ids, self.mappers.deal.spec.properties()):
+            if read.record is not None:
+                records.append(read.record)
+            elif read.error is not None and read.error.category != "OBJECT_NOT_FOUND":
+                outcomes[read.key] = PermanentError(
+                    f"HubSpot refused reading deal {read.key}: {read.error.message}",
+                    rule=read.error.category.lower(),
+                    value=read.key,
                 )
-                if o.record is not None
+        for deal_id in ids:
+            if deal_id not in outcomes and not any(r.id == deal_id for r in records):
+                outcomes[deal_id] = DealNotFound(
+                    f"HubSpot deal {deal_id} does not exist (deleted or merged?)",
+                    rule="deal_not_found",
+                    value=deal_id,
+                    suggested_fix=(
+                        "Check the deal in HubSpot; ignore this exception if it was removed."
+                    ),
+                )
+        if not records:
+            return outcomes
+        context = MappingContext(pipelines=self.adapter.pipelines())
+        deals: dict[str, Deal] = {}
+        for expanded in self.adapter.expand_deals(records):
+            try:
+                deals[str(expanded["id"])] = self.mappers.deal.to_canonical(expanded, context)
+            except HandoffError as error:  # this deal does not map; the others still do
+                outcomes[str(expanded["id"])] = error
+        company_ids = sorted(
+            {d.customer_external_id for d in deals.values() if d.customer_external_id}
+        )
+        customers: dict[str, Customer | HandoffError] = {}
+        if company_ids:
+            for read in self.adapter.read(
+                "companies", company_ids, self.mappers.customer.spec.properties()
+            ):
+                if read.record is None:
+                    continue
+                try:
+                    customers[read.key] = self.mappers.customer.to_canonical(
+                        read.record.as_mapping_input()
+                    )
+                except HandoffError as error:
+                    customers[read.key] = error
+        contact_ids = sorted(
+            {c for d in deals.values() for c in d.contact_external_ids}, key=_numeric_first
+        )
+        contacts: dict[str, Contact | HandoffError] = {}
+        if contact_ids:
+            found = [
+                read.record
+                for read in self.adapter.read(
+                    "contacts", contact_ids, self.mappers.contact.spec.properties()
+                )
+                if read.record is not None
             ]
-            contacts = [
-                self.mappers.contact.to_canonical(c) for c in self.adapter.expand_contacts(found)
-            ]
-        return DealSnapshot(deal=deal, customer=customer, contacts=contacts)
+            for expanded in self.adapter.expand_contacts(found):
+                try:
+                    contacts[str(expanded["id"])] = self.mappers.contact.to_canonical(expanded)
+                except HandoffError as error:
+                    contacts[str(expanded["id"])] = error
+        for deal_id, deal in deals.items():
+            customer = customers.get(deal.customer_external_id or "")
+            own = [contacts[c] for c in deal.contact_external_ids if c in contacts]
+            failure = next((x for x in [customer, *own] if isinstance(x, HandoffError)), None)
+            if failure is not None:
+                outcomes[deal_id] = failure
+                continue
+            outcomes[deal_id] = DealSnapshot(
+                deal=deal,
+                customer=customer if isinstance(customer, Customer) else None,
+                contacts=[c for c in own if isinstance(c, Contact)],
+            )
+        return {deal_id: outcomes[deal_id] for deal_id in ids}
 
     def write_back(self, deal_id: str, status: DeliveryStatus) -> None:
+        _raise_own(self.write_back_many({deal_id: status}), deal_id)
+
+    def write_back_many(self, statuses: dict[str, DeliveryStatus]) -> dict[str, HandoffError]:
+        """One batch update for many deals; answers the deals the CRM refused, with why."""
         self.adapter.ensure_properties()
-        self.adapter.write_back(
+        outcomes = self.adapter.write_back(
             "deals",
             {
                 deal_id: BillingStatus(
@@ -92,8 +180,19 @@ class HubSpotSource:
                     odoo_project_url=status.odoo_project_url,
                     sync_status=status.sync_status,
                 )
+                for deal_id, status in statuses.items()
             },
         )
+        return {
+            outcome.key: WriteBackRefused(
+                f"HubSpot refused the write-back on deal {outcome.key}: {outcome.error.message}",
+                rule=outcome.error.category.lower(),
+                value=outcome.key,
+                suggested_fix="Check the deal in HubSpot (deleted or merged?), then retry.",
+            )
+            for outcome in outcomes
+            if outcome.error is not None
+        }
 
 
 class SalesforceSource:
@@ -104,29 +203,79 @@ class SalesforceSource:
         self.adapter = adapter
 
     def fetch_deal(self, deal_id: str) -> DealSnapshot:
-        batch = self.adapter.deals_by_ids([deal_id])
-        if not batch.records:
-            reason = "; ".join(str(r) for r in batch.rejected) or "not found"
-            raise DealNotFound(
-                f"Salesforce opportunity {deal_id}: {reason}",
-                rule="deal_not_found" if not batch.rejected else "deal_mapping",
+        return _one(self.fetch_deals([deal_id]), deal_id)
+
+    def fetch_deals(self, deal_ids: Sequence[str]) -> dict[str, SnapshotOutcome]:
+        """Snapshots of many opportunities: 3 SOQL queries (opportunities, lines, accounts)."""
+        ids = list(dict.fromkeys(str(i) for i in deal_ids))
+        batch = self.adapter.deals_by_ids(ids)
+        found = {deal.external_id: deal for deal in batch.records}
+        rejected = {r.external_id: r for r in batch.rejected}
+        account_ids = sorted(
+            {d.customer_external_id for d in found.values() if d.customer_external_id}
+        )
+        customers = (
+            {c.external_id: c for c in self.adapter.customers_by_ids(account_ids).records}
+            if account_ids
+            else {}
+        )
+        outcomes: dict[str, SnapshotOutcome] = {}
+        for deal_id in ids:
+            deal = found.get(deal_id) or next(
+                (d for key, d in found.items() if _same_sf_id(key, deal_id)), None
+            )
+            if deal is not None:
+                outcomes[deal_id] = DealSnapshot(
+                    deal=deal, customer=customers.get(deal.customer_external_id or ""), contacts=[]
+                )
+                continue
+            reason = rejected.get(deal_id)
+            outcomes[deal_id] = DealNotFound(
+                f"Salesforce opportunity {deal_id}: {reason or 'not found'}",
+                rule="deal_mapping" if reason else "deal_not_found",
                 value=deal_id,
                 suggested_fix="Check the opportunity in Salesforce, fix it, then retry.",
             )
-        deal = batch.records[0]
-        customer = None
-        if deal.customer_external_id:
-            customers = self.adapter.customers_by_ids([deal.customer_external_id])
-            customer = customers.records[0] if customers.records else None
-        return DealSnapshot(deal=deal, customer=customer, contacts=[])
+        return outcomes
 
     def write_back(self, deal_id: str, status: DeliveryStatus) -> None:
-        self.adapter.write_back_deals(
+        _raise_own(self.write_back_many({deal_id: status}), deal_id)
+
+    def write_back_many(self, statuses: dict[str, DeliveryStatus]) -> dict[str, HandoffError]:
+        """One sObject Collections update (up to 200 records per request) for many deals."""
+        results = self.adapter.write_back_deals(
             [
                 DealBillingStatus(
                     deal_external_id=deal_id,
                     odoo_order=status.odoo_order,
                     sync_status="Synced" if status.sync_status == "delivered" else "Error",
                 )
+                for deal_id, status in statuses.items()
             ]
         )
+        return {
+            result.external_id: WriteBackRefused(
+                f"Salesforce refused the write-back on opportunity {result.external_id}: "
+                f"{result.error}",
+                rule="write_back_refused",
+                value=result.external_id,
+                suggested_fix="Check the opportunity in Salesforce, then retry.",
+            )
+            for result in results
+            if not result.success
+        }
+
+
+@cache
+def _hubspot_mappers() -> HubSpotMappers:
+    """The shipped HubSpot mappings, loaded (and compiled) once per process, not per deal."""
+    return HubSpotMappers()
+
+
+def _numeric_first(value: str) -> tuple[int, str]:
+    return (int(value), "") if value.isdigit() else (0, value)
+
+
+def _same_sf_id(left: str, right: str) -> bool:
+    """Salesforce ids compare on their first 15 characters (18-character ids add a checksum)."""
+    return len(left) >= 15 and len(right) >= 15 and left[:15] == right[:15]

@@ -61,7 +61,9 @@ def parse_deal_key(entity_key: str) -> tuple[str, str]:
 def deal_to_delivery(event: FlowEvent) -> dict[str, Any]:
     source, deal_id = parse_deal_key(event.entity_key)
     key = deal_key(source, deal_id)
-    snapshot: DealSnapshot = call(source, "fetch_deal", roles.fetch_deal, source, deal_id)
+    snapshot: DealSnapshot = call(
+        source, "fetch_deal", roles.fetch_deal, source, deal_id, event.inbox_id
+    )
     deal = snapshot.deal
     delivered = call("odoo", "delivered_order", roles.delivered_order, key)
 

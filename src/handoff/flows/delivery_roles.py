@@ -3,6 +3,7 @@ system (or the store), is safe to run again after a crash, and records what it c
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from pydantic import BaseModel
@@ -12,6 +13,7 @@ from handoff.canonical.errors import BusinessRuleError, PermanentError
 from handoff.connectors.odoo import ValidationError
 from handoff.connectors.odoo.adapter import EXTERNAL_ID_MODULE, external_id_name
 from handoff.connectors.registry import connectors_for
+from handoff.crm.batching import BATCH_SIZE, SnapshotPrefetcher, WriteBackBatcher
 from handoff.crm.sources import (
     CrmSource,
     DealSnapshot,
@@ -35,6 +37,7 @@ from handoff.delivery.plan import DeliveryPlan, plan_delivery
 from handoff.engine.runtime import current_hub
 from handoff.observability.logging import current_context
 
+FLOW = "deal_to_delivery"  # whose waiting events a deal read reads ahead for
 ORDER_MODEL = "sale.order"
 PARTNER_MODEL = "res.partner"
 PROJECT_MODEL = "project.project"
@@ -67,8 +70,45 @@ def crm_source(source: str) -> CrmSource:
 # -- CRM side ------------------------------------------------------------------------------------
 
 
-def fetch_deal(source: str, deal_id: str) -> DealSnapshot:
-    return crm_source(source).fetch_deal(deal_id)
+# Per process and per settings (a test's hub does not see another's snapshots), per CRM.
+_batchers: dict[tuple[int, str], tuple[Any, SnapshotPrefetcher, WriteBackBatcher]] = {}
+_batchers_lock = threading.Lock()
+
+
+def crm_batching(source: str) -> tuple[SnapshotPrefetcher, WriteBackBatcher]:
+    settings = _settings()
+    key = (id(settings), source)
+    with _batchers_lock:
+        entry = _batchers.get(key)
+        if entry is None or entry[0] is not settings:
+            entry = _batchers[key] = (settings, SnapshotPrefetcher(), WriteBackBatcher())
+        return entry[1], entry[2]
+
+
+def fetch_deal(source: str, deal_id: str, inbox_id: int | None = None) -> DealSnapshot:
+    """The deal's snapshot, read in one batch with the other deals waiting for this flow
+    (``handoff.crm.batching``), never older than the event this run handles."""
+    hub = current_hub()
+    event = hub.inbox.get(inbox_id) if inbox_id is not None else None
+    prefix = f"{source}:deal:"
+
+    def waiting() -> list[str]:
+        keys = hub.inbox.waiting(FLOW, prefix, limit=BATCH_SIZE)
+        return [key.removeprefix(prefix) for key in keys]
+
+    prefetcher, _ = crm_batching(source)
+    return prefetcher.snapshot(
+        crm_source(source),
+        deal_id,
+        received_at=event.received_at if event is not None else None,
+        pending=waiting,
+    )
+
+
+def fetch_deals(source: str, deal_ids: list[str]) -> dict[str, Any]:
+    """Many deals' snapshots in one batch read (for a run that handles many deal events):
+    deal id -> its DealSnapshot, or its own error."""
+    return crm_source(source).fetch_deals(deal_ids)
 
 
 def is_won(source: str, deal: Deal) -> bool:
@@ -83,7 +123,8 @@ def gates_for(source: str, deal: Deal) -> list[str]:
 def write_back(
     source: str, deal_id: str, status: DeliveryStatus, key: str, correlation_id: str
 ) -> None:
-    crm_source(source).write_back(deal_id, status)
+    _, writer = crm_batching(source)
+    writer.write(crm_source(source), deal_id, status)  # one batch update with concurrent runs
     current_hub().audit.record(
         actor="handoff",
         action="write_back",

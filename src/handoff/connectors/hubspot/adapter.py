@@ -259,6 +259,9 @@ class HubSpotAdapter:
         self._pipelines: PipelineBook | None = None
         self.searches = 0
         self.window_splits = 0
+        # (object type, property names) already checked or created by this adapter: the
+        # write-back of every deal would otherwise list the properties again (2 calls each).
+        self._ensured: set[tuple[str, tuple[str, ...]]] = set()
 
     # -- batch CRUD ----------------------------------------------------------------------------
     def read(
@@ -669,9 +672,16 @@ class HubSpotAdapter:
         object_types: Sequence[str] = ("deals", "companies"),
         definitions: Sequence[CustomProperty] = HANDOFF_PROPERTIES,
     ) -> list[str]:
-        """Create the custom properties write-back needs where missing; answer what was created."""
+        """Create the custom properties write-back needs where missing; answer what was created.
+
+        Checked once per object type for the life of the adapter (the properties are the
+        account's schema, not data: a worker does not need to list them before every write).
+        """
         created: list[str] = []
+        names = tuple(d.name for d in definitions)
         for object_type in object_types:
+            if (object_type, names) in self._ensured:
+                continue
             existing = {
                 p["name"]
                 for p in self.client.get(f"/crm/v3/properties/{object_type}").get("results", [])
@@ -686,6 +696,7 @@ class HubSpotAdapter:
                     if error.status != 409:  # created meanwhile by another worker
                         raise
                 created.append(f"{object_type}.{definition.name}")
+            self._ensured.add((object_type, names))
         return created
 
     def write_back(

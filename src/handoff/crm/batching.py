@@ -36,6 +36,7 @@ from handoff.crm.sources import CrmSource, DealSnapshot, DeliveryStatus, Snapsho
 BATCH_SIZE = 100  # HubSpot's batch input limit; Salesforce's IN lists take more
 KEEP_FOR = timedelta(minutes=5)  # a prefetched snapshot not taken by then is read again
 MAX_KEPT = 2_000
+TAKEN_FOR = timedelta(seconds=60)  # not read ahead again while its run is likely under way
 WRITE_LINGER_SECONDS = 0.05
 
 
@@ -64,6 +65,9 @@ class SnapshotPrefetcher:
         self.keep_for = keep_for
         self.clock = clock
         self._kept: dict[str, _Kept] = {}
+        # Deals whose snapshot a run took or read lately: their runs are under way, so reading
+        # them ahead again (their inbox events stay queued until the run ends) would be waste.
+        self._taken: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._reading = threading.Lock()  # one batch read in flight per CRM
         self.stats = PrefetchStats()
@@ -98,6 +102,7 @@ class SnapshotPrefetcher:
                 del self._kept[deal_id]  # read before this deal's event: stale for it
                 return None
             del self._kept[deal_id]
+            self._taken[deal_id] = kept.read_at
             self.stats.served_from_batch += 1
             return kept.outcome
 
@@ -105,7 +110,7 @@ class SnapshotPrefetcher:
         self, source: CrmSource, deal_id: str, pending: Callable[[], Sequence[str]]
     ) -> SnapshotOutcome:
         with self._lock:
-            already = set(self._kept)
+            already = set(self._kept) | set(self._taken)
         others = [
             other for other in dict.fromkeys(pending()) if other != deal_id and other not in already
         ]
@@ -115,6 +120,7 @@ class SnapshotPrefetcher:
         with self._lock:
             self.stats.batches += 1
             self.stats.deals_read += len(ids)
+            self._taken[deal_id] = read_at
             for other in ids[1:]:
                 if other in outcomes and len(self._kept) < MAX_KEPT:
                     self._kept[other] = _Kept(outcomes[other], read_at)
@@ -124,10 +130,14 @@ class SnapshotPrefetcher:
         oldest = self.clock() - self.keep_for
         for key in [k for k, v in self._kept.items() if v.read_at < oldest]:
             del self._kept[key]
+        recent = self.clock() - TAKEN_FOR
+        for key in [k for k, v in self._taken.items() if v < recent]:
+            del self._taken[key]
 
     def forget(self) -> None:
         with self._lock:
             self._kept.clear()
+            self._taken.clear()
 
 
 def _aware(moment: datetime) -> datetime:

@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -54,6 +55,16 @@ BATCH_LIMIT = 100
 PAGE_LIMIT_MAX = 100
 
 
+@dataclass
+class Fault:
+    """Answer the next ``remaining`` ``method path`` requests with ``status`` instead."""
+
+    method: str
+    path: str
+    status: int
+    remaining: int
+
+
 class SandboxState:
     def __init__(self, store: SandboxStore, settings: SandboxSettings) -> None:
         self.store = store
@@ -67,6 +78,15 @@ class SandboxState:
         self.calls: Counter[str] = Counter()
         self.rejections: Counter[str] = Counter()
         self.people: list[Person] = []
+        # Failures to answer the next matching requests with (tests: 429s and 5xx on demand).
+        self.faults: list[Fault] = []
+
+    def take_fault(self, method: str, path: str) -> Fault | None:
+        for fault in self.faults:
+            if fault.method == method and fault.path == path and fault.remaining > 0:
+                fault.remaining -= 1
+                return fault
+        return None
 
     def budget(self, token: str) -> TokenBudget:
         budget = self.budgets.get(token)
@@ -293,8 +313,22 @@ def create_app(
                 "You have reached your secondly limit.",
                 {**limit_headers(), **retry_after},
             ).response()
+        fault = state.take_fault(request.method, path)
+        if fault is not None and fault.status == 429:
+            # As HubSpot answers when the app's burst budget is spent (not counted as a call).
+            state.rejections["TEN_SECONDLY_ROLLING"] += 1
+            return rate_limited(
+                "TEN_SECONDLY_ROLLING",
+                "You have reached your ten_secondly_rolling limit.",
+                {**limit_headers(), **retry_after},
+            ).response()
         budget.daily_used += 1
         state.calls[f"{request.method} {_call_label(path)}"] += 1
+        if fault is not None:
+            # HubSpot's 5xx bodies are not documented (unconfirmed): the generic error shape.
+            return HubSpotApiError(
+                fault.status, "INTERNAL_ERROR", "internal error", headers=limit_headers()
+            ).response()
         response = await call_next(request)
         response.headers.update(limit_headers())
         return response
@@ -1086,6 +1120,23 @@ def create_app(
         if patch.clear_token_scopes:
             settings.token_scopes = None
         return JSONResponse(settings.model_dump(exclude={"webhook_secret", "oauth_client_secret"}))
+
+    @app.post("/_sandbox/faults")
+    async def add_fault(request: Request) -> JSONResponse:
+        body = await _json_body(request)
+        fault = Fault(
+            method=str(body.get("method", "POST")).upper(),
+            path=str(body["path"]),
+            status=int(body.get("status", 503)),
+            remaining=int(body.get("times", 1)),
+        )
+        state.faults.append(fault)
+        return JSONResponse({"faults": len(state.faults)})
+
+    @app.delete("/_sandbox/faults")
+    async def clear_faults() -> JSONResponse:
+        state.faults.clear()
+        return JSONResponse({"faults": 0})
 
     @app.post("/_sandbox/limits/reset")
     async def reset_limits() -> JSONResponse:

@@ -43,6 +43,18 @@ class RunningHubSpotSandbox:
             changes["clear_retry_after"] = True
         return self._control("POST", "/settings", json=changes)
 
+    def fail_next(self, method: str, path: str, *, status: int = 503, times: int = 1) -> None:
+        """Answer the next ``times`` ``method path`` requests with ``status`` (429: HubSpot's
+        ten-secondly rate-limit answer, not counted as a call; 5xx: an internal error, counted)."""
+        self._control(
+            "POST",
+            "/faults",
+            json={"method": method, "path": path, "status": status, "times": times},
+        )
+
+    def clear_faults(self) -> None:
+        self._control("DELETE", "/faults")
+
     def reset_limits(self) -> None:
         self._control("POST", "/limits/reset")
 

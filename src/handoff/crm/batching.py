@@ -36,7 +36,6 @@ from handoff.crm.sources import CrmSource, DealSnapshot, DeliveryStatus, Snapsho
 BATCH_SIZE = 100  # HubSpot's batch input limit; Salesforce's IN lists take more
 KEEP_FOR = timedelta(minutes=5)  # a prefetched snapshot not taken by then is read again
 MAX_KEPT = 2_000
-TAKEN_FOR = timedelta(seconds=60)  # not read ahead again while its run is likely under way
 WRITE_LINGER_SECONDS = 0.05
 
 
@@ -44,6 +43,14 @@ WRITE_LINGER_SECONDS = 0.05
 class _Kept:
     outcome: SnapshotOutcome
     read_at: datetime  # when the read started: the snapshot is at least this recent
+
+
+@dataclass(frozen=True)
+class Waiting:
+    """An event still waiting for its run: which inbox row, for which deal."""
+
+    event: int
+    deal_id: str
 
 
 @dataclass
@@ -65,9 +72,9 @@ class SnapshotPrefetcher:
         self.keep_for = keep_for
         self.clock = clock
         self._kept: dict[str, _Kept] = {}
-        # Deals whose snapshot a run took or read lately: their runs are under way, so reading
-        # them ahead again (their inbox events stay queued until the run ends) would be waste.
-        self._taken: dict[str, datetime] = {}
+        # Events whose run already has its snapshot (inbox id -> when): their rows stay queued
+        # until the run ends, and reading their deals ahead again would be waste.
+        self._served: dict[int, datetime] = {}
         self._lock = threading.Lock()
         self._reading = threading.Lock()  # one batch read in flight per CRM
         self.stats = PrefetchStats()
@@ -77,67 +84,80 @@ class SnapshotPrefetcher:
         source: CrmSource,
         deal_id: str,
         *,
-        received_at: datetime | None,
-        pending: Callable[[], Sequence[str]] = tuple,
+        event: int | None = None,
+        received_at: datetime | None = None,
+        pending: Callable[[], Sequence[Waiting]] = tuple,
     ) -> DealSnapshot:
-        """This deal's snapshot, read after ``received_at``; raises the deal's own error."""
-        kept = self._take(deal_id, received_at)
+        """The snapshot of ``deal_id`` for the run of inbox row ``event``, read after that
+        event was ``received_at``; raises the deal's own error."""
+        kept = self._take(deal_id, event, received_at)
         if kept is None:
             with self._reading:
                 # A batch read that ended while this run waited may have read its deal.
-                kept = self._take(deal_id, received_at)
+                kept = self._take(deal_id, event, received_at)
                 if kept is None:
-                    kept = self._read(source, deal_id, pending)
+                    kept = self._read(source, deal_id, event, pending)
         if isinstance(kept, HandoffError):
             raise kept
         return kept
 
-    def _take(self, deal_id: str, received_at: datetime | None) -> SnapshotOutcome | None:
+    def _take(
+        self, deal_id: str, event: int | None, received_at: datetime | None
+    ) -> SnapshotOutcome | None:
         with self._lock:
             self._expire()
-            kept = self._kept.get(deal_id)
+            kept = self._kept.pop(deal_id, None)  # each snapshot is handed out once
             if kept is None:
                 return None
             if received_at is not None and kept.read_at < _aware(received_at):
-                del self._kept[deal_id]  # read before this deal's event: stale for it
-                return None
-            del self._kept[deal_id]
-            self._taken[deal_id] = kept.read_at
+                return None  # read before this deal's event: stale for it
+            self._mark_served(event, kept.read_at)
             self.stats.served_from_batch += 1
             return kept.outcome
 
     def _read(
-        self, source: CrmSource, deal_id: str, pending: Callable[[], Sequence[str]]
+        self,
+        source: CrmSource,
+        deal_id: str,
+        event: int | None,
+        pending: Callable[[], Sequence[Waiting]],
     ) -> SnapshotOutcome:
+        waiting = pending()
         with self._lock:
-            already = set(self._kept) | set(self._taken)
-        others = [
-            other for other in dict.fromkeys(pending()) if other != deal_id and other not in already
-        ]
+            skip = set(self._kept) | {deal_id}
+            served = set(self._served)
+        others = list(
+            dict.fromkeys(
+                w.deal_id for w in waiting if w.deal_id not in skip and w.event not in served
+            )
+        )
         ids = [deal_id, *others[: self.size - 1]]
         read_at = self.clock()
         outcomes = source.fetch_deals(ids)
         with self._lock:
             self.stats.batches += 1
             self.stats.deals_read += len(ids)
-            self._taken[deal_id] = read_at
+            self._mark_served(event, read_at)
             for other in ids[1:]:
                 if other in outcomes and len(self._kept) < MAX_KEPT:
                     self._kept[other] = _Kept(outcomes[other], read_at)
         return outcomes[deal_id]
 
+    def _mark_served(self, event: int | None, moment: datetime) -> None:
+        if event is not None:
+            self._served[event] = moment
+
     def _expire(self) -> None:
         oldest = self.clock() - self.keep_for
         for key in [k for k, v in self._kept.items() if v.read_at < oldest]:
             del self._kept[key]
-        recent = self.clock() - TAKEN_FOR
-        for key in [k for k, v in self._taken.items() if v < recent]:
-            del self._taken[key]
+        for event in [k for k, v in self._served.items() if v < oldest]:
+            del self._served[event]
 
     def forget(self) -> None:
         with self._lock:
             self._kept.clear()
-            self._taken.clear()
+            self._served.clear()
 
 
 def _aware(moment: datetime) -> datetime:

@@ -13,7 +13,7 @@ from handoff.canonical.errors import BusinessRuleError, PermanentError
 from handoff.connectors.odoo import ValidationError
 from handoff.connectors.odoo.adapter import EXTERNAL_ID_MODULE, external_id_name
 from handoff.connectors.registry import connectors_for
-from handoff.crm.batching import BATCH_SIZE, SnapshotPrefetcher, WriteBackBatcher
+from handoff.crm.batching import BATCH_SIZE, SnapshotPrefetcher, Waiting, WriteBackBatcher
 from handoff.crm.sources import (
     CrmSource,
     DealSnapshot,
@@ -92,14 +92,15 @@ def fetch_deal(source: str, deal_id: str, inbox_id: int | None = None) -> DealSn
     event = hub.inbox.get(inbox_id) if inbox_id is not None else None
     prefix = f"{source}:deal:"
 
-    def waiting() -> list[str]:
-        keys = hub.inbox.waiting(FLOW, prefix, limit=BATCH_SIZE)
-        return [key.removeprefix(prefix) for key in keys]
+    def waiting() -> list[Waiting]:
+        rows = hub.inbox.waiting(FLOW, prefix, limit=2 * BATCH_SIZE)
+        return [Waiting(event=row, deal_id=key.removeprefix(prefix)) for row, key in rows]
 
     prefetcher, _ = crm_batching(source)
     return prefetcher.snapshot(
         crm_source(source),
         deal_id,
+        event=inbox_id,
         received_at=event.received_at if event is not None else None,
         pending=waiting,
     )

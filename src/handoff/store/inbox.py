@@ -137,20 +137,19 @@ class Inbox:
         with self.store.session() as session:
             return list(session.scalars(query))
 
-    def waiting(self, flow: str, entity_prefix: str, *, limit: int = 100) -> list[str]:
-        """Entity keys (oldest first, each once) of the events of ``flow`` still to be handled
-        (received or queued) whose key starts with ``entity_prefix``: what a flow may read
-        ahead for in one batch."""
+    def waiting(self, flow: str, entity_prefix: str, *, limit: int = 100) -> list[tuple[int, str]]:
+        """(inbox id, entity key) of the oldest ``limit`` events of ``flow`` still to be
+        handled (received or queued) whose key starts with ``entity_prefix``: what a flow may
+        read ahead for in one batch."""
         query = (
-            select(InboxEvent.entity_key)
+            select(InboxEvent.id, InboxEvent.entity_key)
             .where(
                 InboxEvent.status.in_([InboxStatus.RECEIVED, InboxStatus.QUEUED]),
                 InboxEvent.flow == flow,
                 InboxEvent.entity_key.startswith(entity_prefix, autoescape=True),
             )
             .order_by(InboxEvent.id)
-            .limit(limit * 2)
+            .limit(limit)
         )
         with self.store.session() as session:
-            keys = list(dict.fromkeys(session.scalars(query)))
-        return keys[:limit]
+            return [(row[0], row[1]) for row in session.execute(query)]

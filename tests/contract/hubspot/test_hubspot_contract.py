@@ -255,3 +255,100 @@ def test_standard_types_owners_and_schemas_read(http: httpx.Client) -> None:
         assert isinstance(schemas.json()["results"], list)
     unknown = http.get("/crm/v3/objects/handoff_no_such_type_x")
     assert unknown.status_code in (400, 404)
+
+
+def test_batch_read_of_deals_with_properties(http: httpx.Client, target: Target) -> None:
+    deals = [
+        create(http, target, "deals", {"dealname": marker(), "pipeline": "default",
+                                       "dealstage": "closedwon", "amount": "1200"})
+        for _ in range(2)
+    ]  # fmt: skip
+    response = http.post(
+        "/crm/v3/objects/deals/batch/read",
+        json={
+            "inputs": [{"id": d["id"]} for d in deals],
+            "properties": ["dealname", "amount", "dealstage"],
+        },
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "COMPLETE" and ISO.match(body["completedAt"])
+    assert "errors" not in body and "numErrors" not in body
+    by_id = {r["id"]: r for r in body["results"]}
+    assert set(by_id) == {d["id"] for d in deals}
+    for deal in deals:
+        record = by_id[deal["id"]]
+        assert record["properties"]["amount"] == "1200"  # every value is a string
+        assert record["properties"]["dealstage"] == "closedwon"
+        assert ISO.match(record["updatedAt"]) and record["archived"] is False
+
+
+def test_association_batch_read_shape(http: httpx.Client, target: Target) -> None:
+    company = create(http, target, "companies", {"name": marker()})
+    deal = create(
+        http,
+        target,
+        "deals",
+        {"dealname": marker(), "pipeline": "default", "dealstage": "closedwon"},
+    )
+    lines = [create(http, target, "line_items", {"name": marker(), "quantity": "1"}) for _ in "ab"]
+    for to_type, to_id in [("companies", company["id"])] + [("line_items", x["id"]) for x in lines]:
+        answer = http.put(
+            f"/crm/v4/objects/deals/{deal['id']}/associations/default/{to_type}/{to_id}"
+        )
+        assert answer.status_code == 200, answer.text
+    response = http.post(
+        "/crm/v4/associations/deals/line_items/batch/read", json={"inputs": [{"id": deal["id"]}]}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "COMPLETE"
+    [result] = body["results"]
+    assert result["from"] == {"id": deal["id"]}
+    assert sorted(str(t["toObjectId"]) for t in result["to"]) == sorted(x["id"] for x in lines)
+    for target_link in result["to"]:
+        assert isinstance(target_link["toObjectId"], int)
+        [kind] = target_link["associationTypes"]
+        assert kind["category"] == "HUBSPOT_DEFINED" and kind["typeId"] == 19  # deal -> line item
+    companies = http.post(
+        "/crm/v4/associations/deals/companies/batch/read", json={"inputs": [{"id": deal["id"]}]}
+    ).json()
+    type_ids = {
+        t["typeId"] for r in companies["results"] for x in r["to"] for t in x["associationTypes"]
+    }
+    assert 341 in type_ids  # deal -> company, unlabelled (the default association)
+    too_many = http.post(
+        "/crm/v4/associations/deals/companies/batch/read",
+        json={"inputs": [{"id": str(n)} for n in range(1, 1002)]},
+    )
+    assert_error_body(too_many, 400, "VALIDATION_ERROR")
+
+
+def test_batch_update_shape_and_partial_failure(http: httpx.Client, target: Target) -> None:
+    deal = create(
+        http,
+        target,
+        "deals",
+        {"dealname": marker(), "pipeline": "default", "dealstage": "closedwon"},
+    )
+    done = http.post(
+        "/crm/v3/objects/deals/batch/update",
+        json={"inputs": [{"id": deal["id"], "properties": {"description": "delivered"}}]},
+    )
+    assert done.status_code == 200, done.text
+    [result] = done.json()["results"]
+    assert result["id"] == deal["id"] and result["properties"]["description"] == "delivered"
+    partial = http.post(
+        "/crm/v3/objects/deals/batch/update",
+        json={
+            "inputs": [
+                {"id": deal["id"], "properties": {"description": "again"}},
+                {"id": "1", "properties": {"description": "nobody"}},
+            ]
+        },
+    )
+    assert partial.status_code == 207, partial.text
+    body = partial.json()
+    assert body["numErrors"] == 1 and [r["id"] for r in body["results"]] == [deal["id"]]
+    assert body["errors"][0]["category"] == "OBJECT_NOT_FOUND"
+    assert "1" in body["errors"][0]["context"]["ids"]

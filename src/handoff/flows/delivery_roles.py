@@ -138,6 +138,28 @@ def write_back(
     )
 
 
+def write_back_many(
+    source: str, statuses: dict[str, DeliveryStatus], keys: dict[str, str], correlation_id: str
+) -> dict[str, str]:
+    """The write-backs of many deals in one batch update (for a run that handles many deal
+    events): answers, per deal the CRM refused, why; the others are audited as written."""
+    refused = crm_source(source).write_back_many(statuses)
+    hub = current_hub()
+    for deal_id, status in statuses.items():
+        if deal_id not in refused:
+            hub.audit.record(
+                actor="handoff",
+                action="write_back",
+                system=source,
+                model="deal",
+                record_id=deal_id,
+                canonical_id=keys.get(deal_id),
+                after=status.model_dump(exclude_none=True),
+                correlation_id=correlation_id,
+            )
+    return {deal_id: error.message for deal_id, error in refused.items()}
+
+
 # -- gates ---------------------------------------------------------------------------------------
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -262,6 +263,7 @@ class HubSpotAdapter:
         # (object type, property names) already checked or created by this adapter: the
         # write-back of every deal would otherwise list the properties again (2 calls each).
         self._ensured: set[tuple[str, tuple[str, ...]]] = set()
+        self._ensuring = threading.Lock()  # concurrent first write-backs check them once
 
     # -- batch CRUD ----------------------------------------------------------------------------
     def read(
@@ -677,8 +679,19 @@ class HubSpotAdapter:
         Checked once per object type for the life of the adapter (the properties are the
         account's schema, not data: a worker does not need to list them before every write).
         """
-        created: list[str] = []
         names = tuple(d.name for d in definitions)
+        if all((t, names) in self._ensured for t in object_types):
+            return []
+        with self._ensuring:
+            return self._ensure_properties(object_types, definitions, names)
+
+    def _ensure_properties(
+        self,
+        object_types: Sequence[str],
+        definitions: Sequence[CustomProperty],
+        names: tuple[str, ...],
+    ) -> list[str]:
+        created: list[str] = []
         for object_type in object_types:
             if (object_type, names) in self._ensured:
                 continue

@@ -190,13 +190,15 @@ def test_salesforce_snapshots_and_write_back_of_many_opportunities() -> None:
             source = SalesforceSource(SalesforceAdapter(client))
             before = sandbox.api_usage
             outcomes = source.fetch_deals([*ids, "006000000000000AAA"])
-            assert sandbox.api_usage - before == 3  # opportunities, their lines, accounts
+            # The opportunities with their lines (a relationship subquery), then the accounts.
+            assert sandbox.api_usage - before == 2
             assert isinstance(outcomes["006000000000000AAA"], DealNotFound)
             for deal_id in ids:
                 snapshot = outcomes[deal_id]
                 assert isinstance(snapshot, DealSnapshot)
                 assert snapshot.customer is not None
                 assert snapshot.customer.external_id == snapshot.deal.customer_external_id
+                assert snapshot.deal.lines  # every seeded won opportunity has lines
             before = sandbox.api_usage
             refused = source.write_back_many(
                 {

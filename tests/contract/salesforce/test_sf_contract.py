@@ -120,3 +120,34 @@ def test_bulk2_query_job_round_trip(contract_client: SalesforceClient) -> None:
     total = contract_client.count("SELECT COUNT() FROM Account")
     assert (page.headers["Sforce-Locator"] == "null") == (total <= 2)
     contract_client.request("DELETE", f"jobs/query/{created['id']}")
+
+
+def test_parent_to_child_subquery_nests_related_records(
+    contract_client: SalesforceClient, marker: str
+) -> None:
+    account = contract_client.create(
+        "Account", {"Name": "Subquery", "Handoff_External_Id__c": f"{marker}-sub"}
+    )
+    contact = contract_client.create("Contact", {"LastName": "Nested", "AccountId": account})
+    lonely = contract_client.create(
+        "Account", {"Name": "Nobody", "Handoff_External_Id__c": f"{marker}-none"}
+    )
+    try:
+        rows = {
+            row["Id"]: row
+            for row in contract_client.query(
+                "SELECT Id, Name, (SELECT Id, LastName FROM Contacts ORDER BY Id) FROM Account "
+                f"WHERE Id IN ('{account}', '{lonely}')"
+            )
+        }
+        nested = rows[account]["Contacts"]
+        assert nested["totalSize"] == 1 and nested["done"] is True
+        [record] = nested["records"]
+        assert record["Id"] == contact and record["LastName"] == "Nested"
+        assert record["attributes"]["type"] == "Contact"
+        assert rows[lonely]["Contacts"] is None  # no related records: null, not an empty list
+        with pytest.raises(SalesforceError) as refused:
+            list(contract_client.query("SELECT Id, (SELECT Id FROM Nothings) FROM Account"))
+        assert refused.value.rule == "INVALID_TYPE"
+    finally:
+        contract_client.delete("Contact", contact)

@@ -71,3 +71,18 @@ def test_errors(store: OrgStore, text: str, code: str) -> None:
     with pytest.raises(SalesforceApiError) as raised:
         soql.parse(text, store)
     assert raised.value.error_code == code
+
+
+def test_parent_to_child_subquery(store: OrgStore) -> None:
+    plan = soql.parse(
+        "SELECT Id, (SELECT Id, Quantity FROM OpportunityLineItems ORDER BY Id LIMIT 1) "
+        "FROM Opportunity",
+        store,
+    )
+    [child] = plan.children
+    assert (child.relationship, child.parent_field) == ("OpportunityLineItems", "OpportunityId")
+    assert [ref.path for ref in child.plan.fields] == [["Id"], ["Quantity"]]
+    assert child.plan.limit == 1
+    with pytest.raises(SalesforceApiError) as error:
+        soql.parse("SELECT Id, (SELECT Id FROM Contacts) FROM Opportunity", store)
+    assert error.value.error_code == "INVALID_TYPE"

@@ -713,7 +713,7 @@ class _RestApi:
         if plan.count_only:
             return _json({"totalSize": len(rows), "done": True, "records": []})
         batch_size = _batch_size(request.headers.get("sforce-query-options", ""))
-        projected = [soql.project(plan, row, version) for row in rows]
+        projected = [soql.project(plan, row, version, self.store) for row in rows]
         endpoint = "queryAll" if include_deleted else "query"
         return self._page(projected, len(projected), batch_size, 0, None, version, endpoint)
 

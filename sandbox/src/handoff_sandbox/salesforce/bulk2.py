@@ -175,6 +175,10 @@ class QueryJobs:
             )
         if plan.offset:
             raise _invalid_job("InvalidJob : The OFFSET clause is not supported by Bulk API 2.0")
+        if plan.children:
+            raise _invalid_job(
+                "InvalidJob : Nested (parent-to-child) queries are not supported by Bulk API 2.0"
+            )
         started = time.perf_counter()
         records = soql.execute(plan, self.store, include_deleted=operation == "queryAll")
         rows = [[_cell(ref.getter(record)) for ref in plan.fields] for record in records]

@@ -157,6 +157,15 @@ class OrderKey:
     nulls_last: bool
 
 
+# Child relationships a parent-to-child subquery may name: (parent, relationship name) ->
+# (child sObject, the child's field that points at the parent). Standard names only.
+CHILD_RELATIONSHIPS: dict[tuple[str, str], tuple[str, str]] = {
+    ("Opportunity", "opportunitylineitems"): ("OpportunityLineItem", "OpportunityId"),
+    ("Account", "opportunities"): ("Opportunity", "AccountId"),
+    ("Account", "contacts"): ("Contact", "AccountId"),
+}
+
+
 @dataclass
 class QueryPlan:
     sobject: SObjectDef
@@ -166,6 +175,22 @@ class QueryPlan:
     order: list[OrderKey] = field(default_factory=list)
     limit: int | None = None
     offset: int = 0
+    # Parent-to-child subqueries, in the order selected: `(SELECT ... FROM OpportunityLineItems)`.
+    children: list[ChildQuery] = field(default_factory=list)
+
+
+@dataclass
+class ChildQuery:
+    relationship: str  # as Salesforce names it in the answer: "OpportunityLineItems"
+    parent_field: str  # the child's field holding the parent's Id
+    plan: QueryPlan
+
+
+_RELATIONSHIP_NAMES = {
+    "opportunitylineitems": "OpportunityLineItems",
+    "opportunities": "Opportunities",
+    "contacts": "Contacts",
+}
 
 
 class _Parser:
@@ -207,16 +232,17 @@ class _Parser:
         self.expect_word("select")
         count_only = False
         raw_fields: list[str] = []
+        subqueries: list[int] = []  # where each `(SELECT ...)` starts, parsed once FROM is known
         if self.at_word("count") and self.peek(1) is not None and self.peek(1).text == "(":  # type: ignore[union-attr]
             self.take()
             self.expect_punct("(")
             self.expect_punct(")")
             count_only = True
         else:
-            raw_fields.append(self._field_name())
+            subqueries = self._select_item(raw_fields)
             while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
                 self.take()
-                raw_fields.append(self._field_name())
+                subqueries += self._select_item(raw_fields)
         self.expect_word("from")
         object_token = self.take()
         sobject = sobject_by_name(object_token.text)
@@ -239,6 +265,66 @@ class _Parser:
             seen.add(key)
             fields.append(ref)
         plan = QueryPlan(sobject=sobject, fields=fields, count_only=count_only, where=None)
+        resume = self.index
+        for start in subqueries:
+            self.index = start
+            plan.children.append(self._child_query(sobject))
+        self.index = resume
+        self.sobject = sobject
+        self._clauses(plan)
+        leftover = self.peek()
+        if leftover is not None:
+            raise malformed_query(f"unexpected token: '{leftover.text}'")
+        return plan
+
+    def _select_item(self, raw_fields: list[str]) -> list[int]:
+        """One item of a SELECT list: a field name, or a subquery (skipped for now: answers
+        where it starts)."""
+        token = self.peek()
+        if token is None or token.text != "(":
+            raw_fields.append(self._field_name())
+            return []
+        start = self.index
+        depth = 0
+        while True:
+            token = self.take()
+            if token.text == "(":
+                depth += 1
+            elif token.text == ")":
+                depth -= 1
+                if depth == 0:
+                    return [start]
+
+    def _child_query(self, parent: SObjectDef) -> ChildQuery:
+        self.expect_punct("(")
+        self.expect_word("select")
+        raw = [self._field_name()]
+        while self.peek() is not None and self.peek().text == ",":  # type: ignore[union-attr]
+            self.take()
+            raw.append(self._field_name())
+        self.expect_word("from")
+        name = self.take().text
+        known = CHILD_RELATIONSHIPS.get((parent.name, name.lower()))
+        child = sobject_by_name(known[0]) if known else None
+        if known is None or child is None:
+            raise SalesforceApiError(
+                400,
+                "INVALID_TYPE",
+                f"Didn't understand relationship '{name}' in FROM part of query call. If you are "
+                "attempting to use a custom relationship, be sure to append the '__r' after the "
+                "custom relationship name. Please reference your WSDL or the describe call for "
+                "the appropriate names.",
+            )
+        self.sobject = child
+        plan = QueryPlan(
+            sobject=child, fields=[self._resolve(r) for r in raw], count_only=False, where=None
+        )
+        self._clauses(plan)
+        self.expect_punct(")")
+        return ChildQuery(_RELATIONSHIP_NAMES[name.lower()], known[1], plan)
+
+    def _clauses(self, plan: QueryPlan) -> None:
+        """WHERE, ORDER BY, LIMIT and OFFSET, each optional, in that order."""
         if self.at_word("where"):
             self.take()
             plan.where = self._or()
@@ -259,10 +345,6 @@ class _Parser:
                 raise SalesforceApiError(
                     400, "NUMBER_OUTSIDE_VALID_RANGE", "Maximum SOQL offset allowed is 2000"
                 )
-        leftover = self.peek()
-        if leftover is not None:
-            raise malformed_query(f"unexpected token: '{leftover.text}'")
-        return plan
 
     def _integer(self, clause: str) -> int:
         token = self.take()
@@ -523,7 +605,9 @@ def parse(text: str, store: OrgStore, *, today: date | None = None) -> QueryPlan
     return _Parser(text, store, today or datetime.now(UTC).date()).parse()
 
 
-def execute(plan: QueryPlan, store: OrgStore, *, include_deleted: bool) -> list[Record]:
+def execute(
+    plan: QueryPlan, store: OrgStore, *, include_deleted: bool, unlimited: bool = False
+) -> list[Record]:
     """Records matching the plan, ordered, limited and projected to the selected fields."""
     rows = store.records(plan.sobject.name, include_deleted=include_deleted)
     if plan.where is not None:
@@ -531,6 +615,8 @@ def execute(plan: QueryPlan, store: OrgStore, *, include_deleted: bool) -> list[
         rows = [row for row in rows if where(row)]
     for key in reversed(plan.order):
         rows.sort(key=_sort_key(key), reverse=key.descending)
+    if unlimited:
+        return rows
     if plan.offset:
         rows = rows[plan.offset :]
     if plan.limit is not None:
@@ -551,7 +637,9 @@ def _sort_key(key: OrderKey) -> Callable[[Record], tuple[int, Any]]:
     return sort_key
 
 
-def project(plan: QueryPlan, record: Record, api_version: str) -> dict[str, Any]:
+def project(
+    plan: QueryPlan, record: Record, api_version: str, store: OrgStore | None = None
+) -> dict[str, Any]:
     sobject = plan.sobject.name
     row: dict[str, Any] = {
         "attributes": {
@@ -581,4 +669,23 @@ def project(plan: QueryPlan, record: Record, api_version: str) -> dict[str, Any]
             }
             row[relationship] = nested
         nested[name] = ref.getter(record)
+    for child in plan.children:
+        # A parent's related records come back as a nested query result, null when none.
+        assert store is not None, "a query with subqueries is projected with its store"
+        related = [
+            r
+            for r in execute(child.plan, store, include_deleted=False, unlimited=True)
+            if r.get(child.parent_field) == record["Id"]
+        ]
+        if child.plan.limit is not None:
+            related = related[child.plan.offset : child.plan.offset + child.plan.limit]
+        row[child.relationship] = (
+            {
+                "totalSize": len(related),
+                "done": True,
+                "records": [project(child.plan, r, api_version, store) for r in related],
+            }
+            if related
+            else None
+        )
     return row

@@ -39,6 +39,8 @@ from handoff.connectors.salesforce.mapping import (
 
 SOURCE = "salesforce"
 LINE_QUERY_CHUNK = 300  # ids per IN (...) list: keeps the GET URL well under 16 kB
+# Line sObjects read with their parents in one SOQL query, by their standard child relationship.
+CHILD_RELATIONSHIPS = {"OpportunityLineItem": "OpportunityLineItems"}
 T = TypeVar("T", Customer, Contact, Deal)
 
 
@@ -145,7 +147,8 @@ class SalesforceAdapter:
         yield from self._changed(self.deal_mapping, Deal, cursor, until)
 
     def deals_by_ids(self, ids: list[str]) -> Batch[Deal]:
-        """Deals for known Opportunity ids (from CDC events or ``/updated``)."""
+        """Deals for known Opportunity ids (from CDC events or ``/updated``), with their lines
+        in the same query (a parent-to-child subquery): one SOQL query per 300 ids."""
         return self._by_ids(self.deal_mapping, Deal, "Opportunity", ids)
 
     def customers_by_ids(self, ids: list[str]) -> Batch[Customer]:
@@ -154,14 +157,30 @@ class SalesforceAdapter:
 
     def _by_ids(self, mapping: Any, model: Any, sobject: str, ids: list[str]) -> Batch[Any]:
         records: list[dict[str, Any]] = []
-        fields = ", ".join(_with_modstamp(mapping.soql_fields()))
+        selected = _with_modstamp(mapping.soql_fields())
+        relationship = CHILD_RELATIONSHIPS.get(mapping.lines.sobject) if mapping.lines else None
+        if relationship is not None:
+            selected = [
+                *selected,
+                f"(SELECT {', '.join(mapping.line_soql_fields())} FROM {relationship} ORDER BY Id)",
+            ]
+        fields = ", ".join(selected)
         for start in range(0, len(ids), LINE_QUERY_CHUNK):
             chunk = ", ".join(soql_string(i) for i in ids[start : start + LINE_QUERY_CHUNK])
             records.extend(
                 self.client.query(f"SELECT {fields} FROM {sobject} WHERE Id IN ({chunk})")
             )
         cursor = SyncCursor(modstamp=self.clock(), last_id="")
-        return self._to_batch(mapping, model, records, cursor)
+        if relationship is None:
+            return self._to_batch(mapping, model, records, cursor)
+        lines = {
+            record["Id"]: [
+                {k: v for k, v in line.items() if k != "attributes"}
+                for line in ((record.pop(relationship, None) or {}).get("records") or [])
+            ]
+            for record in records
+        }
+        return self._to_batch(mapping, model, records, cursor, lines=lines)
 
     def updated_ids(self, sobject: str, start: datetime, end: datetime) -> UpdatedIds:
         return self.client.updated(sobject, start, end)
@@ -205,8 +224,11 @@ class SalesforceAdapter:
         model: type[T],
         page: list[dict[str, Any]],
         cursor: SyncCursor,
+        *,
+        lines: dict[str, list[dict[str, Any]]] | None = None,
     ) -> Batch[T]:
-        lines = self._lines_for(mapping, [r["Id"] for r in page]) if mapping.lines else {}
+        if lines is None:
+            lines = self._lines_for(mapping, [r["Id"] for r in page]) if mapping.lines else {}
         records: list[T] = []
         rejected: list[RejectedRecord] = []
         for raw in page:

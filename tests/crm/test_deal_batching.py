@@ -16,7 +16,7 @@ from handoff.config import parse_settings
 from handoff.connectors.hubspot.adapter import HubSpotAdapter
 from handoff.connectors.hubspot.client import HubSpotClient
 from handoff.connectors.odoo import OdooAdapter, OdooClient
-from handoff.engine import flows
+from handoff.engine import flows, launcher
 from handoff.engine.runtime import Hub, set_current_hub, start_hub
 from handoff.flows.routing import route
 from handoff.store.inbox import IncomingEvent
@@ -183,7 +183,7 @@ def world(store_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
             CONFIG.format(store_url=store_url, odoo_url=odoo_box.url, hubspot_url=hub_box.url)
         )
         hub = start_hub(settings)
-        hub.launch(executor_id="deal-batching-test")
+        launcher.launch(hub, executor_id="deal-batching-test")
         try:
             yield World(hub, hub_box, hubspot, odoo, company.record.id, contact.record.id)
         finally:

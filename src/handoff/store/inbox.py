@@ -137,7 +137,9 @@ class Inbox:
         with self.store.session() as session:
             return list(session.scalars(query))
 
-    def waiting(self, flow: str, entity_prefix: str, *, limit: int = 100) -> list[tuple[int, str]]:
+    def waiting(
+        self, flow: str, entity_prefix: str, *, limit: int = 100
+    ) -> Sequence[tuple[int, str]]:
         """(inbox id, entity key) of the oldest ``limit`` events of ``flow`` still to be
         handled (received or queued) whose key starts with ``entity_prefix``: what a flow may
         read ahead for in one batch."""

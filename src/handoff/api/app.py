@@ -3,13 +3,14 @@ same services as the CLI (``handoff.services``) and never talk to other systems 
 
 from __future__ import annotations
 
-import hashlib
-import time
-from typing import Any
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI, Request
+from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from handoff import __version__
 from handoff.api.client_limits import PerClientRequests
@@ -20,6 +21,7 @@ from handoff.engine.runtime import Hub
 from handoff.flows.routing import startable_flows
 from handoff.ingress import table
 from handoff.ingress.bodies import install
+from handoff.ingress.committer import hub_committer
 from handoff.observability.logging import bound_context, get_logger
 from handoff.observability.metrics import exposition
 from handoff.store import migrate
@@ -61,6 +63,32 @@ def health_router(hub: Hub) -> APIRouter:
     return router
 
 
+class Correlate:
+    """ASGI middleware: each request's correlation id (its ``X-Correlation-Id``, else a new
+    one) bound to its log lines and sent back in the answer's ``X-Correlation-Id``. Plain ASGI,
+    not ``@app.middleware``: that runs every request in a task group of its own, a large part
+    of a webhook's cost."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = next((v for k, v in scope["headers"] if k == b"x-correlation-id"), b"")
+        correlation_id = given.decode("latin-1") or os.urandom(8).hex()
+        header = (b"x-correlation-id", correlation_id.encode("latin-1"))
+
+        async def answer(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", ()), header]
+            await send(message)
+
+        with bound_context(correlation_id=correlation_id, path=scope["path"]):
+            await self.app(scope, receive, answer)
+
+
 def _check_allowed_flows(settings: Settings) -> None:
     """Refuse to serve when a source is allowed a flow no source may start by name (settings
     built in code skip the check `handoff config check` makes of a file)."""
@@ -83,19 +111,19 @@ def create_app(hub: Hub) -> FastAPI:
     # The API routes events to flows by name, so it must know them even where no worker runs.
     flows.load_flow_modules(hub.settings)
     _check_allowed_flows(hub.settings)
-    app = FastAPI(title="Handoff", version=__version__)
-    register_state_collector(hub)
+    # Concurrent requests' events are committed together (handoff.ingress.committer).
+    committer = hub_committer(hub)
 
-    @app.middleware("http")
-    async def correlate(request: Request, call_next: Any) -> Response:
-        correlation_id = (
-            request.headers.get("X-Correlation-Id")
-            or hashlib.sha1(f"{time.time_ns()}{id(request)}".encode()).hexdigest()[:16]
-        )
-        with bound_context(correlation_id=correlation_id, path=request.url.path):
-            response: Response = await call_next(request)
-        response.headers["X-Correlation-Id"] = correlation_id
-        return response
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            committer.close()
+
+    app = FastAPI(title="Handoff", version=__version__, lifespan=lifespan)
+    app.state.committer = committer
+    register_state_collector(hub)
 
     if hub.settings.api.forwarded_allow_ips:
         # Behind a trusted proxy the client is the forwarded one: cap its requests in flight
@@ -107,7 +135,9 @@ def create_app(hub: Hub) -> FastAPI:
         system_names=frozenset(hub.settings.systems),
         route_sources=dict(table.ROUTE_SOURCES),
     )
+    # Outermost: every answer, refusals included, carries its correlation id.
+    app.add_middleware(Correlate)
     app.include_router(health_router(hub))
-    for router in table.routers(hub):
+    for router in table.routers(hub, committer):
         app.include_router(router)
     return app

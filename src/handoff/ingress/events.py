@@ -25,9 +25,10 @@ from handoff.engine import flows
 from handoff.engine.runtime import Hub
 from handoff.flows.routing import STARTED_ONLY_BY, delivery_record, input_model
 from handoff.ingress.bodies import BodyRefused, parse_json_off_loop
+from handoff.ingress.committer import Committer
 from handoff.ingress.router import Handler, Received, Refused
 from handoff.ingress.schemes import hmac_sha256_hex
-from handoff.store.inbox import AcceptResult, IncomingEvent
+from handoff.store.inbox import IncomingEvent
 from handoff.timesheets.intake import submit_records
 from handoff.timesheets.records import FLOW as TIME_ENTRY_FLOW
 
@@ -59,7 +60,10 @@ def flow_not_allowed(source: str, flow: str, why: str) -> Refused:
     )
 
 
-def events_handler(hub: Hub) -> Handler:
+def events_handler(hub: Hub, committer: Committer | None = None) -> Handler:
+    """The generic route's handler; ``committer``: where events are stored with their runs
+    (default: a ``flows.submit`` per request, in a worker thread)."""
+
     async def handle(received: Received) -> Response:
         source = received.source
         system = hub.settings.systems[source]
@@ -84,7 +88,14 @@ def events_handler(hub: Hub) -> Handler:
             raise Refused(422, "unknown_flow", f"no flow named {', '.join(unknown)}")
         _refuse_unallowed_flows(source, system.allowed_flows, batch)
         inputs = _validated_inputs(source, batch, hub.settings.limits)
-        results = await run_in_threadpool(_store_batch, hub, source, batch, inputs)
+        if batch.events[0].flow == TIME_ENTRY_FLOW:
+            # Time entries enter as /webhooks/time's do: one intake, batching and entry identity.
+            records = [delivery_record(i) for i in inputs]
+            results = await run_in_threadpool(submit_records, hub, records, source=source)
+        elif committer is not None:
+            results = await committer.submit(source, _incoming(batch, inputs))
+        else:
+            results = await run_in_threadpool(flows.submit, hub, source, _incoming(batch, inputs))
         return JSONResponse(
             {
                 "accepted": [
@@ -153,15 +164,9 @@ def _validated_inputs(source: str, batch: GenericBatch, limits: LimitsConfig) ->
     return inputs
 
 
-def _store_batch(
-    hub: Hub, source: str, batch: GenericBatch, inputs: list[Any]
-) -> list[AcceptResult]:
-    """Store the batch (one flow or none, validated) and start its flows."""
-    flow = batch.events[0].flow
-    if flow == TIME_ENTRY_FLOW:
-        # Time entries enter as /webhooks/time's do: one intake, batching and entry identity.
-        return submit_records(hub, [delivery_record(i) for i in inputs], source=source)
-    events = [
+def _incoming(batch: GenericBatch, inputs: list[Any]) -> list[IncomingEvent]:
+    """The batch's events as the inbox stores them (a validated payload in its JSON form)."""
+    return [
         IncomingEvent(
             source_event_id=e.id,
             entity_key=e.entity,
@@ -172,4 +177,3 @@ def _store_batch(
         )
         for e, validated in zip(batch.events, inputs, strict=True)
     ]
-    return flows.submit(hub, source, events)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import inspect
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -23,11 +22,10 @@ from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote
 
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 
 from handoff.ingress.bodies import BodyRefused, EventError, off_loop, parse_json
-from handoff.ingress.inbox import EventInbox
+from handoff.ingress.inbox import EventInbox, accept
 from handoff.ingress.router import Handler, Received, Refused, SignatureError, Signed
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
 from handoff.store.inbox import IncomingEvent
@@ -246,11 +244,7 @@ def hubspot_handler(
         if flow_for is not None:
             for incoming in events:
                 incoming.flow = flow_for(incoming)
-        outcome = inbox.accept_many
-        if inspect.iscoroutinefunction(outcome):
-            results = await outcome(SOURCE, events)
-        else:
-            results = await run_in_threadpool(outcome, SOURCE, events)
+        results = await accept(inbox, SOURCE, events)
         fresh = sum(1 for r in results if not r.duplicate)
         WEBHOOK_EVENTS.labels(source=SOURCE).inc(fresh)
         return JSONResponse(

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+import inspect
+from collections.abc import Awaitable
+from typing import Protocol, cast
+
+from starlette.concurrency import run_in_threadpool
 
 from handoff.engine import flows
 from handoff.engine.runtime import Hub
@@ -11,7 +15,20 @@ from handoff.store.inbox import AcceptResult, IncomingEvent
 
 
 class EventInbox(Protocol):
-    def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]: ...
+    """Where a handler stores events: ``accept_many`` returns their results, or is a coroutine
+    function that does (``handoff.ingress.committer.CommittedInbox``)."""
+
+    def accept_many(
+        self, source: str, events: list[IncomingEvent]
+    ) -> list[AcceptResult] | Awaitable[list[AcceptResult]]: ...
+
+
+async def accept(inbox: EventInbox, source: str, events: list[IncomingEvent]) -> list[AcceptResult]:
+    """``inbox.accept_many``: awaited when it is a coroutine, else in a worker thread (it writes
+    to the database: never on the event loop)."""
+    if inspect.iscoroutinefunction(inbox.accept_many):
+        return await cast(Awaitable[list[AcceptResult]], inbox.accept_many(source, events))
+    return cast(list[AcceptResult], await run_in_threadpool(inbox.accept_many, source, events))
 
 
 class FlowInbox:

@@ -23,10 +23,9 @@ from datetime import UTC, datetime
 from typing import Any
 
 from fastapi.responses import JSONResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from handoff.ingress.bodies import BodyRefused, off_loop, parse_json
-from handoff.ingress.inbox import EventInbox
+from handoff.ingress.inbox import EventInbox, accept
 from handoff.ingress.router import Handler, Received, Refused
 from handoff.ingress.schemes import hmac_sha256_hex
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
@@ -166,8 +165,7 @@ def salesforce_handler(inbox: EventInbox) -> Handler:
             events = await off_loop(len(received.body), parse_cdc_events, received.body)
         except CdcRejected as error:
             raise Refused(error.status_code, error.reason, error.detail) from None
-        # The inbox writes to the database: keep that off the event loop.
-        results = await run_in_threadpool(inbox.accept_many, SOURCE, events)
+        results = await accept(inbox, SOURCE, events)
         accepted = sum(1 for r in results if not r.duplicate)
         WEBHOOK_EVENTS.labels(source=SOURCE).inc(accepted)
         return JSONResponse(

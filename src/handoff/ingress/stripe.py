@@ -12,14 +12,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import inspect
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import Counter
 
@@ -31,7 +29,7 @@ from handoff.connectors.stripe.payments import (
     payment_from_event,
 )
 from handoff.ingress.bodies import BodyRefused, EventError, off_loop, parse_json
-from handoff.ingress.inbox import EventInbox
+from handoff.ingress.inbox import EventInbox, accept
 from handoff.ingress.router import Handler, Received, Refused, SignatureError, Signed
 from handoff.observability.webhook_metrics import WEBHOOK_EVENTS
 from handoff.store.inbox import IncomingEvent
@@ -231,11 +229,7 @@ def stripe_handler(inbox: EventInbox) -> Handler:
             incoming = incoming_event(event)
         except EventError as error:
             raise Refused(error.status_code, error.reason, error.detail) from None
-        accept = inbox.accept_many
-        if inspect.iscoroutinefunction(accept):
-            results = await accept(SOURCE, [incoming])
-        else:
-            results = await run_in_threadpool(accept, SOURCE, [incoming])
+        results = await accept(inbox, SOURCE, [incoming])
         [result] = results
         if not result.duplicate:
             WEBHOOK_EVENTS.labels(source=SOURCE).inc()

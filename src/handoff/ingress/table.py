@@ -25,6 +25,7 @@ from handoff import services
 from handoff.engine.runtime import Hub
 from handoff.ingress import docusign, events, hubspot, salesforce, stripe, time_entries
 from handoff.ingress.bodies import MAX_BODY_BYTES
+from handoff.ingress.committer import CommittedInbox, Committer
 from handoff.ingress.inbox import EventInbox, FlowInbox
 from handoff.ingress.router import Refused, SecretFor, WebhookSource, webhook_router
 from handoff.ingress.schemes import BodyHmac, hmac_sha256_base64, hmac_sha256_hex
@@ -143,15 +144,16 @@ def per_request(provide: Callable[[], str | None] | str) -> SecretFor:
     return lambda _request: provide() if callable(provide) else provide
 
 
-def routers(hub: Hub) -> list[APIRouter]:
-    """The routes of the sources handoff.yaml configures, each built from its row."""
+def routers(hub: Hub, committer: Committer | None = None) -> list[APIRouter]:
+    """The routes of the sources handoff.yaml configures, each built from its row; with
+    ``committer``, their events are stored through it (group commit), else one transaction per
+    request."""
     settings = hub.settings
     kinds = {system.kind for system in settings.systems.values()}
     names = frozenset(settings.systems)
-    inbox = FlowInbox(hub)
-    built = [
-        webhook_router(EVENTS, secret_of_named(hub), events.events_handler(hub), configured=names)
-    ]
+    inbox: EventInbox = FlowInbox(hub) if committer is None else CommittedInbox(committer)
+    handler = events.events_handler(hub, committer)
+    built = [webhook_router(EVENTS, secret_of_named(hub), handler, configured=names)]
     if "hubspot" in kinds:
         built.append(
             webhook_router(

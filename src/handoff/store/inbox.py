@@ -64,16 +64,18 @@ class Inbox:
             for event in unique.values()
         ]
         insert = postgresql.insert if self.store.dialect == "postgresql" else sqlite.insert
+        # Core, rows as parameters (SQLAlchemy's "insertmanyvalues"): one statement compiled
+        # once for any number of rows; rows inlined in .values() compile anew per row count.
+        table = cast(Table, InboxEvent.__table__)
         statement = (
-            insert(InboxEvent)
-            .values(rows)
+            insert(table)
             .on_conflict_do_nothing(index_elements=["source", "source_event_id"])
-            .returning(InboxEvent.id, InboxEvent.source_event_id, InboxEvent.correlation_id)
+            .returning(table.c.id, table.c.source_event_id, table.c.correlation_id)
         )
         with ExitStack() as scope:
             if session is None:
                 session = scope.enter_context(self.store.session())
-            created = {row[1]: (row[0], row[2]) for row in session.execute(statement)}
+            created = {row[1]: (row[0], row[2]) for row in session.execute(statement, rows)}
             missing = [key for key in unique if key not in created]
             existing: dict[str, tuple[int, str]] = {}
             if missing:

@@ -3,6 +3,7 @@ same services as the CLI (``handoff.services``) and never talk to other systems 
 
 from __future__ import annotations
 
+import itertools
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -71,13 +72,16 @@ class Correlate:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # New ids: this process's random prefix and a counter (no syscall per request).
+        self._prefix = os.urandom(4).hex()
+        self._count = itertools.count()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         given = next((v for k, v in scope["headers"] if k == b"x-correlation-id"), b"")
-        correlation_id = given.decode("latin-1") or os.urandom(8).hex()
+        correlation_id = given.decode("latin-1") or f"{self._prefix}{next(self._count):08x}"
         header = (b"x-correlation-id", correlation_id.encode("latin-1"))
 
         async def answer(message: Message) -> None:

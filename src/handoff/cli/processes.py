@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import signal
 import threading
 from types import FrameType
@@ -134,7 +135,12 @@ def api(
     hub_logging.configure(log_level)
     hub = _open_hub()
     _print_layout(hub, api=f"http://{host}:{port}", worker=None)
-    uvicorn.run(create_app(hub), host=host, port=port, **server_options(hub))
+    app = create_app(hub)
+    # What startup built lives as long as the process: out of the collector's way, so that a
+    # full collection under load walks the requests' objects only (shorter pauses, p99).
+    gc.collect()
+    gc.freeze()
+    uvicorn.run(app, host=host, port=port, **server_options(hub))
     hub.shutdown()
 
 

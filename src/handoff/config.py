@@ -441,6 +441,9 @@ class SystemConfig(Section):
     allowed_flows: list[StartableFlow] = []
     # A private CA to trust for this system's TLS (a sandbox's self-signed certificate).
     tls_ca_file: Annotated[Path, BeforeValidator(_path_from_text)] | None = None
+    # A source (a CRM, Stripe, a time tracker): the Odoo system its events feed, by name. Unset:
+    # the only Odoo system of the file (with two or more, a source that feeds one must say which).
+    odoo: SystemName | None = None
 
     @field_validator("url")
     @classmethod
@@ -459,6 +462,13 @@ class SystemConfig(Section):
         if kind not in (None, "odoo") and database is not None:
             raise ValueError("only used by kind 'odoo'")
         return database
+
+    @field_validator("odoo")
+    @classmethod
+    def _odoo_for_sources(cls, odoo: str | None, info: ValidationInfo) -> str | None:
+        if odoo is not None and info.data.get("kind") == "odoo":
+            raise ValueError("an Odoo system feeds no other Odoo: set odoo on its sources")
+        return odoo
 
     @field_validator("allowed_flows")
     @classmethod
@@ -801,6 +811,21 @@ class UnknownSystemError(LookupError):
     pass
 
 
+# The kinds of source whose events start Odoo flows (a generic `http` source only when it may
+# start a flow): with several Odoo systems each must name its own (``systems.<name>.odoo``).
+ODOO_FEEDING_KINDS = frozenset({"hubspot", "salesforce", "stripe"})
+
+
+def _feeds_odoo(system: SystemConfig) -> bool:
+    return system.kind in ODOO_FEEDING_KINDS or (
+        system.kind == "http" and bool(system.allowed_flows)
+    )
+
+
+def _describe_kind(names: list[str], kind: str) -> str:
+    return f"{kind} systems: {', '.join(names)}" if names else f"no {kind} system is defined"
+
+
 class BillingConfig(Section):
     """How the invoice run treats its proposals (the schedule is flows.billing_run.trigger.cron).
 
@@ -1074,8 +1099,66 @@ class Settings(Section):
             raise ValueError("; ".join(problems))
         return self
 
+    @model_validator(mode="after")
+    def _sources_know_their_odoo(self) -> Settings:
+        # Every source that starts Odoo flows resolves to exactly one Odoo system by name:
+        # ``systems.<source>.odoo``, else the only Odoo system of the file.
+        odoos = self.systems_of_kind("odoo")
+        problems = []
+        for name, system in self.systems.items():
+            if system.odoo is not None:
+                target = self.systems.get(system.odoo)
+                if target is not None and target.kind != "odoo":
+                    problems.append(
+                        f"systems.{name}.odoo: '{system.odoo}' is a {target.kind} system, "
+                        f"not an Odoo one ({_describe_kind(odoos, 'odoo')})"
+                    )
+            elif len(odoos) > 1 and _feeds_odoo(system):
+                problems.append(
+                    f"systems.{name}.odoo: required, this hub has {len(odoos)} Odoo systems "
+                    f"({', '.join(odoos)}); name the one {name}'s events feed"
+                )
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def systems_of_kind(self, kind: str) -> list[str]:
+        """The names of the configured systems of ``kind``, in file order."""
+        return [name for name, system in self.systems.items() if system.kind == kind]
+
+    def odoo_for(self, source: str) -> str:
+        """The name of the Odoo system the events of ``source`` feed: the source itself when it
+        is an Odoo system, its ``systems.<source>.odoo``, else the only Odoo system. Sources that
+        are no configured system (``billing``, a file import) take the only Odoo system."""
+        own = self.systems.get(source)
+        if own is not None and own.kind == "odoo":
+            return source
+        if own is not None and own.odoo is not None:
+            return own.odoo
+        return self.only_system_of_kind("odoo", needed_by=source)
+
+    def only_system_of_kind(self, kind: str, *, needed_by: str | None = None) -> str:
+        """The one configured system of ``kind``; UnknownSystemError when none or several."""
+        names = self.systems_of_kind(kind)
+        if len(names) == 1:
+            return names[0]
+        who = f" for '{needed_by}'" if needed_by else ""
+        if not names:
+            raise UnknownSystemError(
+                f"no system of kind '{kind}' in the configuration{who}: add a "
+                f"systems.<name> entry with kind: {kind}"
+            )
+        fix = f"set systems.{needed_by}.odoo" if needed_by in self.systems else "name one"
+        raise UnknownSystemError(
+            f"{len(names)} systems of kind '{kind}' ({', '.join(names)}){who}: "
+            f"which one is ambiguous; {fix}"
+        )
+
     def system_references(self) -> Iterator[tuple[str, str]]:
         """Every (dotted path, system name) that refers to an entry of `systems`."""
+        for name, system in self.systems.items():
+            if system.odoo is not None:
+                yield f"systems.{name}.odoo", system.odoo
         if self.ownership.customer:
             yield "ownership.customer", self.ownership.customer
         for group, owner in self.ownership.field_groups.items():

@@ -280,19 +280,24 @@ def customer_key(source: str, external_id: str) -> str:
 
 
 def bind_customer(hub: Hub, source: str, external_id: str, partner_id: int, *, by: str) -> None:
-    """A person's decision: this CRM customer is that Odoo partner (resolves an ambiguous match)."""
-    adapter = connectors_for(hub.settings).odoo().odoo
+    """A person's decision: this CRM customer is that Odoo partner (resolves an ambiguous match),
+    in the Odoo system the CRM system ``source`` feeds (``systems.<source>.odoo``)."""
+    try:
+        odoo = hub.settings.odoo_for(source)
+    except LookupError as error:
+        raise OperationError(str(error)) from None
+    adapter = connectors_for(hub.settings).odoo(odoo).odoo
     if not adapter.read(PARTNER_MODEL, [partner_id], ["name"]):
-        raise OperationError(f"Odoo has no partner {partner_id}")
+        raise OperationError(f"Odoo ({odoo}) has no partner {partner_id}")
     attach_external_id(adapter, source, PARTNER_MODEL, external_id, partner_id)
     key = customer_key(source, external_id)
     hub.bindings.bind(
-        "odoo", PARTNER_MODEL, str(partner_id), canonical_type="customer", canonical_id=key
+        odoo, PARTNER_MODEL, str(partner_id), canonical_type="customer", canonical_id=key
     )
     hub.audit.record(
         actor=by,
         action="bind",
-        system="odoo",
+        system=odoo,
         model=PARTNER_MODEL,
         record_id=str(partner_id),
         canonical_id=key,

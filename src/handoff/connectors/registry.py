@@ -1,6 +1,10 @@
 """Clients for the systems named in handoff.yaml, built once per process from their settings.
 
-Credentials are read from the secret references at first use, never stored in the settings.
+Adapters are addressed by the configured system *name* (``odoo("erp_eu")``,
+``hubspot("hubspot_us")``): two Odoo databases or two HubSpot portals in one hub each get their
+own client, pool and rate budget. Without a name, the only system of that kind is meant (an
+error names them when there are several). Credentials are read from the secret references at
+first use, never stored in the settings.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import QuoteToCashAdapter
 from handoff.connectors.salesforce.adapter import SalesforceAdapter
 from handoff.connectors.salesforce.client import SalesforceClient, SalesforceSettings
+from handoff.engine.targets import odoo_target
 
 if TYPE_CHECKING:
     from handoff.config import Settings, SystemConfig
@@ -31,21 +36,52 @@ class MissingSystem(PermanentError):
     pass
 
 
+def _odoo_target(settings: Settings) -> str | None:
+    """The Odoo a call without a name means, None when none or several (the error then names
+    what is configured)."""
+    try:
+        return odoo_target(settings)
+    except LookupError:
+        return None
+
+
 class Connectors:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self._built: dict[str, Any] = {}
         self._lock = threading.Lock()
 
-    def system_of_kind(self, kind: str) -> tuple[str, SystemConfig]:
-        for name, system in self.settings.systems.items():
-            if system.kind == kind:
-                return name, system
-        raise MissingSystem(
-            f"no system of kind {kind!r} in handoff.yaml",
-            rule="configuration",
-            suggested_fix=f"add a `systems.<name>` entry with `kind: {kind}` and its credentials",
-        )
+    def system_of_kind(self, kind: str, name: str | None = None) -> tuple[str, SystemConfig]:
+        """The system called ``name`` (which must be of ``kind``), else the only one of ``kind``."""
+        if name is None:
+            names = self.settings.systems_of_kind(kind)
+            if len(names) != 1:
+                found = f"{len(names)} ({', '.join(names)})" if names else "none"
+                raise MissingSystem(
+                    f"one system of kind {kind!r} is needed in handoff.yaml, found {found}",
+                    rule="configuration",
+                    suggested_fix=f"add a `systems.<name>` entry with `kind: {kind}`"
+                    if not names
+                    else "name the system the call is for (systems.<source>.odoo for a source)",
+                )
+            name = names[0]
+        system = self.settings.systems.get(name)
+        if system is None or system.kind != kind:
+            what = "no system" if system is None else f"a {system.kind} system, not {kind}"
+            raise MissingSystem(
+                f"systems.{name}: {what}",
+                rule="configuration",
+                value=name,
+                suggested_fix=f"add a `systems.{name}` entry with `kind: {kind}`",
+            )
+        return name, system
+
+    def crm(self, name: str) -> HubSpotAdapter | SalesforceAdapter:
+        """The adapter of the CRM system called ``name`` (its kind picks the connector)."""
+        system = self.settings.systems.get(name)
+        if system is not None and system.kind == "salesforce":
+            return self.salesforce(name)
+        return self.hubspot(name)
 
     def _once(self, key: str, build: Any) -> Any:
         with self._lock:
@@ -53,8 +89,10 @@ class Connectors:
                 self._built[key] = build()
             return self._built[key]
 
-    def odoo(self) -> QuoteToCashAdapter:
-        name, system = self.system_of_kind("odoo")
+    def odoo(self, name: str | None = None) -> QuoteToCashAdapter:
+        """The Odoo system called ``name``; None: the running flow's target Odoo, else the only
+        Odoo system (``handoff.engine.targets.odoo_target``)."""
+        name, system = self.system_of_kind("odoo", name or _odoo_target(self.settings))
 
         def build() -> QuoteToCashAdapter:
             secret = system.credentials.get("api_key") or system.credentials.get("password")
@@ -76,8 +114,8 @@ class Connectors:
         adapter: QuoteToCashAdapter = self._once(f"odoo:{name}", build)
         return adapter
 
-    def hubspot(self) -> HubSpotAdapter:
-        name, system = self.system_of_kind("hubspot")
+    def hubspot(self, name: str | None = None) -> HubSpotAdapter:
+        name, system = self.system_of_kind("hubspot", name)
 
         def build() -> HubSpotAdapter:
             creds = system.credentials
@@ -111,8 +149,8 @@ class Connectors:
         adapter: HubSpotAdapter = self._once(f"hubspot:{name}", build)
         return adapter
 
-    def salesforce(self) -> SalesforceAdapter:
-        name, system = self.system_of_kind("salesforce")
+    def salesforce(self, name: str | None = None) -> SalesforceAdapter:
+        name, system = self.system_of_kind("salesforce", name)
 
         def build() -> SalesforceAdapter:
             creds = {key: ref.reveal() for key, ref in system.credentials.items()}

@@ -8,6 +8,11 @@ company/contact/line-item associations, the line items, the companies, the conta
 companies: 8 batch calls; Salesforce: the opportunities with their lines in one SOQL query with
 a relationship subquery, then their accounts: 2 queries), and ``write_back_many`` writes N statuses in one batch update. Each deal keeps its
 own outcome: a deal that is missing or does not map is an error for that deal only.
+
+A source is one configured CRM system, by name (``hubspot_eu`` and ``hubspot_us`` are two
+HubSpot sources): the canonical records it returns carry that name as their ``source``, so two
+portals' deal 42 stay two deals (``hubspot_eu:42``, ``hubspot_us:42``) and a system named like
+its kind (``hubspot``) keeps the references it always had.
 """
 
 from __future__ import annotations
@@ -75,13 +80,27 @@ def _raise_own(errors: dict[str, HandoffError], deal_id: str) -> None:
         raise errors[deal_id]
 
 
+def _named(snapshot: DealSnapshot, name: str) -> DealSnapshot:
+    """The snapshot with its records' ``source`` set to the CRM system's configured name."""
+    if snapshot.deal.source == name:
+        return snapshot
+    return DealSnapshot(
+        deal=snapshot.deal.model_copy(update={"source": name}),
+        customer=snapshot.customer.model_copy(update={"source": name})
+        if snapshot.customer is not None
+        else None,
+        contacts=[contact.model_copy(update={"source": name}) for contact in snapshot.contacts],
+    )
+
+
 class HubSpotSource:
     system = "hubspot"
 
-    def __init__(self, adapter: object) -> None:
+    def __init__(self, adapter: object, name: str = "hubspot") -> None:
         assert isinstance(adapter, HubSpotAdapter)
         self.adapter = adapter
         self.mappers = _hubspot_mappers()
+        self.system = name
 
     def fetch_deal(self, deal_id: str) -> DealSnapshot:
         return _one(self.fetch_deals([deal_id]), deal_id)
@@ -159,10 +178,13 @@ class HubSpotSource:
             if failure is not None:
                 outcomes[deal_id] = failure
                 continue
-            outcomes[deal_id] = DealSnapshot(
-                deal=deal,
-                customer=customer if isinstance(customer, Customer) else None,
-                contacts=[c for c in own if isinstance(c, Contact)],
+            outcomes[deal_id] = _named(
+                DealSnapshot(
+                    deal=deal,
+                    customer=customer if isinstance(customer, Customer) else None,
+                    contacts=[c for c in own if isinstance(c, Contact)],
+                ),
+                self.system,
             )
         return {deal_id: outcomes[deal_id] for deal_id in ids}
 
@@ -198,9 +220,10 @@ class HubSpotSource:
 class SalesforceSource:
     system = "salesforce"
 
-    def __init__(self, adapter: object) -> None:
+    def __init__(self, adapter: object, name: str = "salesforce") -> None:
         assert isinstance(adapter, SalesforceAdapter)
         self.adapter = adapter
+        self.system = name
 
     def fetch_deal(self, deal_id: str) -> DealSnapshot:
         return _one(self.fetch_deals([deal_id]), deal_id)
@@ -226,8 +249,13 @@ class SalesforceSource:
                 (d for key, d in found.items() if _same_sf_id(key, deal_id)), None
             )
             if deal is not None:
-                outcomes[deal_id] = DealSnapshot(
-                    deal=deal, customer=customers.get(deal.customer_external_id or ""), contacts=[]
+                outcomes[deal_id] = _named(
+                    DealSnapshot(
+                        deal=deal,
+                        customer=customers.get(deal.customer_external_id or ""),
+                        contacts=[],
+                    ),
+                    self.system,
                 )
                 continue
             reason = rejected.get(deal_id)

@@ -17,6 +17,7 @@ from handoff.canonical.errors import HandoffError, classify_exception
 from handoff.engine import failpoints
 from handoff.engine.runtime import APP_VERSION, DEFAULT_QUEUE, Hub, current_hub
 from handoff.engine.steps import CircuitWait
+from handoff.engine.targets import running, systems_for, target_of
 from handoff.observability.logging import bound_context, get_logger
 from handoff.observability.metrics import (
     EVENTS_RECEIVED,
@@ -53,6 +54,9 @@ class FlowEvent(BaseModel):
     entity_key: str
     correlation_id: str
     payload: dict[str, Any]
+    # The configured system the run works against (queue, breaker, bindings), resolved from the
+    # source when enqueued (``handoff.engine.targets``); None only in runs enqueued before.
+    target: str | None = None
 
 
 FlowFunction = Callable[[FlowEvent], Any]
@@ -94,17 +98,24 @@ def flow(
     record: Callable[[FlowEvent], str] | None = None,
     retry_from: RetryFrom = "failed_step",
 ) -> Callable[[FlowFunction], FlowFunction]:
-    """Register ``fn`` as the durable flow ``name`` run on the queue of system ``queue``;
-    ``retry_from`` says where a retry of its exception starts (see ``RetryFrom``)."""
+    """Register ``fn`` as the durable flow ``name`` run on the queue of system ``queue``: a kind
+    (``"odoo"``) means the system of that kind each run's event feeds, by name
+    (``handoff.engine.targets``); ``retry_from`` says where a retry of its exception starts."""
 
     def register(fn: FlowFunction) -> FlowFunction:
         describe = record or (lambda event: f"{event.source}:{event.entity_key}")
 
         def run(event_data: dict[str, Any]) -> Any:
             event = FlowEvent.model_validate(event_data)
+            if event.target is None:
+                settings = current_hub().settings
+                event.target = queue_of(_FLOWS[name], settings, event.source)
             workflow_id = DBOS.workflow_id or ""
-            with bound_context(
-                correlation_id=event.correlation_id, flow=name, workflow_id=workflow_id
+            with (
+                running(event.target),
+                bound_context(
+                    correlation_id=event.correlation_id, flow=name, workflow_id=workflow_id
+                ),
             ):
                 DBOS.run_step({"name": "flow.start"}, _started, name, event.inbox_id, workflow_id)
                 try:
@@ -177,7 +188,11 @@ def load_flow_modules(settings: Settings | None = None) -> None:
 
 def queue_specs(settings: Settings) -> list[QueueSpec]:
     """One queue per target system, with that system's concurrency and rate limit."""
-    names = {queue_of(spec, settings) for spec in _FLOWS.values()} | {DEFAULT_QUEUE}
+    names = {
+        name
+        for spec in _FLOWS.values()
+        for name in systems_for(settings, spec.queue, _configured_queue(spec, settings))
+    } | {DEFAULT_QUEUE}
     specs = []
     for name in sorted(names):
         system = settings.systems.get(name)
@@ -194,10 +209,16 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
     return specs
 
 
-def queue_of(spec: FlowSpec, settings: Settings) -> str:
-    """The flow's queue: `flows.<name>.queue` from handoff.yaml, else the one it declares."""
+def queue_of(spec: FlowSpec, settings: Settings, source: str = "") -> str:
+    """The queue (and target system) of a run of the flow for an event of ``source``:
+    `flows.<name>.queue` from handoff.yaml, else the system of the kind it declares that the
+    source feeds (``handoff.engine.targets.target_of``), else the queue it declares."""
+    return target_of(settings, spec.queue, source, _configured_queue(spec, settings))
+
+
+def _configured_queue(spec: FlowSpec, settings: Settings) -> str | None:
     configured = settings.flows.get(spec.name)
-    return configured.queue if configured is not None and configured.queue else spec.queue
+    return configured.queue if configured is not None and configured.queue else None
 
 
 def workflow_id_for(inbox_id: int, flow_name: str) -> str:
@@ -248,20 +269,23 @@ def enqueue_runs(
         assert event.flow is not None
         spec = _FLOWS[event.flow]
         workflow_id = workflow_id_for(inbox_id, spec.name)
+        source = sources if isinstance(sources, str) else sources[inbox_id]
+        target = queue_of(spec, hub.settings, source)
         options: EnqueueOptions = {
             "workflow_name": spec.name,
-            "queue_name": queue_of(spec, hub.settings),
+            "queue_name": target,
             "workflow_id": workflow_id,
             "queue_partition_key": event.entity_key,
             "app_version": APP_VERSION,
         }
         flow_event = FlowEvent(
             inbox_id=inbox_id,
-            source=sources if isinstance(sources, str) else sources[inbox_id],
+            source=source,
             kind=event.kind,
             entity_key=event.entity_key,
             correlation_id=correlation_id,
             payload=event.payload,
+            target=target,
         )
         client.enqueue_in_transaction(session, options, flow_event.model_dump(mode="json"))
         if not queued:

@@ -47,12 +47,6 @@ def open_circuit(hub: Hub, job: str, systems: Iterable[str]) -> str | None:
     return found
 
 
-def systems_of_kind(hub: Hub, kind: str) -> list[str]:
-    """The breaker names a system of ``kind`` is known by: flows' calls name the kind, the
-    configured systems their own names."""
-    return [kind, *(name for name, system in hub.settings.systems.items() if system.kind == kind)]
-
-
 def _first_open(hub: Hub, systems: list[str]) -> str | None:
     for system in systems:
         if hub.breakers.is_open(system):

@@ -24,6 +24,7 @@ from handoff.engine.runs import flow_output
 from handoff.engine.runtime import Hub, current_hub
 from handoff.engine.schedules import job
 from handoff.engine.steps import call
+from handoff.engine.targets import current_target
 from handoff.invoicing.service import (
     invoice_or_record_failure,
     invoiceable,
@@ -44,10 +45,12 @@ def request(
     requested: str,
     require_approval: bool | None = None,
     post: bool | None = None,
+    odoo: str | None = None,
 ) -> AcceptResult:
     """Hand the run for ``period`` to the workers; ``requested`` names this request (a second
     request with the same name is a duplicate and starts nothing). ``require_approval`` and
-    ``post`` as for ``run_billing``; None: the worker's environment decides."""
+    ``post`` as for ``run_billing``; None: the worker's environment decides. ``odoo``: the Odoo
+    system to bill, by name (its queue and breaker; the event's source), None: the only one."""
     event = IncomingEvent(
         source_event_id=f"{FLOW}:{period.label}:{requested}",
         entity_key=ENTITY,
@@ -55,20 +58,24 @@ def request(
         payload={"period": period.label, "require_approval": require_approval, "post": post},
         flow=FLOW,
     )
-    [accepted] = flows.submit(hub, SOURCE, [event])
+    [accepted] = flows.submit(hub, odoo or SOURCE, [event])
     return accepted
 
 
-def request_scheduled(hub: Hub, fired_at: datetime) -> AcceptResult:
+def request_scheduled(hub: Hub, fired_at: datetime, odoo: str | None = None) -> AcceptResult:
     """The schedule's request: the period :func:`scheduled_period` bills on that day."""
     period = scheduled_period(fired_at.date())
-    return request(hub, period, requested=f"cron@{fired_at:%Y-%m-%dT%H:%M}")
+    return request(hub, period, requested=f"cron@{fired_at:%Y-%m-%dT%H:%M}", odoo=odoo)
 
 
 @job("billing_run")
-def _on_cron(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> int:
-    """The schedule's tick (``flows.billing_run.trigger.cron``): request the run; the inbox id."""
-    return request_scheduled(hub, fired_at).inbox_id
+def _on_cron(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> list[int]:
+    """The schedule's tick (``flows.billing_run.trigger.cron``): request the run of each Odoo
+    system (one run, as before, with one Odoo); the inbox ids."""
+    odoos = hub.settings.systems_of_kind("odoo")
+    if len(odoos) <= 1:
+        return [request_scheduled(hub, fired_at).inbox_id]
+    return [request_scheduled(hub, fired_at, odoo).inbox_id for odoo in odoos]
 
 
 def propose(period: str, require_approval: bool | None) -> list[int]:
@@ -146,9 +153,10 @@ def run_and_wait(
 def billing_run(event: FlowEvent) -> dict[str, Any]:
     period = str(event.payload["period"])
     post = event.payload.get("post")
-    proposed = call("odoo", "propose", propose, period, event.payload.get("require_approval"))
+    odoo = current_target()
+    proposed = call(odoo, "propose", propose, period, event.payload.get("require_approval"))
     outcomes = {
-        proposal_id: call("odoo", "invoice", invoice, proposal_id, post)
+        proposal_id: call(odoo, "invoice", invoice, proposal_id, post)
         for proposal_id in call("handoff", "to_invoice", to_invoice)
     }
     return {

@@ -1,6 +1,11 @@
 """Deal to delivery: a won deal becomes, after validation, one customer, a confirmed sales order,
 a project with tasks and milestones and a billing plan in Odoo; the order and project go back
-to the deal. The flow only sequences roles; every call to another system is a durable step."""
+to the deal. The flow only sequences roles; every call to another system is a durable step.
+
+Systems by name: the deal's source is the CRM system's configured name (``hubspot_eu``, the
+first part of the event's entity key) and the Odoo is the run's target (``event.target``, the
+source's ``systems.<source>.odoo`` or the only Odoo system): each call goes through that
+system's breaker and retry, and the bindings are stored under the Odoo system's name."""
 
 from __future__ import annotations
 
@@ -61,11 +66,12 @@ def parse_deal_key(entity_key: str) -> tuple[str, str]:
 def deal_to_delivery(event: FlowEvent) -> dict[str, Any]:
     source, deal_id = parse_deal_key(event.entity_key)
     key = deal_key(source, deal_id)
+    odoo = _target(event)
     snapshot: DealSnapshot = call(
         source, "fetch_deal", roles.fetch_deal, source, deal_id, event.inbox_id
     )
     deal = snapshot.deal
-    delivered = call("odoo", "delivered_order", roles.delivered_order, key)
+    delivered = call(odoo, "delivered_order", roles.delivered_order, odoo, key)
 
     if not roles.is_won(source, deal):
         if delivered is not None:
@@ -83,20 +89,23 @@ def deal_to_delivery(event: FlowEvent) -> dict[str, Any]:
         return DeliveryOutcome(deal=key, outcome="not_won").model_dump()
 
     if delivered is not None:
-        return _amend(event, source, deal_id, key, snapshot, delivered).model_dump()
+        return _amend(odoo, source, deal_id, key, snapshot, delivered).model_dump()
 
     _wait_for_gates(source, key, deal)
-    reference = call("odoo", "load_reference", roles.load_reference)
+    reference = call(odoo, "load_reference", roles.load_reference, odoo)
     DBOS.run_step({"name": "delivery.validate"}, roles.validate, snapshot, reference)
-    partner_id: int = call("odoo", "upsert_customer", roles.upsert_customer, source, snapshot, key)
+    partner_id: int = call(
+        odoo, "upsert_customer", roles.upsert_customer, odoo, source, snapshot, key
+    )
     plan = DBOS.run_step(
         {"name": "delivery.plan"}, roles.plan, snapshot, partner_id, reference, key
     )
-    order = call("odoo", "create_order", roles.create_order, plan)
-    call("odoo", "create_milestones", roles.create_milestones, plan, order)
+    order = call(odoo, "create_order", roles.create_order, odoo, plan)
+    call(odoo, "create_milestones", roles.create_milestones, odoo, plan, order)
     DBOS.run_step(
         {"name": "delivery.bind"},
         roles.bind_delivery,
+        odoo,
         key,
         deal_content(deal),
         partner_id,
@@ -105,7 +114,9 @@ def deal_to_delivery(event: FlowEvent) -> dict[str, Any]:
     )
     status = DeliveryStatus(
         odoo_order=order.name,
-        odoo_project_url=DBOS.run_step({"name": "delivery.project_url"}, roles.project_url, order),
+        odoo_project_url=DBOS.run_step(
+            {"name": "delivery.project_url"}, roles.project_url, odoo, order
+        ),
         sync_status="delivered",
     )
     call(source, "write_back", roles.write_back, source, deal_id, status, key, event.correlation_id)
@@ -117,6 +128,12 @@ def deal_to_delivery(event: FlowEvent) -> dict[str, Any]:
         project_ids=order.project_ids,
         partner_id=partner_id,
     ).model_dump()
+
+
+def _target(event: FlowEvent) -> str:
+    """The Odoo system this run delivers to (set when the event was enqueued)."""
+    assert event.target is not None  # the flow wrapper resolves it for older runs
+    return event.target
 
 
 def _wait_for_gates(source: str, key: str, deal: Deal) -> None:
@@ -133,7 +150,7 @@ def _wait_for_gates(source: str, key: str, deal: Deal) -> None:
 
 
 def _amend(
-    event: FlowEvent,
+    odoo: str,
     source: str,
     deal_id: str,
     key: str,
@@ -145,14 +162,15 @@ def _amend(
         return DeliveryOutcome(
             deal=key, outcome="up_to_date", order=delivered.order_name, order_id=delivered.order_id
         )
-    reference = call("odoo", "load_reference", roles.load_reference)
+    reference = call(odoo, "load_reference", roles.load_reference, odoo)
     change, current = DBOS.run_step(
         {"name": "delivery.amendment"}, roles.amendment, snapshot, delivered, reference
     )
-    call("odoo", "amend_order", roles.amend_order, delivered, change, key)
+    call(odoo, "amend_order", roles.amend_order, odoo, delivered, change, key)
     DBOS.run_step(
         {"name": "delivery.rebind"},
         roles.rebind,
+        odoo,
         key,
         deal_content(snapshot.deal),
         delivered,

@@ -1,5 +1,9 @@
 """The roles the deal-to-delivery flow sequences. Each function is one step: it talks to one
-system (or the store), is safe to run again after a crash, and records what it changed."""
+system (or the store), is safe to run again after a crash, and records what it changed.
+
+Systems by name: ``odoo`` is the configured name of the run's Odoo system (its adapter, its
+bindings' ``system``, its audit rows) and ``source`` the CRM system's name (its adapter, the
+external ids and deal keys it owns); see ``handoff.engine.targets``."""
 
 from __future__ import annotations
 
@@ -54,16 +58,19 @@ def _settings() -> Any:
     return current_hub().settings
 
 
-def _odoo() -> Any:
-    return connectors_for(_settings()).odoo()
+def _odoo(odoo: str) -> Any:
+    return connectors_for(_settings()).odoo(odoo)
 
 
 def crm_source(source: str) -> CrmSource:
+    """The CRM system called ``source`` (its configured kind picks the role)."""
     connectors = connectors_for(_settings())
-    if source == "hubspot":
-        return HubSpotSource(connectors.hubspot())
-    if source == "salesforce":
-        return SalesforceSource(connectors.salesforce())
+    system = _settings().systems.get(source)
+    kind = system.kind if system is not None else None
+    if kind == "hubspot":
+        return HubSpotSource(connectors.hubspot(source), name=source)
+    if kind == "salesforce":
+        return SalesforceSource(connectors.salesforce(source), name=source)
     raise PermanentError(f"no CRM source {source!r}", rule="unknown_source", value=source)
 
 
@@ -175,12 +182,13 @@ def pending_gates(key: str, gates: list[str]) -> list[str]:
 # -- store ---------------------------------------------------------------------------------------
 
 
-def delivered_order(key: str) -> DeliveredOrder | None:
-    """The order this deal was delivered as, from its binding, with its current Odoo name."""
+def delivered_order(odoo: str, key: str) -> DeliveredOrder | None:
+    """The order this deal was delivered as in the Odoo system ``odoo``, from its binding, with
+    its current Odoo name."""
     for binding in current_hub().bindings.for_canonical("deal", key):
-        if binding.system == "odoo" and binding.model == ORDER_MODEL:
+        if binding.system == odoo and binding.model == ORDER_MODEL:
             order_id = int(binding.external_id)
-            [order] = _odoo().odoo.read(ORDER_MODEL, [order_id], ["name"]) or [{"name": None}]
+            [order] = _odoo(odoo).odoo.read(ORDER_MODEL, [order_id], ["name"]) or [{"name": None}]
             return DeliveredOrder(
                 order_id=order_id,
                 order_name=order["name"] or f"sale.order {order_id} (deleted in Odoo)",
@@ -190,17 +198,17 @@ def delivered_order(key: str) -> DeliveredOrder | None:
     return None
 
 
-def project_url(order: Any) -> str | None:
+def project_url(odoo: str, order: Any) -> str | None:
     if not order.project_ids:
         return None
-    system = connectors_for(_settings()).system_of_kind("odoo")[1]
+    system = connectors_for(_settings()).system_of_kind("odoo", odoo)[1]
     return f"{system.base_url}/odoo/project/{order.project_ids[0]}"
 
 
 # -- customer --------------------------------------------------------------------------------------
 
 
-def upsert_customer(source: str, snapshot: DealSnapshot, key: str) -> int:
+def upsert_customer(odoo: str, source: str, snapshot: DealSnapshot, key: str) -> int:
     """One partner per customer: the bound one, else the one that matches, else a new one;
     the CRM writes only the field groups it owns. Contacts are linked to the company."""
     customer = snapshot.customer
@@ -210,7 +218,7 @@ def upsert_customer(source: str, snapshot: DealSnapshot, key: str) -> int:
             rule="customer_missing",
             suggested_fix="Associate a company/account with the deal in the CRM, then retry.",
         )
-    adapter = _odoo().odoo
+    adapter = _odoo(odoo).odoo
     hub = current_hub()
     emails = [c.email for c in snapshot.contacts if c.email]
     bound = adapter.find_external_ids(source, PARTNER_MODEL, [customer.external_id])
@@ -243,7 +251,7 @@ def upsert_customer(source: str, snapshot: DealSnapshot, key: str) -> int:
     hub.audit.record(
         actor="handoff",
         action=action,
-        system="odoo",
+        system=odoo,
         model=PARTNER_MODEL,
         record_id=str(partner_id),
         canonical_id=f"{source}:customer:{customer.external_id}",
@@ -252,7 +260,7 @@ def upsert_customer(source: str, snapshot: DealSnapshot, key: str) -> int:
         correlation_id=_correlation(),
     )
     hub.bindings.bind(
-        "odoo",
+        odoo,
         PARTNER_MODEL,
         str(partner_id),
         canonical_type="customer",
@@ -268,7 +276,7 @@ def upsert_customer(source: str, snapshot: DealSnapshot, key: str) -> int:
             hub.audit.record(
                 actor="handoff",
                 action="create" if created.created else "update",
-                system="odoo",
+                system=odoo,
                 model=PARTNER_MODEL,
                 record_id=str(created.id),
                 canonical_id=f"{source}:contact:{row[0]}",
@@ -320,8 +328,8 @@ def _correlation() -> str | None:
 # -- validation and plan -------------------------------------------------------------------------
 
 
-def load_reference() -> Any:
-    return load_odoo_reference(_odoo().odoo, _settings().delivery)
+def load_reference(odoo: str) -> Any:
+    return load_odoo_reference(_odoo(odoo).odoo, _settings().delivery)
 
 
 def validate(snapshot: DealSnapshot, reference: Any) -> None:
@@ -342,16 +350,16 @@ def plan(snapshot: DealSnapshot, partner_id: int, reference: Any, key: str) -> A
 # -- order, project, milestones ---------------------------------------------------------------------
 
 
-def create_order(delivery_plan: Any) -> Any:
+def create_order(odoo: str, delivery_plan: Any) -> Any:
     """The confirmed order (found by its client reference when it already exists), and the
     planned tasks in the project its confirmation created."""
-    q2c = _odoo()
+    q2c = _odoo(odoo)
     order = q2c.create_sale_order(delivery_plan.order.sale_order_in(), confirm=True)
     hub = current_hub()
     hub.audit.record(
         actor="handoff",
         action="create",
-        system="odoo",
+        system=odoo,
         model=ORDER_MODEL,
         record_id=str(order.order_id),
         canonical_id=delivery_plan.deal_reference,
@@ -379,7 +387,7 @@ def create_order(delivery_plan: Any) -> Any:
             hub.audit.record(
                 actor="handoff",
                 action="create",
-                system="odoo",
+                system=odoo,
                 model="project.task",
                 record_id=",".join(map(str, ids)),
                 canonical_id=delivery_plan.deal_reference,
@@ -389,12 +397,12 @@ def create_order(delivery_plan: Any) -> Any:
     return order
 
 
-def create_milestones(delivery_plan: Any, order: Any) -> list[int]:
+def create_milestones(odoo: str, delivery_plan: Any, order: Any) -> list[int]:
     """The deal's milestones on the project, each billing its share of its order line; the ones
     already there (a step run again) are not created twice."""
     if not delivery_plan.milestones or not order.project_ids:
         return []
-    q2c = _odoo()
+    q2c = _odoo(odoo)
     project_id = order.project_ids[0]
     before = {
         row["id"]: row["name"]
@@ -417,7 +425,7 @@ def create_milestones(delivery_plan: Any, order: Any) -> list[int]:
             current_hub().audit.record(
                 actor="handoff",
                 action=action,
-                system="odoo",
+                system=odoo,
                 model="project.milestone",
                 record_id=",".join(str(i) for i, _ in done),
                 canonical_id=delivery_plan.deal_reference,
@@ -430,12 +438,17 @@ def create_milestones(delivery_plan: Any, order: Any) -> list[int]:
 
 
 def bind_delivery(
-    key: str, fingerprint: dict[str, Any], partner_id: int, order: Any, delivery_plan: Any
+    odoo: str,
+    key: str,
+    fingerprint: dict[str, Any],
+    partner_id: int,
+    order: Any,
+    delivery_plan: Any,
 ) -> None:
     """Bind the deal to what now represents it in Odoo; the plan is kept to compare amendments."""
     bindings = current_hub().bindings
     bindings.bind(
-        "odoo",
+        odoo,
         ORDER_MODEL,
         str(order.order_id),
         canonical_type="deal",
@@ -444,9 +457,7 @@ def bind_delivery(
         snapshot=delivery_plan.model_dump(mode="json"),
     )
     for project_id in order.project_ids:
-        bindings.bind(
-            "odoo", PROJECT_MODEL, str(project_id), canonical_type="deal", canonical_id=key
-        )
+        bindings.bind(odoo, PROJECT_MODEL, str(project_id), canonical_type="deal", canonical_id=key)
 
 
 # -- amendments --------------------------------------------------------------------------------------
@@ -469,16 +480,18 @@ def amendment(snapshot: DealSnapshot, delivered: DeliveredOrder, reference: Any)
     return change, current
 
 
-def amend_order(delivered: DeliveredOrder, change: Any, key: str) -> None:
+def amend_order(odoo: str, delivered: DeliveredOrder, change: Any, key: str) -> None:
     """Append the extra lines to the confirmed order (nothing is ever removed or reduced).
 
     Safe to run again (a crash, or `exceptions retry`, which runs the flow from its start): an
     extra line the order already carries beyond the delivered plan's lines is not added twice."""
     if not change.extra_lines:
         return
-    odoo = _odoo().odoo
-    [order] = odoo.read(ORDER_MODEL, [delivered.order_id], ["order_line"]) or [{"order_line": []}]
-    held = odoo.read("sale.order.line", order["order_line"], ["product_id", "name"])
+    adapter = _odoo(odoo).odoo
+    [order] = adapter.read(ORDER_MODEL, [delivered.order_id], ["order_line"]) or [
+        {"order_line": []}
+    ]
+    held = adapter.read("sale.order.line", order["order_line"], ["product_id", "name"])
     surplus = [(_plain_id(row.get("product_id")), row.get("name")) for row in held]
     for line in (delivered.plan or {}).get("order", {}).get("lines", []):
         planned = (line.get("product_id"), line.get("name"))
@@ -493,11 +506,11 @@ def amend_order(delivered: DeliveredOrder, change: Any, key: str) -> None:
     if not extra:
         return
     values = [[0, 0, line.odoo_values()] for line in extra]
-    odoo.write(ORDER_MODEL, [delivered.order_id], {"order_line": values})
+    adapter.write(ORDER_MODEL, [delivered.order_id], {"order_line": values})
     current_hub().audit.record(
         actor="handoff",
         action="amend",
-        system="odoo",
+        system=odoo,
         model=ORDER_MODEL,
         record_id=str(delivered.order_id),
         canonical_id=key,
@@ -510,9 +523,11 @@ def _plain_id(value: Any) -> Any:
     return value[0] if isinstance(value, list | tuple) and value else value
 
 
-def rebind(key: str, fingerprint: dict[str, Any], delivered: DeliveredOrder, current: Any) -> None:
+def rebind(
+    odoo: str, key: str, fingerprint: dict[str, Any], delivered: DeliveredOrder, current: Any
+) -> None:
     current_hub().bindings.bind(
-        "odoo",
+        odoo,
         ORDER_MODEL,
         str(delivered.order_id),
         canonical_type="deal",

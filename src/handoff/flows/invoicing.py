@@ -15,7 +15,7 @@ from handoff.connectors.registry import connectors_for
 from handoff.engine import flows
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runtime import Hub, current_hub
-from handoff.engine.schedules import open_circuit, systems_of_kind
+from handoff.engine.schedules import open_circuit
 from handoff.engine.steps import call
 from handoff.invoicing.service import bound_orders
 from handoff.invoicing.status import crm_deal, figures_for, write_back
@@ -26,15 +26,22 @@ ODOO_DATETIME = "%Y-%m-%d %H:%M:%S"
 STREAM = "invoices"
 
 
-def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
-    """Submit one ``invoice_status`` event per deal whose invoices changed since the last poll."""
-    if open_circuit(hub, "poll.invoices", systems_of_kind(hub, "odoo")):
-        return 0  # Odoo's circuit is open: skipped and counted, the next poll probes
-    odoo = connectors_for(hub.settings).odoo().odoo
-    position = hub.cursors.get("odoo", STREAM)
+def poll_invoices(hub: Hub, odoo: str | None = None, *, page_size: int = 500) -> int:
+    """Submit one ``invoice_status`` event per deal whose invoices changed since the last poll,
+    for the Odoo system called ``odoo`` (None: every Odoo system, each on its own cursor,
+    circuit and inbox source, by name)."""
+    names = [odoo] if odoo is not None else hub.settings.systems_of_kind("odoo")
+    return sum(_poll_invoices_of(hub, name, page_size) for name in names)
+
+
+def _poll_invoices_of(hub: Hub, system: str, page_size: int) -> int:
+    if open_circuit(hub, "poll.invoices", [system]):
+        return 0  # this Odoo's circuit is open: skipped and counted, the next poll probes
+    odoo = connectors_for(hub.settings).odoo(system).odoo
+    position = hub.cursors.get(system, STREAM)
     stored = WriteDateCursor.model_validate(position) if position else None
     cursor = _behind(stored, hub.settings.runtime.poll_lookback_seconds)
-    orders = {b.order_id: b.deal_key for b in bound_orders(hub)}
+    orders = {b.order_id: b.deal_key for b in bound_orders(hub, system)}
     names = (
         {row["name"]: orders[row["id"]] for row in odoo.read("sale.order", list(orders), ["name"])}
         if orders
@@ -67,10 +74,10 @@ def poll_invoices(hub: Hub, *, page_size: int = 500) -> int:
             for deal_key, stamp in latest.items()
         ]
         if events:
-            accepted = flows.submit(hub, "odoo", events)
+            accepted = flows.submit(hub, system, events)  # runs target this Odoo
             count += sum(not result.duplicate for result in accepted)
         if page.cursor is not None and (stored is None or _key(page.cursor) > _key(stored)):
-            hub.cursors.advance("odoo", STREAM, page.cursor.model_dump(mode="json"))
+            hub.cursors.advance(system, STREAM, page.cursor.model_dump(mode="json"))
             stored = page.cursor
         cursor = page.cursor
         if not page.more:

@@ -12,6 +12,7 @@ from handoff.connectors.stripe.payments import OpenInvoice, Payment
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.runtime import current_hub
 from handoff.engine.steps import call
+from handoff.engine.targets import current_target
 from handoff.flows.gates import deal_key, satisfy_gate
 from handoff.flows.invoicing import update_deal_status
 from handoff.invoicing.payments import PaymentMatch, match_payment, register_stripe_payment
@@ -52,7 +53,7 @@ def register(match: PaymentMatch, payment: Payment) -> dict[str, Any]:
         current_hub().audit.record(
             actor="stripe",
             action="register_payment",
-            system="odoo",
+            system=current_target(),
             model="account.payment",
             record_id=str(registered.payment_id),
             canonical_id=f"stripe:{payment.stripe_id}",
@@ -83,10 +84,11 @@ def stripe_payment(event: FlowEvent) -> dict[str, Any]:
     if deposit_for and payment.kind == "payment":
         key = call("handoff", "deposit_gate", lift_deposit_gate, str(deposit_for), payment)
         return {"deposit_for": key, "payment": payment.stripe_id}
-    candidates = call("odoo", "open_invoices", find_open_invoices)
+    odoo = current_target()  # the Odoo of this Stripe account (systems.<stripe>.odoo)
+    candidates = call(odoo, "open_invoices", find_open_invoices)
     match = match_payment(payment, candidates)
-    registered = call("odoo", "register_payment", register, match, payment)
-    deal_key = call("odoo", "deal_of_invoice", deal_of_invoice, registered["invoice_id"])
+    registered = call(odoo, "register_payment", register, match, payment)
+    deal_key = call(odoo, "deal_of_invoice", deal_of_invoice, registered["invoice_id"])
     if deal_key is not None:
         call(crm_deal(deal_key)[0], "invoice_status", update_deal_status, deal_key)
     return {**registered, "deal": deal_key}

@@ -3,6 +3,11 @@ webhook events (deduplicated by deal and modification time, routed, ordered per 
 The cursor advances only after every changed deal of the window is in the inbox. A poll is
 skipped (and counted) while the CRM's circuit is open.
 
+Polls are per configured system *name*: each CRM system (``hubspot_eu``, ``hubspot_us``) has its
+own cursor (``Cursor.system`` = its name), its own circuit and its own inbox source, and its
+deals are keyed ``<name>:deal:<id>``; the invoice poll and the monitors run once per Odoo
+system, each on its own cursor and circuit, so one Odoo down holds back only its own work.
+
 And the hub's schedules (``hub_schedules``): the polls, the invoice-status poll, the monitors,
 the alerts and the invoice run's cron, each the engine's scheduled workflow
 (``handoff.engine.schedules``), run once per tick whatever the number of workers."""
@@ -17,7 +22,7 @@ from handoff.connectors.salesforce.adapter import SyncCursor
 from handoff.engine import flows
 from handoff.engine.alerts import Alerter
 from handoff.engine.runtime import Hub
-from handoff.engine.schedules import Schedule, at, every, job, open_circuit, systems_of_kind
+from handoff.engine.schedules import Schedule, at, every, job, open_circuit
 from handoff.flows.invoicing import poll_invoices
 from handoff.flows.routing import route
 from handoff.invoicing.monitors import run_monitors
@@ -29,49 +34,53 @@ if TYPE_CHECKING:
 STREAM = "deals"
 
 
-def poll_hubspot_deals(hub: Hub) -> int:
-    if open_circuit(hub, "poll.hubspot", systems_of_kind(hub, "hubspot")):
+def poll_hubspot_deals(hub: Hub, system: str | None = None) -> int:
+    """Poll the HubSpot system called ``system`` (None: the only one)."""
+    name = system or hub.settings.only_system_of_kind("hubspot")
+    if open_circuit(hub, "poll.hubspot", [name]):
         return 0
-    adapter = connectors_for(hub.settings).hubspot()
-    position = hub.cursors.get("hubspot", STREAM)
+    adapter = connectors_for(hub.settings).hubspot(name)
+    position = hub.cursors.get(name, STREAM)
     sync = adapter.sync_modified("deals", int(position.get("ms", 0)), ["hs_lastmodifieddate"])
     count = 0
     for page in sync.pages:
         events = [
             IncomingEvent(
                 source_event_id=f"poll:{record.id}:{record.properties.get('hs_lastmodifieddate')}",
-                entity_key=f"hubspot:deal:{record.id}",
+                entity_key=f"{name}:deal:{record.id}",
                 kind="deal.polled",
                 payload={"objectId": record.id},
             )
             for record in page
         ]
-        flows.submit(hub, "hubspot", route("hubspot", events))
+        flows.submit(hub, name, route(name, events, kind="hubspot"))
         count += len(events)
-    hub.cursors.advance("hubspot", STREAM, {"ms": sync.next_cursor_ms})
+    hub.cursors.advance(name, STREAM, {"ms": sync.next_cursor_ms})
     return count
 
 
-def poll_salesforce_deals(hub: Hub) -> int:
-    if open_circuit(hub, "poll.salesforce", systems_of_kind(hub, "salesforce")):
+def poll_salesforce_deals(hub: Hub, system: str | None = None) -> int:
+    """Poll the Salesforce system called ``system`` (None: the only one)."""
+    name = system or hub.settings.only_system_of_kind("salesforce")
+    if open_circuit(hub, "poll.salesforce", [name]):
         return 0
-    adapter = connectors_for(hub.settings).salesforce()
-    position = hub.cursors.get("salesforce", STREAM)
+    adapter = connectors_for(hub.settings).salesforce(name)
+    position = hub.cursors.get(name, STREAM)
     cursor = SyncCursor.model_validate(position) if position else None
     count = 0
     for batch in adapter.changed_deals(cursor):
         events = [
             IncomingEvent(
                 source_event_id=f"poll:{deal.external_id}:{deal.updated_at}",
-                entity_key=f"salesforce:deal:{deal.external_id}",
+                entity_key=f"{name}:deal:{deal.external_id}",
                 kind="Opportunity.POLLED",
                 payload={"recordId": deal.external_id},
             )
             for deal in batch.records
         ]
-        flows.submit(hub, "salesforce", route("salesforce", events))
+        flows.submit(hub, name, route(name, events, kind="salesforce"))
         count += len(events)
-        hub.cursors.advance("salesforce", STREAM, batch.cursor.model_dump(mode="json"))
+        hub.cursors.advance(name, STREAM, batch.cursor.model_dump(mode="json"))
     return count
 
 
@@ -85,22 +94,28 @@ ALERTS_STREAM = "alerts.firing"  # the conditions already sent, whichever worker
 
 
 def _crm_systems(hub: Hub, args: dict[str, Any]) -> list[str]:
-    return systems_of_kind(hub, hub.settings.system(args["system"]).kind)
+    return [str(args["system"])]
 
 
 @job("poll.deals", systems=_crm_systems)
 def _poll_deals(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> int:
-    return POLLERS[hub.settings.system(args["system"]).kind](hub)
+    name = str(args["system"])
+    return POLLERS[hub.settings.system(name).kind](hub, name)
 
 
-@job("poll.invoices", systems=lambda hub, args: systems_of_kind(hub, "odoo"))
+# One tick polls every Odoo system; each is skipped alone while its own circuit is open.
+@job("poll.invoices")
 def _poll_invoices(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> int:
     return poll_invoices(hub)
 
 
-@job("monitors", systems=lambda hub, args: systems_of_kind(hub, "odoo"))
+@job("monitors")
 def _monitors(hub: Hub, fired_at: datetime, args: dict[str, Any]) -> dict[str, int]:
-    return run_monitors(hub).counts()
+    counts: dict[str, int] = {}
+    for odoo in hub.settings.systems_of_kind("odoo"):
+        for name, count in run_monitors(hub, odoo=odoo).counts().items():
+            counts[name] = counts.get(name, 0) + count
+    return counts
 
 
 @job("alerts")

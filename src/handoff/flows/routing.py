@@ -31,19 +31,24 @@ ROUTES: tuple[Route, ...] = (
 )
 
 
-def route(source: str, events: Sequence[IncomingEvent]) -> list[IncomingEvent]:
-    """Events with their flow and entity key set; events no route names are stored unrouted."""
+def route(
+    source: str, events: Sequence[IncomingEvent], *, kind: str | None = None
+) -> list[IncomingEvent]:
+    """Events with their flow and entity key set; events no route names are stored unrouted.
+    ``source`` is the configured system's name (``hubspot_eu``), the first part of the entity
+    key; ``kind`` its kind (``hubspot``), which the table's rows name (default: ``source``)."""
     routed = []
+    row_source = kind or source
     for event in events:
         match = next(
-            (r for r in ROUTES if r.source == source and event.kind.startswith(r.kind_prefix)),
+            (r for r in ROUTES if r.source == row_source and event.kind.startswith(r.kind_prefix)),
             None,
         )
         if match is None or event.flow is not None:
             routed.append(event)
             continue
         record_id = event.entity_key.rsplit(":", 1)[-1]
-        crm = event.payload.get("crm", source) if source == "poll" else source
+        crm = event.payload.get("crm", source) if row_source == "poll" else source
         routed.append(
             event.model_copy(
                 update={"flow": match.flow, "entity_key": f"{crm}:{match.entity}:{record_id}"}

@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from handoff.engine.flows import FlowEvent, flow
 from handoff.engine.steps import call
+from handoff.engine.targets import current_target
 from handoff.observability.logging import get_logger
 from handoff.timesheets import push
 from handoff.timesheets.records import FLOW, DeliveryRecord, record_of
@@ -135,12 +136,16 @@ def _push_together(records: list[DeliveryRecord], candidates: list[int]) -> dict
     if not candidates:
         return {}
     batch = [records[i] for i in candidates]
-    chosen, values = call("odoo", "plan_push", push.plan_push, batch, first_must_resolve=False)
+    chosen, values = call(
+        current_target(), "plan_push", push.plan_push, batch, first_must_resolve=False
+    )
     if not chosen:
         return {}
     # Created, audited and bound in one step: the store's bookkeeping runs while Odoo creates
     # the external ids (``push.upsert``).
-    ids = call("odoo", "upsert", push.upsert, [batch[i] for i in chosen], values, and_bind=True)
+    ids = call(
+        current_target(), "upsert", push.upsert, [batch[i] for i in chosen], values, and_bind=True
+    )
     return {candidates[i]: rid for i, rid in zip(chosen, ids, strict=True)}
 
 
@@ -155,13 +160,13 @@ def _one(record: DeliveryRecord) -> dict[str, Any]:
         if not record.billable_now:
             DBOS.run_step({"name": "time.record"}, push.record_not_pushed, [record])
             return _outcome(record, "recorded")
-        _, values = call("odoo", "plan_push", push.plan_push, [record])
-        [odoo_id] = call("odoo", "upsert", push.upsert, [record], values)
+        _, values = call(current_target(), "plan_push", push.plan_push, [record])
+        [odoo_id] = call(current_target(), "upsert", push.upsert, [record], values)
         DBOS.run_step({"name": "time.bind"}, push.bind, [record], [odoo_id])
         return _outcome(record, "pushed", odoo_id)
 
     # Pushed before, and the entry changed since.
-    invoice = call("odoo", "invoice_of", push.invoice_of, pushed)
+    invoice = call(current_target(), "invoice_of", push.invoice_of, pushed)
     correction = push.correction_for(record, pushed, invoice)
     if correction is None:  # bookkeeping only (revision, timestamps)
         DBOS.run_step({"name": "time.rebind"}, push.bind, [record], [pushed.record_id])
@@ -169,9 +174,9 @@ def _one(record: DeliveryRecord) -> dict[str, Any]:
     if invoice is not None:
         raise correction.to_error()
     if correction.action is push.CorrectionAction.WITHDRAW:
-        call("odoo", "withdraw", push.withdraw, record, pushed, correction.reason)
+        call(current_target(), "withdraw", push.withdraw, record, pushed, correction.reason)
         return _outcome(record, "withdrawn", pushed.record_id)
-    target = call("odoo", "resolve_target", push.resolve_target, record)
-    call("odoo", "correct", push.correct, record, pushed, target, correction.reason)
+    target = call(current_target(), "resolve_target", push.resolve_target, record)
+    call(current_target(), "correct", push.correct, record, pushed, target, correction.reason)
     DBOS.run_step({"name": "time.rebind"}, push.bind, [record], [pushed.record_id])
     return _outcome(record, "corrected", pushed.record_id)

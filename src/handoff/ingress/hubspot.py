@@ -244,9 +244,9 @@ def hubspot_handler(
         if flow_for is not None:
             for incoming in events:
                 incoming.flow = flow_for(incoming)
-        results = await accept(inbox, SOURCE, events)
+        results = await accept(inbox, received.source, events)
         fresh = sum(1 for r in results if not r.duplicate)
-        WEBHOOK_EVENTS.labels(source=SOURCE).inc(fresh)
+        WEBHOOK_EVENTS.labels(source=received.source).inc(fresh)
         return JSONResponse(
             {
                 "accepted": fresh,

@@ -38,4 +38,7 @@ class FlowInbox:
         self.hub = hub
 
     def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]:
-        return flows.submit(self.hub, source, route(source, events))
+        """``source``: the configured system's name (``hubspot_eu``); its kind picks the route."""
+        system = self.hub.settings.systems.get(source)
+        kind = system.kind if system is not None else source
+        return flows.submit(self.hub, source, route(source, events, kind=kind))

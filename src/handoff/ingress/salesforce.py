@@ -165,9 +165,9 @@ def salesforce_handler(inbox: EventInbox) -> Handler:
             events = await off_loop(len(received.body), parse_cdc_events, received.body)
         except CdcRejected as error:
             raise Refused(error.status_code, error.reason, error.detail) from None
-        results = await accept(inbox, SOURCE, events)
+        results = await accept(inbox, received.source, events)
         accepted = sum(1 for r in results if not r.duplicate)
-        WEBHOOK_EVENTS.labels(source=SOURCE).inc(accepted)
+        WEBHOOK_EVENTS.labels(source=received.source).inc(accepted)
         return JSONResponse(
             {
                 "accepted": accepted,

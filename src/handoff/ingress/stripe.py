@@ -229,10 +229,10 @@ def stripe_handler(inbox: EventInbox) -> Handler:
             incoming = incoming_event(event)
         except EventError as error:
             raise Refused(error.status_code, error.reason, error.detail) from None
-        results = await accept(inbox, SOURCE, [incoming])
+        results = await accept(inbox, received.source, [incoming])
         [result] = results
         if not result.duplicate:
-            WEBHOOK_EVENTS.labels(source=SOURCE).inc()
+            WEBHOOK_EVENTS.labels(source=received.source).inc()
         return JSONResponse(
             {"id": event["id"], "inbox_id": result.inbox_id, "duplicate": result.duplicate}
         )

@@ -4,12 +4,21 @@ one factory (``router.webhook_router``); nothing else receives a webhook.
 
 | source     | path                      | signature                                  | secret                                  | starts |
 |------------|---------------------------|--------------------------------------------|-----------------------------------------|--------|
-| hubspot    | /webhooks/hubspot         | HubSpot v3: base64 HMAC-SHA256 of method+URI+body+timestamp, 300 s (v1/v2 off) | webhook_secret of the hubspot system    | deal events: deal_to_delivery (flows.routing) |
-| salesforce | /webhooks/salesforce/cdc  | X-Handoff-Relay-Signature: sha256=<hex HMAC of body> | webhook_secret of the salesforce system | Opportunity events: deal_to_delivery |
-| stripe     | /webhooks/stripe          | Stripe-Signature t=,v1= HMAC-SHA256 of "t.body", 300 s either way | webhook_secret of the stripe system     | stripe_payment |
+| {name}     | /webhooks/hubspot/{name}  | HubSpot v3: base64 HMAC-SHA256 of method+URI+body+timestamp, 300 s (v1/v2 off) | systems.<name>.webhook_secret (kind hubspot) | deal events: deal_to_delivery (flows.routing) |
+| hubspot    | /webhooks/hubspot         | as above                                   | the HubSpot system named hubspot, else the only one | as above |
+| {name}     | /webhooks/salesforce/cdc/{name} | X-Handoff-Relay-Signature: sha256=<hex HMAC of body> | systems.<name>.webhook_secret (kind salesforce) | Opportunity events: deal_to_delivery |
+| salesforce | /webhooks/salesforce/cdc  | as above                                   | the Salesforce system named salesforce, else the only one | as above |
+| {name}     | /webhooks/stripe/{name}   | Stripe-Signature t=,v1= HMAC-SHA256 of "t.body", 300 s either way | systems.<name>.webhook_secret (kind stripe) | stripe_payment |
+| stripe     | /webhooks/stripe          | as above                                   | the Stripe system named stripe, else the only one | as above |
 | docusign   | /webhooks/docusign        | X-DocuSign-Signature-1: base64 HMAC of body | webhook_secret of the docusign system   | lifts signed_sow gates |
 | timetracker| /webhooks/time            | X-Handoff-Signature: sha256=<hex HMAC of body> | systems.timetracker.webhook_secret     | time_entry, when its allowed_flows lists it |
 | {source}   | /webhooks/events/{source} | X-Handoff-Signature: sha256=<hex HMAC of body> | systems.<source>.webhook_secret        | the flows its allowed_flows lists |
+
+Sources by name: every HubSpot portal, Salesforce org and Stripe account is a configured system
+with its own name, route, secret and inbox source (``/webhooks/hubspot/hubspot_eu`` is verified
+with ``systems.hubspot_eu.webhook_secret`` and its events are stored under ``hubspot_eu``, so
+its runs go to the Odoo ``systems.hubspot_eu.odoo`` names). The kind's own path
+(``/webhooks/hubspot``) stays for the system named like its kind, or the only one of its kind.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ from types import MappingProxyType
 from fastapi import APIRouter, Request
 
 from handoff import services
+from handoff.config import Settings
 from handoff.engine.runtime import Hub
 from handoff.ingress import docusign, events, hubspot, salesforce, stripe, time_entries
 from handoff.ingress.bodies import MAX_BODY_BYTES
@@ -111,7 +121,35 @@ EVENTS = WebhookSource(
     too_large_error="body_too_large",
 )
 
-SOURCES: tuple[WebhookSource, ...] = (HUBSPOT, SALESFORCE, STRIPE, DOCUSIGN, TIME, EVENTS)
+
+def _unknown_of_kind(kind: str) -> Callable[[str], Refused]:
+    return lambda source: Refused(
+        404,
+        "unknown_source",
+        f"no {kind} system {source[:64]!r} with a webhook_secret in handoff.yaml",
+        error="unknown_source",
+    )
+
+
+def by_name(row: WebhookSource, kind: str) -> WebhookSource:
+    """``row`` for every system of ``kind`` by its name: ``<row.path>/{source}``."""
+    return replace(
+        row,
+        name="{source}",
+        path=f"{row.path}/{{source}}",
+        secret_setting=f"systems.<name>.webhook_secret (kind {kind})",
+        no_secret=_unknown_of_kind(kind),
+    )
+
+
+HUBSPOT_BY_NAME = by_name(HUBSPOT, "hubspot")
+SALESFORCE_BY_NAME = by_name(SALESFORCE, "salesforce")
+STRIPE_BY_NAME = by_name(STRIPE, "stripe")
+
+SOURCES: tuple[WebhookSource, ...] = (
+    HUBSPOT, HUBSPOT_BY_NAME, SALESFORCE, SALESFORCE_BY_NAME, STRIPE, STRIPE_BY_NAME,
+    DOCUSIGN, TIME, EVENTS,
+)  # fmt: skip
 # The source each fixed path counts its refusals under (a body refused outside a route too).
 ROUTE_SOURCES: Mapping[str, str] = MappingProxyType(
     {s.path: s.name for s in SOURCES if "{source}" not in s.path}
@@ -130,14 +168,26 @@ def secret_of_kind(hub: Hub, kind: str) -> Callable[[], str | None]:
     return provide
 
 
-def secret_of_named(hub: Hub, name: str | None = None) -> SecretFor:
-    """The webhook_secret of the system called ``name``, or of the one the path names."""
+def secret_of_named(hub: Hub, name: str | None = None, *, kind: str | None = None) -> SecretFor:
+    """The webhook_secret of the system called ``name``, or of the one the path names (of
+    ``kind`` only, when given: ``/webhooks/hubspot/<a stripe system>`` has no secret)."""
 
     def provide(request: Request) -> str | None:
         system = hub.settings.systems.get(name or str(request.path_params.get("source", "")))
-        return system.webhook_secret.reveal() if system and system.webhook_secret else None
+        if system is None or (kind is not None and system.kind != kind):
+            return None
+        return system.webhook_secret.reveal() if system.webhook_secret else None
 
     return provide
+
+
+def kind_route_system(settings: Settings, kind: str) -> str | None:
+    """The system the kind's own path (``/webhooks/hubspot``) serves: the one named like its
+    kind, else the only one of its kind; None when several and none is named so."""
+    names = settings.systems_of_kind(kind)
+    if kind in names:
+        return kind
+    return names[0] if len(names) == 1 else None
 
 
 def per_request(provide: Callable[[], str | None] | str) -> SecretFor:
@@ -152,28 +202,32 @@ def routers(hub: Hub, committer: Committer | None = None) -> list[APIRouter]:
     kinds = {system.kind for system in settings.systems.values()}
     names = frozenset(settings.systems)
     inbox: EventInbox = FlowInbox(hub) if committer is None else CommittedInbox(committer)
-    handler = events.events_handler(hub, committer)
-    built = [webhook_router(EVENTS, secret_of_named(hub), handler, configured=names)]
-    if "hubspot" in kinds:
-        built.append(
-            webhook_router(
-                HUBSPOT, per_request(secret_of_kind(hub, "hubspot")), hubspot.hubspot_handler(inbox)
-            )
+    built = [
+        webhook_router(
+            EVENTS, secret_of_named(hub), events.events_handler(hub, committer), configured=names
         )
-    if "salesforce" in kinds:
+    ]
+    named_rows = (
+        ("hubspot", HUBSPOT, HUBSPOT_BY_NAME, hubspot.hubspot_handler(inbox)),
+        ("salesforce", SALESFORCE, SALESFORCE_BY_NAME, salesforce.salesforce_handler(inbox)),
+        ("stripe", STRIPE, STRIPE_BY_NAME, stripe.stripe_handler(inbox)),
+    )
+    for kind, row, named_row, handle in named_rows:
+        if kind not in kinds:
+            continue
+        # Every system of the kind by its name, each verified with its own secret...
+        of_kind = frozenset(settings.systems_of_kind(kind))
         built.append(
-            webhook_router(
-                SALESFORCE,
-                per_request(secret_of_kind(hub, "salesforce")),
-                salesforce.salesforce_handler(inbox),
-            )
+            webhook_router(named_row, secret_of_named(hub, kind=kind), handle, configured=of_kind)
         )
-    if "stripe" in kinds:
-        built.append(
-            webhook_router(
-                STRIPE, per_request(secret_of_kind(hub, "stripe")), stripe.stripe_handler(inbox)
+        # ...and the kind's own path for the system named like it (or the only one).
+        legacy = kind_route_system(settings, kind)
+        if legacy is not None:
+            built.append(
+                webhook_router(
+                    replace(row, name=legacy), secret_of_named(hub, legacy, kind=kind), handle
+                )
             )
-        )
     if "docusign" in kinds:
         crms = {
             name: system.kind

@@ -21,7 +21,8 @@ from handoff.billing.keys import milestone_key
 from handoff.canonical.crm import BillingModel
 from handoff.connectors.registry import connectors_for
 from handoff.engine.runtime import Hub
-from handoff.engine.schedules import open_circuit, systems_of_kind
+from handoff.engine.schedules import open_circuit
+from handoff.engine.targets import odoo_target, running
 from handoff.store.models import Binding
 
 from .deliverables import OrderDeliverables, read_deliverables
@@ -63,18 +64,31 @@ MONITORS = (
 
 
 def run_monitors(
-    hub: Hub, *, older_than_days: int | None = None, today: date | None = None
+    hub: Hub,
+    *,
+    older_than_days: int | None = None,
+    today: date | None = None,
+    odoo: str | None = None,
 ) -> MonitorReport:
-    """Every monitor's list. ``older_than_days``: the age of unbilled time that counts (default:
+    """Every monitor's list for the Odoo system called ``odoo`` (None: the only one) and the
+    deals bound to it. ``older_than_days``: the age of unbilled time that counts (default:
     handoff.yaml ``billing.unbilled_after_days``)."""
+    system = odoo or odoo_target(hub.settings)
+    with running(system):
+        return _run_monitors(hub, system, older_than_days, today)
+
+
+def _run_monitors(
+    hub: Hub, system: str, older_than_days: int | None, today: date | None
+) -> MonitorReport:
     if older_than_days is None:
         older_than_days = hub.settings.billing.unbilled_after_days
-    skipped = open_circuit(hub, "monitors", systems_of_kind(hub, "odoo"))
+    skipped = open_circuit(hub, "monitors", [system])
     if skipped is not None:
         return MonitorReport(items={}, skipped=skipped)
     today = today or date.today()
-    odoo = connectors_for(hub.settings).odoo().odoo
-    bound = bound_orders(hub)
+    odoo = connectors_for(hub.settings).odoo(system).odoo
+    bound = bound_orders(hub, system)
     found = {b.order_id: read_deliverables(odoo, b.order_id) for b in bound}
     report = MonitorReport(
         items={
@@ -120,7 +134,7 @@ def _unbilled_time(
 def _without_plan(hub: Hub, bound: list[BoundOrder]) -> list[MonitorItem]:
     missing = {b.deal_key for b in bound if b.plan is None}
     query = select(Binding).where(
-        Binding.system == "odoo",
+        Binding.system == odoo_target(hub.settings),
         Binding.model == "project.project",
         Binding.canonical_type == "deal",
     )

@@ -34,6 +34,7 @@ from handoff.connectors.odoo.quote_to_cash import InvoiceRequest, QuoteToCashAda
 from handoff.connectors.registry import connectors_for
 from handoff.delivery.plan import DeliveryPlan
 from handoff.engine.runtime import Hub
+from handoff.engine.targets import odoo_target
 from handoff.observability.metrics import BILLING_FAILED
 from handoff.store.models import Binding
 
@@ -73,10 +74,11 @@ class RunResult:
     exceptions: dict[str, list[int]] = field(default_factory=dict)
 
 
-def bound_orders(hub: Hub) -> list[BoundOrder]:
-    """Every deal delivered as an Odoo order, with the delivery plan recorded at delivery."""
+def bound_orders(hub: Hub, odoo: str | None = None) -> list[BoundOrder]:
+    """Every deal delivered as an order of the Odoo system ``odoo`` (None: the running flow's
+    target, else the only one), with the delivery plan recorded at delivery."""
     query = select(Binding).where(
-        Binding.system == "odoo",
+        Binding.system == (odoo or odoo_target(hub.settings)),
         Binding.model == ORDER_MODEL,
         Binding.canonical_type == "deal",
     )
@@ -110,7 +112,7 @@ def bind_billed(hub: Hub, invoice_id: int, keys: Iterable[str]) -> None:
     # Bindings are unique per (system, model, external_id): one row per (invoice, key).
     for key in keys:
         hub.bindings.bind(
-            "odoo",
+            odoo_target(hub.settings),
             INVOICE_MODEL,
             f"{invoice_id}/{key}",
             canonical_type=BILLED_SOURCE,
@@ -365,7 +367,7 @@ def invoice_proposal(hub: Hub, proposal_id: int, *, post: bool | None = None) ->
     hub.audit.record(
         actor=record.approved_by or "handoff",
         action="invoice",
-        system="odoo",
+        system=odoo_target(hub.settings),
         model=INVOICE_MODEL,
         record_id=",".join(map(str, ours)),
         canonical_id=record.deal_key,
@@ -451,7 +453,7 @@ def set_cap(hub: Hub, deal_key: str, not_to_exceed: Decimal | None, *, by: str) 
     with hub.store.session() as session:
         row = session.scalar(
             select(Binding).where(
-                Binding.system == "odoo",
+                Binding.system == odoo_target(hub.settings),
                 Binding.model == ORDER_MODEL,
                 Binding.external_id == str(bound.order_id),
             )

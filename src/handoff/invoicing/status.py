@@ -29,6 +29,7 @@ from handoff.connectors.salesforce.adapter import (
     SyncStatus,
 )
 from handoff.engine.runtime import Hub
+from handoff.engine.targets import odoo_target
 
 from .deliverables import decimal, m2o
 from .service import bound_orders
@@ -165,10 +166,13 @@ def write_back(hub: Hub, figures: Sequence[DealBilling]) -> None:
         customers = _customer_totals(
             hub, source, [f for f in everything if f.partner_id in partners]
         )
-        if source == "hubspot":
-            _hubspot(connectors.hubspot(), items, customers)
-        elif source == "salesforce":
-            _salesforce(connectors.salesforce(), items, customers)
+        # ``source`` is the CRM system's configured name; its kind picks the connector.
+        system = hub.settings.systems.get(source)
+        kind = system.kind if system is not None else source
+        if kind == "hubspot":
+            _hubspot(connectors.hubspot(source), items, customers)
+        elif kind == "salesforce":
+            _salesforce(connectors.salesforce(source), items, customers)
 
 
 def _customer_totals(
@@ -178,7 +182,7 @@ def _customer_totals(
     for item in figures:
         if not item.deal_key.startswith(f"{source}:") or item.partner_id is None:
             continue
-        binding = hub.bindings.find("odoo", "res.partner", str(item.partner_id))
+        binding = hub.bindings.find(odoo_target(hub.settings), "res.partner", str(item.partner_id))
         if binding is None or not binding.canonical_id.startswith(f"{source}:customer:"):
             continue
         customer = binding.canonical_id.split(":", 2)[2]

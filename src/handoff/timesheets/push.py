@@ -7,7 +7,7 @@ derived from the entry key. Expenses get it in the same ``load`` as the record
 in their stored ``ref`` and bound by one ``ir.model.data`` ``create`` right after
 (``OdooAdapter.create_bound_many``), a crash in between being repaired on retry by finding them by
 ``ref``. Either way a crash between "created in Odoo" and "bound in the store" finds the record on
-retry instead of creating it twice. The store binding (system "odoo", canonical "time_entry"/"expense") keeps the
+retry instead of creating it twice. The store binding (system: the run's Odoo system by name, canonical "time_entry"/"expense") keeps the
 entry as pushed, to compare the next revision with.
 """
 
@@ -38,6 +38,7 @@ from handoff.connectors.odoo.quote_to_cash import active_currency_ids
 from handoff.connectors.registry import connectors_for
 from handoff.engine import flows
 from handoff.engine.runtime import current_hub
+from handoff.engine.targets import odoo_target
 from handoff.observability.logging import current_context
 from handoff.store.inbox import IncomingEvent
 from handoff.store.models import AuditEntry, Binding, InboxEvent, InboxStatus, utcnow
@@ -84,6 +85,11 @@ def _odoo() -> Any:
     return connectors_for(current_hub().settings).odoo()
 
 
+def _system() -> str:
+    """The name of the Odoo system this run pushes to (``handoff.engine.targets``)."""
+    return odoo_target(current_hub().settings)
+
+
 def _correlation() -> str | None:
     value = current_context().get("correlation_id")
     return str(value) if value else None
@@ -110,7 +116,7 @@ def pushed_before(record: DeliveryRecord) -> Pushed | None:
     bindings = [
         b
         for b in current_hub().bindings.for_canonical(canonical_type(record), record.key)
-        if b.system == "odoo" and b.model == model_of(record)
+        if b.system == _system() and b.model == model_of(record)
     ]
     if not bindings:
         return None
@@ -151,7 +157,7 @@ def bind(
     now = utcnow()
     rows = [
         {
-            "system": "odoo",
+            "system": _system(),
             "model": model_of(record),
             "external_id": str(record_id),
             "canonical_type": canonical_type(record),
@@ -424,7 +430,7 @@ def _deal_projects(deal_refs: Sequence[str]) -> dict[str, int]:
             select(Binding.canonical_id, Binding.external_id).where(
                 Binding.canonical_type == "deal",
                 Binding.canonical_id.in_(list(deal_refs)),
-                Binding.system == "odoo",
+                Binding.system == _system(),
                 Binding.model == PROJECT_MODEL,
             )
         ):
@@ -718,7 +724,7 @@ def upsert(
         audit = [
             {
                 "action": "create" if result.created else "update",
-                "system": "odoo",
+                "system": _system(),
                 "model": model,
                 "record_id": str(result.id),
                 "canonical_id": record.key,
@@ -834,7 +840,7 @@ def correct(record: DeliveryRecord, pushed: Pushed, target: Target, reason: str)
     current_hub().audit.record(
         actor="handoff",
         action="correct",
-        system="odoo",
+        system=_system(),
         model=pushed.model,
         record_id=str(pushed.record_id),
         canonical_id=record.key,
@@ -874,7 +880,7 @@ def withdraw(record: DeliveryRecord, pushed: Pushed, reason: str) -> None:
     hub.audit.record(
         actor="handoff",
         action="unlink",
-        system="odoo",
+        system=_system(),
         model=pushed.model,
         record_id=str(pushed.record_id),
         canonical_id=record.key,
@@ -886,7 +892,7 @@ def withdraw(record: DeliveryRecord, pushed: Pushed, reason: str) -> None:
         correlation_id=_correlation(),
     )
     hub.bindings.bind(
-        "odoo",
+        _system(),
         pushed.model,
         str(pushed.record_id),
         canonical_type=canonical_type(record),

@@ -13,7 +13,9 @@ from rich.console import Console
 
 from handoff.billing.engine import BillingPeriod
 from handoff.cli.output import SafeTable, shown
+from handoff.config import load_settings
 from handoff.engine.runtime import Hub, start_hub
+from handoff.engine.targets import running
 from handoff.flows.billing_run import StepDone, run_and_wait
 from handoff.invoicing.monitors import run_monitors
 from handoff.invoicing.proposals import ProposalDraft
@@ -82,15 +84,24 @@ def billing_run(
         True, "--queue", hidden=True, help="kept for scripts: the run is always the durable flow"
     ),
     timeout: float = typer.Option(1800.0, help="seconds to wait for the run to end"),
+    odoo: str | None = typer.Option(
+        None, help="the Odoo system to bill, by name (needed when handoff.yaml has several)"
+    ),
 ) -> None:
     """The invoice run for a month: proposals per project, then invoices through the orders.
     The workers run it as a durable flow (a worker that dies resumes it); this shows its steps
     as they end. Exit 1 when a proposal or the run failed, 3 when it did not end in time."""
     chosen = _period(period)
+    odoos = load_settings().systems_of_kind("odoo")
+    if odoo is not None and odoo not in odoos:
+        console.print(f"[red]no Odoo system named {shown(odoo)}[/red] (Odoo systems: "
+                      f"{shown(', '.join(odoos) or 'none')})")  # fmt: skip
+        raise typer.Exit(2)
     if dry_run:
-        _preview(chosen, require_approval)
+        with running(odoo):
+            _preview(chosen, require_approval)
         return
-    _queued_run(chosen, require_approval, post, timeout)
+    _queued_run(chosen, require_approval, post, timeout, odoo)
 
 
 def _preview(period: BillingPeriod, require_approval: bool | None) -> None:
@@ -112,7 +123,11 @@ def _preview(period: BillingPeriod, require_approval: bool | None) -> None:
 
 
 def _queued_run(
-    period: BillingPeriod, require_approval: bool | None, post: bool | None, timeout: float
+    period: BillingPeriod,
+    require_approval: bool | None,
+    post: bool | None,
+    timeout: float,
+    odoo: str | None = None,
 ) -> None:
     def show(step: StepDone) -> None:
         outcome = "ok" if step.error is None else f"[red]{shown(step.error)}[/red]"
@@ -121,7 +136,7 @@ def _queued_run(
     console.print(f"billing run for {period.label} handed to the workers ...")
     outcome = run_and_wait(_hub(), period, requested=f"cli@{uuid.uuid4().hex[:12]}",
                            timeout=timeout, require_approval=require_approval, post=post,
-                           on_step=show)  # fmt: skip
+                           on_step=show, odoo=odoo)  # fmt: skip
     if outcome.status not in ("done", "failed"):
         waiting = "no worker took it" if outcome.run_status == "ENQUEUED" else "still running"
         console.print(f"[red]{waiting} after {timeout:g}s[/red] (inbox {outcome.inbox_id}; "

@@ -51,6 +51,9 @@ def request(
     request with the same name is a duplicate and starts nothing). ``require_approval`` and
     ``post`` as for ``run_billing``; None: the worker's environment decides. ``odoo``: the Odoo
     system to bill, by name (its queue and breaker; the event's source), None: the only one."""
+    if odoo is not None and odoo not in hub.settings.systems_of_kind("odoo"):
+        odoos = ", ".join(hub.settings.systems_of_kind("odoo")) or "none"
+        raise ValueError(f"no Odoo system named {odoo!r} (Odoo systems: {odoos})")
     event = IncomingEvent(
         source_event_id=f"{FLOW}:{period.label}:{requested}",
         entity_key=ENTITY,
@@ -121,11 +124,12 @@ def run_and_wait(
     require_approval: bool | None = None,
     post: bool | None = None,
     on_step: Callable[[StepDone], None] | None = None,
+    odoo: str | None = None,
 ) -> RunOutcome:
     """Request the run (:func:`request`) and wait up to ``timeout`` s for a worker to end it;
     ``on_step`` hears of each of the run's steps as it ends (its progress)."""
     accepted = request(hub, period, requested=requested, require_approval=require_approval,
-                       post=post)  # fmt: skip
+                       post=post, odoo=odoo)  # fmt: skip
     workflow_id = flows.workflow_id_for(accepted.inbox_id, FLOW)
     deadline = time.monotonic() + timeout
     reported = 0

@@ -25,6 +25,7 @@ from handoff.observability.metrics import unregister_state_collector
 from handoff.store import migrate
 from handoff.store.db import Store
 from handoff.store.inbox import Inbox
+from handoff.store.names import adopt_kind_rows
 from handoff.store.repositories import AuditTrail, Bindings, Cursors, ExceptionQueue, Gates
 
 if TYPE_CHECKING:
@@ -133,9 +134,22 @@ def start_hub(settings: Settings | None = None, *, clock: Clock = SYSTEM_CLOCK) 
     # tables share no name (the store's: inbox, bindings, ..., alembic_version; the engine's:
     # workflow_status, ..., dbos_migrations).
     migrate.upgrade(hub.store)
+    adopt_kind_rows(hub.store, kind_renames(settings))
     DBOS.migrate(hub.system_database_url())
     set_current_hub(hub)
     return hub
+
+
+def kind_renames(settings: Settings) -> dict[str, str]:
+    """Kind -> the one configured system of that kind, when it is named otherwise: the rows a
+    hub stored under the kind before systems were addressed by name are that system's
+    (``handoff.store.names``)."""
+    renames = {}
+    for kind in ("odoo", "hubspot", "salesforce"):
+        names = settings.systems_of_kind(kind)
+        if len(names) == 1 and names[0] != kind and kind not in settings.systems:
+            renames[kind] = names[0]
+    return renames
 
 
 def default_executor_id() -> str:

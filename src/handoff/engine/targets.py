@@ -14,7 +14,8 @@ recovery after a crash resolves nothing again, and it is the run's
 - adapter (``handoff.connectors.registry.Connectors.odoo(target)``).
 
 A hub whose Odoo is called ``erp`` therefore queues, breaks, binds and polls under ``erp``; one
-whose Odoo is called ``odoo`` keeps the bindings it stored before systems were named.
+whose Odoo is called ``odoo`` keeps the bindings it stored before systems were named (and one
+whose only Odoo is named otherwise adopts them at start: ``handoff.store.names``).
 
 While a run executes, its target is this thread's ``running_target()`` (set by the flow's
 workflow wrapper), so a role deep in a step (``timesheets.push``) reads the same name without

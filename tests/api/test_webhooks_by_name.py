@@ -11,15 +11,15 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from handoff.config import SecretRef, Settings, StoreConfig, SystemConfig
+from handoff.config import SecretRef, Settings, StoreConfig, SystemConfig, SystemKind
 from handoff.engine.runtime import Hub
 from handoff.ingress.salesforce import SIGNATURE_HEADER, sign_relay_body
 from handoff.ingress.stripe import signature_header
 from support.servers import serving_hub
 
 
-def _system(kind: str, secret: str) -> SystemConfig:
-    return SystemConfig(kind=kind, url="https://example.test", webhook_secret=SecretRef(secret))  # type: ignore[arg-type]
+def _system(kind: SystemKind, secret: str) -> SystemConfig:
+    return SystemConfig(kind=kind, url="https://example.test", webhook_secret=SecretRef(secret))
 
 
 @pytest.fixture

@@ -27,6 +27,7 @@ from handoff.config import parse_settings
 from handoff.connectors.hubspot.adapter import HubSpotAdapter
 from handoff.connectors.hubspot.client import HubSpotClient
 from handoff.connectors.odoo import OdooAdapter, OdooClient
+from handoff.engine import launcher
 from handoff.engine.runtime import Hub
 from handoff.flows.invoicing import poll_invoices
 from handoff.flows.polling import hub_schedules, poll_hubspot_deals
@@ -214,7 +215,7 @@ def _world(
             text += _hubspot_yaml(name, box, settings)
         settings_ = parse_settings(text + DELIVERY + extra)
         base, hub = stack.enter_context(serving_hub(settings_))
-        hub.launch(executor_id="names-test")
+        launcher.launch(hub, executor_id="names-test")
         yield World(hub, base, made, erps)
 
 

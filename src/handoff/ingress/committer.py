@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 
 from handoff.engine import failpoints, flows
 from handoff.engine.runtime import Hub
-from handoff.flows.routing import route
+from handoff.ingress.inbox import routed
 from handoff.store.inbox import AcceptResult, IncomingEvent
 
 # Failpoint: a group committed, none of its requests answered yet (what a crash there leaves:
@@ -181,8 +181,9 @@ def hub_committer(hub: Hub) -> Committer:
 class CommittedInbox:
     """The webhooks' inbox: routed events stored and their flows enqueued through a committer."""
 
-    def __init__(self, committer: Committer) -> None:
+    def __init__(self, hub: Hub, committer: Committer) -> None:
+        self.hub = hub
         self.committer = committer
 
     async def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]:
-        return await self.committer.submit(source, route(source, events))
+        return await self.committer.submit(source, routed(self.hub, source, events))

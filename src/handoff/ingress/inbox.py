@@ -38,7 +38,11 @@ class FlowInbox:
         self.hub = hub
 
     def accept_many(self, source: str, events: list[IncomingEvent]) -> list[AcceptResult]:
-        """``source``: the configured system's name (``hubspot_eu``); its kind picks the route."""
-        system = self.hub.settings.systems.get(source)
-        kind = system.kind if system is not None else source
-        return flows.submit(self.hub, source, route(source, events, kind=kind))
+        return flows.submit(self.hub, source, routed(self.hub, source, events))
+
+
+def routed(hub: Hub, source: str, events: list[IncomingEvent]) -> list[IncomingEvent]:
+    """The events with their flows: ``source`` is the configured system's name (``hubspot_eu``),
+    its kind picks the route."""
+    system = hub.settings.systems.get(source)
+    return route(source, events, kind=system.kind if system is not None else source)

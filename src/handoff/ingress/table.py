@@ -201,7 +201,7 @@ def routers(hub: Hub, committer: Committer | None = None) -> list[APIRouter]:
     settings = hub.settings
     kinds = {system.kind for system in settings.systems.values()}
     names = frozenset(settings.systems)
-    inbox: EventInbox = FlowInbox(hub) if committer is None else CommittedInbox(committer)
+    inbox: EventInbox = FlowInbox(hub) if committer is None else CommittedInbox(hub, committer)
     built = [
         webhook_router(
             EVENTS, secret_of_named(hub), events.events_handler(hub, committer), configured=names

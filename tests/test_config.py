@@ -206,7 +206,12 @@ def test_store_urls_file_then_environment_then_sqlite(monkeypatch: pytest.Monkey
 def test_starter_file_is_valid() -> None:
     settings = parse_settings(starter_config_text())
     assert settings.system("odoo").credentials["api_key"].reference == "${ODOO_API_KEY}"
-    assert set(settings.flows) == {"deal_to_delivery", "invoice_status", "billing_run"}
+    assert set(settings.flows) == {
+        "deal_to_delivery",
+        "invoice_status",
+        "billing_run",
+        "time_entry",
+    }
 
 
 def test_breaker_settings_reach_the_hubs_breakers(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ import pytest
 
 from handoff.config import (
     CUSTOMER_FIELD_GROUPS,
+    BatchConfig,
     ConfigError,
     ConfigProblem,
     LimitsConfig,
@@ -238,5 +239,20 @@ def test_the_new_sections_have_the_former_defaults() -> None:
     defaults = Settings()
     assert defaults.runtime.engine_log_level == "WARNING"
     assert defaults.runtime.monitors_seconds == 60.0
-    assert (defaults.time_entries.batch, defaults.time_entries.partitions) == (True, 1)
-    assert defaults.time_entries.batch_limit == 1000
+    assert defaults.time_entries.partitions == 1
+    assert defaults.flows == {}  # time_entry batches with its own default (1,000 / 200 ms)
+
+
+def test_a_flow_batch_is_validated_and_the_former_time_entry_batching_is_refused() -> None:
+    settings = parse_settings("flows: {time_entry: {batch: {size: 500, linger_ms: 50}}}")
+    assert settings.flows["time_entry"].batch == BatchConfig(size=500, linger_ms=50)
+    off = parse_settings("flows: {time_entry: {batch: false}}").flows["time_entry"].batch
+    assert off is not None and not off.enabled
+    with pytest.raises(ConfigError) as error:
+        parse_settings("flows: {time_entry: {batch: {size: 0, linger_ms: -1}}}")
+    assert "flows.time_entry.batch.size" in str(error.value)
+    assert "flows.time_entry.batch.linger_ms" in str(error.value)
+    with pytest.raises(ConfigError) as error:
+        parse_settings("time_entries: {batch: true, batch_limit: 200}")
+    message = str(error.value)
+    assert "time_entries.batch_limit" in message and "flows.time_entry.batch" in message

@@ -541,10 +541,31 @@ class TriggerConfig(Section):
         )
 
 
+class BatchConfig(Section):
+    """How a batching flow groups its events into runs (``flows.<name>.batch``): the waiting
+    events of one entity (a partition of time entries, a deal) go to one run once ``size`` of
+    them wait, or once the oldest has waited ``linger_ms`` (and no run of that entity still
+    waits in the queue, which would only queue behind it: the group grows meanwhile)."""
+
+    enabled: bool = True  # ``batch: false`` reads as ``{enabled: false}``
+    size: int = Field(default=1000, ge=1, le=100_000)
+    linger_ms: int = Field(default=200, ge=0, le=60_000)
+
+
 class FlowConfig(Section):
+    """``batch``: for a flow that takes batches (``time_entry``), its size and linger time
+    (default: the flow's own, ``time_entry`` 1,000 entries / 200 ms); ``false``: one run per
+    event, the slow path. A flow that takes no batch refuses the key when the hub starts."""
+
     enabled: bool = True
     trigger: TriggerConfig | None = None  # None: started by webhooks or by other flows
     queue: SystemName | None = None  # the target system whose queue limits this flow's calls
+    batch: BatchConfig | None = None
+
+    @field_validator("batch", mode="before")
+    @classmethod
+    def _batch_false(cls, value: Any) -> Any:
+        return {"enabled": False} if value is False else value
 
 
 class RetryPolicy(Section):
@@ -917,17 +938,13 @@ class RuntimeConfig(Section):
 
 
 class TimeEntriesConfig(Section):
-    """How time entries and expenses become durable runs. ``batch``: the new entries of one
-    project delivered together are pushed by one run (false: strictly one run per entry, the
-    slow path, kept for comparison). ``batch_limit``: at most this many entries in one run.
-    ``partitions``: ordered partitions the entries are spread over (runs of one partition run one
+    """How time entries and expenses become durable runs (how many go in one run:
+    ``flows.time_entry.batch``). ``partitions``: ordered partitions the entries are spread over (runs of one partition run one
     after the other, partitions side by side); one is the fastest on a real Odoo 18 (4,000
     entries, 20 projects: 297 rows/s with 1, 273 with 2: two batches touching the same sale lines
     make Odoo's creates wait on each other). Change it only with no entry in flight (an event
     keeps the partition it was stored with)."""
 
-    batch: bool = True
-    batch_limit: int = Field(default=1000, ge=1, le=100_000)
     partitions: int = Field(default=1, ge=1, le=256)
 
 
@@ -975,6 +992,15 @@ REMOVED_SETTINGS: tuple[tuple[tuple[str, ...], str], ...] = (
         ("systems", "*", "path"),
         "removed with kind 'files' in issue 11: no code watched a folder; import a "
         "file with `handoff import time FILE` / `handoff import expenses FILE`",
+    ),
+    *(
+        (
+            ("time_entries", key),
+            "removed in issue 11: time entries are grouped into runs across deliveries by the "
+            "engine, per flow: set flows.time_entry.batch: {size: N, linger_ms: MS} (or "
+            "flows.time_entry.batch: false for one run per entry) and delete this line",
+        )
+        for key in ("batch", "batch_limit")
     ),
     (
         ("runtime", "inbox_sweep_seconds"),

@@ -23,6 +23,8 @@ CRASH_EXIT_CODE = 86  # what a process killed by a failpoint exits with, to tell
 INBOX_ACCEPTED = "inbox.accepted"  # events stored in the inbox, their flows not yet enqueued
 # The first flow enqueued, its inbox row not yet marked queued, the others not enqueued.
 FIRST_ENQUEUED = "inbox.first_enqueued"
+# Waiting events of a batching flow claimed for their group's run, the run not yet enqueued.
+BATCH_CLAIMED = "batch.claimed"
 
 
 def _parse(text: str) -> dict[str, str]:

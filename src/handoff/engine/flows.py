@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from dbos import DBOS, EnqueueOptions
 from dbos._queue import QueueRateLimit
 from pydantic import BaseModel
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from handoff.canonical.errors import HandoffError, classify_exception
@@ -20,6 +21,7 @@ from handoff.engine.steps import CircuitWait
 from handoff.engine.targets import running, systems_for, target_of
 from handoff.observability.logging import bound_context, get_logger
 from handoff.observability.metrics import (
+    BATCH_EVENTS,
     EVENTS_RECEIVED,
     FLOWS_FAILED,
     FLOWS_STARTED,
@@ -71,6 +73,15 @@ RetryFrom = Literal["failed_step", "start"]
 
 
 @dataclass(frozen=True)
+class BatchPolicy:
+    """How many waiting events of one entity go to one run, and how long the oldest may wait
+    for its group to fill (``handoff.engine.batches``)."""
+
+    size: int
+    linger_ms: int
+
+
+@dataclass(frozen=True)
 class FlowSpec:
     name: str
     queue: str
@@ -78,6 +89,9 @@ class FlowSpec:
     workflow: Callable[[dict[str, Any]], Any]
     retry_from: RetryFrom = "failed_step"
     module: str = ""  # where the flow is defined
+    # A flow that takes batches: its run handles the events queued for it besides its own
+    # (``batch_mates``), and this is its default policy; None: one run per event.
+    batch: BatchPolicy | None = None
 
 
 @dataclass(frozen=True)
@@ -97,10 +111,13 @@ def flow(
     queue: str = DEFAULT_QUEUE,
     record: Callable[[FlowEvent], str] | None = None,
     retry_from: RetryFrom = "failed_step",
+    batch: BatchPolicy | None = None,
 ) -> Callable[[FlowFunction], FlowFunction]:
     """Register ``fn`` as the durable flow ``name`` run on the queue of system ``queue``: a kind
     (``"odoo"``) means the system of that kind each run's event feeds, by name
-    (``handoff.engine.targets``); ``retry_from`` says where a retry of its exception starts."""
+    (``handoff.engine.targets``); ``retry_from`` says where a retry of its exception starts. With
+    ``batch``, the flow takes batches: ``fn`` must finish or release the events queued for its
+    run besides its own (``batch_mates``); ``batch`` is its default size and linger time."""
 
     def register(fn: FlowFunction) -> FlowFunction:
         describe = record or (lambda event: f"{event.source}:{event.entity_key}")
@@ -153,6 +170,7 @@ def flow(
             workflow=workflow,
             retry_from=retry_from,
             module=fn.__module__,
+            batch=batch,
         )
         return fn
 
@@ -184,6 +202,34 @@ def load_flow_modules(settings: Settings | None = None) -> None:
                 f"runtime.flow_modules: no module named {module!r} where this process runs "
                 "(check the name and that its package is installed or on PYTHONPATH)"
             ) from None
+
+
+def batch_policy(flow_name: str, settings: Settings) -> BatchPolicy | None:
+    """The batch policy of a flow: ``flows.<name>.batch`` from handoff.yaml, else the flow's
+    own; None for one run per event (a flow that takes no batch, or ``batch: false``)."""
+    spec = _FLOWS.get(flow_name)
+    configured = settings.flows.get(flow_name)
+    setting = configured.batch if configured is not None else None
+    if spec is None or spec.batch is None:
+        if setting is not None and setting.enabled:
+            raise ValueError(
+                f"flows.{flow_name}.batch: flow {flow_name!r} takes no batches (it has one run "
+                "per event); delete the key"
+            )
+        return None
+    if setting is None:
+        return spec.batch
+    if not setting.enabled:
+        return None
+    return BatchPolicy(size=setting.size, linger_ms=setting.linger_ms)
+
+
+def batching_flows(settings: Settings) -> dict[str, BatchPolicy]:
+    """Every registered flow that batches, with its policy (raises on a misplaced setting)."""
+    policies = {name: batch_policy(name, settings) for name in _FLOWS}
+    for name in settings.flows:
+        batch_policy(name, settings)  # a setting for a flow this process does not know
+    return {name: policy for name, policy in policies.items() if policy is not None}
 
 
 def queue_specs(settings: Settings) -> list[QueueSpec]:
@@ -239,14 +285,26 @@ def submit(hub: Hub, source: str, events: Sequence[IncomingEvent]) -> list[Accep
     for event in events:
         if event.flow is not None and event.flow not in _FLOWS:
             raise ValueError(f"event {event.source_event_id}: unknown flow {event.flow!r}")
+    policies = {
+        name: policy
+        for name in {event.flow for event in events if event.flow is not None}
+        if (policy := batch_policy(name, hub.settings)) is not None
+    }
     with hub.store.session() as session:
-        results = hub.inbox.accept_many(source, events, session=session)
+        results = hub.inbox.accept_many(source, events, session=session, waiting=policies)
         fresh = [
             (result.inbox_id, event, result.correlation_id)
             for event, result in zip(events, results, strict=True)
             if not result.duplicate and event.flow is not None
         ]
-        enqueue_runs(hub, session, fresh, source)
+        enqueue_runs(hub, session, [item for item in fresh if item[1].flow not in policies],
+                     source)  # fmt: skip
+        # A batching flow's events wait for their group; a group this delivery filled gets
+        # its run now, in this transaction (the others: the dispatcher, once they lingered).
+        groups = {(item[1].flow, item[1].entity_key) for item in fresh if item[1].flow in policies}
+        for flow_name, entity_key in sorted(groups, key=str):
+            assert flow_name is not None
+            dispatch_full(hub, session, flow_name, entity_key, policies[flow_name].size)
     # Counted once committed: a delivery undone by a crash above is counted when redelivered.
     for result in results:
         EVENTS_RECEIVED.labels(source, str(result.duplicate).lower()).inc()
@@ -292,6 +350,67 @@ def enqueue_runs(
             failpoints.reached(failpoints.FIRST_ENQUEUED)  # one run enqueued: all undone
         queued[inbox_id] = workflow_id
     hub.inbox.mark_queued(session, queued)
+
+
+def dispatch_full(hub: Hub, session: Session, flow_name: str, entity_key: str, size: int) -> int:
+    """Give every full group of ``size`` waiting events of one flow and entity a run of its
+    own, in the caller's transaction; the events left (fewer than ``size``) go on waiting.
+    Returns the events dispatched."""
+    dispatched = 0
+    while hub.inbox.waiting_count(session, flow_name, entity_key, size) >= size:
+        taken = dispatch_group(hub, session, flow_name, entity_key, size)
+        if not taken:
+            break  # the group is another transaction's (PostgreSQL): its dispatcher goes on
+        dispatched += taken
+    return dispatched
+
+
+def dispatch_group(hub: Hub, session: Session, flow_name: str, entity_key: str, size: int) -> int:
+    """Claim up to ``size`` waiting events of one flow and entity (oldest first) and, in the
+    caller's transaction, enqueue one run for them: the run of the first (its workflow id),
+    the others queued for it (``batch_mates``). Returns the events claimed (0: none waited, or
+    another transaction is dispatching this group)."""
+    if not _group_lock(session, flow_name, entity_key):
+        return 0
+    claimed = hub.inbox.claim_waiting(session, flow_name, entity_key, size)
+    if not claimed:
+        return 0
+    failpoints.reached(failpoints.BATCH_CLAIMED)  # claimed, no run enqueued: all undone
+    leader = claimed[0]
+    hub.inbox.assign(
+        session,
+        [item.inbox_id for item in claimed[1:]],
+        workflow_id_for(leader.inbox_id, flow_name),
+    )
+    event = IncomingEvent(
+        source_event_id=leader.source_event_id,
+        entity_key=leader.entity_key,
+        kind=leader.kind,
+        payload=leader.payload,
+        flow=leader.flow,
+    )
+    enqueue_runs(hub, session, [(leader.inbox_id, event, leader.correlation_id)], leader.source)
+    BATCH_EVENTS.labels(flow_name).observe(len(claimed))
+    return len(claimed)
+
+
+def _group_lock(session: Session, flow_name: str, entity_key: str) -> bool:
+    """One dispatcher at a time per group, so an entity's groups are claimed, and their runs
+    enqueued, in arrival order: on PostgreSQL a transaction-scoped advisory lock (not waited
+    for: a group another worker is dispatching is skipped); SQLite has one writer at a time."""
+    if session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(
+        session.scalar(
+            text("SELECT pg_try_advisory_xact_lock(hashtext(:key))"),
+            {"key": f"handoff.batch:{flow_name}:{entity_key}"},
+        )
+    )
+
+
+def batch_mates(workflow_id: str, own_inbox_id: int) -> list[tuple[int, dict[str, Any]]]:
+    """The events queued for a batch run besides its own (inbox id, payload), oldest first."""
+    return current_hub().inbox.batch_mates(workflow_id, own_inbox_id)
 
 
 def _enqueue(

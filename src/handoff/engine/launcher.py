@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dbos import DBOS, DBOSConfig
 
-from handoff.engine import flows
+from handoff.engine import batches, flows
 from handoff.engine.runtime import APP_NAME, APP_VERSION, Hub, default_executor_id
 
 
@@ -17,6 +17,7 @@ def launch(hub: Hub, *, executor_id: str | None = None, run_queues: bool = True)
     with ``run_queues``, take work from every flow queue."""
     # Importing the flow modules registers their workflows, which must happen before launch.
     flows.load_flow_modules(hub.settings)
+    flows.batching_flows(hub.settings)  # a batch setting for a flow that takes none: refused
     config: DBOSConfig = {
         "name": APP_NAME,
         "system_database_url": hub.system_database_url(),
@@ -41,3 +42,6 @@ def launch(hub: Hub, *, executor_id: str | None = None, run_queues: bool = True)
             on_conflict="always_update",
         )
     hub.launched = True
+    if run_queues:  # the processes that run flows dispatch the batching flows' groups
+        hub.dispatcher = batches.Dispatcher(hub)
+        hub.dispatcher.start()

@@ -52,6 +52,7 @@ class Hub:
     cursors: Cursors = field(init=False)
     gates: Gates = field(init=False)
     launched: bool = False  # the durable engine runs in this process (handoff.engine.launcher)
+    dispatcher: Any = None  # engine.batches.Dispatcher, started by engine.launcher.launch
 
     def __post_init__(self) -> None:
         self.inbox = Inbox(self.store)
@@ -99,6 +100,9 @@ class Hub:
 
     def shutdown(self) -> None:
         unregister_state_collector(self)
+        if self.dispatcher is not None:
+            self.dispatcher.stop()
+            self.dispatcher = None
         if self.launched:
             DBOS.destroy(destroy_registry=False)
             self.launched = False

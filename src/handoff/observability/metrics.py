@@ -30,6 +30,12 @@ FLOWS_SUCCEEDED = Counter("handoff_flows_succeeded_total", "Flows that completed
 FLOWS_FAILED = Counter(
     "handoff_flows_failed_total", "Flows that ended in an exception record", ["flow", "kind"]
 )
+BATCH_EVENTS = Histogram(
+    "handoff_batch_events",
+    "Events a batching flow's run was given (its group's size when dispatched)",
+    ["flow"],
+    buckets=(1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000),
+)
 STEP_SECONDS = Histogram(
     "handoff_step_seconds",
     "Latency of calls to other systems, per attempt",

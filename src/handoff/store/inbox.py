@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
 from pydantic import BaseModel, Field
-from sqlalchemy import Table, bindparam, or_, select, update
+from sqlalchemy import Table, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -34,15 +35,46 @@ class AcceptResult(BaseModel):
     correlation_id: str
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A waiting event claimed for its batch's run."""
+
+    inbox_id: int
+    source: str
+    source_event_id: str
+    kind: str
+    entity_key: str
+    flow: str
+    payload: dict[str, Any]
+    correlation_id: str
+
+
+@dataclass(frozen=True)
+class WaitingGroup:
+    """The waiting events of one flow and entity: how many (up to the count asked) and since
+    when the oldest waits."""
+
+    flow: str
+    entity_key: str
+    count: int
+    oldest: datetime
+
+
 class Inbox:
     def __init__(self, store: Store) -> None:
         self.store = store
 
     def accept_many(
-        self, source: str, events: Sequence[IncomingEvent], *, session: Session | None = None
+        self,
+        source: str,
+        events: Sequence[IncomingEvent],
+        *,
+        session: Session | None = None,
+        waiting: Collection[str] = (),
     ) -> list[AcceptResult]:
         """Store events in one statement; an event already stored comes back as a duplicate.
-        With ``session``, inside the caller's transaction (the enqueue of their runs joins it)."""
+        With ``session``, inside the caller's transaction (the enqueue of their runs joins it).
+        The events of a flow in ``waiting`` are stored waiting for their batch's run."""
         if not events:
             return []
         # Sources redeliver: the first copy wins, the rest are answered as duplicates.
@@ -58,7 +90,9 @@ class Inbox:
                 "flow": event.flow,
                 "occurred_at": event.occurred_at,
                 "payload": event.payload,
-                "status": InboxStatus.RECEIVED,
+                "status": InboxStatus.WAITING
+                if event.flow is not None and event.flow in waiting
+                else InboxStatus.RECEIVED,
                 "correlation_id": uuid.uuid4().hex,
             }
             for event in unique.values()
@@ -157,3 +191,106 @@ class Inbox:
         )
         with self.store.session() as session:
             return [(row[0], row[1]) for row in session.execute(query)]
+
+    def claim_waiting(
+        self, session: Session, flow: str, entity_key: str, limit: int
+    ) -> list[Claimed]:
+        """Take up to ``limit`` waiting events of one flow and entity, oldest first, and mark
+        them queued, in the caller's transaction (which enqueues their run). The claim is the
+        transaction's first write to them: on PostgreSQL the rows are locked, rows another
+        transaction holds are skipped (FOR UPDATE SKIP LOCKED) and a row claimed meanwhile is
+        not taken again (its status is checked again once locked); on SQLite, one writer at a
+        time, the UPDATE itself takes the database's write lock."""
+        table = cast(Table, InboxEvent.__table__)
+        pick = (
+            select(table.c.id)
+            .where(
+                table.c.status == InboxStatus.WAITING,
+                table.c.flow == flow,
+                table.c.entity_key == entity_key,
+            )
+            .order_by(table.c.id)
+            .limit(limit)
+        )
+        if self.store.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        rows = session.execute(
+            update(table)
+            .where(table.c.id.in_(pick.scalar_subquery()), table.c.status == InboxStatus.WAITING)
+            .values(status=InboxStatus.QUEUED)
+            .returning(
+                table.c.id,
+                table.c.source,
+                table.c.source_event_id,
+                table.c.kind,
+                table.c.entity_key,
+                table.c.flow,
+                table.c.payload,
+                table.c.correlation_id,
+            )
+        ).all()
+        claimed = [Claimed(*row) for row in rows]
+        return sorted(claimed, key=lambda item: item.inbox_id)
+
+    def assign(self, session: Session, inbox_ids: Sequence[int], workflow_id: str) -> None:
+        """Record the run a batch's queued events belong to (the run of its first event)."""
+        if inbox_ids:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(list(inbox_ids)))
+                .values(workflow_id=workflow_id)
+            )
+
+    def waiting_groups(self, session: Session, flows: Collection[str]) -> list[WaitingGroup]:
+        """Every flow-and-entity group of waiting events of ``flows``, oldest first."""
+        if not flows:
+            return []
+        rows = session.execute(
+            select(
+                InboxEvent.flow,
+                InboxEvent.entity_key,
+                func.count(),
+                func.min(InboxEvent.received_at),
+            )
+            .where(InboxEvent.status == InboxStatus.WAITING, InboxEvent.flow.in_(list(flows)))
+            .group_by(InboxEvent.flow, InboxEvent.entity_key)
+        ).all()
+        groups = [WaitingGroup(str(r[0]), str(r[1]), int(r[2]), r[3]) for r in rows]
+        return sorted(groups, key=lambda group: group.oldest)
+
+    def waiting_count(self, session: Session, flow: str, entity_key: str, limit: int) -> int:
+        """How many events of one flow and entity wait, counted up to ``limit``."""
+        waiting = (
+            select(InboxEvent.id)
+            .where(
+                InboxEvent.status == InboxStatus.WAITING,
+                InboxEvent.flow == flow,
+                InboxEvent.entity_key == entity_key,
+            )
+            .limit(limit)
+            .subquery()
+        )
+        return int(session.scalar(select(func.count()).select_from(waiting)) or 0)
+
+    def batch_mates(self, workflow_id: str, own_inbox_id: int) -> list[tuple[int, dict[str, Any]]]:
+        """The events queued for run ``workflow_id`` besides its own: (inbox id, payload)."""
+        with self.store.session() as session:
+            rows = session.execute(
+                select(InboxEvent.id, InboxEvent.payload)
+                .where(
+                    InboxEvent.workflow_id == workflow_id,
+                    InboxEvent.status == InboxStatus.QUEUED,
+                    InboxEvent.id != own_inbox_id,
+                )
+                .order_by(InboxEvent.id)
+            )
+            return [(int(row[0]), dict(row[1])) for row in rows]
+
+    def mark_done(self, session: Session, inbox_ids: Sequence[int]) -> None:
+        """A batch's events its run finished, in one statement."""
+        if inbox_ids:
+            session.execute(
+                update(InboxEvent)
+                .where(InboxEvent.id.in_(list(inbox_ids)))
+                .values(status=InboxStatus.DONE)
+            )

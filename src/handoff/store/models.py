@@ -6,7 +6,17 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, DateTime, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -74,6 +84,7 @@ class Cursor(Base):
 
 class InboxStatus(StrEnum):
     RECEIVED = "received"
+    WAITING = "waiting"  # stored for a batching flow, waiting for its group's run (engine.batches)
     QUEUED = "queued"
     DONE = "done"
     FAILED = "failed"
@@ -87,6 +98,15 @@ class InboxEvent(Base):
         UniqueConstraint("source", "source_event_id", name="uq_inbox_source_event"),
         Index("ix_inbox_status", "status", "id"),
         Index("ix_inbox_entity", "entity_key", "id"),
+        # The waiting events only (a few thousand at most): the batch dispatcher's groups.
+        Index(
+            "ix_inbox_waiting",
+            "flow",
+            "entity_key",
+            "id",
+            sqlite_where=text("status = 'waiting'"),
+            postgresql_where=text("status = 'waiting'"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)

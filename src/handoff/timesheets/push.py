@@ -938,20 +938,11 @@ class Assigned(BaseModel):
 
 
 def assigned_to(workflow_id: str, own_inbox_id: int) -> list[Assigned]:
-    """The inbox events intake assigned to this run (status queued, this workflow id)."""
-    from sqlalchemy import select
-
-    with current_hub().store.session() as session:
-        rows = session.execute(
-            select(InboxEvent.id, InboxEvent.payload)
-            .where(
-                InboxEvent.workflow_id == workflow_id,
-                InboxEvent.status == InboxStatus.QUEUED,
-                InboxEvent.id != own_inbox_id,
-            )
-            .order_by(InboxEvent.id)
-        )
-        return [Assigned(inbox_id=row[0], record=record_of(row[1])) for row in rows]
+    """The inbox events the batch dispatcher queued for this run besides its own."""
+    return [
+        Assigned(inbox_id=inbox_id, record=record_of(payload))
+        for inbox_id, payload in flows.batch_mates(workflow_id, own_inbox_id)
+    ]
 
 
 class Role(StrEnum):
@@ -1089,18 +1080,12 @@ def _plan_push(
 
 
 def finish_assigned(done: Sequence[int], own_run: Sequence[int]) -> None:
-    """Batched events are done; the others get a run of their own (their own outcome, their own
-    exception), started after this one in their project's order."""
-    from sqlalchemy import update
-
+    """Batched events are done (one statement); the others get a run of their own (their own
+    outcome, their own exception), started after this one in their partition's order."""
     hub = current_hub()
     if done:
         with hub.store.session() as session:
-            session.execute(
-                update(InboxEvent)
-                .where(InboxEvent.id.in_(list(done)))
-                .values(status=InboxStatus.DONE)
-            )
+            hub.inbox.mark_done(session, list(done))
     if not own_run:
         return
     rows = [hub.inbox.get(inbox_id) for inbox_id in own_run]

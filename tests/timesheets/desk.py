@@ -122,64 +122,88 @@ def entry(
     return item
 
 
+@dataclass
+class Seeded:
+    """What deal-to-delivery leaves in Odoo for one T&M deal: its order, project, tasks, and the
+    consultants as employees."""
+
+    odoo: OdooAdapter
+    q2c: QuoteToCashAdapter
+    order_id: int
+    order_line_id: int
+    project_id: int
+    tasks: dict[str, int]
+    employees: dict[str, int]
+
+
+def seed_delivered_deal(box: Any) -> Seeded:
+    """Seed a running Odoo sandbox with one delivered T&M deal."""
+    odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
+    q2c = QuoteToCashAdapter(odoo)
+    product = odoo.create(
+        "product.product",
+        {
+            "name": "Consulting hour",
+            "default_code": "SVC-TM",
+            "list_price": 150.0,
+            **required_product_setup(BillingModel.TIME_AND_MATERIALS),
+        },
+    )
+    partner = odoo.create("res.partner", {"name": "Acme Analytics", "is_company": True})
+    order = q2c.create_sale_order(
+        SaleOrderIn(
+            reference="hubspot:4711",
+            partner_id=partner,
+            lines=[OrderLineIn(product_id=product, quantity=100, price_unit=150)],
+        )
+    )
+    [project_id] = order.project_ids
+    tasks = {
+        name: odoo.create("project.task", {"name": name, "project_id": project_id})
+        for name in ("Discovery", "Build")
+    }
+    employees = {
+        email: odoo.create("hr.employee", {"name": name, "work_email": email})
+        for email, name in CONSULTANTS.items()
+    }
+    return Seeded(odoo, q2c, order.order_id, order.line_ids[0], project_id, tasks, employees)
+
+
+def bind_delivered_deal(hub: Hub, seeded: Seeded) -> None:
+    """What deal-to-delivery leaves in the store: the deal bound to its order and project."""
+    hub.bindings.bind(
+        "odoo", "sale.order", str(seeded.order_id), canonical_type="deal", canonical_id=DEAL
+    )
+    hub.bindings.bind(
+        "odoo", "project.project", str(seeded.project_id), canonical_type="deal", canonical_id=DEAL
+    )
+
+
 @pytest.fixture
 def desk(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Desk]:
     with running_odoo_sandbox() as box:
         monkeypatch.setenv("TEST_ODOO_PASSWORD", box.password)
         monkeypatch.setenv("TEST_TIME_SECRET", SECRET)
-        odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
-        q2c = QuoteToCashAdapter(odoo)
-        product = odoo.create(
-            "product.product",
-            {
-                "name": "Consulting hour",
-                "default_code": "SVC-TM",
-                "list_price": 150.0,
-                **required_product_setup(BillingModel.TIME_AND_MATERIALS),
-            },
-        )
-        partner = odoo.create("res.partner", {"name": "Acme Analytics", "is_company": True})
-        order = q2c.create_sale_order(
-            SaleOrderIn(
-                reference="hubspot:4711",
-                partner_id=partner,
-                lines=[OrderLineIn(product_id=product, quantity=100, price_unit=150)],
-            )
-        )
-        [project_id] = order.project_ids
-        tasks = {
-            name: odoo.create("project.task", {"name": name, "project_id": project_id})
-            for name in ("Discovery", "Build")
-        }
-        employees = {
-            email: odoo.create("hr.employee", {"name": name, "work_email": email})
-            for email, name in CONSULTANTS.items()
-        }
+        seeded = seed_delivered_deal(box)
         text = config_text(store_url, box.url)
         config = tmp_path / "handoff.yaml"
         config.write_text(text)
         hub = start_hub(parse_settings(text))
-        # What deal-to-delivery leaves behind: the deal bound to its order and project.
-        hub.bindings.bind(
-            "odoo", "sale.order", str(order.order_id), canonical_type="deal", canonical_id=DEAL
-        )
-        hub.bindings.bind(
-            "odoo", "project.project", str(project_id), canonical_type="deal", canonical_id=DEAL
-        )
+        bind_delivered_deal(hub, seeded)
         launcher.launch(hub, executor_id="time-test")
         try:
             with serving(create_app(hub)) as api:
                 yield Desk(
                     hub,
-                    odoo,
-                    q2c,
+                    seeded.odoo,
+                    seeded.q2c,
                     api,
                     config,
-                    order.order_id,
-                    order.line_ids[0],
-                    project_id,
-                    tasks,
-                    employees,
+                    seeded.order_id,
+                    seeded.order_line_id,
+                    seeded.project_id,
+                    seeded.tasks,
+                    seeded.employees,
                 )
         finally:
             hub.shutdown()

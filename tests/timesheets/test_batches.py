@@ -8,6 +8,7 @@ from collections import Counter
 
 import httpx
 
+from handoff.config import BatchConfig, FlowConfig
 from support.waiting import wait_for
 from timesheets.desk import Desk, entry
 
@@ -118,3 +119,37 @@ def test_revisions_delivered_together_fold_into_the_latest(desk: Desk) -> None:
     )
     assert superseded == [("1", "3"), ("2", "3")]
     assert not [a for a in audit if a.action == "correct"]
+
+
+def _batching(desk: Desk, size: int, linger_ms: int) -> None:
+    """handoff.yaml's flows.time_entry.batch, for the API's submits and the worker's dispatcher
+    (both read the hub's settings each time)."""
+    batch = BatchConfig(size=size, linger_ms=linger_ms)
+    desk.hub.settings = desk.hub.settings.model_copy(
+        update={"flows": {"time_entry": FlowConfig(batch=batch)}}
+    )
+
+
+def test_entries_delivered_one_per_request_share_runs_of_the_batch_size(desk: Desk) -> None:
+    # Linger a minute: only full groups are dispatched, in the transaction that fills them.
+    _batching(desk, size=10, linger_ms=60_000)
+    for n in range(30):
+        assert desk.post([entry(f"one-{n}", hours=1 + n % 4)]).status_code == 202
+    _assert_each_ended_with_its_own_outcome(desk, 30)
+    runs = Counter(e.workflow_id for e in desk.hub.inbox.list(limit=100))
+    assert sorted(runs.values()) == [10, 10, 10]  # 30 deliveries, 3 runs
+    # Each run is the run of its group's oldest event, the groups cut in arrival order.
+    ids = sorted(e.id for e in desk.hub.inbox.list(limit=100))
+    assert set(runs) == {f"{ids[k]:012d}-time_entry" for k in (0, 10, 20)}
+    assert len(desk.timesheets()) == 30
+
+
+def test_a_partial_group_is_dispatched_once_its_oldest_entry_lingered(desk: Desk) -> None:
+    _batching(desk, size=1000, linger_ms=1500)
+    for n in range(3):
+        assert desk.post([entry(f"lone-{n}", hours=1 + n)]).status_code == 202
+    # Stored, waiting for their group: no run yet.
+    assert {str(e.status) for e in desk.hub.inbox.list(limit=10)} == {"waiting"}
+    _assert_each_ended_with_its_own_outcome(desk, 3)
+    assert len({e.workflow_id for e in desk.hub.inbox.list(limit=10)}) == 1
+    assert sorted(t["unit_amount"] for t in desk.timesheets()) == [1, 2, 3]

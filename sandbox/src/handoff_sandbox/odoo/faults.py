@@ -23,6 +23,9 @@ from typing import Literal, NamedTuple
 from pydantic import BaseModel, Field
 
 FaultKind = Literal["http", "lock", "timeout", "disconnect"]
+# What a call whose body holds a given text meets: a fault, or "refuse": Odoo's ValidationError
+# (the answer of a record Odoo will not take), for one bad row among good ones.
+MatchFault = Literal["http", "lock", "timeout", "disconnect", "refuse"]
 HoldMode = Literal["before", "after"]  # the held call's effect: not applied, or applied
 HOLD_LIMIT_SECONDS = 120.0  # a hold nobody releases ends on its own (no sandbox hangs forever)
 
@@ -52,6 +55,11 @@ class FaultSettings(BaseModel):
         default=None,
         description="Count only calls of these methods (or <model>.<method>) toward `hold_after`.",
     )
+    fail_matching: dict[str, MatchFault] | None = Field(
+        default=None,
+        description="Calls whose request body contains a key's text meet its fault, every "
+        "time, until reset (`{}` clears them); a held call meets none.",
+    )
     release: bool = Field(default=False, description="Let the held call (or the pending hold) go.")
     reset: bool = Field(default=False, description="Clear latency and pending faults first.")
 
@@ -67,6 +75,7 @@ class FaultState(BaseModel):
     hold_countdown: int | None = None  # counted calls still let through before the held one
     hold_mode: HoldMode = "after"
     hold_methods: list[str] = Field(default_factory=list)  # empty: every call counts
+    fail_matching: dict[str, MatchFault] = Field(default_factory=dict)
     held: bool = False  # a call is being held now
     held_call: str | None = None  # "<model>.<method>" (or "<service>.<method>") of that call
     calls: int = 0
@@ -99,7 +108,7 @@ class FaultInjector:
             if settings.reset:
                 self._state = FaultState(calls=self._state.calls)
             for name in ("latency_ms", "fail_next", "fail_status", "fail_kind", "load_conflicts",
-                         "hold_mode", "hold_methods"):  # fmt: skip
+                         "hold_mode", "hold_methods", "fail_matching"):  # fmt: skip
                 value = getattr(settings, name)
                 if value is not None:
                     setattr(self._state, name, value)
@@ -113,6 +122,21 @@ class FaultInjector:
         """Whether the next call's name matters (a hold counts only some methods)."""
         with self._lock:
             return self._state.hold_countdown is not None and bool(self._state.hold_methods)
+
+    def matches_bodies(self) -> bool:
+        """Whether a call's body matters (``fail_matching`` is set)."""
+        with self._lock:
+            return bool(self._state.fail_matching)
+
+    def match(self, body: bytes) -> MatchFault | None:
+        """The fault of the first ``fail_matching`` text the body contains (counted as served)."""
+        text = body.decode("utf-8", errors="replace")
+        with self._lock:
+            for needle, kind in self._state.fail_matching.items():
+                if needle in text:
+                    self._state.faults_served += 1
+                    return kind
+        return None
 
     def state(self) -> FaultState:
         with self._lock:

@@ -30,6 +30,7 @@ from .errors import (
     UnknownDispatch,
     UnknownService,
     UserError,
+    ValidationError,
 )
 from .faults import FaultInjector, FaultSettings
 from .orm import Database, Env
@@ -37,6 +38,8 @@ from .series import SERIES_18, Series, languages
 
 VERSION_INFO = SERIES_18.common_version()
 HTML = "text/html; charset=utf-8"
+# What a call matched by `fail_matching: {text: refuse}` is answered (Odoo's constraint error).
+REFUSED_MESSAGE = "The operation cannot be completed: a record was refused (sandbox fail_matching)"
 NOT_FOUND_PAGE = (
     "<!doctype html>\n<html lang=en>\n<title>404 Not Found</title>\n<h1>Not Found</h1>\n"
     "<p>The requested URL was not found on the server. If you entered the URL manually please "
@@ -280,9 +283,10 @@ def _jsonrpc_result(request_id: Any, result: Any) -> Response:
 def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -> Starlette:
     sandbox = OdooSandbox(db, faults, series)
 
-    async def injected(request: Request) -> tuple[Response | bool | None, bool]:
-        """Apply latency, then a pending fault: (a Response to send, True for a lock error, or
-        None; whether to hold the answer once the effect is applied)."""
+    async def injected(request: Request) -> tuple[Response | OdooError | bool | None, bool]:
+        """Apply latency, then a pending fault: (a Response to send, True for a lock error, an
+        Odoo error to answer (a refusal), or None; whether to hold the answer once the effect is
+        applied)."""
         named = await _call_name(request) if faults.names_calls() else None
         delay, kind, status, hold = faults.take(named)
         await faults.delay(delay)
@@ -291,6 +295,12 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         if hold == "before":  # held, then dropped: the call never reaches the database
             await faults.hold()
             return Response("Service Unavailable (held call dropped)", status_code=503), False
+        if hold is None and faults.matches_bodies():
+            matched = faults.match(await request.body())
+            if matched == "refuse":
+                return ValidationError(REFUSED_MESSAGE), False
+            if matched is not None:
+                kind, status = matched, faults.state().fail_status
         return await _fault_response(kind, status), hold == "after"
 
     async def _call_name(request: Request) -> str | None:
@@ -345,6 +355,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
         try:
             if fault is True:
                 raise SerializationFailure()
+            if isinstance(fault, OdooError):
+                raise fault
             result = sandbox.dispatch(
                 params.get("service", ""), params.get("method", ""), list(params.get("args") or [])
             )
@@ -365,6 +377,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
             args, method = xmlrpc.client.loads(raw, use_builtin_types=True)
             if fault is True:
                 raise SerializationFailure()
+            if isinstance(fault, OdooError):
+                raise fault
             result = sandbox.dispatch(service, method or "", list(args))
             payload = xmlrpc.client.dumps(
                 (_xml_safe(result),), methodresponse=True, allow_none=False
@@ -401,6 +415,8 @@ def build_app(db: Database, faults: FaultInjector, series: Series = SERIES_18) -
             params = await j2.read_params(request)
             if fault is True:
                 raise SerializationFailure()
+            if isinstance(fault, OdooError):
+                raise fault
             result = j2.call(db, series, uid, model, method, params, sandbox.execute)
         except Exception as exc:
             if isinstance(exc, UserError) and exc.message.startswith("Object "):

@@ -26,10 +26,15 @@ import argparse
 import json
 import os
 import shutil
+import signal
+import socket
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -40,17 +45,23 @@ import psycopg
 from sqlalchemy import func, select
 from sqlalchemy.engine import make_url
 
-from handoff.api.app import create_app
 from handoff.billing.products import required_product_setup
 from handoff.canonical.crm import BillingModel
-from handoff.config import parse_settings
+from handoff.config import load_settings
 from handoff.connectors.odoo import OdooAdapter, OdooClient
 from handoff.connectors.odoo.quote_to_cash import OrderLineIn, QuoteToCashAdapter, SaleOrderIn
-from handoff.engine import flows, launcher
+from handoff.engine import flows
 from handoff.engine.runtime import set_current_hub, start_hub
 from handoff.ingress.events import sign
 from handoff.store.models import InboxEvent, InboxStatus
 from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
 
 PG = os.environ.get("HANDOFF_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 SECRET = "bench-secret"
@@ -148,6 +159,7 @@ def items(rows: int, firm: Firm) -> list[dict[str, Any]]:
 
 
 def config(store_url: str, odoo_url: str, odoo_db: str, batch: bool = True) -> str:
+    batching = "{size: 1000, linger_ms: 200}" if batch else "false"
     return f"""
 version: 1
 store: {{url: "{store_url}"}}
@@ -156,10 +168,99 @@ systems:
           credentials: {{password: "${{BENCH_ODOO_PASSWORD}}"}}}}
   timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{BENCH_TIME_SECRET}}",
                 allowed_flows: [time_entry]}}
-# The load probe posts from one address at up to --concurrency connections at once.
+# The benchmark posts from one address at up to --concurrency connections at once.
 api: {{max_connections_per_client: 256}}
-time_entries: {{batch: {"true" if batch else "false"}}}
+flows:
+  time_entry: {{batch: {batching}}}
 """
+
+
+WORKER_ID = "bench-worker"
+
+
+def peak_rss_mb(pid: int) -> float:
+    """A process's peak resident set (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+@contextmanager
+def hub_processes(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, list[int]]]:
+    """`handoff api` and one `handoff worker` on handoff.yaml in ``folder``: the API's URL and
+    the processes' ids."""
+    port = free_port()
+    command = [sys.executable, "-m", "handoff.cli.main"]
+    worker_log = folder / "worker.log"
+    started: list[subprocess.Popen[bytes]] = []
+    try:
+        for argv, log in (
+            (["api", "--port", str(port), "--log-level", "WARNING"], folder / "api.log"),
+            (["worker", "--executor-id", WORKER_ID, "--log-level", "WARNING"], worker_log),
+        ):
+            started.append(
+                subprocess.Popen(
+                    [*command, *argv],
+                    env=env,
+                    cwd=folder,
+                    stdout=log.open("wb"),
+                    stderr=subprocess.STDOUT,
+                )
+            )
+        api = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{api}/readyz", timeout=2).status_code == 200 and (
+                    f"executor {WORKER_ID}" in worker_log.read_text(errors="replace")
+                ):
+                    break
+            except httpx.TransportError:
+                pass
+            time.sleep(0.2)
+        else:
+            raise RuntimeError(f"hub processes not ready; see {folder}")
+        yield api, [process.pid for process in started]
+    finally:
+        for process in started:
+            process.send_signal(signal.SIGTERM)
+        for process in started:
+            try:
+                process.wait(30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait(10)
+
+
+def post_all(api: str, payload: list[dict[str, Any]], request_size: int, concurrency: int) -> None:
+    """POST the items, ``request_size`` per signed call, ``concurrency`` calls at once."""
+    chunks = [payload[i : i + request_size] for i in range(0, len(payload), request_size)]
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    with httpx.Client(timeout=120, limits=limits) as http:
+
+        def post(chunk: list[dict[str, Any]]) -> None:
+            body = json.dumps(chunk).encode()
+            response = http.post(
+                f"{api}/webhooks/time",
+                content=body,
+                headers={
+                    "X-Handoff-Signature": sign(SECRET, body),
+                    "Content-Type": "application/json",
+                },
+            )
+            response.raise_for_status()
+
+        with ThreadPoolExecutor(concurrency) as pool:
+            list(pool.map(post, chunks))
+
+
+@dataclass
+class Run:
+    seconds: float
+    posted: float
+    runs: int
+    peak_mb: list[float]
 
 
 def end_to_end(
@@ -169,42 +270,31 @@ def end_to_end(
     latency_ms: float,
     batch: bool,
     request_size: int = 500,
-) -> float:
-    from support_serving import serving
-
+    concurrency: int = 1,
+) -> Run:
+    """The hub as it runs: `handoff api` and one `handoff worker`, each its own process, on the
+    store; this process posts and reads the store."""
     with odoo_target() as box:
         os.environ["BENCH_ODOO_PASSWORD"] = box.password
         os.environ["BENCH_TIME_SECRET"] = SECRET
         firm = seed(box, projects)
-        hub = start_hub(parse_settings(config(store_url, box.url, box.db, batch)))
+        folder = Path(tempfile.mkdtemp())
+        path = folder / "handoff.yaml"
+        path.write_text(config(store_url, box.url, box.db, batch))
+        hub = start_hub(load_settings(path))  # migrates the store; binds; then only reads
         for deal, project in zip(firm.deals, firm.projects, strict=True):
             hub.bindings.bind(
                 "odoo", "project.project", str(project), canonical_type="deal", canonical_id=deal
             )
-        launcher.launch(hub, executor_id=f"bench-{uuid.uuid4().hex[:6]}")
         payload = items(rows, firm)
-        # Warm, as the raw side is (and as a hub that has been running is): logged in, the
-        # timesheet model's fields known. Nothing of the run's own targets is read here.
-        from handoff.connectors.registry import connectors_for
-
-        warm = connectors_for(hub.settings).odoo().odoo
-        _ = warm.client.uid
-        warm.schema.schema("account.analytic.line")
-        box.set_faults(latency_ms=latency_ms)
+        env = {**os.environ, "HANDOFF_CONFIG": str(path)}
         try:
-            with serving(create_app(hub)) as api, httpx.Client(timeout=120) as http:
+            with hub_processes(folder, env) as (api, pids):
+                # Not warmed: the worker's first run pays its Odoo login and fields_get (the raw
+                # side's are outside its clock), a fraction of a second in the whole.
+                box.set_faults(latency_ms=latency_ms)
                 started = time.perf_counter()
-                for start in range(0, rows, request_size):
-                    body = json.dumps(payload[start : start + request_size]).encode()
-                    response = http.post(
-                        f"{api}/webhooks/time",
-                        content=body,
-                        headers={
-                            "X-Handoff-Signature": sign(SECRET, body),
-                            "Content-Type": "application/json",
-                        },
-                    )
-                    response.raise_for_status()
+                post_all(api, payload, request_size, concurrency)
                 posted = time.perf_counter() - started
                 while True:
                     with hub.store.session() as session:
@@ -217,21 +307,22 @@ def end_to_end(
                         break
                     time.sleep(0.05)
                 seconds = time.perf_counter() - started
+                peaks = [peak_rss_mb(pid) for pid in pids]
             box.set_faults(latency_ms=0)
+            with hub.store.session() as session:
+                runs = session.scalar(select(func.count(func.distinct(InboxEvent.workflow_id))))
             odoo = OdooAdapter(OdooClient(box.url, box.db, box.login, box.password))
             count = odoo.call(
                 "account.analytic.line", "search_count", [[["project_id", "in", firm.projects]]]
             )
             failed = hub.exceptions.count_open()
             assert count == rows and failed == 0, f"{count} timesheets, {failed} exceptions"
-            print(
-                f"  ({'batch' if batch else 'single'}: webhook intake {posted:.2f} s of {seconds:.2f} s)"
-            )
-            return seconds
+            return Run(seconds, posted, int(runs or 0), peaks)
         finally:
             hub.shutdown()
             flows.close_clients()
             set_current_hub(None)
+            shutil.rmtree(folder, ignore_errors=True)
 
 
 def raw_limit(rows: int, projects: int, latency_ms: float) -> float:
@@ -273,14 +364,22 @@ def store(kind: str, folder: Path) -> tuple[str, Any]:
     return make_url(PG).set(database=name).render_as_string(hide_password=False), drop
 
 
+MODES = {
+    # name: (batched flow, items per webhook call, calls at once)
+    "batch-500": (True, 500, 1),
+    "batch-singles": (True, 1, 16),
+    "batch-small": (True, 20, 8),
+    "single": (False, 500, 1),
+}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rows", type=int, default=2000)
     parser.add_argument("--projects", type=int, default=20)
     parser.add_argument("--latency-ms", type=float, default=15.0)
-    parser.add_argument("--store", choices=["sqlite", "postgresql"], default="sqlite")
-    parser.add_argument("--modes", default="batch,single")
-    parser.add_argument("--request-size", type=int, default=500, help="items per webhook call")
+    parser.add_argument("--store", default="sqlite", help="sqlite, postgresql or both")
+    parser.add_argument("--modes", default="batch-500,batch-singles", help=", ".join(MODES))
     parser.add_argument("--odoo-url", help="a real Odoo instead of the sandbox")
     parser.add_argument("--odoo-db", default="psa")
     args = parser.parse_args()
@@ -288,10 +387,6 @@ def main() -> None:
     if args.odoo_url:
         REAL = RealOdoo(args.odoo_url, args.odoo_db)
         args.latency_ms = 0.0
-    import sys
-
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
-    sys.modules.setdefault("support_serving", __import__("servers"))
 
     raw = raw_limit(args.rows, args.projects, args.latency_ms)
     against = (
@@ -299,31 +394,29 @@ def main() -> None:
         if REAL
         else (f"Odoo sandbox, {args.latency_ms:g} ms per call")
     )
-    print(
-        f"{args.rows} time entries, {args.projects} projects, {against}, "
-        f"store {args.store}, {args.request_size} items per webhook call"
-    )
-    print(f"{'raw limit (create per 1,000 rows)':40}{args.rows / raw:>10.1f} rows/s  {raw:>7.2f} s")
+    print(f"{args.rows} time entries, {args.projects} projects, {against}")
+    print(f"{'raw limit (create per 1,000 rows)':44}{args.rows / raw:>9.1f} rows/s {raw:>8.2f} s")
+    stores = ["sqlite", "postgresql"] if args.store == "both" else [args.store]
     folder = Path(tempfile.mkdtemp())
     try:
-        for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
-            url, drop = store(args.store, folder)
-            try:
-                seconds = end_to_end(
-                    url,
-                    args.rows,
-                    args.projects,
-                    args.latency_ms,
-                    batch=mode == "batch",
-                    request_size=args.request_size,
+        for kind in stores:
+            for mode in [m.strip() for m in args.modes.split(",") if m.strip()]:
+                batch, size, concurrency = MODES[mode]
+                url, drop = store(kind, folder)
+                try:
+                    run = end_to_end(url, args.rows, args.projects, args.latency_ms, batch,
+                                     size, concurrency)  # fmt: skip
+                finally:
+                    drop()
+                rate = args.rows / run.seconds
+                label = f"{kind}, {mode} ({size}/call x{concurrency})"
+                print(
+                    f"{label:44}{rate:>9.1f} rows/s {run.seconds:>8.2f} s"
+                    f"   hub/raw = {raw / run.seconds:.2f}x   runs {run.runs}"
+                    f"   intake {run.posted:.1f} s   peak RSS api {run.peak_mb[0]:.0f} MB,"
+                    f" worker {run.peak_mb[1]:.0f} MB",
+                    flush=True,
                 )
-            finally:
-                drop()
-            rate = args.rows / seconds
-            print(
-                f"{'webhook -> timesheets, ' + mode:40}{rate:>10.1f} rows/s  {seconds:>7.2f} s"
-                f"   end-to-end/raw = {raw / seconds:.2f}x"
-            )
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 

@@ -18,14 +18,20 @@ from support.waiting import wait_for
 
 
 def events(
-    ledger_url: str, count: int, *, entity: str = "deal-1", steps: int = 3, prefix: str = "evt"
+    ledger_url: str,
+    count: int,
+    *,
+    entity: str = "deal-1",
+    steps: int = 3,
+    prefix: str = "evt",
+    flow: str = "ledger_steps",
 ) -> list[IncomingEvent]:
     return [
         IncomingEvent(
             source_event_id=f"{prefix}-{i}",
             entity_key=entity,
             kind="test.append",
-            flow="ledger_steps",
+            flow=flow,
             payload={"ledger": ledger_url, "seq": i, "steps": steps},
         )
         for i in range(count)

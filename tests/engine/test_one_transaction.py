@@ -34,19 +34,21 @@ from engine.conftest import engine_settings
 from engine.test_flows import events
 from handoff.engine import flows
 from handoff.engine.runtime import start_hub
-store_url, ledger_url = sys.argv[1], sys.argv[2]
+store_url, ledger_url, flow = sys.argv[1], sys.argv[2], sys.argv[3]
 hub = start_hub(engine_settings(store_url, ledger_url))
-results = flows.submit(hub, "test", events(ledger_url, 3, prefix="cut"))
+results = flows.submit(hub, "test", events(ledger_url, 3, prefix="cut", flow=flow))
 print(json.dumps([r.duplicate for r in results]))
 """
 
 
-def _submit_in_a_process(store_url: str, ledger_url: str, failpoint: str | None) -> int:
+def _submit_in_a_process(
+    store_url: str, ledger_url: str, failpoint: str | None, flow: str = "ledger_steps"
+) -> int:
     env = {k: v for k, v in os.environ.items() if k != failpoints.ENV_VAR}
     env["PYTHONPATH"] = os.pathsep.join([str(TESTS), env.get("PYTHONPATH", "")])
     if failpoint is not None:
         env[failpoints.ENV_VAR] = f"{failpoint}=exit"
-    done = subprocess.run([sys.executable, "-c", SUBMITTER, store_url, ledger_url], env=env,
+    done = subprocess.run([sys.executable, "-c", SUBMITTER, store_url, ledger_url, flow], env=env,
                           capture_output=True, text=True, timeout=120)  # fmt: skip
     assert done.returncode in (0, failpoints.CRASH_EXIT_CODE), done.stderr
     if done.returncode == 0:
@@ -76,6 +78,29 @@ def test_a_process_dying_inside_submit_leaves_nothing_and_the_redelivery_runs_on
              what="the redelivered events done")  # fmt: skip
     assert len(book.entries()) == 9  # three steps each
     assert len(services.list_flow_runs(hub, flow="ledger_steps")) == 3
+
+
+def test_a_process_dying_while_it_dispatches_a_full_batch_leaves_nothing(
+    launch: Callable[..., Hub], ledger: tuple[str, Ledger], store_url: str
+) -> None:
+    # Three events of a flow that takes batches of three: the delivery fills the group, whose
+    # run is enqueued in the same transaction; the process dies once the group is claimed.
+    url, book = ledger
+    hub = launch()
+    failpoint = failpoints.BATCH_CLAIMED
+    assert _submit_in_a_process(store_url, url, failpoint, "ledger_batch") == (
+        failpoints.CRASH_EXIT_CODE
+    )
+    assert hub.inbox.list(limit=10) == [] and _runs(hub) == 0, "nothing stored, nothing enqueued"
+
+    results = flows.submit(hub, "test", events(url, 3, prefix="cut", flow="ledger_batch"))
+    assert [r.duplicate for r in results] == [False] * 3
+    wait_for(lambda: [e.status for e in hub.inbox.list(limit=10)] == [InboxStatus.DONE] * 3,
+             what="the redelivered events done")  # fmt: skip
+    assert sorted(entry["seq"] for entry in book.entries()) == [0, 1, 2]  # once each
+    rows = hub.inbox.list(limit=10)
+    assert len({row.workflow_id for row in rows}) == 1  # one run for the three
+    assert len(services.list_flow_runs(hub, flow="ledger_batch")) == 1
 
 
 def test_events_stored_by_another_process_are_queued_with_their_runs(

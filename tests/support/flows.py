@@ -9,8 +9,9 @@ after a crash, a retry or a replay meets its own earlier effect.
 from __future__ import annotations
 
 import httpx
+from dbos import DBOS
 
-from handoff.engine.flows import FlowEvent, flow
+from handoff.engine.flows import BatchPolicy, FlowEvent, batch_mates, finish_batch_mates, flow
 from handoff.engine.steps import call
 
 _http = httpx.Client(timeout=httpx.Timeout(2.0))
@@ -37,3 +38,17 @@ def ledger_steps(event: FlowEvent) -> int:
             step,
         )
     return int(event.payload["seq"])
+
+
+@flow("ledger_batch", queue="ledger", batch=BatchPolicy(size=3, linger_ms=100))
+def ledger_batch(event: FlowEvent) -> int:
+    """A flow that takes batches: one ledger effect per event of its batch, its batch-mates
+    finished in bulk (what any batching flow owes the engine)."""
+    workflow_id = DBOS.workflow_id or ""
+    mates = DBOS.run_step({"name": "mates"}, batch_mates, workflow_id, event.inbox_id)
+    for inbox_id, payload in [(event.inbox_id, event.payload), *mates]:
+        key = f"{event.source}:{inbox_id}:0"  # the effect's natural key: its event's
+        call("ledger", "append", append, payload["ledger"], key, event.entity_key,
+             int(payload["seq"]), 0)  # fmt: skip
+    DBOS.run_step({"name": "finish"}, finish_batch_mates, [i for i, _ in mates], [])
+    return 1 + len(mates)

@@ -413,6 +413,39 @@ def batch_mates(workflow_id: str, own_inbox_id: int) -> list[tuple[int, dict[str
     return current_hub().inbox.batch_mates(workflow_id, own_inbox_id)
 
 
+def finish_batch_mates(done: Sequence[int], own_run: Sequence[int]) -> None:
+    """What a batch run does with its batch-mates, as one durable step of it: ``done`` are
+    finished (one statement); ``own_run`` each get a run of their own, enqueued now, after
+    this one in their partition (their own outcome, their own exception: an event the batch
+    could not finish is never left queued behind it)."""
+    hub = current_hub()
+    if done:
+        with hub.store.session() as session:
+            hub.inbox.mark_done(session, list(done))
+    if not own_run:
+        return
+    rows = [row for row in (hub.inbox.get(inbox_id) for inbox_id in own_run) if row is not None]
+    _enqueue(
+        hub,
+        None,
+        [
+            (
+                row.id,
+                IncomingEvent(
+                    source_event_id=row.source_event_id,
+                    entity_key=row.entity_key,
+                    kind=row.kind,
+                    payload=row.payload,
+                    flow=row.flow,
+                ),
+                row.correlation_id,
+            )
+            for row in rows
+        ],
+        sources={row.id: row.source for row in rows},
+    )
+
+
 def _enqueue(
     hub: Hub,
     source: str | None,

@@ -40,7 +40,6 @@ from handoff.engine import flows
 from handoff.engine.runtime import current_hub
 from handoff.engine.targets import odoo_target
 from handoff.observability.logging import current_context
-from handoff.store.inbox import IncomingEvent
 from handoff.store.models import AuditEntry, Binding, InboxEvent, InboxStatus, utcnow
 from handoff.store.repositories import content_hash, diff
 from handoff.timesheets.records import FLOW, DeliveryRecord, entity_key, record_of
@@ -1082,30 +1081,4 @@ def _plan_push(
 def finish_assigned(done: Sequence[int], own_run: Sequence[int]) -> None:
     """Batched events are done (one statement); the others get a run of their own (their own
     outcome, their own exception), started after this one in their partition's order."""
-    hub = current_hub()
-    if done:
-        with hub.store.session() as session:
-            hub.inbox.mark_done(session, list(done))
-    if not own_run:
-        return
-    rows = [hub.inbox.get(inbox_id) for inbox_id in own_run]
-    flows._enqueue(  # the engine's own hand-over, as for events stored but never started
-        hub,
-        None,
-        [
-            (
-                row.id,
-                IncomingEvent(
-                    source_event_id=row.source_event_id,
-                    entity_key=row.entity_key,
-                    kind=row.kind,
-                    payload=row.payload,
-                    flow=row.flow,
-                ),
-                row.correlation_id,
-            )
-            for row in rows
-            if row is not None
-        ],
-        sources={row.id: row.source for row in rows if row is not None},
-    )
+    flows.finish_batch_mates(done, own_run)

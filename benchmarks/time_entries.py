@@ -3,20 +3,22 @@ with 15 ms of latency injected per call, compared with the raw limit: the same r
 straight to the sandbox with one batched ``create`` per 1,000 rows.
 
     python benchmarks/time_entries.py [--rows 2000] [--projects 20] [--latency-ms 15]
-                                      [--store sqlite|postgresql] [--modes batch,single]
+                                      [--store sqlite|postgresql|both]
+                                      [--modes batch-500,batch-small,batch-singles,single]
                                       [--odoo-url http://127.0.0.1:8069 --odoo-db psa]
 
 With ``--odoo-url`` both sides run against that (real) Odoo instead of the sandbox, with no
 latency injected (password from $BENCH_ODOO_PASSWORD, default admin); each run seeds its own
 orders and projects, so the database may be reused.
 
-End to end = POST /webhooks/time (--request-size items per signed request, default 500) -> inbox -> ``time_entry`` flow ->
-account.analytic.line created with its external id -> binding in the store; the clock stops when
-every entry's run is done. Two modes of the flow:
-- ``single``: strictly one entry per run (handoff.yaml ``time_entries: {batch: false}``): ~6 Odoo
-  calls per entry;
-- ``batch`` (default in the product): a run pushes the new approved entries delivered together
-  (up to 1,000, any projects) with one ``create`` and one ``ir.model.data`` ``create``.
+End to end = signed POSTs to /webhooks/time of a real ``handoff api`` process -> inbox (waiting
+for its batch) -> one ``handoff worker`` process: the batch dispatcher and the ``time_entry``
+runs -> account.analytic.line created with its external id -> binding in the store; the clock
+stops when every entry's run is done. Modes (``MODES``): ``batch-500`` (500 entries per call, one
+call at a time), ``batch-small`` (20 per call, 8 calls at once), ``batch-singles`` (one entry per
+call, 16 at once: cross-delivery batching), ``single`` (``flows.time_entry.batch: false``: one run
+per entry, the slow path). Each line prints the hub's rate over the raw one, the runs it took, the
+intake time, and the peak RSS (VmHWM) of the API and worker processes.
 Entry ids carry the run's seed, so a reused database never adopts an earlier run's timesheets.
 """
 

@@ -15,8 +15,8 @@ or doubled: the sandbox holds exactly one timesheet per item sent (by its descri
 inbox row is ``done`` and no exception record is open. The process exits 1 if any of that fails,
 or if nothing progresses for ``--stall-seconds`` (the inbox's states are printed then).
 
-Time-entry batching is left at the product's default (handoff.yaml ``time_entries.batch: true``):
-"single" is one item per *request*, not one run per entry. Seeding (order, projects, consultants)
+Time-entry batching is left at the product's default (handoff.yaml ``flows.time_entry.batch``):
+"single" is one item per *request*; the engine groups them into runs across requests. Seeding (order, projects, consultants)
 and the entries' shape come from ``time_entries.py``; the processes are started the way the
 e2e tests start them. Postgres URL: $HANDOFF_TEST_DATABASE_URL (default
 postgresql://postgres@127.0.0.1:5432/test), a database of its own per mode, dropped after.
@@ -343,7 +343,7 @@ def print_table(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     print(
         f"\n{args.items} time entries per mode, {args.concurrency} concurrent, `handoff api` + "
         f"1 `handoff worker`, Odoo sandbox {args.odoo_latency_ms:g} ms per call, "
-        "time_entries.batch: true (the default), "
+        "flows.time_entry.batch at its default, "
         f"{os.cpu_count()} CPUs (load: 1-minute load average at the mode's end)"
     )
     print(

@@ -37,6 +37,9 @@ SETTLED = {InboxStatus.DONE, InboxStatus.FAILED}
 # a circuit that opens after a few failures and cools down in seconds.
 RETRY = {"max_attempts": 8, "initial_delay_seconds": 1.5, "max_delay_seconds": 3.0}
 BREAKER = {"failure_threshold": 4, "cooldown_seconds": 3.0}
+# Time entries in groups smaller than a delivery (48): the API fills groups and enqueues their runs
+# in the transaction that stores them, so its failpoints there are met; the rest linger.
+TIME_BATCH = {"size": 16, "linger_ms": 200}
 # The Odoo methods that change something: a hold counts only these, so each kill point is a
 # write (held before it happens, or after it happened and before the hub heard).
 WRITES = ["create", "write", "load", "unlink", "action_confirm", "action_post",
@@ -175,11 +178,13 @@ def wait_settled(hub: Hub, source: str | None = None, *, timeout: float, what: s
 
 
 def with_store_and_policies(config_path: Path, store_url: str) -> None:
-    """Point the stack's handoff.yaml at ``store_url`` with the crash tests' retry and breaker."""
+    """Point the stack's handoff.yaml at ``store_url`` with the crash tests' retry, breaker and
+    time-entry batches."""
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     config["store"] = {"url": store_url}
     config["retry"] = RETRY
     config["systems"]["odoo"]["circuit_breaker"] = BREAKER
+    config.setdefault("flows", {}).setdefault("time_entry", {})["batch"] = TIME_BATCH
     config_path.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
                            encoding="utf-8")  # fmt: skip
 

@@ -162,17 +162,6 @@ class Inbox:
             [{"inbox_id": key, "run_id": value} for key, value in workflow_ids.items()],
         )
 
-    def list(
-        self, *, source: str | None = None, status: str | None = None, limit: int = 50
-    ) -> list[InboxEvent]:
-        query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
-        if source:
-            query = query.where(InboxEvent.source == source)
-        if status:
-            query = query.where(InboxEvent.status == status)
-        with self.store.session() as session:
-            return list(session.scalars(query))
-
     def waiting(
         self, flow: str, entity_prefix: str, *, limit: int = 100
     ) -> Sequence[tuple[int, str]]:
@@ -294,3 +283,14 @@ class Inbox:
                 .where(InboxEvent.id.in_(list(inbox_ids)))
                 .values(status=InboxStatus.DONE)
             )
+
+    def list(
+        self, *, source: str | None = None, status: str | None = None, limit: int = 50
+    ) -> list[InboxEvent]:
+        query = select(InboxEvent).order_by(InboxEvent.id.desc()).limit(limit)
+        if source:
+            query = query.where(InboxEvent.source == source)
+        if status:
+            query = query.where(InboxEvent.status == status)
+        with self.store.session() as session:
+            return list(session.scalars(query))

@@ -1,11 +1,20 @@
 """Load on the time-entry webhook with the hub split as in production: a real `handoff api`
-process and ONE `handoff worker` process on a fresh store (a throwaway PostgreSQL database by
+process and one or more (``--workers 1,3``) `handoff worker` processes on a fresh store (a throwaway PostgreSQL database by
 default), the Odoo sandbox with latency injected per call. Signed time entries go over HTTP to
 ``POST /webhooks/time`` at a given concurrency, first one item per request, then in batches of
 20; each mode gets its own store, sandbox, API and worker, so neither inherits the other's backlog.
 
     python benchmarks/load_probe.py [--items 2000] [--concurrency 32] [--odoo-latency-ms 15]
                                     [--store postgresql|sqlite|both] [--sizes 1,20]
+                                    [--workers 1,3] [--no-batch] [--partitions 32]
+                                    [--odoo-concurrency 24] [--worker-concurrency 8]
+
+Workers scaling (issue 11: three workers >= 2.4x one, PostgreSQL, a target with latency): one run
+per entry spread over partitions, each worker limited to 8 runs in flight, the system to 24:
+
+    python benchmarks/load_probe.py --store postgresql --sizes 20 --workers 1,3 --no-batch \
+        --partitions 32 --odoo-concurrency 24 --worker-concurrency 8 --odoo-latency-ms 100 \
+        --items 600
 
 Per mode it reports: items sent; ingest rate (items accepted per second over the sending
 window, first request sent -> last 202 received); request latency p50/p99; drain rate (items per
@@ -29,17 +38,13 @@ import asyncio
 import json
 import os
 import shutil
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -50,7 +55,7 @@ from sqlalchemy import func, select
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))  # the e2e tests' process helpers (support.*)
 
-from time_entries import SECRET, Firm, config, items, seed  # noqa: E402
+from time_entries import SECRET, Firm, config, hub_processes, items, seed, worker_logs  # noqa: E402
 from time_entries import store as throwaway_store  # noqa: E402
 
 from handoff.config import parse_settings  # noqa: E402
@@ -61,11 +66,6 @@ from handoff.ingress.events import SIGNATURE_HEADER, sign  # noqa: E402
 from handoff.store.models import InboxEvent, InboxStatus  # noqa: E402
 from handoff.timesheets.records import TIMETRACKER_SYSTEM  # noqa: E402
 from handoff_sandbox.odoo.testing import RunningSandbox, running_odoo_sandbox  # noqa: E402
-from support.servers import free_port  # noqa: E402
-from support.stack_processes import ready  # noqa: E402
-from support.waiting import wait_for  # noqa: E402
-
-WORKER_ID = "load-probe-worker"
 
 
 @dataclass
@@ -170,51 +170,11 @@ def inbox_states(hub: Hub) -> Counter[str]:
     return Counter({str(status): int(n) for status, n in rows})
 
 
-@contextmanager
-def hub_processes(folder: Path, env: dict[str, str]) -> Iterator[str]:
-    """`handoff api` and one `handoff worker` on handoff.yaml in ``folder``; yields the API URL."""
-    port = free_port()
-    api_log, worker_log = folder / "api.log", folder / "worker.log"
-    command = [sys.executable, "-m", "handoff.cli.main"]
-    started: list[subprocess.Popen[bytes]] = []
-    try:
-        for argv, log in (
-            (["api", "--port", str(port), "--log-level", "WARNING"], api_log),
-            (["worker", "--executor-id", WORKER_ID, "--log-level", "WARNING"], worker_log),
-        ):
-            started.append(
-                subprocess.Popen(
-                    [*command, *argv],
-                    env=env,
-                    cwd=folder,
-                    stdout=log.open("wb"),
-                    stderr=subprocess.STDOUT,
-                )
-            )
-        api = f"http://127.0.0.1:{port}"
-        wait_for(lambda: ready(api), timeout=60, what="handoff api")
-        # The worker prints its layout (executor, queues) once it has launched the engine.
-        wait_for(
-            lambda: f"executor {WORKER_ID}" in worker_log.read_text(errors="replace"),
-            timeout=60,
-            what="handoff worker",
-        )
-        yield api
-    finally:
-        for process in started:
-            process.send_signal(signal.SIGTERM)
-        for process in started:
-            try:
-                process.wait(30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(10)
-
-
 @dataclass
 class Outcome:
     store: str
     size: int
+    workers: int
     sent: int
     requests: int
     ingest_rate: float
@@ -237,7 +197,7 @@ def check(
     hub: Hub,
     payload: list[dict[str, Any]],
     sent: Sent,
-    worker_log: Path,
+    logs: list[Path],
 ) -> list[str]:
     """Nothing lost, nothing doubled, nothing failed: one timesheet per item sent, every inbox
     row done, no open exception, no request refused, no error in the worker's log."""
@@ -264,23 +224,32 @@ def check(
     if (open_exceptions := hub.exceptions.count_open()) != 0:
         problems.append(f"{open_exceptions} open exception(s)")
     errors = [
-        line
-        for line in worker_log.read_text(errors="replace").splitlines()
+        (log, line)
+        for log in logs
+        for line in log.read_text(errors="replace").splitlines()
         if "ERROR" in line or "Traceback" in line
     ]
     if errors:
-        problems.append(f"{len(errors)} error line(s) in {worker_log}, first: {errors[0][:200]}")
+        log, first = errors[0]
+        problems.append(
+            f"{len(errors)} error line(s) in worker logs, first in {log}: {first[:200]}"
+        )
     return problems
 
 
-def run_mode(kind: str, size: int, args: argparse.Namespace, folder: Path) -> Outcome:
+def run_mode(kind: str, size: int, workers: int, args: argparse.Namespace, folder: Path) -> Outcome:
     url, drop = throwaway_store(kind, folder)
-    run_folder = folder / f"{kind}-{size}-{uuid.uuid4().hex[:4]}"
+    run_folder = folder / f"{kind}-{size}-{workers}w-{uuid.uuid4().hex[:4]}"
     run_folder.mkdir()
     try:
         with running_odoo_sandbox() as box:
             firm = seed(box, args.projects)
-            text = config(url, box.url, box.db)
+            limits = f", concurrency: {args.odoo_concurrency}" if args.odoo_concurrency else ""
+            if args.worker_concurrency:
+                limits += f", worker_concurrency: {args.worker_concurrency}"
+            text = config(url, box.url, box.db, batch=not args.no_batch, odoo_limits=limits)
+            if args.partitions:
+                text += f"time_entries: {{partitions: {args.partitions}}}\n"
             (run_folder / "handoff.yaml").write_text(text)
             secrets = {"BENCH_ODOO_PASSWORD": box.password, "BENCH_TIME_SECRET": SECRET}
             os.environ.update(secrets)  # for this process's reading hub
@@ -297,13 +266,20 @@ def run_mode(kind: str, size: int, args: argparse.Namespace, folder: Path) -> Ou
                         canonical_id=deal,
                     )
                 payload = items(args.items, firm)
-                with hub_processes(run_folder, env) as api:
+                with hub_processes(run_folder, env, workers) as (api, _):
                     box.set_faults(latency_ms=args.odoo_latency_ms)
                     watch = DrainWatch(box, firm, hub, expected=len(payload)).start()
                     sent = asyncio.run(send(api, payload, size, args.concurrency))
                     drained = watch.wait(args.stall_seconds)
                     box.set_faults(latency_ms=0)
-                    problems = check(box, firm, hub, payload, sent, run_folder / "worker.log")
+                    # The last runs record "done" just after their Odoo write: let them finish.
+                    settle = time.perf_counter() + 30
+                    while (
+                        inbox_states(hub)[InboxStatus.DONE] < len(payload)
+                        and time.perf_counter() < settle
+                    ):
+                        time.sleep(0.2)
+                    problems = check(box, firm, hub, payload, sent, worker_logs(run_folder))
                     if not drained:
                         problems.insert(
                             0,
@@ -323,6 +299,7 @@ def run_mode(kind: str, size: int, args: argparse.Namespace, folder: Path) -> Ou
     return Outcome(
         store=kind,
         size=size,
+        workers=workers,
         sent=len(payload),
         requests=len(sent.latencies),
         ingest_rate=sent.items_accepted / window,
@@ -335,53 +312,54 @@ def run_mode(kind: str, size: int, args: argparse.Namespace, folder: Path) -> Ou
     )
 
 
-def mode_name(size: int) -> str:
-    return "single" if size == 1 else f"batch {size}"
+def mode_name(size: int, workers: int = 1) -> str:
+    name = "single" if size == 1 else f"batch {size}"
+    return name if workers == 1 else f"{name}, {workers}w"
 
 
 def print_table(outcomes: list[Outcome], args: argparse.Namespace) -> None:
     print(
         f"\n{args.items} time entries per mode, {args.concurrency} concurrent, `handoff api` + "
-        f"1 `handoff worker`, Odoo sandbox {args.odoo_latency_ms:g} ms per call, "
-        "flows.time_entry.batch at its default, "
-        f"{os.cpu_count()} CPUs (load: 1-minute load average at the mode's end)"
+        f"N `handoff worker`, Odoo sandbox {args.odoo_latency_ms:g} ms per call, "
+        f"flows.time_entry.batch {'false' if args.no_batch else 'at its default'}, "
+        f"Odoo concurrency {args.odoo_concurrency or 'default'}, per worker "
+        f"{args.worker_concurrency or 'the same'}, {os.cpu_count()} CPUs "
+        "(load: 1-minute load average at the mode's end)"
     )
     print(
-        f"{'store':12}{'mode':10}{'items':>7}{'reqs':>6}{'ingest/s':>10}{'p50 ms':>9}"
+        f"{'store':12}{'mode':16}{'items':>7}{'reqs':>6}{'ingest/s':>10}{'p50 ms':>9}"
         f"{'p99 ms':>9}{'drain/s':>9}{'in Odoo s':>11}{'load':>6}  nothing lost"
     )
     for o in outcomes:
         drain = f"{o.drain_rate:9.1f}" if o.drain_rate else f"{'-':>9}"
         until = f"{o.all_in_odoo_s:11.1f}" if o.all_in_odoo_s is not None else f"{'never':>11}"
         print(
-            f"{o.store:12}{mode_name(o.size):10}{o.sent:>7}{o.requests:>6}{o.ingest_rate:>10.1f}"
-            f"{o.p50_ms:>9.1f}{o.p99_ms:>9.1f}{drain}{until}{o.load:>6.1f}  "
+            f"{o.store:12}{mode_name(o.size, o.workers):16}{o.sent:>7}{o.requests:>6}"
+            f"{o.ingest_rate:>10.1f}{o.p50_ms:>9.1f}{o.p99_ms:>9.1f}{drain}{until}{o.load:>6.1f}  "
             f"{'yes' if not o.problems else 'NO'}"
         )
-    by = {(o.store, o.size): o for o in outcomes}
+    by = {(o.store, o.size, o.workers): o for o in outcomes}
     sizes = sorted({o.size for o in outcomes})
+    workers = sorted({o.workers for o in outcomes})
     stores = list(dict.fromkeys(o.store for o in outcomes))
-    for store in stores:
-        for size in sizes[1:]:
-            one, many = by.get((store, sizes[0])), by.get((store, size))
-            if one and many and one.drain_rate and many.drain_rate:
-                print(
-                    f"{store}: {mode_name(size)}/{mode_name(sizes[0])}: ingest "
-                    f"{many.ingest_rate / one.ingest_rate:.2f}x, drain "
-                    f"{many.drain_rate / one.drain_rate:.2f}x"
-                )
+    pairs = [
+        ((s, sizes[0], w), (s, size, w)) for s in stores for w in workers for size in sizes[1:]
+    ]
+    pairs += [((s, z, workers[0]), (s, z, w)) for s in stores for z in sizes for w in workers[1:]]
     if len(stores) == 2:
-        for size in sizes:
-            a, b = by.get((stores[1], size)), by.get((stores[0], size))
-            if a and b and a.drain_rate and b.drain_rate:
-                print(
-                    f"{mode_name(size)}: {stores[1]}/{stores[0]}: ingest "
-                    f"{a.ingest_rate / b.ingest_rate:.2f}x, drain "
-                    f"{a.drain_rate / b.drain_rate:.2f}x"
-                )
+        pairs += [((stores[0], z, w), (stores[1], z, w)) for z in sizes for w in workers]
+    for base_key, other_key in pairs:
+        base, other = by.get(base_key), by.get(other_key)
+        if base and other and base.drain_rate and other.drain_rate:
+            print(
+                f"{other.store} {mode_name(other.size, other.workers)} / {base.store} "
+                f"{mode_name(base.size, base.workers)}: ingest "
+                f"{other.ingest_rate / base.ingest_rate:.2f}x, drain "
+                f"{other.drain_rate / base.drain_rate:.2f}x"
+            )
     for o in outcomes:
         for problem in o.problems:
-            print(f"LOST/FAILED {o.store} {mode_name(o.size)}: {problem}")
+            print(f"LOST/FAILED {o.store} {mode_name(o.size, o.workers)}: {problem}")
 
 
 def main() -> None:
@@ -397,6 +375,13 @@ def main() -> None:
     parser.add_argument("--store", choices=["postgresql", "sqlite", "both"], default="postgresql")
     parser.add_argument("--sizes", default="1,20", help="items per request, one mode each")
     parser.add_argument("--projects", type=int, default=20)
+    parser.add_argument("--workers", default="1", help="worker processes, one mode each: 1,3")
+    parser.add_argument(
+        "--no-batch", action="store_true", help="one run per entry (flows.time_entry.batch: false)"
+    )
+    parser.add_argument("--odoo-concurrency", type=int, help="systems.odoo.concurrency")
+    parser.add_argument("--worker-concurrency", type=int, help="systems.odoo.worker_concurrency")
+    parser.add_argument("--partitions", type=int, help="time_entries.partitions")
     parser.add_argument(
         "--stall-seconds",
         type=float,
@@ -406,18 +391,20 @@ def main() -> None:
     args = parser.parse_args()
     stores = ["postgresql", "sqlite"] if args.store == "both" else [args.store]
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
+    worker_counts = [int(w) for w in args.workers.split(",") if w.strip()]
     folder = Path(tempfile.mkdtemp(prefix="load-probe-"))
     outcomes = []
     for kind in stores:
         for size in sizes:
-            outcome = run_mode(kind, size, args, folder)
-            print(
-                f"  {kind} {mode_name(size)}: {outcome.ingest_rate:.0f} items/s in, "
-                f"{outcome.drain_rate or 0:.1f} items/s drained, "
-                f"{'ok' if not outcome.problems else 'PROBLEMS'}",
-                flush=True,
-            )
-            outcomes.append(outcome)
+            for workers in worker_counts:
+                outcome = run_mode(kind, size, workers, args, folder)
+                print(
+                    f"  {kind} {mode_name(size, workers)}: {outcome.ingest_rate:.0f} items/s in, "
+                    f"{outcome.drain_rate or 0:.1f} items/s drained, "
+                    f"{'ok' if not outcome.problems else 'PROBLEMS'}",
+                    flush=True,
+                )
+                outcomes.append(outcome)
     print_table(outcomes, args)
     failed = any(o.problems for o in outcomes)
     if failed:

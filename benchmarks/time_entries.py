@@ -160,14 +160,18 @@ def items(rows: int, firm: Firm) -> list[dict[str, Any]]:
     ]
 
 
-def config(store_url: str, odoo_url: str, odoo_db: str, batch: bool = True) -> str:
+def config(
+    store_url: str, odoo_url: str, odoo_db: str, batch: bool = True, odoo_limits: str = ""
+) -> str:
+    """The benchmark's handoff.yaml; ``odoo_limits``: extra keys of the Odoo system (``,
+    concurrency: 24, worker_concurrency: 8``)."""
     batching = "{size: 1000, linger_ms: 200}" if batch else "false"
     return f"""
 version: 1
 store: {{url: "{store_url}"}}
 systems:
   odoo: {{kind: odoo, url: "{odoo_url}", database: {odoo_db}, username: admin,
-          credentials: {{password: "${{BENCH_ODOO_PASSWORD}}"}}}}
+          credentials: {{password: "${{BENCH_ODOO_PASSWORD}}"}}{odoo_limits}}}
   timetracker: {{kind: http, url: "https://timetracker.example", webhook_secret: "${{BENCH_TIME_SECRET}}",
                 allowed_flows: [time_entry]}}
 # The benchmark posts from one address at up to --concurrency connections at once.
@@ -188,19 +192,27 @@ def peak_rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def worker_logs(folder: Path) -> list[Path]:
+    return sorted(folder.glob("worker-*.log"))
+
+
 @contextmanager
-def hub_processes(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, list[int]]]:
-    """`handoff api` and one `handoff worker` on handoff.yaml in ``folder``: the API's URL and
-    the processes' ids."""
+def hub_processes(
+    folder: Path, env: dict[str, str], workers: int = 1
+) -> Iterator[tuple[str, list[int]]]:
+    """`handoff api` and ``workers`` `handoff worker` processes on handoff.yaml in ``folder``
+    (logs ``api.log``, ``worker-<n>.log``): the API's URL and the processes' ids."""
     port = free_port()
     command = [sys.executable, "-m", "handoff.cli.main"]
-    worker_log = folder / "worker.log"
+    api_argv = ["api", "--port", str(port), "--log-level", "WARNING"]
+    commands = [(api_argv, folder / "api.log", "")]
+    for n in range(1, workers + 1):
+        executor = f"{WORKER_ID}-{n}"
+        argv = ["worker", "--executor-id", executor, "--log-level", "WARNING"]
+        commands.append((argv, folder / f"worker-{n}.log", executor))
     started: list[subprocess.Popen[bytes]] = []
     try:
-        for argv, log in (
-            (["api", "--port", str(port), "--log-level", "WARNING"], folder / "api.log"),
-            (["worker", "--executor-id", WORKER_ID, "--log-level", "WARNING"], worker_log),
-        ):
+        for argv, log, _ in commands:
             started.append(
                 subprocess.Popen(
                     [*command, *argv],
@@ -214,8 +226,10 @@ def hub_processes(folder: Path, env: dict[str, str]) -> Iterator[tuple[str, list
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
             try:
-                if httpx.get(f"{api}/readyz", timeout=2).status_code == 200 and (
-                    f"executor {WORKER_ID}" in worker_log.read_text(errors="replace")
+                # A worker prints its layout (executor, queues) once it has launched the engine.
+                if httpx.get(f"{api}/readyz", timeout=2).status_code == 200 and all(
+                    f"executor {executor}" in log.read_text(errors="replace")
+                    for _, log, executor in commands[1:]
                 ):
                     break
             except httpx.TransportError:

@@ -432,6 +432,10 @@ class SystemConfig(Section):
     credentials: dict[str, SecretRef] = {}
     timeout_seconds: float = Field(default=30.0, gt=0)
     concurrency: int = Field(default=8, ge=1)  # max flows in flight against this system
+    # Max flows of this system one worker process runs at once (default: ``concurrency``, so one
+    # worker may take the whole system). Lower it to spread a system's flows over several
+    # workers: with ``concurrency: 24`` and ``worker_concurrency: 8``, three workers share it.
+    worker_concurrency: int | None = Field(default=None, ge=1)
     rate_limit: RateLimit | None = None
     circuit_breaker: BreakerPolicy = BreakerPolicy()
     webhook_secret: SecretRef | None = None

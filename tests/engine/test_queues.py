@@ -31,3 +31,18 @@ def test_a_flow_can_be_moved_to_another_systems_queue_by_configuration() -> None
     assert flows.queue_of(spec, settings) == "slow"
     specs = {s.name: s for s in flows.queue_specs(settings)}
     assert specs["slow"].concurrency == 1 and specs["slow"].limiter is None
+
+
+def test_a_system_can_be_spread_over_workers_with_a_per_worker_limit() -> None:
+    spread = parse_settings(
+        CONFIG.replace("concurrency: 3,", "concurrency: 6, worker_concurrency: 2,")
+    )
+    specs = {spec.name: spec for spec in flows.queue_specs(spread)}
+    assert (specs["ledger"].concurrency, specs["ledger"].worker_concurrency) == (6, 2)
+    # Unset: one worker may take the whole system, as before.
+    assert (specs["slow"].concurrency, specs["slow"].worker_concurrency) == (1, 1)
+    # A per-worker limit above the system's own is the system's.
+    capped = parse_settings(
+        CONFIG.replace("concurrency: 3,", "concurrency: 2, worker_concurrency: 5,")
+    )
+    assert {s.name: s for s in flows.queue_specs(capped)}["ledger"].worker_concurrency == 2

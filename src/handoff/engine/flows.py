@@ -97,9 +97,10 @@ class FlowSpec:
 @dataclass(frozen=True)
 class QueueSpec:
     name: str
-    concurrency: int | None
+    concurrency: int | None  # across every worker
     limiter: QueueRateLimit | None
     polling_interval_sec: float = 0.05
+    worker_concurrency: int | None = None  # in one worker process (None: ``concurrency``)
 
 
 _FLOWS: dict[str, FlowSpec] = {}
@@ -244,14 +245,23 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
         system = settings.systems.get(name)
         limiter: QueueRateLimit | None = None
         concurrency: int | None = None
+        per_worker: int | None = None
         if system is not None:
             concurrency = system.concurrency
+            per_worker = system.worker_concurrency
             if system.rate_limit is not None:
                 limiter = {
                     "limit": system.rate_limit.calls,
                     "period": system.rate_limit.per_seconds,
                 }
-        specs.append(QueueSpec(name=name, concurrency=concurrency, limiter=limiter))
+        specs.append(
+            QueueSpec(
+                name=name,
+                concurrency=concurrency,
+                limiter=limiter,
+                worker_concurrency=min(per_worker, concurrency) if per_worker else concurrency,
+            )
+        )
     return specs
 
 

@@ -35,7 +35,7 @@ def launch(hub: Hub, *, executor_id: str | None = None, run_queues: bool = True)
         DBOS.register_queue(
             spec.name,
             global_concurrency=spec.concurrency,
-            worker_concurrency=spec.concurrency,
+            worker_concurrency=spec.worker_concurrency,
             partition_concurrency=1,
             limiter=spec.limiter,
             polling_interval_sec=spec.polling_interval_sec,

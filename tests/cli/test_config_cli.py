@@ -49,7 +49,7 @@ def test_init_writes_a_starter_file_that_passes_check(tmp_path: Path) -> None:
 
     checked = runner.invoke(app, ["config", "check"])
     assert checked.exit_code == 0, checked.output
-    assert f"{Path('handoff.yaml')}: valid (2 systems, 3 flows, 0 mappings)" in checked.stdout
+    assert f"{Path('handoff.yaml')}: valid (2 systems, 4 flows, 0 mappings)" in checked.stdout
     # The starter's references are not set in this environment: said, but not fatal.
     assert "warning: systems.odoo.credentials.api_key: ${ODOO_API_KEY} is not available" in (
         checked.stderr

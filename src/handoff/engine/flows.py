@@ -247,8 +247,9 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
         concurrency: int | None = None
         per_worker: int | None = None
         if system is not None:
-            concurrency = system.concurrency
-            per_worker = system.worker_concurrency
+            concurrency = per_worker = system.concurrency
+            if system.worker_concurrency is not None:
+                per_worker = min(system.worker_concurrency, system.concurrency)
             if system.rate_limit is not None:
                 limiter = {
                     "limit": system.rate_limit.calls,
@@ -259,7 +260,7 @@ def queue_specs(settings: Settings) -> list[QueueSpec]:
                 name=name,
                 concurrency=concurrency,
                 limiter=limiter,
-                worker_concurrency=min(per_worker, concurrency) if per_worker else concurrency,
+                worker_concurrency=per_worker,
             )
         )
     return specs

@@ -22,8 +22,8 @@ test: $(STAMP)
 	$(BIN)/ruff format --check src sandbox tests benchmarks
 	$(BIN)/lint-imports
 	$(BIN)/mypy
-	$(BIN)/pytest -q -n 2 --dist loadfile -m "not e2e"
-	$(BIN)/pytest -q -n 2 --dist loadfile -m "e2e and not live"
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=25 -m "not e2e"
+	$(BIN)/pytest -q -n 2 --dist loadfile --durations=10 -m "e2e and not live"
 
 # The Odoo contract suite and the month end to end against a real Odoo 18 on this machine
 # (../shared/real-odoo/setup.sh installs it; without it this says loudly that it skipped).

@@ -94,14 +94,19 @@ def world(store_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> It
         hub = start_hub(load_settings(path))
         flows.load_flow_modules(hub.settings)
         bind_delivered_deal(hub, seeded)
-        worker = Worker(path, "batch-worker", tmp_path).start()
         faults = OdooFaults(box.url)
+        world: World | None = None
         try:
             with serving(create_app(hub)) as api:
-                yield World(hub, seeded, api, faults, worker, tmp_path, [])
+                world = World(
+                    hub, seeded, api, faults, Worker(path, "batch-worker", tmp_path).start(),
+                    tmp_path, [],
+                )  # fmt: skip
+                yield world
         finally:
             faults.set(reset=True)
-            worker.stop()
+            if world is not None:  # the worker running now: each kill starts a new one
+                world.worker.stop()
             hub.shutdown()
             flows.close_clients()
             set_current_hub(None)
